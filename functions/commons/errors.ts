@@ -1,0 +1,51 @@
+// Errors that reach a device as an error frame. Each names its code and a message safe to show a
+// person; anything else thrown by a handler is logged and answered with a generic InternalError.
+
+export type ErrorCode = 'BadRequest' | 'UnknownAction' | 'PayloadTooLarge' | 'Unauthorized' | 'Forbidden';
+
+/** HTTP status used when the error ends a `$connect` (the handshake is refused with it). */
+const handshakeStatus: Record<ErrorCode, number> = {
+  BadRequest: 400,
+  UnknownAction: 400,
+  PayloadTooLarge: 413,
+  Unauthorized: 401,
+  Forbidden: 403,
+};
+
+export class FrameError extends Error {
+  override readonly name: string = 'FrameError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+
+  get handshakeStatus(): number {
+    return handshakeStatus[this.code];
+  }
+}
+
+export class BadRequestError extends FrameError {
+  override readonly name = 'BadRequestError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('BadRequest', message, options);
+  }
+}
+
+export class UnknownActionError extends FrameError {
+  override readonly name = 'UnknownActionError';
+  constructor(
+    readonly action: string | undefined,
+    knownActions: readonly string[],
+  ) {
+    const known = knownActions.length > 0 ? knownActions.join(', ') : 'none yet';
+    super(
+      'UnknownAction',
+      action === undefined
+        ? `The frame has no "action" field. Known actions: ${known}.`
+        : `Unknown action "${action}". Known actions: ${known}.`,
+    );
+  }
+}
