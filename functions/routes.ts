@@ -17,6 +17,11 @@ export const routeSelectionExpression = '$request.body.action';
 
 export const routes: readonly RouteDefinition[] = [
   { routeKey: '$connect', name: 'connect', entry: 'functions/handlers/connect.ts', returnResponse: false },
-  { routeKey: '$disconnect', name: 'disconnect', entry: 'functions/handlers/disconnect.ts', returnResponse: false },
+  {
+    routeKey: '$disconnect',
+    name: 'disconnect',
+    entry: 'functions/handlers/disconnect.ts',
+    returnResponse: false,
+  },
   { routeKey: '$default', name: 'default', entry: 'functions/handlers/default.ts', returnResponse: true },
 ];
