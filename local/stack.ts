@@ -1,0 +1,134 @@
+// The local stack: DynamoDB Local with the service tables, and the WebSocket gateway stand-in running
+// the very handlers that run in Lambda. Used by `npm start` and by the end-to-end tests.
+
+import { routes } from '../functions/routes';
+import { serviceTable, tables } from '../functions/tables';
+import { type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import type { LocalEndpoints } from './endpoints-file';
+import { repositoryRoot } from './endpoints-file';
+import { moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
+
+export interface LocalStackOptions {
+  /** Gateway port; 0 for a free one. @default 0 */
+  readonly port?: number;
+  /** DynamoDB Local port; 0 for a free one. @default 0 */
+  readonly dynamoDbPort?: number;
+  /** Persist DynamoDB data in this folder; in memory when undefined. */
+  readonly dataDir?: string;
+  readonly idleTimeoutMs?: number;
+  readonly maxDurationMs?: number;
+  /** Handler log level (Powertools). @default 'WARN' */
+  readonly logLevel?: string;
+  /** Publish EMF metrics to stdout like Lambda does. @default false */
+  readonly metrics?: boolean;
+  /** Called when a component starts and when it is ready. */
+  readonly progress?: (event: ProgressEvent) => void;
+  /** Gateway log lines (one per invocation). */
+  readonly log?: (line: string) => void;
+}
+
+export interface ProgressEvent {
+  readonly component: string;
+  readonly phase: 'starting' | 'ready';
+  readonly detail?: string;
+  readonly elapsedMs?: number;
+}
+
+export interface LocalStack {
+  readonly endpoints: Omit<LocalEndpoints, 'pid' | 'startedAt'>;
+  readonly dynamoDb: RunningDynamoDbLocal;
+  readonly gateway: RunningGateway;
+  stop(): Promise<void>;
+}
+
+export const localRegion = 'us-east-1';
+
+async function step<T>(
+  component: string,
+  progress: LocalStackOptions['progress'],
+  start: () => Promise<T>,
+  detail: (value: T) => string,
+): Promise<T> {
+  const began = performance.now();
+  progress?.({ component, phase: 'starting' });
+  const value = await start();
+  progress?.({ component, phase: 'ready', detail: detail(value), elapsedMs: performance.now() - began });
+  return value;
+}
+
+/**
+ * The handlers read their configuration from the environment at cold start, exactly as in Lambda;
+ * locally they run in this process, so the stack sets that environment before their first invocation.
+ */
+function configureHandlerEnvironment(values: Record<string, string>): void {
+  for (const [key, value] of Object.entries(values)) process.env[key] = value;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const { progress } = options;
+  const dynamoDb = await step(
+    'DynamoDB Local',
+    progress,
+    () =>
+      startDynamoDbLocal({
+        port: options.dynamoDbPort ?? 0,
+        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+        tables,
+      }),
+    (ddb) => `${ddb.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`,
+  );
+  const serviceTableName = dynamoDb.tableNames[serviceTable.id];
+  if (!serviceTableName) throw new Error(`DynamoDB Local did not create ${serviceTable.id}`);
+  configureHandlerEnvironment({
+    [serviceTable.envVar]: serviceTableName,
+    AWS_REGION: localRegion,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    DYNAMODB_ENDPOINT: dynamoDb.endpoint,
+    POWERTOOLS_SERVICE_NAME: 'collaboration-service',
+    POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
+  });
+
+  let gateway: RunningGateway;
+  try {
+    gateway = await step(
+      'WebSocket gateway',
+      progress,
+      () =>
+        startGateway({
+          port: options.port ?? 0,
+          routes,
+          invoke: moduleRouteInvoker(repositoryRoot),
+          ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+          ...(options.maxDurationMs ? { maxDurationMs: options.maxDurationMs } : {}),
+          ...(options.log ? { log: options.log } : {}),
+        }),
+      (gw) => gw.url,
+    );
+  } catch (error) {
+    await dynamoDb.stop();
+    throw error;
+  }
+  // Known only once the gateway listens; no handler has run yet, so none has read it.
+  configureHandlerEnvironment({ CONNECTIONS_ENDPOINT: gateway.managementEndpoint });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    dynamoDb,
+    gateway,
+    endpoints: {
+      websocketUrl: gateway.url,
+      connectionsEndpoint: gateway.managementEndpoint,
+      dynamoDbEndpoint: dynamoDb.endpoint,
+      region: localRegion,
+      tables: dynamoDb.tableNames,
+    },
+    stop() {
+      // The gateway goes first so its $disconnect handlers still reach DynamoDB.
+      stopped ??= gateway.close().finally(() => dynamoDb.stop());
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,152 @@
+// `npm start`: brings up the whole service on this machine — DynamoDB Local, the WebSocket gateway
+// running the Lambda handlers — prints a ready block, and stops everything on Ctrl-C.
+
+import { parseArgs } from 'node:util';
+import { checkJava, JavaMissingError } from './dynamodb-local';
+import { endpointsFile, removeEndpoints, writeEndpoints } from './endpoints-file';
+import { type LocalStack, type ProgressEvent, startLocalStack } from './stack';
+
+const usage = `Usage: npm start -- [options]
+
+  --port N              WebSocket gateway port (default 3001; 0 = any free port)
+  --dynamodb-port N     DynamoDB Local port (default: a free port)
+  --data-dir DIR        keep DynamoDB data in DIR across restarts (default: in memory)
+  --idle-timeout-ms N   close connections idle this long (default 600000, as API Gateway)
+  --max-duration-ms N   close connections this old (default 7200000, as API Gateway)
+  --verbose             print handler logs (INFO) and EMF metrics
+  --help                this text`;
+
+function integer(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}"`);
+  }
+  return n;
+}
+
+class UsageError extends Error {}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      'dynamodb-port': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'max-duration-ms': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  return {
+    help: values.help ?? false,
+    verbose: values.verbose ?? false,
+    port: integer('port', values.port, 3001, 0),
+    dynamoDbPort: integer('dynamodb-port', values['dynamodb-port'], 0, 0),
+    dataDir: values['data-dir'],
+    idleTimeoutMs: integer('idle-timeout-ms', values['idle-timeout-ms'], 600_000, 1),
+    maxDurationMs: integer('max-duration-ms', values['max-duration-ms'], 7_200_000, 1),
+  };
+}
+
+function printProgress(event: ProgressEvent): void {
+  if (event.phase === 'starting') {
+    console.log(`• ${event.component}: starting…`);
+  } else {
+    const took = event.elapsedMs === undefined ? '' : ` (${(event.elapsedMs / 1000).toFixed(1)} s)`;
+    console.log(`✓ ${event.component}: ${event.detail ?? 'ready'}${took}`);
+  }
+}
+
+function readyBlock(stack: LocalStack, startedMs: number): string {
+  const { websocketUrl, connectionsEndpoint, dynamoDbEndpoint, region } = stack.endpoints;
+  return [
+    '',
+    `Collaboration Service is ready (${((performance.now() - startedMs) / 1000).toFixed(1)} s)`,
+    `  WebSocket URL          ${websocketUrl}`,
+    `  @connections endpoint  ${connectionsEndpoint}`,
+    `  DynamoDB endpoint      ${dynamoDbEndpoint}   (region ${region}, any credentials)`,
+    `  Endpoints file         ${endpointsFile}`,
+    '',
+    'Try it:',
+    `  npx wscat -c ${websocketUrl}`,
+    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=${region} \\`,
+    `    aws apigatewaymanagementapi post-to-connection --endpoint-url ${connectionsEndpoint} \\`,
+    '    --connection-id <id from the gateway log> --data hi',
+    '',
+    'Stop: Ctrl-C (stops DynamoDB Local and the gateway, removes the endpoints file).',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const startedMs = performance.now();
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions();
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(usage);
+    return 0;
+  }
+  try {
+    await checkJava();
+  } catch (error) {
+    if (error instanceof JavaMissingError) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  }
+
+  const stack = await startLocalStack({
+    port: options.port,
+    dynamoDbPort: options.dynamoDbPort,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    idleTimeoutMs: options.idleTimeoutMs,
+    maxDurationMs: options.maxDurationMs,
+    logLevel: options.verbose ? 'INFO' : 'WARN',
+    metrics: options.verbose,
+    progress: printProgress,
+    log: (line) => console.log(`  [gateway] ${line}`),
+  });
+  await writeEndpoints({ ...stack.endpoints, pid: process.pid, startedAt: new Date().toISOString() });
+  console.log(readyBlock(stack, startedMs));
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`\n${signal}: stopping…`);
+      Promise.allSettled([stack.stop(), removeEndpoints()]).then((results) => {
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed) console.error(`Stopped with an error: ${String(failed.reason)}`);
+        else console.log('Stopped.');
+        resolve(failed ? 1 : 0);
+      });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const message =
+      code === 'EADDRINUSE'
+        ? `a port is already in use (${(error as Error).message}); pass --port N, or --port 0 for any free port`
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    console.error(`npm start failed: ${message}`);
+    removeEndpoints().finally(() => process.exit(1));
+  },
+);
