@@ -14,14 +14,17 @@ export interface LocalEndpoints {
   readonly region: string;
   /** Table id (from functions/tables.ts) → physical table name. */
   readonly tables: Readonly<Record<string, string>>;
+  /** The `npm start` process. */
   readonly pid: number;
+  /** DynamoDB Local's JVM, for diagnostics. */
+  readonly dynamoDbPid: number;
   readonly startedAt: string;
 }
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The local data folder (git-ignored). */
-export const localDataDir = join(repositoryRoot, '.local');
+/** The local data folder (git-ignored); COLLAB_LOCAL_DIR moves it (tests use a temporary one). */
+export const localDataDir = process.env.COLLAB_LOCAL_DIR ?? join(repositoryRoot, '.local');
 
 export const endpointsFile = join(localDataDir, 'endpoints.json');
 

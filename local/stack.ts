@@ -122,6 +122,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       websocketUrl: gateway.url,
       connectionsEndpoint: gateway.managementEndpoint,
       dynamoDbEndpoint: dynamoDb.endpoint,
+      dynamoDbPid: dynamoDb.pid,
       region: localRegion,
       tables: dynamoDb.tableNames,
     },

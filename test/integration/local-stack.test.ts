@@ -1,0 +1,84 @@
+// End to end on the real local parts: DynamoDB Local + the gateway stand-in running the real handlers.
+
+import {
+  ApiGatewayManagementApiClient,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionKey } from '../../functions/domain/keys';
+import { serviceTable } from '../../functions/tables';
+import { type LocalStack, startLocalStack } from '../../local/stack';
+import { eventually, openSocket } from '../support/ws-client';
+
+let stack: LocalStack;
+let documents: DynamoDBDocumentClient;
+let management: ApiGatewayManagementApiClient;
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+beforeAll(async () => {
+  stack = await startLocalStack({ port: 0 });
+  const { dynamoDbEndpoint, connectionsEndpoint, region } = stack.endpoints;
+  documents = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: dynamoDbEndpoint, region, credentials }),
+  );
+  management = new ApiGatewayManagementApiClient({ endpoint: connectionsEndpoint, region, credentials });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const tableName = () => stack.endpoints.tables[serviceTable.id] as string;
+const readConnection = async (id: string) =>
+  (await documents.send(new GetCommand({ TableName: tableName(), Key: connectionKey(id) }))).Item;
+
+async function connect(userAgent: string) {
+  const before = new Set(stack.gateway.connectionIds());
+  const client = await openSocket(stack.endpoints.websocketUrl, { 'User-Agent': userAgent });
+  const id = stack.gateway.connectionIds().find((candidate) => !before.has(candidate));
+  if (!id) throw new Error('the gateway did not register the connection');
+  return { client, id };
+}
+
+describe('local stack', () => {
+  it('records the connection at $connect and removes it at $disconnect', async () => {
+    const { client, id } = await connect('e2e-agent/1.0');
+    const item = await readConnection(id);
+    expect(item).toMatchObject({ connectionId: id, sourceIp: '127.0.0.1', userAgent: 'e2e-agent/1.0' });
+    expect(typeof item?.connectedAt).toBe('number');
+    expect(item?.expiresAt).toBeGreaterThan(Date.now() / 1000);
+
+    client.close();
+    await eventually(async () => ((await readConnection(id)) === undefined ? true : undefined));
+  });
+
+  it('answers an unknown action and a non-JSON frame with error frames', async () => {
+    const { client } = await connect('e2e');
+    client.send(JSON.stringify({ action: 'dance' }));
+    expect(JSON.parse(await client.next())).toMatchObject({
+      type: 'error',
+      code: 'UnknownAction',
+      action: 'dance',
+    });
+    client.send('this is not json');
+    expect(JSON.parse(await client.next())).toMatchObject({ type: 'error', code: 'BadRequest' });
+    client.close();
+  });
+
+  it('delivers @connections posts from the real SDK, and says Gone after close', async () => {
+    const { client, id } = await connect('e2e');
+    await management.send(
+      new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('hello device') }),
+    );
+    expect(await client.next()).toBe('hello device');
+    client.close();
+    await client.closed();
+    await eventually(async () => ((await readConnection(id)) === undefined ? true : undefined));
+    await expect(
+      management.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('late') })),
+    ).rejects.toBeInstanceOf(GoneException);
+  });
+});

@@ -1,0 +1,78 @@
+// `npm start` as a person runs it: progress lines, a ready block, the endpoints file, a working socket,
+// and Ctrl-C stopping everything — no DynamoDB Local JVM left behind.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalEndpoints } from '../../local/endpoints-file';
+import { repositoryRoot } from '../../local/endpoints-file';
+import { eventually, openSocket } from '../support/ws-client';
+
+const tsx = join(repositoryRoot, 'node_modules', '.bin', 'tsx');
+const children: ChildProcess[] = [];
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function startService(args: string[], env: Record<string, string>) {
+  const child = spawn(tsx, ['local/start.ts', ...args], {
+    cwd: repositoryRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('npm start', () => {
+  it('reaches the ready block, serves a socket, and stops cleanly on SIGINT', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'collab-start-'));
+    const service = startService(['--port', '0'], { COLLAB_LOCAL_DIR: dir });
+    await eventually(async () => (service.output().includes('is ready') ? true : undefined), 45_000);
+    const out = service.output();
+    expect(out).toMatch(/✓ DynamoDB Local: http:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/✓ WebSocket gateway: ws:\/\/127\.0\.0\.1:\d+\/local/);
+    expect(out).toContain('@connections endpoint');
+
+    const endpoints = JSON.parse(await readFile(join(dir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
+    expect(out).toContain(endpoints.websocketUrl);
+    expect(isAlive(endpoints.dynamoDbPid)).toBe(true);
+    const socket = await openSocket(endpoints.websocketUrl);
+    socket.send('{"action":"ping"}');
+    expect(JSON.parse(await socket.next())).toMatchObject({ code: 'UnknownAction' });
+
+    service.child.kill('SIGINT');
+    expect(await service.exited).toBe(0);
+    expect(service.output()).toContain('Stopped.');
+    await expect(stat(join(dir, 'endpoints.json'))).rejects.toThrow();
+    await eventually(async () => (isAlive(endpoints.dynamoDbPid) ? undefined : true), 10_000);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a bad option with the usage text and exit code 2', async () => {
+    const service = startService(['--port', 'seven'], {});
+    expect(await service.exited).toBe(2);
+    expect(service.output()).toContain('--port must be a whole number');
+    expect(service.output()).toContain('Usage: npm start');
+  });
+});
