@@ -1,0 +1,86 @@
+// The gateway's public contract: options (with API Gateway's limits as defaults), the route invoker
+// that runs a handler, and what a running gateway offers.
+
+import type { Context } from 'aws-lambda';
+import type { WebSocketEvent } from '../../functions/commons/websocket-event';
+import type { RouteDefinition } from '../../functions/routes';
+
+/** Runs a route's handler, as the Lambda proxy integration would. The resolved value is the Lambda's result. */
+export type RouteInvoker = (
+  route: RouteDefinition,
+  event: WebSocketEvent,
+  context: Context,
+) => Promise<unknown>;
+
+export interface GatewayOptions {
+  /** Listening port; 0 or undefined for a free one. */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** Clients connect to `ws://host:port/<stage>`. @default 'local' */
+  readonly stage?: string;
+  /** `requestContext.apiId`. @default 'local' */
+  readonly apiId?: string;
+  readonly routes: readonly RouteDefinition[];
+  readonly invoke: RouteInvoker;
+  /** No message for this long closes the connection with 1001. @default 600_000 (API Gateway: 10 min) */
+  readonly idleTimeoutMs?: number;
+  /** Connections are closed with 1001 after this long. @default 7_200_000 (API Gateway: 2 h) */
+  readonly maxDurationMs?: number;
+  /** A handler that has not settled by then counts as failed. @default 29_000 (API Gateway) */
+  readonly integrationTimeoutMs?: number;
+  /** Larger inbound messages close the connection with 1009; also the @connections POST limit. @default 131_072 */
+  readonly maxMessageBytes?: number;
+  /**
+   * Whether @connections POSTs count as activity (idle timer, `lastActiveAt`). API Gateway's idle timeout
+   * counts traffic in either direction (server-sent keep-alives keep connections open). @default true
+   */
+  readonly outboundCountsAsActivity?: boolean;
+  /**
+   * 'serial' runs one connection's messages one after another (easier to reason about locally);
+   * 'concurrent' starts each at once, as API Gateway does, to surface ordering races. @default 'serial'
+   */
+  readonly messageOrder?: 'serial' | 'concurrent';
+  /** Makes connection ids; tests use it to force ids with `+`, `/` and `=`. @default 11 random bytes, base64 */
+  readonly newConnectionId?: () => string;
+  /** One line per invocation and per refused management call. */
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningGateway {
+  /** `ws://127.0.0.1:PORT/<stage>` */
+  readonly url: string;
+  /** `http://127.0.0.1:PORT/<stage>`: the SDK's `endpoint` and `aws --endpoint-url`. */
+  readonly managementEndpoint: string;
+  readonly port: number;
+  /** Ids of the registered (post-`$connect`), still open connections. */
+  connectionIds(): string[];
+  /** Closes every socket with 1001, waits for their `$disconnect`, stops the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ResolvedOptions {
+  readonly host: string;
+  readonly stage: string;
+  readonly apiId: string;
+  readonly routes: readonly RouteDefinition[];
+  readonly invoke: RouteInvoker;
+  readonly idleTimeoutMs: number;
+  readonly maxDurationMs: number;
+  readonly integrationTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  readonly outboundCountsAsActivity: boolean;
+  readonly messageOrder: 'serial' | 'concurrent';
+  readonly newConnectionId: () => string;
+  readonly log: (line: string) => void;
+}
+
+export const defaults = {
+  host: '127.0.0.1',
+  stage: 'local',
+  apiId: 'local',
+  idleTimeoutMs: 600_000,
+  maxDurationMs: 7_200_000,
+  integrationTimeoutMs: 29_000,
+  maxMessageBytes: 128 * 1024,
+} as const;

@@ -1,0 +1,292 @@
+// startGateway: one Node HTTP server, like API Gateway's one domain, serving the WebSocket endpoint
+// (`ws://host:port/<stage>`) and the `@connections` management API (`http://host:port/<stage>/@connections`).
+
+import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type CloseCause, Connection, GOING_AWAY } from './connection';
+import { type ConnectionFacts, connectEvent, disconnectEvent, messageEvent, sourceIpOf } from './events';
+import { newAwsStyleId } from './ids';
+import {
+  connectStatus,
+  invokeRoute,
+  isSuccess,
+  refusalBody,
+  routeResponseBody,
+  selectedSubprotocol,
+} from './integration';
+import { handleManagementRequest } from './management-api';
+import { defaults, type GatewayOptions, type ResolvedOptions, type RunningGateway } from './options';
+import { findRoute, selectRoute } from './route-selection';
+
+/** API Gateway rejects binary frames with 1003 (developer guide, "Binary media types for WebSocket APIs"). */
+const BINARY_REFUSED: CloseCause = { code: 1003, reason: 'Binary frames are not supported' };
+
+/** Close codes for the protocol failures ws detects and closes on by itself. */
+const WS_FAILURES: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+};
+
+function resolveOptions(options: GatewayOptions): ResolvedOptions {
+  const outboundCountsAsActivity = options.outboundCountsAsActivity ?? true;
+  return {
+    host: options.host ?? defaults.host,
+    stage: options.stage ?? defaults.stage,
+    apiId: options.apiId ?? defaults.apiId,
+    routes: options.routes,
+    invoke: options.invoke,
+    idleTimeoutMs: options.idleTimeoutMs ?? defaults.idleTimeoutMs,
+    maxDurationMs: options.maxDurationMs ?? defaults.maxDurationMs,
+    integrationTimeoutMs: options.integrationTimeoutMs ?? defaults.integrationTimeoutMs,
+    maxMessageBytes: options.maxMessageBytes ?? defaults.maxMessageBytes,
+    outboundCountsAsActivity,
+    messageOrder: options.messageOrder ?? 'serial',
+    newConnectionId: options.newConnectionId ?? newAwsStyleId,
+    log: options.log ?? (() => undefined),
+  };
+}
+
+const elapsed = (since: number) => `${Math.round(performance.now() - since)} ms`;
+const describe = (error: unknown) =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const settings = resolveOptions(options);
+  const { routes, log } = settings;
+  const registry = new Map<string, Connection>();
+  const handshakes = new Set<Promise<void>>();
+  const disconnects = new Set<Promise<void>>();
+  const subprotocols = new WeakMap<IncomingMessage, string>();
+  let closing = false;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: settings.maxMessageBytes,
+    perMessageDeflate: false,
+    handleProtocols: (_offered, request) => subprotocols.get(request) ?? false,
+  });
+
+  const server = createServer((request, response) => {
+    void handleManagementRequest(request, response, {
+      stage: settings.stage,
+      maxMessageBytes: settings.maxMessageBytes,
+      lookup: (id) => registry.get(id),
+      delivered: (connection) => {
+        if (settings.outboundCountsAsActivity) connection.touch();
+      },
+      log,
+    }).catch((error) => log(`@connections ${request.method} ${request.url}: ${describe(error)}`));
+  });
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const handshake = upgrade(request, socket, head).catch((error) => {
+      log(`upgrade failed: ${describe(error)}`);
+      socket.destroy();
+    });
+    handshakes.add(handshake);
+    void handshake.finally(() => handshakes.delete(handshake));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, settings.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const origin = `${settings.host}:${port}`;
+
+  async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path !== `/${settings.stage}` && path !== `/${settings.stage}/`) {
+      return refuse(socket, 403, JSON.stringify({ message: 'Forbidden' }));
+    }
+    if (closing) return refuse(socket, 503, JSON.stringify({ message: 'Service Unavailable' }));
+    if (!request.headers['sec-websocket-key'] || request.headers['sec-websocket-version'] !== '13') {
+      return refuse(socket, 400, JSON.stringify({ message: 'Bad Request' }));
+    }
+    let socketGone = false;
+    const onGone = () => {
+      socketGone = true;
+    };
+    const ignore = () => undefined;
+    socket.once('close', onGone);
+    socket.on('error', ignore);
+
+    const userAgent = request.headers['user-agent'];
+    const facts: ConnectionFacts = {
+      connectionId: settings.newConnectionId(),
+      connectedAt: Date.now(),
+      identity: {
+        sourceIp: sourceIpOf(request.socket.remoteAddress),
+        ...(userAgent === undefined ? {} : { userAgent }),
+      },
+      domainName: request.headers.host ?? origin,
+      stage: settings.stage,
+      apiId: settings.apiId,
+    };
+    const route = findRoute(routes, '$connect');
+    let result: unknown;
+    if (route) {
+      const event = connectEvent(facts, {
+        rawHeaders: request.rawHeaders,
+        url: request.url ?? '/',
+        localPort: port,
+      });
+      const began = performance.now();
+      const outcome = await invokeRoute(settings.invoke, route, event, settings.integrationTimeoutMs);
+      if (!outcome.ok) {
+        log(
+          `$connect ${facts.connectionId} → 500, handler failed (${elapsed(began)}): ${describe(outcome.error)}`,
+        );
+        return refuse(socket, 500, JSON.stringify({ message: 'Internal server error' }));
+      }
+      result = outcome.result;
+      const status = connectStatus(result);
+      log(`$connect ${facts.connectionId} → ${status} (${elapsed(began)})`);
+      if (!isSuccess(status)) return refuse(socket, status, refusalBody(result));
+    }
+
+    // From here on the connection is registered: whatever happens, $disconnect follows.
+    socket.off('close', onGone);
+    socket.off('error', ignore);
+    if (socketGone || socket.destroyed) {
+      log(`${facts.connectionId}: the client left during $connect`);
+      return disconnected(facts, { code: 1006, reason: '' }, undefined);
+    }
+    const subprotocol = selectedSubprotocol(result);
+    if (subprotocol !== undefined) subprotocols.set(request, subprotocol);
+    wss.handleUpgrade(request, socket, head, (ws) => attach(ws, facts));
+  }
+
+  function attach(ws: WebSocket, facts: ConnectionFacts): void {
+    const connection = new Connection(facts, ws, {
+      idleTimeoutMs: settings.idleTimeoutMs,
+      maxDurationMs: settings.maxDurationMs,
+      serial: settings.messageOrder === 'serial',
+    });
+    registry.set(connection.id, connection);
+    if (!findRoute(routes, '$connect')) log(`${connection.id} connected (no $connect route)`);
+    ws.on('message', (data: RawData, isBinary: boolean) => received(connection, data, isBinary));
+    ws.on('error', (error: Error & { code?: string }) => {
+      const code = WS_FAILURES[error.code ?? ''] ?? 1002;
+      connection.noteProtocolFailure({ code, reason: '' });
+      log(`${connection.id}: closing with ${code}: ${error.message}`);
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      registry.delete(connection.id);
+      void disconnected(facts, connection.settle(code, reason.toString()), connection);
+    });
+    if (closing) connection.close(GOING_AWAY);
+  }
+
+  function received(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (!connection.isOpen) return;
+    if (isBinary) {
+      connection.close(BINARY_REFUSED);
+      return;
+    }
+    connection.touch();
+    // ws hands text messages over as one Buffer (binaryType 'nodebuffer'), fragments already joined.
+    const body = (data as Buffer).toString('utf8');
+    void connection.enqueue(() => dispatch(connection, body));
+  }
+
+  function reply(connection: Connection, data: string | Buffer): void {
+    connection.send(data);
+    if (settings.outboundCountsAsActivity) connection.touch();
+  }
+
+  async function dispatch(connection: Connection, body: string): Promise<void> {
+    const route = selectRoute(routes, body);
+    if (!route) {
+      const requestId = newAwsStyleId();
+      log(`MESSAGE ${connection.id} → Forbidden (no route matches and there is no $default)`);
+      return reply(
+        connection,
+        JSON.stringify({ message: 'Forbidden', connectionId: connection.id, requestId }),
+      );
+    }
+    const event = messageEvent(connection.facts, route.routeKey, body);
+    const began = performance.now();
+    const outcome = await invokeRoute(settings.invoke, route, event, settings.integrationTimeoutMs);
+    if (!outcome.ok) {
+      log(
+        `${route.routeKey} ${connection.id} → Internal server error (${elapsed(began)}): ${describe(outcome.error)}`,
+      );
+      const { requestId } = event.requestContext;
+      const frame = { message: 'Internal server error', connectionId: connection.id, requestId };
+      return reply(connection, JSON.stringify(frame));
+    }
+    log(`${route.routeKey} ${connection.id} → ok (${elapsed(began)})`);
+    const response = route.returnResponse ? routeResponseBody(outcome.result) : undefined;
+    if (response !== undefined) reply(connection, response);
+  }
+
+  /** Runs $disconnect (after the connection's queued messages, when serial); its failures are only logged. */
+  function disconnected(
+    facts: ConnectionFacts,
+    cause: CloseCause,
+    connection: Connection | undefined,
+  ): Promise<void> {
+    const route = findRoute(routes, '$disconnect');
+    if (!route) {
+      log(`${facts.connectionId} closed ${cause.code} ${cause.reason}`.trimEnd());
+      return Promise.resolve();
+    }
+    const run = async () => {
+      const event = disconnectEvent(facts, cause.code, cause.reason);
+      const began = performance.now();
+      const outcome = await invokeRoute(settings.invoke, route, event, settings.integrationTimeoutMs);
+      const result = outcome.ok ? 'ok' : `failed: ${describe(outcome.error)}`;
+      log(`$disconnect ${facts.connectionId} ${cause.code} ${cause.reason} → ${result} (${elapsed(began)})`);
+    };
+    const task = connection ? connection.enqueue(run) : run();
+    disconnects.add(task);
+    void task.finally(() => disconnects.delete(task));
+    return task;
+  }
+
+  let closed: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    closing = true;
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await Promise.allSettled([...handshakes]);
+    const open = [...registry.values()];
+    for (const connection of open) connection.close(GOING_AWAY);
+    await Promise.all(open.map((connection) => connection.ended));
+    await Promise.all(open.map((connection) => connection.drained()));
+    while (disconnects.size > 0) await Promise.allSettled([...disconnects]);
+    server.closeAllConnections();
+    await stopped;
+    wss.close();
+  }
+
+  return {
+    url: `ws://${origin}/${settings.stage}`,
+    managementEndpoint: `http://${origin}/${settings.stage}`,
+    port,
+    connectionIds: () => [...registry.values()].filter((c) => c.isOpen).map((c) => c.id),
+    close() {
+      closed ??= close();
+      return closed;
+    },
+  };
+}
+
+/** Answers the upgrade request with a plain HTTP response, as API Gateway does when it refuses a handshake. */
+function refuse(socket: Duplex, status: number, body: string): void {
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`,
+    'Connection: close',
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  if (!socket.writable) return void socket.destroy();
+  socket.once('finish', () => socket.destroy());
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
