@@ -1,0 +1,77 @@
+// The Collaboration Service stack: the devices' WebSocket API, one Lambda function per route of the
+// route table, and the DynamoDB table(s) from the table definitions, with least-privilege grants.
+
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { Construct } from 'constructs';
+import { type RouteDefinition, routeSelectionExpression, routes } from '../functions/routes';
+import { type TableDefinition, tables } from '../functions/tables';
+import { RouteFunctions } from './constructs/route-functions';
+import { ServiceTables } from './constructs/service-tables';
+import { WebSocketGateway } from './constructs/websocket-gateway';
+import { type RoutePermissionMap, routePermissions } from './route-permissions';
+
+export interface CollaborationStackProps extends StackProps {
+  /**
+   * Name of the WebSocket stage.
+   * @default 'dev'
+   */
+  readonly stageName?: string;
+  /**
+   * Default throttling of every route.
+   * @default - 100 requests per second, bursts of 200
+   */
+  readonly throttle?: ThrottleSettings;
+  /**
+   * The route table. Tests replace it; deployments use the one the local gateway also reads.
+   * @default - `routes` from functions/routes.ts
+   */
+  readonly routes?: readonly RouteDefinition[];
+  /**
+   * @default - `tables` from functions/tables.ts
+   */
+  readonly tables?: readonly TableDefinition[];
+  /**
+   * @default - `routePermissions` from lib/route-permissions.ts
+   */
+  readonly routePermissions?: RoutePermissionMap;
+}
+
+export class CollaborationStack extends Stack {
+  readonly gateway: WebSocketGateway;
+  readonly tables: ServiceTables;
+  readonly routeFunctions: RouteFunctions;
+
+  constructor(scope: Construct, id: string, props: CollaborationStackProps = {}) {
+    super(scope, id, props);
+
+    this.tables = new ServiceTables(this, 'Tables', { definitions: props.tables ?? tables });
+    this.gateway = new WebSocketGateway(this, 'Gateway', {
+      routeSelectionExpression,
+      description: 'Collaboration Service: device connections',
+      ...(props.stageName !== undefined ? { stageName: props.stageName } : {}),
+      ...(props.throttle !== undefined ? { throttle: props.throttle } : {}),
+    });
+    this.routeFunctions = new RouteFunctions(this, 'Routes', {
+      routes: props.routes ?? routes,
+      permissions: props.routePermissions ?? routePermissions,
+      gateway: this.gateway,
+      tables: this.tables,
+    });
+
+    new CfnOutput(this, 'WebSocketUrl', {
+      description: 'Where devices connect (wss)',
+      value: this.gateway.url,
+    });
+    new CfnOutput(this, 'ConnectionsEndpoint', {
+      description: 'The @connections management API endpoint (https)',
+      value: this.gateway.callbackUrl,
+    });
+    for (const definition of props.tables ?? tables) {
+      new CfnOutput(this, `${definition.id}Name`, {
+        description: `Physical name of ${definition.id} (env ${definition.envVar})`,
+        value: this.tables.table(definition.id).tableName,
+      });
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// One Lambda function per entry of the route table, wired to its route, with the permissions the
+// per-route permission map gives it and nothing else.
+
+import { Duration, Token } from 'aws-cdk-lib';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { RouteDefinition } from '../../functions/routes';
+import type { RoutePermissionMap } from '../route-permissions';
+import { maxRouteTimeout, ServiceFunction } from './service-function';
+import type { ServiceTables } from './service-tables';
+import type { WebSocketGateway } from './websocket-gateway';
+
+export interface RouteFunctionsProps {
+  /** The route table (functions/routes.ts). */
+  readonly routes: readonly RouteDefinition[];
+  /** What each route's function may do, keyed by route key; every route needs an entry. */
+  readonly permissions: RoutePermissionMap;
+  readonly gateway: WebSocketGateway;
+  readonly tables: ServiceTables;
+  /**
+   * Memory of every route function, in MB.
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Timeout of every route function; at most 29 s, the API Gateway integration timeout.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+export class RouteFunctions extends Construct {
+  private readonly byRouteKey = new Map<string, NodejsFunction>();
+
+  constructor(scope: Construct, id: string, props: RouteFunctionsProps) {
+    super(scope, id);
+    checkPermissionMap(props.routes, props.permissions);
+    const timeout = props.timeout ?? Duration.seconds(10);
+    if (!Token.isUnresolved(timeout.toSeconds()) && timeout.toSeconds() > maxRouteTimeout.toSeconds()) {
+      throw new Error(`Route functions time out after at most 29 s (API Gateway's limit), got ${timeout}`);
+    }
+    const environment = {
+      ...props.tables.environment,
+      CONNECTIONS_ENDPOINT: props.gateway.callbackUrl,
+    };
+    for (const route of props.routes) {
+      const { function: fn } = new ServiceFunction(this, idFor(route.name), {
+        entry: route.entry,
+        description: `Collaboration Service ${route.routeKey} route`,
+        environment,
+        timeout,
+        ...(props.memorySize !== undefined ? { memorySize: props.memorySize } : {}),
+        ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
+      });
+      props.gateway.addRoute(route.routeKey, idFor(route.name), fn, { returnResponse: route.returnResponse });
+      const permissions = props.permissions[route.routeKey] ?? {};
+      for (const [tableId, actions] of Object.entries(permissions.tables ?? {})) {
+        if (actions.length > 0) props.tables.grant(fn, tableId, actions);
+      }
+      if (permissions.manageConnections) props.gateway.grantManagementApiAccess(fn);
+      this.byRouteKey.set(route.routeKey, fn);
+    }
+  }
+
+  /** The function behind `routeKey`; throws for a key not in the route table. */
+  functionFor(routeKey: string): NodejsFunction {
+    const fn = this.byRouteKey.get(routeKey);
+    if (!fn) throw new Error(`No function for route ${routeKey}`);
+    return fn;
+  }
+
+  get functions(): ReadonlyMap<string, NodejsFunction> {
+    return this.byRouteKey;
+  }
+}
+
+// `connect` → `ConnectHandler`: readable logical ids. Never a bare `Default`: CDK drops a construct id of
+// `Default` from logical ids, which would make the $default function's ids collide-prone and unreadable.
+function idFor(name: string): string {
+  return `${name.charAt(0).toUpperCase()}${name.slice(1)}Handler`;
+}
+
+// A route without an entry would silently get no permissions; an entry without a route is a typo.
+function checkPermissionMap(routes: readonly RouteDefinition[], permissions: RoutePermissionMap): void {
+  const routeKeys = new Set(routes.map((route) => route.routeKey));
+  const problems: string[] = [];
+  for (const key of routeKeys) {
+    if (!(key in permissions)) problems.push(`route ${key} has no entry in the route permission map`);
+  }
+  for (const key of Object.keys(permissions)) {
+    if (!routeKeys.has(key)) problems.push(`permission map entry ${key} names no route`);
+  }
+  if (problems.length > 0) throw new Error(`Route permissions: ${problems.join('; ')}`);
+}

@@ -1,0 +1,99 @@
+// One Lambda function of the service: NodejsFunction bundled by the local esbuild into a minified ESM
+// file with a source map, Node.js 22 on arm64, and its own log group with a retention period.
+
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** Repository root: handler entries in functions/routes.ts are relative to it. */
+export const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+// esbuild's ESM output turns a CommonJS dependency's `require('node:…')` into a shim that throws;
+// a real `require` bound to the bundle restores it. Aliased to avoid clashing with bundled names.
+const esmRequireBanner =
+  "import { createRequire as __cjsCreateRequire } from 'node:module'; " +
+  'const require = __cjsCreateRequire(import.meta.url);';
+
+/** API Gateway gives up on an integration after 29 s; a longer route handler only burns money. */
+export const maxRouteTimeout = Duration.seconds(29);
+
+export interface ServiceFunctionProps {
+  /** Handler entry file, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  /** What the function is for, shown in the Lambda console. */
+  readonly description: string;
+  /**
+   * Extra environment variables (table names, endpoints).
+   * @default - only the Node.js and Powertools settings
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Memory in MB. 256 MB on arm64 keeps cold starts of a ~100 KB bundle short at a low cost per
+   * invocation; handlers that call CWA may want more CPU.
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * How long the function's logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * What happens to the log group when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+export class ServiceFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    super(scope, id);
+    // Created explicitly (not the deprecated logRetention, which needs a custom-resource Lambda).
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: join(repositoryRoot, props.entry),
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(10),
+      logGroup: this.logGroup,
+      projectRoot: repositoryRoot,
+      depsLockFilePath: join(repositoryRoot, 'package-lock.json'),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        // Prefer packages' ESM builds so esbuild can tree-shake them.
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        banner: esmRequireBanner,
+        // The Node.js 22 runtime ships AWS SDK v3; bundling it would only add size and cold-start time.
+        externalModules: ['@aws-sdk/*'],
+      },
+      environment: {
+        // sourceMap is useless without it: stack traces would point into the minified bundle.
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'collaboration-service',
+        POWERTOOLS_METRICS_NAMESPACE: 'CollaborationService',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...props.environment,
+      },
+    });
+  }
+}

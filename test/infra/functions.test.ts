@@ -1,0 +1,120 @@
+// Every route function runs Node.js 22 on arm64 with source maps enabled, knows the table names and
+// the @connections endpoint, logs to its own log group with a retention period, and times out in time.
+
+import type { CfnResource } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { routes } from '../../functions/routes';
+import { tables } from '../../functions/tables';
+import { functionLogicalId, resourceOf, synthesize } from './template';
+
+describe('route functions', () => {
+  // GIVEN the stack built from the real route table
+  const { stack, template } = synthesize();
+  const functionOf = (routeKey: string) =>
+    resourceOf(template, functionLogicalId(stack, routeKey)).Properties;
+  const apiId = Object.keys(template.findResources('AWS::ApiGatewayV2::Api'))[0];
+
+  it.each(routes)('$name: Node.js 22 on arm64, ESM bundle entry point index.handler', (route) => {
+    expect(functionOf(route.routeKey)).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+    });
+  });
+
+  it.each(routes)(
+    '$name: source maps, Powertools settings and the table names in the environment',
+    (route) => {
+      const tableNames = Object.fromEntries(
+        tables.map((table) => [
+          table.envVar,
+          { Ref: stack.getLogicalId(stack.tables.table(table.id).node.defaultChild as CfnResource) },
+        ]),
+      );
+      expect(functionOf(route.routeKey)).toMatchObject({
+        Environment: {
+          Variables: {
+            NODE_OPTIONS: '--enable-source-maps',
+            POWERTOOLS_SERVICE_NAME: 'collaboration-service',
+            POWERTOOLS_METRICS_NAMESPACE: 'CollaborationService',
+            POWERTOOLS_LOG_LEVEL: 'INFO',
+            ...tableNames,
+          },
+        },
+      });
+    },
+  );
+
+  it.each(routes)("$name: CONNECTIONS_ENDPOINT is the stage's callback URL", (route) => {
+    expect(functionOf(route.routeKey)).toMatchObject({
+      Environment: {
+        Variables: {
+          CONNECTIONS_ENDPOINT: {
+            'Fn::Join': [
+              '',
+              [
+                'https://',
+                { Ref: apiId },
+                '.execute-api.',
+                { Ref: 'AWS::Region' },
+                '.',
+                { Ref: 'AWS::URLSuffix' },
+                '/dev',
+              ],
+            ],
+          },
+        },
+      },
+    });
+  });
+
+  it.each(routes)('$name: 256 MB and a timeout within the 29 s integration limit', (route) => {
+    const { MemorySize, Timeout } = functionOf(route.routeKey);
+    expect(MemorySize).toBe(256);
+    expect(Timeout).toBeGreaterThan(0);
+    expect(Timeout).toBeLessThanOrEqual(29);
+  });
+
+  it.each(routes)('$name: logs to its own log group kept for one month', (route) => {
+    const { LoggingConfig } = functionOf(route.routeKey) as {
+      LoggingConfig?: { LogGroup?: { Ref?: string } };
+    };
+    const logGroupId = LoggingConfig?.LogGroup?.Ref;
+    expect(logGroupId).toEqual(expect.any(String));
+    const logGroup = resourceOf(template, logGroupId as string);
+    expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
+    expect(logGroup.Properties.RetentionInDays).toBe(30);
+  });
+
+  it('gives every function its own log group and creates no log-retention custom resource', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', routes.length);
+    const types = Object.values(template.toJSON().Resources as Record<string, { Type: string }>).map(
+      (r) => r.Type,
+    );
+    expect(types.filter((type) => type.startsWith('Custom::'))).toEqual([]);
+  });
+
+  it('refuses a route timeout beyond the API Gateway integration limit', async () => {
+    const { App, Duration, Stack } = await import('aws-cdk-lib');
+    const { RouteFunctions } = await import('../../lib/constructs/route-functions');
+    const { ServiceTables } = await import('../../lib/constructs/service-tables');
+    const { WebSocketGateway } = await import('../../lib/constructs/websocket-gateway');
+    // GIVEN
+    const scope = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Timeout');
+    const gateway = new WebSocketGateway(scope, 'Gateway', {
+      routeSelectionExpression: '$request.body.action',
+    });
+    const serviceTables = new ServiceTables(scope, 'Tables', { definitions: tables });
+    // WHEN / THEN
+    expect(
+      () =>
+        new RouteFunctions(scope, 'Routes', {
+          routes,
+          permissions: { $connect: {}, $disconnect: {}, $default: {} },
+          gateway,
+          tables: serviceTables,
+          timeout: Duration.seconds(30),
+        }),
+    ).toThrow(/at most 29 s/);
+  });
+});

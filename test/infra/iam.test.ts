@@ -1,0 +1,148 @@
+// Least privilege, route by route: each function's role gets exactly what lib/route-permissions.ts
+// lists, `@connections` access only where asked for, and no wildcard action or resource anywhere.
+
+import type { CfnResource } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { routes } from '../../functions/routes';
+import { serviceTable } from '../../functions/tables';
+import { routePermissions } from '../../lib/route-permissions';
+import { actionsOf, roleLogicalId, statementsOfRole, synthesize } from './template';
+
+describe('route permissions (lib/route-permissions.ts)', () => {
+  // GIVEN the stack with the real permission map
+  const { stack, template } = synthesize();
+  const tableArn = {
+    'Fn::GetAtt': [
+      stack.getLogicalId(stack.tables.table(serviceTable.id).node.defaultChild as CfnResource),
+      'Arn',
+    ],
+  };
+
+  it('has an entry for every route of the route table', () => {
+    expect(Object.keys(routePermissions).sort()).toEqual(routes.map((route) => route.routeKey).sort());
+  });
+
+  it('$connect may PutItem on the service table, and may not DeleteItem', () => {
+    const statements = statementsOfRole(template, roleLogicalId(stack, '$connect'));
+    expect(statements).toEqual([{ Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: tableArn }]);
+    expect(actionsOf(statements)).not.toContain('dynamodb:DeleteItem');
+  });
+
+  it('$disconnect may DeleteItem on the service table, and may not PutItem', () => {
+    const statements = statementsOfRole(template, roleLogicalId(stack, '$disconnect'));
+    expect(statements).toEqual([{ Effect: 'Allow', Action: 'dynamodb:DeleteItem', Resource: tableArn }]);
+    expect(actionsOf(statements)).not.toContain('dynamodb:PutItem');
+  });
+
+  it('$default has no policy beyond writing its logs', () => {
+    const roleId = roleLogicalId(stack, '$default');
+    expect(statementsOfRole(template, roleId)).toEqual([]);
+    const role = template.toJSON().Resources[roleId];
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain(
+      'service-role/AWSLambdaBasicExecutionRole',
+    );
+    expect(role.Properties.ManagedPolicyArns).toHaveLength(1);
+  });
+
+  it('gives no route @connections access yet', () => {
+    for (const route of routes) {
+      const actions = actionsOf(statementsOfRole(template, roleLogicalId(stack, route.routeKey)));
+      expect(actions).not.toContain('execute-api:ManageConnections');
+    }
+  });
+
+  it('grants no "*" action, no service-wide "service:*" action and no bare "*" resource', () => {
+    // Every AWS::IAM::Policy in this stack is ours: with explicit log groups there is no log-retention
+    // or other CDK-internal custom resource whose policy would need excluding (functions.test.ts checks
+    // that no Custom:: resource exists).
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[],
+    );
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      const actions = [statement.Action].flat();
+      const resources = [statement.Resource].flat();
+      expect(actions).not.toContain('*');
+      expect(actions.filter((action) => String(action).endsWith(':*'))).toEqual([]);
+      expect(resources).not.toContain('*');
+    }
+  });
+});
+
+describe('@connections access through the permission map', () => {
+  it('grants execute-api:ManageConnections on this stage only to the routes that ask for it', () => {
+    // GIVEN a permission map in which only $default manages connections
+    const { stack, template } = synthesize({
+      routePermissions: { ...routePermissions, $default: { manageConnections: true } },
+    });
+    const apiId = stack.getLogicalId(stack.gateway.api.node.defaultChild as CfnResource);
+    // WHEN we read each route's role policy
+    const defaultStatements = statementsOfRole(template, roleLogicalId(stack, '$default'));
+    // THEN $default may manage this API's @connections on the dev stage, nothing wider
+    expect(defaultStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'execute-api:ManageConnections',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':execute-api:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':',
+              { Ref: apiId },
+              '/dev/*/@connections/*',
+            ],
+          ],
+        },
+      },
+    ]);
+    // AND the others still may not
+    for (const routeKey of ['$connect', '$disconnect']) {
+      expect(actionsOf(statementsOfRole(template, roleLogicalId(stack, routeKey)))).not.toContain(
+        'execute-api:ManageConnections',
+      );
+    }
+  });
+
+  it('grants Query on the table and on each index by name, item actions on the table alone', () => {
+    // GIVEN a map giving $default a key lookup and an index query on the service table
+    const { stack, template } = synthesize({
+      routePermissions: {
+        ...routePermissions,
+        $default: { tables: { [serviceTable.id]: ['dynamodb:GetItem', 'dynamodb:Query'] } },
+      },
+    });
+    const tableArn = {
+      'Fn::GetAtt': [
+        stack.getLogicalId(stack.tables.table(serviceTable.id).node.defaultChild as CfnResource),
+        'Arn',
+      ],
+    };
+    // THEN its role holds exactly those actions, on the table and on gsi1 named, with no index wildcard
+    expect(statementsOfRole(template, roleLogicalId(stack, '$default'))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+        Resource: [
+          tableArn,
+          ...serviceTable.globalIndexes.map((index) => ({
+            'Fn::Join': ['', [tableArn, `/index/${index.indexName}`]],
+          })),
+        ],
+      },
+    ]);
+  });
+
+  it('refuses a table id that no table definition has', () => {
+    expect(() =>
+      synthesize({
+        routePermissions: { ...routePermissions, $default: { tables: { Nope: ['dynamodb:GetItem'] } } },
+      }),
+    ).toThrow(/Unknown table id Nope/);
+  });
+});

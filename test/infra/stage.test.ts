@@ -1,0 +1,87 @@
+// The stage (name, auto-deploy, default route throttling), the deployment context that sets them, and
+// the stack outputs ops need: WebSocket URL, @connections endpoint, table names.
+
+import { describe, expect, it } from 'vitest';
+import { tables } from '../../functions/tables';
+import { DeploymentContextError, readDeploymentContext } from '../../lib/deployment-context';
+import { synthesize } from './template';
+
+function contextOf(values: Record<string, unknown>) {
+  return { tryGetContext: (key: string) => values[key] };
+}
+
+describe('WebSocket stage', () => {
+  it('defaults to an auto-deployed dev stage throttled at 100 rps, bursts of 200', () => {
+    // GIVEN / WHEN
+    const { template } = synthesize();
+    // THEN
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: 'dev',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+    });
+  });
+
+  it('takes the stage name and throttling it is given', () => {
+    const { template } = synthesize({ stageName: 'prod', throttle: { rateLimit: 500, burstLimit: 1000 } });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: 'prod',
+      DefaultRouteSettings: { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 },
+    });
+  });
+});
+
+describe('deployment context', () => {
+  it('defaults to stage dev, 100 rps, burst 200', () => {
+    expect(readDeploymentContext(contextOf({}))).toEqual({
+      stage: 'dev',
+      throttleRateLimit: 100,
+      throttleBurstLimit: 200,
+    });
+  });
+
+  it('reads CLI context, where numbers arrive as strings', () => {
+    expect(
+      readDeploymentContext(
+        contextOf({ stage: 'prod', throttleRateLimit: '250.5', throttleBurstLimit: '400' }),
+      ),
+    ).toEqual({ stage: 'prod', throttleRateLimit: 250.5, throttleBurstLimit: 400 });
+  });
+
+  it('refuses a bad stage name and non-positive or fractional limits, naming every problem', () => {
+    const read = () =>
+      readDeploymentContext(
+        contextOf({ stage: 'my stage', throttleRateLimit: '0', throttleBurstLimit: '1.5' }),
+      );
+    expect(read).toThrow(DeploymentContextError);
+    expect(read).toThrow(/stage.*throttleRateLimit.*throttleBurstLimit/);
+  });
+});
+
+describe('stack outputs', () => {
+  // GIVEN
+  const { stack, template } = synthesize();
+  const apiId = Object.keys(template.findResources('AWS::ApiGatewayV2::Api'))[0];
+  const host = [
+    { Ref: apiId },
+    '.execute-api.',
+    { Ref: 'AWS::Region' },
+    '.',
+    { Ref: 'AWS::URLSuffix' },
+    '/dev',
+  ];
+
+  it('gives the WebSocket URL (wss) of the stage', () => {
+    template.hasOutput('WebSocketUrl', { Value: { 'Fn::Join': ['', ['wss://', ...host]] } });
+  });
+
+  it('gives the @connections endpoint (https callback URL) of the stage', () => {
+    template.hasOutput('ConnectionsEndpoint', { Value: { 'Fn::Join': ['', ['https://', ...host]] } });
+  });
+
+  it.each(tables)('gives the physical name of $id', (definition) => {
+    const table = stack.tables.table(definition.id);
+    template.hasOutput(`${definition.id}Name`, { Value: stack.resolve(table.tableName) });
+  });
+});
