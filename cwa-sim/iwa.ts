@@ -1,0 +1,97 @@
+// The IWA site's NTLM check (RFC 4559 over MS-NLMP): a NEGOTIATE gets a CHALLENGE bound to the TCP
+// connection it arrived on; the AUTHENTICATE must come on that same connection and carry an NTLMv2
+// response computed from the stored password. Both `NTLM` (curl --ntlm) and `Negotiate` with a raw
+// NTLMSSP token are accepted.
+
+import type { Socket } from 'node:net';
+import {
+  createChallengeMessage,
+  NtlmMessageError,
+  type NtlmScheme,
+  parseAuthenticateMessage,
+  parseAuthorizationHeader,
+  parseNegotiateMessage,
+  verifyNtlmV2Response,
+} from '../functions/cwa/ntlm';
+import type { SimUser, UserDirectory } from './users';
+
+export type IwaStep =
+  /** No token: offer the schemes. */
+  | { readonly kind: 'offer' }
+  /** Answer 401 with this `WWW-Authenticate` value (scheme + CHALLENGE). */
+  | { readonly kind: 'challenge'; readonly header: string }
+  | { readonly kind: 'authenticated'; readonly user: SimUser }
+  /** 401 again; `why` is for the log, naming the account but never the password. */
+  | { readonly kind: 'rejected'; readonly why: string };
+
+export const IWA_OFFERS = ['Negotiate', 'NTLM'];
+
+const MESSAGE_TYPE_OFFSET = 8;
+const NTLM_SIGNATURE = 'NTLMSSP\0';
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+interface PendingChallenge {
+  readonly serverChallenge: Buffer;
+  readonly scheme: NtlmScheme;
+}
+
+export class IwaAuthenticator {
+  // Keyed by the connection: a challenge is only good on the socket it was issued on.
+  private readonly pending = new WeakMap<Socket, PendingChallenge>();
+
+  constructor(
+    private readonly directory: UserDirectory,
+    private readonly domain: { netbios: string; dns: string },
+  ) {}
+
+  step(socket: Socket, authorization: string | undefined): IwaStep {
+    const token = parseAuthorizationHeader(authorization);
+    if (!token) return { kind: 'offer' };
+    const { message, scheme } = token;
+    if (message.length < 12 || message.subarray(0, 8).toString('latin1') !== NTLM_SIGNATURE) {
+      return { kind: 'rejected', why: 'the token is not NTLMSSP (Kerberos is not simulated)' };
+    }
+    try {
+      const type = message.readUInt32LE(MESSAGE_TYPE_OFFSET);
+      if (type === 1) return this.challenge(socket, scheme, message);
+      if (type === 3) return this.authenticate(socket, message);
+      return { kind: 'rejected', why: `unexpected NTLM message type ${type}` };
+    } catch (error) {
+      if (error instanceof NtlmMessageError)
+        return { kind: 'rejected', why: `malformed NTLM token: ${error.message}` };
+      throw error;
+    }
+  }
+
+  private challenge(socket: Socket, scheme: NtlmScheme, message: Buffer): IwaStep {
+    const negotiate = parseNegotiateMessage(message);
+    const { message: challenge, serverChallenge } = createChallengeMessage({
+      targetName: this.domain.netbios,
+      computerName: 'CWASIM',
+      dnsDomainName: this.domain.dns,
+      dnsComputerName: `cwasim.${this.domain.dns}`,
+      negotiateFlags: negotiate.flags,
+    });
+    this.pending.set(socket, { serverChallenge, scheme });
+    return { kind: 'challenge', header: `${scheme} ${challenge.toString('base64')}` };
+  }
+
+  private authenticate(socket: Socket, message: Buffer): IwaStep {
+    const pending = this.pending.get(socket);
+    this.pending.delete(socket);
+    if (!pending) return { kind: 'rejected', why: 'AUTHENTICATE on a connection that was not challenged' };
+    const authenticate = parseAuthenticateMessage(message);
+    const account = authenticate.domain ? `${authenticate.domain}\\${authenticate.user}` : authenticate.user;
+    const user = this.directory.byNtlm(authenticate.user, authenticate.domain);
+    if (!user) return { kind: 'rejected', why: `unknown account ${account}` };
+    const valid = verifyNtlmV2Response({
+      serverChallenge: pending.serverChallenge,
+      authenticate,
+      password: user.password,
+      maxClockSkewMs: CLOCK_SKEW_MS,
+    });
+    return valid
+      ? { kind: 'authenticated', user }
+      : { kind: 'rejected', why: `wrong password for ${account}` };
+  }
+}

@@ -1,0 +1,212 @@
+// What the simulated CWA/OCS pair knows and does: sessions, tickets, presence and IM conversations
+// between its users (invite → imSessionReceived → accept → messages both ways → terminate). The HTTP
+// layer turns requests into these calls and their results into XML.
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { events } from './answers';
+import { type Conversation, type Participant, SimSession } from './session';
+import type { TicketBook, TicketFamily } from './tickets';
+import type { SimUser, UserDirectory } from './users';
+
+export const OFFLINE = 18500;
+
+/** A synchronous refusal: the command channel answers it as `<error>` / `requestFailed`. */
+export class SimRequestError extends Error {
+  constructor(
+    readonly code: number,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export interface Message {
+  readonly format: string;
+  readonly content: string;
+}
+
+export class SimWorld {
+  readonly sessions = new Map<number, SimSession>();
+  private nextSid = randomInt(100, 1000);
+  private nextConversation = 1;
+
+  constructor(
+    readonly directory: UserDirectory,
+    readonly tickets: TicketBook,
+    private readonly sessionTimeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  signInData(): string {
+    return randomBytes(12).toString('hex');
+  }
+
+  startSession(family: TicketFamily, availability: number): SimSession {
+    const session = new SimSession(this.nextSid++, family.user, family, availability, this.now());
+    this.sessions.set(session.sid, session);
+    this.publishPresence(session, availability);
+    // As CWA does at initiateSession (bb969520): the contacts' current presence comes first.
+    const reported = new Set<SimUser>([session.user]);
+    for (const other of this.sessions.values()) {
+      if (other.ended || reported.has(other.user)) continue;
+      reported.add(other.user);
+      session.push(events.userPresence(other.user.sipUri, other.presence, other.presenceVersion));
+    }
+    return session;
+  }
+
+  /** The session for a request: it must exist, be live and belong to the ticket's user. */
+  session(sid: string | undefined, family: TicketFamily): SimSession {
+    this.expireIdleSessions();
+    const session = sid === undefined ? undefined : this.sessions.get(Number(sid));
+    if (!session || session.ended || session.user !== family.user) {
+      throw new SimRequestError(18100, `no session ${sid ?? '(none)'} for this ticket`);
+    }
+    session.lastActivity = this.now();
+    return session;
+  }
+
+  sessionTimeoutSeconds(session: SimSession): number {
+    return Math.max(0, Math.ceil((session.lastActivity + this.sessionTimeoutMs - this.now()) / 1000));
+  }
+
+  expireIdleSessions(): void {
+    const cutoff = this.now() - this.sessionTimeoutMs;
+    for (const session of this.sessions.values()) {
+      if (session.lastActivity < cutoff) this.endSession(session);
+    }
+  }
+
+  endSession(session: SimSession): void {
+    if (session.ended) return;
+    for (const participant of session.conversations.values()) this.leave(participant);
+    session.end();
+    this.sessions.delete(session.sid);
+    if (!this.liveSessionsOf(session.user).length) this.broadcastPresence(session.user, OFFLINE, session);
+  }
+
+  liveSessionsOf(user: SimUser): SimSession[] {
+    return [...this.sessions.values()].filter((session) => session.user === user && !session.ended);
+  }
+
+  publishPresence(session: SimSession, availability: number): void {
+    session.presence = availability;
+    session.presenceVersion += 1;
+    for (const own of this.liveSessionsOf(session.user))
+      own.push(events.selfPresence(availability, session.presenceVersion));
+    this.broadcastPresence(session.user, availability, session);
+  }
+
+  private broadcastPresence(user: SimUser, availability: number, source: SimSession): void {
+    for (const other of this.sessions.values()) {
+      if (other.user !== user && !other.ended) {
+        other.push(events.userPresence(user.sipUri, availability, source.presenceVersion));
+      }
+    }
+  }
+
+  /** Returns the inviter's confId; failures to reach the invitees arrive later as events. */
+  initiateIm(
+    session: SimSession,
+    rid: string | undefined,
+    uris: readonly string[],
+    message: Message,
+  ): number {
+    if (uris.length === 0) throw new SimRequestError(18001, 'initiateImSession needs at least one uri');
+    const conversation: Conversation = { id: this.nextConversation++, participants: [] };
+    const inviter = session.join(conversation, 'connecting');
+    session.push(events.conference(inviter.confId, events.imSessionState('connecting')));
+    let invited = 0;
+    for (const uri of uris) {
+      const user = this.directory.bySipUri(uri);
+      const targets = user ? this.liveSessionsOf(user) : [];
+      if (targets.length === 0) {
+        // As OCS answers an invitation to someone unknown (404) or not signed in (480).
+        session.push(events.requestFailed(rid, 18201, `${uri} cannot be reached`, user ? 480 : 404));
+        continue;
+      }
+      for (const target of targets) {
+        const invitee = target.join(conversation, 'invited');
+        target.push(
+          events.conference(
+            invitee.confId,
+            events.imSessionReceived({ uri: session.user.sipUri, name: session.user.displayName }, message),
+          ),
+        );
+        invited += 1;
+      }
+    }
+    if (invited === 0) this.leave(inviter);
+    return inviter.confId;
+  }
+
+  private participant(session: SimSession, confId: string | undefined): Participant {
+    const participant = confId === undefined ? undefined : session.conversations.get(Number(confId));
+    if (!participant || participant.state === 'left') {
+      throw new SimRequestError(18102, `no conversation ${confId ?? '(none)'} in this session`);
+    }
+    return participant;
+  }
+
+  acceptIm(session: SimSession, confId: string | undefined): void {
+    const accepting = this.participant(session, confId);
+    if (accepting.state !== 'invited')
+      throw new SimRequestError(18102, 'the invitation was already answered');
+    accepting.state = 'connected';
+    const { conversation } = accepting;
+    for (const other of conversation.participants) {
+      // Multiple points of presence: once one endpoint of the user accepts, the others drop out.
+      if (other !== accepting && other.session.user === session.user && other.state === 'invited') {
+        this.leave(other);
+      } else if (other.state === 'connecting') {
+        other.state = 'connected';
+      }
+    }
+    for (const member of conversation.participants) {
+      if (member.state === 'connected') {
+        member.session.push(events.conference(member.confId, events.imSessionState('connected')));
+      }
+    }
+  }
+
+  sendMessage(session: SimSession, confId: string | undefined, message: Message): void {
+    const sender = this.participant(session, confId);
+    // bb969584: until a conversation is connected, sending fails.
+    if (sender.state !== 'connected')
+      throw new SimRequestError(18102, 'the conversation is not connected yet');
+    for (const other of sender.conversation.participants) {
+      if (other !== sender && other.state === 'connected') {
+        other.session.push(
+          events.conference(other.confId, events.messageReceived(session.user.sipUri, message)),
+        );
+      }
+    }
+  }
+
+  notifyComposing(session: SimSession, confId: string | undefined, composing: boolean): void {
+    const sender = this.participant(session, confId);
+    for (const other of sender.conversation.participants) {
+      if (other !== sender && (other.state === 'connected' || other.state === 'connecting')) {
+        other.session.push(
+          events.conference(other.confId, events.composingState(session.user.sipUri, composing)),
+        );
+      }
+    }
+  }
+
+  terminateIm(session: SimSession, confId: string | undefined): void {
+    this.leave(this.participant(session, confId));
+  }
+
+  private leave(participant: Participant): void {
+    if (participant.state === 'left') return;
+    participant.state = 'left';
+    participant.session.push(events.conference(participant.confId, events.imSessionState('terminated')));
+    const remaining = participant.conversation.participants.filter((other) => other.state !== 'left');
+    // A one-to-one conversation ends when either side leaves.
+    if (remaining.length === 1) {
+      const [last] = remaining;
+      if (last) this.leave(last);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+// One HTTP(S) exchange with CWA over a caller-chosen keep-alive agent, with a deadline and a size cap;
+// network and TLS failures come back as the port's typed errors. Plain node:http — NTLM needs control of
+// the socket, which fetch does not give.
+
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import {
+  CwaProtocolError,
+  CwaTlsError,
+  CwaUnreachableError,
+  type UnreachableReason,
+} from '../im-server/errors';
+
+export interface HttpRequestSpec {
+  readonly method: 'GET' | 'POST';
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** http.Agent or https.Agent matching the URL's scheme (it carries keep-alive and the CA bundle). */
+  readonly agent: http.Agent;
+  readonly timeoutMs: number;
+}
+
+export interface HttpExchange {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** The connection it travelled on: NTLM authenticates a connection, so the handshake checks it. */
+  readonly socket: Socket;
+}
+
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Where an error message points: scheme, host and port only (no path, no query, never a ticket). */
+export function serverOf(url: URL): string {
+  return url.origin;
+}
+
+// Codes OpenSSL and Node give certificate and handshake failures.
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'EPROTO',
+]);
+
+class DeadlineExceeded extends Error {
+  override readonly name = 'DeadlineExceeded';
+}
+
+export function classifyNetworkError(url: URL, error: unknown): Error {
+  const server = serverOf(url);
+  if (error instanceof DeadlineExceeded) return new CwaUnreachableError(server, 'timeout', { cause: error });
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+  if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
+    return new CwaTlsError(server, code, { cause: error });
+  }
+  if (code.startsWith('HPE_')) {
+    // The answer was not HTTP at all, e.g. plain HTTP sent to an HTTPS port.
+    return new CwaProtocolError(server, `the answer is not valid HTTP (${code})`, {}, { cause: error });
+  }
+  const reasons: Record<string, UnreachableReason> = {
+    ECONNREFUSED: 'refused',
+    ECONNRESET: 'reset',
+    EPIPE: 'reset',
+    ENOTFOUND: 'dns',
+    EAI_AGAIN: 'dns',
+    ETIMEDOUT: 'timeout',
+  };
+  return new CwaUnreachableError(server, reasons[code] ?? 'network', { cause: error });
+}
+
+export function exchange(spec: HttpRequestSpec): Promise<HttpExchange> {
+  const { url } = spec;
+  const transport = url.protocol === 'https:' ? https : http;
+  const body = spec.body === undefined ? undefined : Buffer.from(spec.body, 'utf8');
+  return new Promise<HttpExchange>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      reject(error instanceof CwaProtocolError ? error : classifyNetworkError(url, error));
+    };
+    const request = transport.request(url, {
+      method: spec.method,
+      agent: spec.agent,
+      headers: {
+        ...spec.headers,
+        ...(body === undefined ? {} : { 'Content-Length': String(body.length) }),
+      },
+    });
+    const deadline = setTimeout(
+      () => request.destroy(new DeadlineExceeded(`no response within ${spec.timeoutMs} ms`)),
+      spec.timeoutMs,
+    );
+    request.on('error', fail);
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) {
+          request.destroy();
+          fail(new CwaProtocolError(serverOf(url), `response larger than ${MAX_BODY_BYTES} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('error', fail);
+      response.on('end', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          socket: response.socket,
+        });
+      });
+    });
+    request.end(body);
+  });
+}
+
+/** The `CWA-Ticket` header of a response, if any (Node lower-cases header names). */
+export function ticketOf(response: HttpExchange): string | undefined {
+  const value = response.headers['cwa-ticket'];
+  const ticket = Array.isArray(value) ? value[0] : value;
+  return ticket?.trim() || undefined;
+}
