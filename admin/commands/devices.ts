@@ -1,0 +1,230 @@
+// `npm run admin -- devices …`: activate a user's device (its credential is shown once), deactivate one
+// (its key is deleted and its live connections closed), and list them — never with key material.
+
+import { type FileHandle, open, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { isValidDeviceId } from '../../functions/crypto/transport-key';
+import {
+  activateDevice,
+  DeviceExistsError,
+  DeviceInputError,
+  type DeviceSummary,
+  DisconnectFailedError,
+  deactivateDevice,
+  UnknownDeviceError,
+  validateUserId,
+} from '../../functions/domain/devices';
+import {
+  type Command,
+  CommandError,
+  type CommandGroup,
+  flag,
+  formatTable,
+  formatTime,
+  pluralize,
+  stringOption,
+  UsageError,
+} from '../output';
+import { targetHelp } from '../target';
+
+const importHint = 'npm run device -- import';
+
+const activate: Command = {
+  summary: 'activate a device for a user and print its credential (once)',
+  usage: `Usage: npm run admin -- devices activate --user <userId> [--device-id ID] [--out FILE]
+
+Gives the device its transport key. The credential that carries it is shown this once (or written to
+--out FILE, readable by you only); the service keeps only a sealed copy.
+
+  --user USER        the user the device belongs to (alice@example.com, EXAMPLE\\alice)
+  --device-id ID     3 to 64 characters of A-Z a-z 0-9 _ - (default: dev-<10 random characters>)
+  --out FILE         write the credential to FILE (mode 0600, never overwritten) instead of printing it
+
+${targetHelp}`,
+  options: {
+    user: { type: 'string' },
+    'device-id': { type: 'string' },
+    out: { type: 'string' },
+  },
+  async run({ values, target, print }) {
+    const userId = stringOption(values, 'user');
+    if (userId === undefined) throw new UsageError('devices activate needs --user <userId>');
+    const deviceId = stringOption(values, 'device-id');
+    try {
+      validateUserId(userId);
+    } catch (error) {
+      throw new UsageError(`--user: ${(error as Error).message}`);
+    }
+    if (deviceId !== undefined && !isValidDeviceId(deviceId)) {
+      throw new UsageError('--device-id must be 3 to 64 characters of A-Z, a-z, 0-9, _ or -');
+    }
+    const outOption = stringOption(values, 'out');
+    const outFile = outOption === undefined ? undefined : resolve(outOption);
+    const service = await target();
+    const sealer = service.sealer();
+
+    // Claimed before activating, so a credential is never produced with nowhere to put it.
+    const file = outFile === undefined ? undefined : await claimOutFile(outFile);
+    let activation: Awaited<ReturnType<typeof activateDevice>>;
+    try {
+      activation = await activateDevice(
+        { store: service.devices, sealer },
+        { userId, ...(deviceId === undefined ? {} : { deviceId }) },
+      );
+    } catch (error) {
+      if (file && outFile) await discard(file, outFile);
+      if (error instanceof DeviceExistsError) throw new CommandError(error.message);
+      if (error instanceof DeviceInputError) throw new UsageError(error.message);
+      throw error;
+    }
+    if (file && outFile) {
+      try {
+        await file.writeFile(`${activation.credential}\n`);
+        await file.chmod(0o600); // whatever the umask
+        await file.close();
+      } catch (error) {
+        await discard(file, outFile);
+        throw new CommandError(
+          `Device ${activation.deviceId} was activated, but its credential could not be written to ${outFile} ` +
+            `(${(error as Error).message}); deactivate it and activate a new one`,
+        );
+      }
+    }
+
+    const done = `Activated device ${activation.deviceId} for ${userId} (${service.description}).`;
+    if (outFile) {
+      print(
+        [
+          done,
+          `The credential is in ${outFile} (mode 0600); it is the device's secret key and is not shown again.`,
+          'Import it on the device with:',
+          '',
+          `  ${importHint} "$(cat ${shellQuote(outFile)})"`,
+          '',
+          'then delete the file.',
+        ].join('\n'),
+      );
+    } else {
+      print(
+        [
+          done,
+          "The credential below is the device's secret key. It is shown this once and the service cannot show it again.",
+          'Import it on the device with:',
+          '',
+          `  ${importHint} ${activation.credential}`,
+          '',
+        ].join('\n'),
+      );
+    }
+  },
+};
+
+async function discard(file: FileHandle, path: string): Promise<void> {
+  await file.close().catch(() => {});
+  await rm(path, { force: true });
+}
+
+async function claimOutFile(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'wx', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      throw new CommandError(
+        `${file} already exists; credentials are never overwritten, choose another --out`,
+      );
+    }
+    throw new CommandError(`Cannot create ${file}: ${(error as Error).message}`);
+  }
+}
+
+function shellQuote(text: string): string {
+  return /^[\w./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+const deactivate: Command = {
+  summary: 'revoke a device: delete its key and close its live connections',
+  usage: `Usage: npm run admin -- devices deactivate <deviceId>
+
+Revokes the device (it can no longer connect; its sealed key is deleted) and closes its live connections.
+Device ids are not reused: activate the device again under a new id.
+
+${targetHelp}`,
+  options: {},
+  positionals: { min: 1, max: 1, label: '<deviceId>' },
+  async run({ positionals, target, print }) {
+    const [deviceId = ''] = positionals;
+    if (!isValidDeviceId(deviceId)) {
+      throw new UsageError('<deviceId> must be 3 to 64 characters of A-Z, a-z, 0-9, _ or -');
+    }
+    const service = await target();
+    // Asked first: with --aws and no endpoint this stops before anything is revoked.
+    const disconnect = service.disconnector();
+    try {
+      const { device, disconnected } = await deactivateDevice(
+        { store: service.devices, connections: service.devices, disconnect },
+        deviceId,
+      );
+      print(
+        `Deactivated device ${device.deviceId} of ${device.userId} (revoked ${formatTime(device.revokedAt)}; ` +
+          `key deleted; ${pluralize(disconnected, 'live connection')} closed).`,
+      );
+    } catch (error) {
+      if (error instanceof UnknownDeviceError || error instanceof DisconnectFailedError) {
+        throw new CommandError(error.message);
+      }
+      throw error;
+    }
+  },
+};
+
+const list: Command = {
+  summary: "list devices (all, or one user's), without key material",
+  usage: `Usage: npm run admin -- devices list [--user USER] [--json]
+
+  --user USER   only this user's devices
+  --json        one JSON array instead of a table
+
+${targetHelp}`,
+  options: {
+    user: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run({ values, target, print }) {
+    const userId = stringOption(values, 'user');
+    const service = await target();
+    const devices = await service.devices.list(userId === undefined ? {} : { userId });
+    if (flag(values, 'json')) {
+      print(JSON.stringify(devices.map(publicFields), null, 2));
+      return;
+    }
+    if (devices.length === 0) {
+      print(userId === undefined ? 'No devices.' : `No devices for ${userId}.`);
+      return;
+    }
+    print(
+      formatTable(
+        ['DEVICE', 'USER', 'STATUS', 'ACTIVATED', 'REVOKED'],
+        devices.map((d) => [
+          d.deviceId,
+          d.userId,
+          d.status,
+          formatTime(d.activatedAt),
+          formatTime(d.revokedAt),
+        ]),
+      ),
+    );
+  },
+};
+
+/** Exactly the summary's fields: whatever else an item might carry stays out of the output. */
+function publicFields(device: DeviceSummary): DeviceSummary {
+  const { deviceId, userId, status, activatedAt, revokedAt } = device;
+  return { deviceId, userId, status, activatedAt, ...(revokedAt === undefined ? {} : { revokedAt }) };
+}
+
+export const devices: CommandGroup = {
+  name: 'devices',
+  summary: 'activate, deactivate and list devices',
+  commands: { activate, deactivate, list },
+};
