@@ -24,4 +24,6 @@ export const routes: readonly RouteDefinition[] = [
     returnResponse: false,
   },
   { routeKey: '$default', name: 'default', entry: 'functions/handlers/default.ts', returnResponse: true },
+  // Route responses carry error frames only; replies go through the dispatcher (encrypted, via @connections).
+  { routeKey: 'ping', name: 'ping', entry: 'functions/handlers/ping.ts', returnResponse: true },
 ];

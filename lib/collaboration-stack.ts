@@ -1,8 +1,9 @@
 // The Collaboration Service stack: the devices' WebSocket API, one Lambda function per route of the
 // route table, and the DynamoDB table(s) from the table definitions, with least-privilege grants.
 
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { type RouteDefinition, routeSelectionExpression, routes } from '../functions/routes';
 import { type TableDefinition, tables } from '../functions/tables';
@@ -41,10 +42,18 @@ export class CollaborationStack extends Stack {
   readonly gateway: WebSocketGateway;
   readonly tables: ServiceTables;
   readonly routeFunctions: RouteFunctions;
+  /** Seals device transport keys (and, later, CWA tickets) by envelope encryption. */
+  readonly secretsKey: Key;
 
   constructor(scope: Construct, id: string, props: CollaborationStackProps = {}) {
     super(scope, id, props);
 
+    this.secretsKey = new Key(this, 'SecretsKey', {
+      description: 'Collaboration Service: seals device transport keys and secrets at rest',
+      enableKeyRotation: true,
+      // Losing it would make every activated device unusable: keep it when the stack goes.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     this.tables = new ServiceTables(this, 'Tables', { definitions: props.tables ?? tables });
     this.gateway = new WebSocketGateway(this, 'Gateway', {
       routeSelectionExpression,
@@ -57,6 +66,7 @@ export class CollaborationStack extends Stack {
       permissions: props.routePermissions ?? routePermissions,
       gateway: this.gateway,
       tables: this.tables,
+      secretsKey: this.secretsKey,
     });
 
     new CfnOutput(this, 'WebSocketUrl', {
@@ -66,6 +76,10 @@ export class CollaborationStack extends Stack {
     new CfnOutput(this, 'ConnectionsEndpoint', {
       description: 'The @connections management API endpoint (https)',
       value: this.gateway.callbackUrl,
+    });
+    new CfnOutput(this, 'SecretsKeyArn', {
+      description: 'KMS key that seals device keys (admin CLI: --kms-key-id)',
+      value: this.secretsKey.keyArn,
     });
     for (const definition of props.tables ?? tables) {
       new CfnOutput(this, `${definition.id}Name`, {

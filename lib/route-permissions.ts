@@ -29,16 +29,32 @@ export interface RoutePermissions {
    * @default false
    */
   readonly manageConnections?: boolean;
+  /**
+   * Open sealed secrets (device transport keys): `kms:Decrypt` on the service key.
+   * @default false
+   */
+  readonly openSecrets?: boolean;
 }
 
 /** Permissions keyed by route key. */
 export type RoutePermissionMap = Readonly<Record<string, RoutePermissions>>;
 
 export const routePermissions: RoutePermissionMap = {
-  // A plain PutItem: the record is keyed by the fresh connection id, so there is no condition to check.
-  $connect: { tables: { [serviceTable.id]: ['dynamodb:PutItem'] } },
+  // Reads the device, opens its key to check the signature, then one transaction: the device still active
+  // (ConditionCheck), the nonce (conditional Put, so a replayed handshake fails) and the connection record.
+  $connect: {
+    tables: { [serviceTable.id]: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'] },
+    openSecrets: true,
+  },
   // Idempotent DeleteItem: a repeated or lost $disconnect is harmless.
   $disconnect: { tables: { [serviceTable.id]: ['dynamodb:DeleteItem'] } },
   // Answers an error frame as the route response; touches nothing.
   $default: {},
+  // Reads the connection and reserves the reply's sequence number (UpdateItem), records the frame's own
+  // (conditional UpdateItem), answers through @connections.
+  ping: {
+    tables: { [serviceTable.id]: ['dynamodb:UpdateItem'] },
+    manageConnections: true,
+    openSecrets: true,
+  },
 };

@@ -12,6 +12,8 @@ export interface LocalEndpoints {
   readonly connectionsEndpoint: string;
   readonly dynamoDbEndpoint: string;
   readonly region: string;
+  /** The master key that seals device keys locally (KMS does this on AWS); the admin CLI needs it too. */
+  readonly masterKeyFile: string;
   /** Table id (from functions/tables.ts) → physical table name. */
   readonly tables: Readonly<Record<string, string>>;
   /** The `npm start` process. */

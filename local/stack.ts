@@ -1,12 +1,17 @@
 // The local stack: DynamoDB Local with the service tables, and the WebSocket gateway stand-in running
 // the very handlers that run in Lambda. Used by `npm start` and by the end-to-end tests.
 
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { routes } from '../functions/routes';
+import { createLocalSealer, ensureLocalMasterKey } from '../functions/secrets';
 import { serviceTable, tables } from '../functions/tables';
-import { type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import { dynamoDbLocalClientConfig, type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import type { LocalEndpoints } from './endpoints-file';
-import { repositoryRoot } from './endpoints-file';
+import { localDataDir, repositoryRoot } from './endpoints-file';
 import { moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
+import { type SeedResult, seedDemoDevices } from './seed';
 
 export interface LocalStackOptions {
   /** Gateway port; 0 for a free one. @default 0 */
@@ -25,6 +30,21 @@ export interface LocalStackOptions {
   readonly progress?: (event: ProgressEvent) => void;
   /** Gateway log lines (one per invocation). */
   readonly log?: (line: string) => void;
+  /**
+   * Activate the demo devices and store their credentials for `npm run device`.
+   * @default true
+   */
+  readonly seed?: boolean;
+  /**
+   * The master key file that seals device keys.
+   * @default - `master.key` in dataDir, else in the local data folder
+   */
+  readonly masterKeyFile?: string;
+  /**
+   * Where demo device credentials go.
+   * @default - `devices/` in the local data folder
+   */
+  readonly credentialDir?: string;
 }
 
 export interface ProgressEvent {
@@ -38,6 +58,8 @@ export interface LocalStack {
   readonly endpoints: Omit<LocalEndpoints, 'pid' | 'startedAt'>;
   readonly dynamoDb: RunningDynamoDbLocal;
   readonly gateway: RunningGateway;
+  /** What seeding did (empty lists when `seed` was false). */
+  readonly seeded: SeedResult;
   stop(): Promise<void>;
 }
 
@@ -79,7 +101,41 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
   const serviceTableName = dynamoDb.tableNames[serviceTable.id];
   if (!serviceTableName) throw new Error(`DynamoDB Local did not create ${serviceTable.id}`);
+  // Kept beside persisted data, which it must be able to open after a restart.
+  const masterKeyFile = options.masterKeyFile ?? join(options.dataDir ?? localDataDir, 'master.key');
+  let seeded: SeedResult = { activated: [], existing: [] };
+  try {
+    await ensureLocalMasterKey(masterKeyFile);
+    if (options.seed ?? true) {
+      const documents = DynamoDBDocumentClient.from(
+        new DynamoDBClient(dynamoDbLocalClientConfig(dynamoDb.endpoint)),
+      );
+      seeded = await step(
+        'Demo devices',
+        progress,
+        () =>
+          seedDemoDevices(
+            documents,
+            serviceTableName,
+            createLocalSealer(masterKeyFile),
+            options.credentialDir,
+          ),
+        (result) =>
+          [
+            result.activated.length > 0 ? `activated ${result.activated.join(', ')}` : '',
+            result.existing.length > 0 ? `kept ${result.existing.join(', ')}` : '',
+          ]
+            .filter(Boolean)
+            .join('; '),
+      );
+      documents.destroy();
+    }
+  } catch (error) {
+    await dynamoDb.stop();
+    throw error;
+  }
   configureHandlerEnvironment({
+    MASTER_KEY_FILE: masterKeyFile,
     [serviceTable.envVar]: serviceTableName,
     AWS_REGION: localRegion,
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
@@ -118,7 +174,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   return {
     dynamoDb,
     gateway,
+    seeded,
     endpoints: {
+      masterKeyFile,
       websocketUrl: gateway.url,
       connectionsEndpoint: gateway.managementEndpoint,
       dynamoDbEndpoint: dynamoDb.endpoint,

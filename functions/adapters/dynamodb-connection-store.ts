@@ -1,8 +1,24 @@
-// ConnectionStore on the service table: one PutItem per connect, one DeleteItem per disconnect.
+// ConnectionStore on the service table: $connect is one transaction (nonce + connection), each sequence
+// step one conditional UpdateItem, $disconnect one DeleteItem.
 
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { type Connection, type ConnectionStore, connectionRecordTtlSeconds } from '../domain/connections';
-import { connectionKey } from '../domain/keys';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  type Connection,
+  type ConnectionState,
+  type ConnectionStore,
+  connectionRecordTtlSeconds,
+  DeviceNotActiveError,
+  type HandshakeNonce,
+  HandshakeReplayedError,
+} from '../domain/connections';
+import { deviceKey } from '../domain/devices';
+import { connectionKey, deviceConnectionsPartition, handshakeNonceKey } from '../domain/keys';
 
 export class DynamoDbConnectionStore implements ConnectionStore {
   constructor(
@@ -10,26 +26,124 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     private readonly tableName: string,
   ) {}
 
-  async record(connection: Connection): Promise<void> {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          ...connectionKey(connection.connectionId),
-          kind: 'connection',
-          connectionId: connection.connectionId,
-          sourceIp: connection.sourceIp,
-          userAgent: connection.userAgent,
-          connectedAt: connection.connectedAt,
-          expiresAt: Math.floor(connection.connectedAt / 1000) + connectionRecordTtlSeconds,
-        },
-      }),
-    );
+  async open(connection: Connection, nonce: HandshakeNonce): Promise<void> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              // Deactivation revokes first, then closes the device's listed connections: checking the
+              // status in the same transaction means no connection can slip in between the two.
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: deviceKey(connection.deviceId),
+                ConditionExpression: '#status = :active',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':active': 'active' },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...handshakeNonceKey(nonce.deviceId, nonce.nonce),
+                  kind: 'nonce',
+                  expiresAt: nonce.expiresAt,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...connectionKey(connection.connectionId),
+                  kind: 'connection',
+                  ...connection,
+                  inSeq: 0,
+                  outSeq: 0,
+                  gsi1pk: deviceConnectionsPartition(connection.deviceId),
+                  gsi1sk: connection.connectionId,
+                  expiresAt: Math.floor(connection.connectedAt / 1000) + connectionRecordTtlSeconds,
+                },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        const [device, nonceReason] = error.CancellationReasons ?? [];
+        if (device?.Code === 'ConditionalCheckFailed') {
+          throw new DeviceNotActiveError('The device was deactivated', { cause: error });
+        }
+        if (nonceReason?.Code === 'ConditionalCheckFailed') {
+          throw new HandshakeReplayedError('This handshake nonce was used before', { cause: error });
+        }
+      }
+      throw error;
+    }
   }
 
   async remove(connectionId: string): Promise<void> {
     await this.client.send(
       new DeleteCommand({ TableName: this.tableName, Key: connectionKey(connectionId) }),
     );
+  }
+
+  async nextOutbound(connectionId: string): Promise<{ state: ConnectionState; seq: number } | undefined> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: connectionKey(connectionId),
+          UpdateExpression: 'ADD outSeq :one',
+          // Without it, ADD on a vanished connection would create a ghost record.
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const state = Attributes as ConnectionState | undefined;
+      return state ? { state, seq: state.outSeq } : undefined;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async acceptInbound(connectionId: string, seq: number): Promise<'accepted' | 'replayed' | 'gone'> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: connectionKey(connectionId),
+          UpdateExpression: 'SET inSeq = :seq',
+          ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
+          ExpressionAttributeValues: { ':seq': seq },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'accepted';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return error.Item ? 'replayed' : 'gone';
+      throw error;
+    }
+  }
+
+  async markGone(connectionId: string, at: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: connectionKey(connectionId),
+          UpdateExpression: 'SET goneAt = if_not_exists(goneAt, :at)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 }

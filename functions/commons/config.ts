@@ -12,7 +12,18 @@ export interface ServiceConfig {
   readonly dynamoDbEndpoint: string | undefined;
   /** The API's `@connections` endpoint, `https://{api}.execute-api.{region}.amazonaws.com/{stage}`. */
   readonly connectionsEndpoint: string | undefined;
+  /** Who seals device keys and secrets at rest: KMS on AWS, a master key file locally. */
+  readonly sealing: SealingConfig;
+  /** How far a device handshake's timestamp may be from the service clock. */
+  readonly handshakeMaxSkewMs: number;
 }
+
+export type SealingConfig =
+  | { readonly kind: 'kms'; readonly keyId: string }
+  | { readonly kind: 'local'; readonly masterKeyFile: string };
+
+/** Five minutes either way, as Kerberos allows: device clocks drift, replays are stopped by the nonce. */
+export const DEFAULT_HANDSHAKE_MAX_SKEW_MS = 5 * 60 * 1000;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -37,6 +48,16 @@ function optionalUrl(env: Env, key: string, problems: string[]): string | undefi
   return value;
 }
 
+function sealingOf(env: Env, problems: string[]): SealingConfig | undefined {
+  const keyId = env.KMS_KEY_ID?.trim();
+  const masterKeyFile = env.MASTER_KEY_FILE?.trim();
+  if (keyId && masterKeyFile) problems.push('set KMS_KEY_ID (AWS) or MASTER_KEY_FILE (local), not both');
+  else if (keyId) return { kind: 'kms', keyId };
+  else if (masterKeyFile) return { kind: 'local', masterKeyFile };
+  else problems.push('KMS_KEY_ID (AWS) or MASTER_KEY_FILE (local) must be set to open device keys');
+  return undefined;
+}
+
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const problems: string[] = [];
   const serviceTableName = env[serviceTable.envVar]?.trim() ?? '';
@@ -47,8 +68,14 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   if (!region) problems.push('AWS_REGION must be set');
   const dynamoDbEndpoint = optionalUrl(env, 'DYNAMODB_ENDPOINT', problems);
   const connectionsEndpoint = optionalUrl(env, 'CONNECTIONS_ENDPOINT', problems);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { region, serviceTableName, dynamoDbEndpoint, connectionsEndpoint };
+  const sealing = sealingOf(env, problems);
+  const skew = env.HANDSHAKE_MAX_SKEW_MS?.trim();
+  const handshakeMaxSkewMs = skew ? Number(skew) : DEFAULT_HANDSHAKE_MAX_SKEW_MS;
+  if (!Number.isInteger(handshakeMaxSkewMs) || handshakeMaxSkewMs < 1000 || handshakeMaxSkewMs > 3_600_000) {
+    problems.push('HANDSHAKE_MAX_SKEW_MS must be a whole number of milliseconds between 1000 and 3600000');
+  }
+  if (problems.length > 0 || !sealing) throw new ConfigError(problems);
+  return { region, serviceTableName, dynamoDbEndpoint, connectionsEndpoint, sealing, handshakeMaxSkewMs };
 }
 
 let cached: ServiceConfig | undefined;

@@ -1,7 +1,17 @@
-// Errors that reach a device as an error frame. Each names its code and a message safe to show a
-// person; anything else thrown by a handler is logged and answered with a generic InternalError.
+// Errors that reach a device as an error frame (or, on $connect, as a refused handshake). Each names its
+// code and a message safe to show a person; anything else thrown by a handler is logged and answered
+// with a generic InternalError.
 
-export type ErrorCode = 'BadRequest' | 'UnknownAction' | 'PayloadTooLarge' | 'Unauthorized' | 'Forbidden';
+export type ErrorCode =
+  | 'BadRequest'
+  | 'UnknownAction'
+  | 'PayloadTooLarge'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'BadFrame'
+  | 'Tampered'
+  | 'Replayed'
+  | 'ConnectionGone';
 
 /** HTTP status used when the error ends a `$connect` (the handshake is refused with it). */
 const handshakeStatus: Record<ErrorCode, number> = {
@@ -10,6 +20,10 @@ const handshakeStatus: Record<ErrorCode, number> = {
   PayloadTooLarge: 413,
   Unauthorized: 401,
   Forbidden: 403,
+  BadFrame: 400,
+  Tampered: 400,
+  Replayed: 400,
+  ConnectionGone: 410,
 };
 
 export class FrameError extends Error {

@@ -1,4 +1,6 @@
-// A device's WebSocket connection as the service records it, and the narrow store it lives in.
+// A device's WebSocket connection as the service records it, and the narrow store it lives in. A
+// connection exists only after its device proved its key at $connect; it carries the crypto channel
+// (the handshake nonce) and the per-direction sequence numbers of its encrypted frames.
 
 import type { WebSocketEvent } from '../commons/websocket-event';
 
@@ -11,16 +13,59 @@ export interface Connection {
   readonly userAgent: string | undefined;
   /** Epoch milliseconds, as API Gateway reports it. */
   readonly connectedAt: number;
+  readonly deviceId: string;
+  readonly userId: string;
+  /** The device's transport key, sealed (functions/secrets): frames on this connection are opened with it. */
+  readonly sealedKey: string;
+  /** The handshake nonce: unique per connection, bound into every frame's associated data. */
+  readonly channel: string;
+}
+
+/** A connection with its frame sequence state, as a read or an update returns it. */
+export interface ConnectionState extends Connection {
+  /** Highest device→service sequence number accepted. */
+  readonly inSeq: number;
+  /** Highest service→device sequence number handed out. */
+  readonly outSeq: number;
+  /** Set when a post to the connection answered 410 (the device is out of coverage). */
+  readonly goneAt?: number;
+  /** The IM session this connection carries, once signed in. */
+  readonly sessionId?: string;
+}
+
+export interface HandshakeNonce {
+  readonly deviceId: string;
+  readonly nonce: string;
+  /** Epoch seconds after which the nonce can be forgotten: its timestamp is then outside the skew window. */
+  readonly expiresAt: number;
+}
+
+export class HandshakeReplayedError extends Error {
+  override readonly name = 'HandshakeReplayedError';
+}
+
+export class DeviceNotActiveError extends Error {
+  override readonly name = 'DeviceNotActiveError';
 }
 
 export interface ConnectionStore {
-  /** Records the connection; recording the same connection twice is harmless. */
-  record(connection: Connection): Promise<void>;
+  /**
+   * Records the connection and spends its handshake nonce in one transaction, on condition that the device
+   * is still active: a nonce seen before throws HandshakeReplayedError, a device deactivated meanwhile
+   * DeviceNotActiveError, and neither records anything.
+   */
+  open(connection: Connection, nonce: HandshakeNonce): Promise<void>;
   /** Forgets the connection; forgetting an unknown connection is harmless. */
   remove(connectionId: string): Promise<void>;
+  /** Hands out the next service→device sequence number; undefined when the connection is gone. */
+  nextOutbound(connectionId: string): Promise<{ state: ConnectionState; seq: number } | undefined>;
+  /** Accepts device→service sequence number `seq` only if it is above the last one accepted. */
+  acceptInbound(connectionId: string, seq: number): Promise<'accepted' | 'replayed' | 'gone'>;
+  /** Records that a post answered 410; harmless when the record is already gone. */
+  markGone(connectionId: string, at: number): Promise<void>;
 }
 
-export function connectionFromEvent(event: WebSocketEvent): Connection {
+export function connectionBasics(event: WebSocketEvent) {
   const { connectionId, connectedAt, identity } = event.requestContext;
   return { connectionId, connectedAt, sourceIp: identity.sourceIp, userAgent: identity.userAgent };
 }

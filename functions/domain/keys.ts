@@ -8,3 +8,12 @@ export interface ItemKey {
 export function connectionKey(connectionId: string): ItemKey {
   return { pk: `CONN#${connectionId}`, sk: 'CONN' };
 }
+
+export function handshakeNonceKey(deviceId: string, nonce: string): ItemKey {
+  return { pk: `NONCE#${deviceId}#${nonce}`, sk: 'NONCE' };
+}
+
+/** gsi1 partition of a device's live connections (admin `devices deactivate` closes them). */
+export function deviceConnectionsPartition(deviceId: string): string {
+  return `DEVICE_CONN#${deviceId}`;
+}

@@ -2,6 +2,7 @@
 // per-route permission map gives it and nothing else.
 
 import { Duration, Token } from 'aws-cdk-lib';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -18,6 +19,8 @@ export interface RouteFunctionsProps {
   readonly permissions: RoutePermissionMap;
   readonly gateway: WebSocketGateway;
   readonly tables: ServiceTables;
+  /** The key that seals device transport keys and secrets at rest (envelope encryption). */
+  readonly secretsKey: IKey;
   /**
    * Memory of every route function, in MB.
    * @default 256
@@ -47,6 +50,7 @@ export class RouteFunctions extends Construct {
     const environment = {
       ...props.tables.environment,
       CONNECTIONS_ENDPOINT: props.gateway.callbackUrl,
+      KMS_KEY_ID: props.secretsKey.keyArn,
     };
     for (const route of props.routes) {
       const { function: fn } = new ServiceFunction(this, idFor(route.name), {
@@ -63,6 +67,7 @@ export class RouteFunctions extends Construct {
         if (actions.length > 0) props.tables.grant(fn, tableId, actions);
       }
       if (permissions.manageConnections) props.gateway.grantManagementApiAccess(fn);
+      if (permissions.openSecrets) props.secretsKey.grantDecrypt(fn);
       this.byRouteKey.set(route.routeKey, fn);
     }
   }

@@ -99,6 +99,7 @@ describe('route functions', () => {
     const { RouteFunctions } = await import('../../lib/constructs/route-functions');
     const { ServiceTables } = await import('../../lib/constructs/service-tables');
     const { WebSocketGateway } = await import('../../lib/constructs/websocket-gateway');
+    const { Key } = await import('aws-cdk-lib/aws-kms');
     // GIVEN
     const scope = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Timeout');
     const gateway = new WebSocketGateway(scope, 'Gateway', {
@@ -110,9 +111,10 @@ describe('route functions', () => {
       () =>
         new RouteFunctions(scope, 'Routes', {
           routes,
-          permissions: { $connect: {}, $disconnect: {}, $default: {} },
+          permissions: Object.fromEntries(routes.map((route) => [route.routeKey, {}])),
           gateway,
           tables: serviceTables,
+          secretsKey: new Key(scope, 'Key'),
           timeout: Duration.seconds(30),
         }),
     ).toThrow(/at most 29 s/);

@@ -22,10 +22,36 @@ describe('route permissions (lib/route-permissions.ts)', () => {
     expect(Object.keys(routePermissions).sort()).toEqual(routes.map((route) => route.routeKey).sort());
   });
 
-  it('$connect may PutItem on the service table, and may not DeleteItem', () => {
+  const keyArn = {
+    'Fn::GetAtt': [stack.getLogicalId(stack.secretsKey.node.defaultChild as CfnResource), 'Arn'],
+  };
+
+  it('$connect may read devices, write nonce and connection, and open sealed keys; not delete', () => {
     const statements = statementsOfRole(template, roleLogicalId(stack, '$connect'));
-    expect(statements).toEqual([{ Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: tableArn }]);
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'],
+        Resource: tableArn,
+      },
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArn },
+    ]);
     expect(actionsOf(statements)).not.toContain('dynamodb:DeleteItem');
+    expect(actionsOf(statements)).not.toContain('kms:GenerateDataKey');
+  });
+
+  it('ping may update the connection, post through @connections and open sealed keys, nothing else', () => {
+    const statements = statementsOfRole(template, roleLogicalId(stack, 'ping'));
+    expect(actionsOf(statements).sort()).toEqual(
+      ['dynamodb:UpdateItem', 'execute-api:ManageConnections', 'kms:Decrypt'].sort(),
+    );
+  });
+
+  it('no route may seal new secrets (only the admin CLI activates devices)', () => {
+    for (const route of routes) {
+      const actions = actionsOf(statementsOfRole(template, roleLogicalId(stack, route.routeKey)));
+      expect(actions.filter((action) => action.startsWith('kms:') && action !== 'kms:Decrypt')).toEqual([]);
+    }
   });
 
   it('$disconnect may DeleteItem on the service table, and may not PutItem', () => {
@@ -44,10 +70,12 @@ describe('route permissions (lib/route-permissions.ts)', () => {
     expect(role.Properties.ManagedPolicyArns).toHaveLength(1);
   });
 
-  it('gives no route @connections access yet', () => {
+  it('gives @connections access only to the routes whose map entry asks for it', () => {
     for (const route of routes) {
       const actions = actionsOf(statementsOfRole(template, roleLogicalId(stack, route.routeKey)));
-      expect(actions).not.toContain('execute-api:ManageConnections');
+      expect(actions.includes('execute-api:ManageConnections')).toBe(
+        routePermissions[route.routeKey]?.manageConnections === true,
+      );
     }
   });
 

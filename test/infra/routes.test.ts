@@ -96,21 +96,21 @@ describe('an action route added to the route table', () => {
     // GIVEN a route table with a custom action route
     const table: RouteDefinition[] = [
       ...routes,
-      { routeKey: 'status', name: 'status', entry: 'functions/handlers/default.ts', returnResponse: true },
+      { routeKey: 'example', name: 'example', entry: 'functions/handlers/default.ts', returnResponse: true },
     ];
     // WHEN the stack is built from it (the permission map must name the new route too)
     const { stack, template } = synthesize({
       routes: table,
-      routePermissions: { $connect: {}, $disconnect: {}, $default: {}, status: {} },
+      routePermissions: Object.fromEntries(table.map((route) => [route.routeKey, {}])),
     });
     // THEN
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-      RouteKey: 'status',
+      RouteKey: 'example',
       RouteResponseSelectionExpression: '$default',
     });
     template.hasResourceProperties('AWS::Lambda::Permission', {
-      FunctionName: { 'Fn::GetAtt': [functionLogicalId(stack, 'status'), 'Arn'] },
-      SourceArn: { 'Fn::Join': ['', Match.arrayWith(['/*status'])] },
+      FunctionName: { 'Fn::GetAtt': [functionLogicalId(stack, 'example'), 'Arn'] },
+      SourceArn: { 'Fn::Join': ['', Match.arrayWith(['/*example'])] },
     });
     template.resourceCountIs('AWS::Lambda::Function', table.length);
   });
@@ -118,10 +118,15 @@ describe('an action route added to the route table', () => {
   it('is refused when the permission map has no entry for it', () => {
     const table: RouteDefinition[] = [
       ...routes,
-      { routeKey: 'login', name: 'login', entry: 'functions/handlers/default.ts', returnResponse: true },
+      {
+        routeKey: 'unmapped',
+        name: 'unmapped',
+        entry: 'functions/handlers/default.ts',
+        returnResponse: true,
+      },
     ];
     expect(() => synthesize({ routes: table })).toThrow(
-      /route login has no entry in the route permission map/,
+      /route unmapped has no entry in the route permission map/,
     );
   });
 

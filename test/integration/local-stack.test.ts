@@ -1,5 +1,8 @@
 // End to end on the real local parts: DynamoDB Local + the gateway stand-in running the real handlers.
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   ApiGatewayManagementApiClient,
   GoneException,
@@ -8,6 +11,13 @@ import {
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCredential } from '../../device/credentials';
+import {
+  type DeviceCredential,
+  deriveDeviceKeys,
+  handshakeQueryString,
+  signHandshake,
+} from '../../functions/crypto';
 import { connectionKey } from '../../functions/domain/keys';
 import { serviceTable } from '../../functions/tables';
 import { type LocalStack, startLocalStack } from '../../local/stack';
@@ -18,8 +28,16 @@ let documents: DynamoDBDocumentClient;
 let management: ApiGatewayManagementApiClient;
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+let alice: DeviceCredential;
+
 beforeAll(async () => {
-  stack = await startLocalStack({ port: 0 });
+  const dir = mkdtempSync(join(tmpdir(), 'local-stack-'));
+  stack = await startLocalStack({
+    port: 0,
+    credentialDir: join(dir, 'devices'),
+    masterKeyFile: join(dir, 'master.key'),
+  });
+  alice = await loadCredential('demo-alice', join(dir, 'devices'));
   const { dynamoDbEndpoint, connectionsEndpoint, region } = stack.endpoints;
   documents = DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint: dynamoDbEndpoint, region, credentials }),
@@ -37,7 +55,10 @@ const readConnection = async (id: string) =>
 
 async function connect(userAgent: string) {
   const before = new Set(stack.gateway.connectionIds());
-  const client = await openSocket(stack.endpoints.websocketUrl, { 'User-Agent': userAgent });
+  // A raw socket, signed as the demo device would sign it: these tests look at the gateway, not the client.
+  const proof = signHandshake(alice.deviceId, deriveDeviceKeys(alice.transportKey).handshake);
+  const url = `${stack.endpoints.websocketUrl}?${handshakeQueryString(proof)}`;
+  const client = await openSocket(url, { 'User-Agent': userAgent });
   const id = stack.gateway.connectionIds().find((candidate) => !before.has(candidate));
   if (!id) throw new Error('the gateway did not register the connection');
   return { client, id };
@@ -47,7 +68,12 @@ describe('local stack', () => {
   it('records the connection at $connect and removes it at $disconnect', async () => {
     const { client, id } = await connect('e2e-agent/1.0');
     const item = await readConnection(id);
-    expect(item).toMatchObject({ connectionId: id, sourceIp: '127.0.0.1', userAgent: 'e2e-agent/1.0' });
+    expect(item).toMatchObject({
+      connectionId: id,
+      sourceIp: '127.0.0.1',
+      userAgent: 'e2e-agent/1.0',
+      deviceId: 'demo-alice',
+    });
     expect(typeof item?.connectedAt).toBe('number');
     expect(item?.expiresAt).toBeGreaterThan(Date.now() / 1000);
 

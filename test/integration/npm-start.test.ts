@@ -1,7 +1,7 @@
 // `npm start` as a person runs it: progress lines, a ready block, the endpoints file, a working socket,
 // and Ctrl-C stopping everything — no DynamoDB Local JVM left behind.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,9 +57,30 @@ describe('npm start', () => {
     const endpoints = JSON.parse(await readFile(join(dir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
     expect(out).toContain(endpoints.websocketUrl);
     expect(isAlive(endpoints.dynamoDbPid)).toBe(true);
-    const socket = await openSocket(endpoints.websocketUrl);
-    socket.send('{"action":"ping"}');
-    expect(JSON.parse(await socket.next())).toMatchObject({ code: 'UnknownAction' });
+    // A socket without a signed handshake is refused; the seeded demo device gets in and pings.
+    await expect(openSocket(endpoints.websocketUrl)).rejects.toThrow(/HTTP 401/);
+    const device = spawnSync(
+      tsx,
+      ['device/main.ts', '--device', 'demo-alice', '--script', '--linger-ms', '1500'],
+      {
+        cwd: repositoryRoot,
+        env: { ...process.env, COLLAB_LOCAL_DIR: dir },
+        input: '{"action":"ping","payload":{"text":"from the CLI"}}\n',
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    expect(device.status).toBe(0);
+    const lines = device.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        kind: 'message',
+        message: expect.objectContaining({ type: 'pong', echo: 'from the CLI' }),
+      }),
+    );
 
     service.child.kill('SIGINT');
     expect(await service.exited).toBe(0);

@@ -1,43 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { Connection, ConnectionStore } from '../../functions/domain/connections';
-import { handleConnect } from '../../functions/handlers/connect';
 import { handler as defaultHandler } from '../../functions/handlers/default';
 import { handleDisconnect } from '../../functions/handlers/disconnect';
 import { lambdaContext, wsEvent } from '../support/events';
-
-class RecordingStore implements ConnectionStore {
-  readonly recorded: Connection[] = [];
-  readonly removed: string[] = [];
-  async record(connection: Connection) {
-    this.recorded.push(connection);
-  }
-  async remove(connectionId: string) {
-    this.removed.push(connectionId);
-  }
-}
-
-describe('$connect', () => {
-  it('records id, source IP, user agent and connected-at from the event', async () => {
-    const store = new RecordingStore();
-    const event = wsEvent('CONNECT', { connectionId: 'a+b/c=' });
-    const result = await handleConnect(event, store);
-    expect(result).toEqual({ statusCode: 200 });
-    expect(store.recorded).toEqual([
-      {
-        connectionId: 'a+b/c=',
-        sourceIp: '127.0.0.1',
-        userAgent: 'unit-test',
-        connectedAt: event.requestContext.connectedAt,
-      },
-    ]);
-  });
-});
+import { MemoryConnectionStore } from '../support/memory-stores';
 
 describe('$disconnect', () => {
-  it('removes the connection it was told about', async () => {
-    const store = new RecordingStore();
+  it('removes the connection it was told about, and a repeat is harmless', async () => {
+    const store = new MemoryConnectionStore();
     await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'gone=' }), store);
-    expect(store.removed).toEqual(['gone=']);
+    await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'gone=' }), store);
+    expect(store.removed).toEqual(['gone=', 'gone=']);
   });
 });
 

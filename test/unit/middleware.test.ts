@@ -16,12 +16,12 @@ describe('toResult', () => {
 });
 
 describe('websocketHandler error mapping', () => {
-  it('refuses a handshake with the FrameError status on $connect', async () => {
+  it('refuses a handshake with the FrameError status on $connect, saying why in the body', async () => {
     const handler = websocketHandler(async () => {
       throw new BadRequestError('no');
     });
     const result = await handler(wsEvent('CONNECT'), lambdaContext());
-    expect(result).toEqual({ statusCode: 400 });
+    expect(result).toEqual({ statusCode: 400, body: JSON.stringify({ code: 'BadRequest', message: 'no' }) });
   });
 
   it('hides internal errors behind a generic frame with the request id', async () => {
@@ -75,13 +75,28 @@ describe('loadConfig', () => {
       SERVICE_TABLE_NAME: 'table-1',
       AWS_REGION: 'eu-west-1',
       DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
+      MASTER_KEY_FILE: '/tmp/master.key',
     });
     expect(config).toEqual({
       region: 'eu-west-1',
       serviceTableName: 'table-1',
       dynamoDbEndpoint: 'http://127.0.0.1:8000',
       connectionsEndpoint: undefined,
+      sealing: { kind: 'local', masterKeyFile: '/tmp/master.key' },
+      handshakeMaxSkewMs: 300_000,
     });
+  });
+
+  it('takes KMS on AWS, and refuses both sealers at once or a silly skew', () => {
+    const base = { SERVICE_TABLE_NAME: 'table-1', AWS_REGION: 'eu-west-1' };
+    expect(loadConfig({ ...base, KMS_KEY_ID: 'arn:aws:kms:k' }).sealing).toEqual({
+      kind: 'kms',
+      keyId: 'arn:aws:kms:k',
+    });
+    expect(() => loadConfig({ ...base, KMS_KEY_ID: 'k', MASTER_KEY_FILE: 'f' })).toThrow(/not both/);
+    expect(() => loadConfig({ ...base, KMS_KEY_ID: 'k', HANDSHAKE_MAX_SKEW_MS: '5' })).toThrow(
+      /HANDSHAKE_MAX_SKEW_MS/,
+    );
   });
 
   it('lists every problem at once', () => {
@@ -90,7 +105,8 @@ describe('loadConfig', () => {
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).problems).toHaveLength(3);
+      // table, region, endpoint protocol, and no sealer
+      expect((error as ConfigError).problems).toHaveLength(4);
     }
   });
 });

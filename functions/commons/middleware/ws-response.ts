@@ -41,7 +41,13 @@ export function wsResponse(): MiddlewareObj<WebSocketEvent, unknown> {
         logger.error('Request failed', error instanceof Error ? error : String(error));
       }
       if (eventType === 'CONNECT') {
-        request.response = { statusCode: known ? known.handshakeStatus : 500 };
+        // The status refuses the handshake; the body tells a device developer why, in one line.
+        request.response = known
+          ? {
+              statusCode: known.handshakeStatus,
+              body: JSON.stringify({ code: known.code, message: known.message }),
+            }
+          : { statusCode: 500 };
         return;
       }
       const frame = known

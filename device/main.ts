@@ -1,0 +1,185 @@
+// `npm run device -- …`: the device CLI. Imports a credential, connects with a signed handshake, and
+// sends and receives encrypted frames — interactively for a person, or as JSON lines for scripts.
+
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { CredentialFormatError, decodeDeviceCredential } from '../functions/crypto';
+import { readEndpoints } from '../local/endpoints-file';
+import { DeviceClient, HandshakeRefusedError, type Incoming } from './client';
+import { defaultCredentialDir, listCredentials, loadCredential, saveCredential } from './credentials';
+import { describeIncoming, interactiveCommands, parseInteractive } from './interactive';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const usage = `Usage: npm run device -- <command> [options]
+
+Commands:
+  import <credential>     store a credential printed by "npm run admin -- devices activate"
+  list                    the devices stored on this machine
+  connect                 connect and chat (the default command)
+
+Options for connect:
+  --device ID             which stored device to be (default: the only one, or the first)
+  --url URL               WebSocket URL (default: the running local stack)
+  --script                read JSON lines {"action":…,"payload":…} (or {"raw":"…"}) from stdin and print
+                          what arrives as JSON lines; exits when stdin ends and nothing arrives for --linger-ms
+  --linger-ms N           script mode: how long to wait for replies after stdin ends (default 1000)
+  --dir DIR               where credentials are kept (default ${defaultCredentialDir})
+
+Exit codes: 0 done, 1 failed (refused handshake, no stack, unknown device), 2 usage error.`;
+
+class UsageError extends Error {}
+
+function options() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    strict: true,
+    options: {
+      device: { type: 'string' },
+      url: { type: 'string' },
+      script: { type: 'boolean', default: false },
+      'linger-ms': { type: 'string', default: '1000' },
+      dir: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const linger = Number(values['linger-ms']);
+  if (!Number.isInteger(linger) || linger < 0) throw new UsageError('--linger-ms must be a whole number');
+  return { values, positionals, linger, dir: values.dir ?? defaultCredentialDir };
+}
+
+async function resolveUrl(url: string | undefined): Promise<string> {
+  if (url) return url;
+  const endpoints = await readEndpoints();
+  if (!endpoints) throw new Error('No local stack is running: start one with "npm start", or pass --url.');
+  return endpoints.websocketUrl;
+}
+
+async function resolveDevice(device: string | undefined, dir: string): Promise<string> {
+  if (device) return device;
+  const stored = await listCredentials(dir);
+  const first = stored[0];
+  if (!first)
+    throw new Error(
+      `No device credential in ${dir}: import one with "npm run device -- import <credential>".`,
+    );
+  return first;
+}
+
+async function runScript(client: DeviceClient, lingerMs: number): Promise<void> {
+  client.onIncoming((incoming) => process.stdout.write(`${JSON.stringify(incoming)}\n`));
+  const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let request: { action?: unknown; payload?: unknown; raw?: unknown };
+    try {
+      request = JSON.parse(line);
+    } catch {
+      process.stdout.write(`${JSON.stringify({ kind: 'input-error', reason: 'not JSON', line })}\n`);
+      continue;
+    }
+    if (typeof request.raw === 'string') client.sendRaw(request.raw);
+    else if (typeof request.action === 'string') client.send(request.action, request.payload ?? {});
+    else
+      process.stdout.write(
+        `${JSON.stringify({ kind: 'input-error', reason: 'needs "action" or "raw"', line })}\n`,
+      );
+  }
+  await Promise.race([new Promise((r) => setTimeout(r, lingerMs)), client.closed]);
+}
+
+async function runInteractive(client: DeviceClient): Promise<void> {
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    prompt: `${client.deviceId}> `,
+  });
+  const show = (incoming: Incoming) => {
+    process.stdout.write(`\r${describeIncoming(incoming)}\n`);
+    rl.prompt(true);
+  };
+  client.onIncoming(show);
+  console.log(`Connected as ${client.deviceId}. Type /help for commands.`);
+  rl.prompt();
+  rl.on('line', (line) => {
+    const command = parseInteractive(line);
+    if (command.kind === 'quit') {
+      rl.close();
+      return;
+    }
+    if (command.kind === 'help') console.log(interactiveCommands);
+    else if (command.kind === 'error') console.log(command.message);
+    else if (command.kind === 'send') client.send(command.action, command.payload);
+    else if (command.kind === 'raw') client.sendRaw(command.text);
+    rl.prompt();
+  });
+  await new Promise<void>((resolve) => {
+    rl.once('close', () => resolve());
+    client.closed.then(({ code, reason }) => {
+      console.log(`\nThe service closed the connection (${code}${reason ? `: ${reason}` : ''}).`);
+      rl.close();
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof options>;
+  try {
+    parsed = options();
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  const { values, positionals, dir } = parsed;
+  const [command = 'connect', ...rest] = positionals;
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (command === 'import') {
+    const text = rest[0];
+    if (!text) {
+      console.error(`import needs the credential.\n\n${usage}`);
+      return 2;
+    }
+    const credential = decodeDeviceCredential(text);
+    const file = await saveCredential(credential, dir);
+    console.log(
+      `Stored device ${credential.deviceId} in ${file}. Connect with: npm run device -- --device ${credential.deviceId}`,
+    );
+    return 0;
+  }
+  if (command === 'list') {
+    const stored = await listCredentials(dir);
+    console.log(stored.length > 0 ? stored.join('\n') : `No devices in ${dir}.`);
+    return 0;
+  }
+  if (command !== 'connect') {
+    console.error(`Unknown command "${command}".\n\n${usage}`);
+    return 2;
+  }
+  const deviceId = await resolveDevice(values.device, dir);
+  const credential = await loadCredential(deviceId, dir);
+  const url = await resolveUrl(values.url);
+  const client = await DeviceClient.connect({ url, credential });
+  if (values.script) await runScript(client, parsed.linger);
+  else await runInteractive(client);
+  await client.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (
+      error instanceof HandshakeRefusedError ||
+      error instanceof CredentialFormatError ||
+      error instanceof Error
+    ) {
+      console.error(`device: ${error.message}`);
+    } else {
+      console.error(`device: ${String(error)}`);
+    }
+    process.exit(1);
+  },
+);

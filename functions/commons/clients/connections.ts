@@ -1,0 +1,16 @@
+// The `@connections` management API client, built once per process. The SDK's own retries are off: the
+// dispatcher retries throttling itself, boundedly, and must see a 410 at once.
+
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ConfigError, config } from '../config';
+
+let client: ApiGatewayManagementApiClient | undefined;
+
+export function connectionsApi(): ApiGatewayManagementApiClient {
+  if (!client) {
+    const { region, connectionsEndpoint } = config();
+    if (!connectionsEndpoint) throw new ConfigError(['CONNECTIONS_ENDPOINT must be set to reach devices']);
+    client = new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 });
+  }
+  return client;
+}

@@ -1,0 +1,11 @@
+// The KMS client (AWS only: locally a master key file seals secrets), built once per process.
+
+import { KMSClient } from '@aws-sdk/client-kms';
+import { config } from '../config';
+
+let client: KMSClient | undefined;
+
+export function kms(): KMSClient {
+  client ??= new KMSClient({ region: config().region });
+  return client;
+}

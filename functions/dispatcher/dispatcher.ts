@@ -1,0 +1,173 @@
+// The dispatcher: the one module through which anything reaches a device, and through which encrypted
+// device frames are read. Outbound: build → compress → encrypt → post via `@connections`. Inbound: tag,
+// then sequence, then decompress. A 410 marks the device out of coverage instead of failing the caller.
+
+import {
+  encodedFrameBytes,
+  FrameCryptoError,
+  openFrame,
+  peekFrame,
+  type SealedFrame,
+  sealFrame,
+} from '../crypto';
+import type { ConnectionState, ConnectionStore } from '../domain/connections';
+import type { DeviceKeyring } from '../secrets';
+import { type ConnectionPoster, MessageTooLargeError } from './connection-poster';
+import { type DeviceMessage, MAX_MESSAGE_BYTES } from './messages';
+
+export interface DispatcherDeps {
+  readonly connections: ConnectionStore;
+  readonly poster: ConnectionPoster;
+  readonly keyring: DeviceKeyring;
+  readonly now?: () => number;
+  /** Largest decompressed frame accepted from a device. @default 256 KiB */
+  readonly maxPlaintextBytes?: number;
+  /** Called after a post answered 410 and the connection was marked gone (sessions hook in here). */
+  readonly onGone?: (connection: ConnectionState) => Promise<void>;
+}
+
+export type DeliveryOutcome =
+  | { readonly delivered: true; readonly seq: number; readonly bytes: number }
+  | { readonly delivered: false; readonly reason: 'gone' };
+
+/** A device frame whose tag and sequence checked out, with a service→device number reserved for the reply. */
+export interface InboundFrame {
+  readonly action: string;
+  readonly seq: number;
+  readonly payload: unknown;
+  readonly connection: ConnectionState;
+  readonly replySeq: number;
+}
+
+export type InboundFailure = 'BadFrame' | 'Tampered' | 'Replayed' | 'PayloadTooLarge' | 'ConnectionGone';
+
+/** A device frame refused; `code` says why in the words of the device protocol. */
+export class InboundFrameError extends Error {
+  override readonly name = 'InboundFrameError';
+  constructor(
+    readonly code: InboundFailure,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+const cryptoFailure: Record<FrameCryptoError['code'], InboundFailure> = {
+  malformed: 'BadFrame',
+  'unsupported-version': 'BadFrame',
+  tampered: 'Tampered',
+  replayed: 'Replayed',
+  'too-large': 'PayloadTooLarge',
+};
+
+export interface Dispatcher {
+  /**
+   * Opens an encrypted device frame: verifies the tag, refuses a sequence number at or below the last
+   * accepted one, decompresses under the size cap — and records the sequence number (conditional write),
+   * so the same frame is never accepted twice, even by two Lambdas at once.
+   */
+  receive(connectionId: string, frame: unknown): Promise<InboundFrame>;
+  /** Like receive, but leaves recording the sequence number to the caller (to fold it into a transaction). */
+  open(connectionId: string, frame: unknown): Promise<InboundFrame>;
+  /** Sends the reply to an inbound frame under the sequence number reserved for it. */
+  reply(inbound: InboundFrame, message: DeviceMessage): Promise<DeliveryOutcome>;
+  /** Sends a message to a connection under a newly handed-out sequence number. */
+  send(connectionId: string, message: DeviceMessage): Promise<DeliveryOutcome>;
+}
+
+export function createDispatcher(deps: DispatcherDeps): Dispatcher {
+  const now = deps.now ?? Date.now;
+
+  async function keysOf(connection: ConnectionState) {
+    return deps.keyring.keysFor(connection.deviceId, connection.sealedKey);
+  }
+
+  async function deliver(connection: ConnectionState, seq: number, message: DeviceMessage) {
+    const keys = await keysOf(connection);
+    const sealed: SealedFrame = sealFrame(
+      keys.toDevice,
+      { deviceId: connection.deviceId, channel: connection.channel, direction: 'toDevice' },
+      seq,
+      message,
+    );
+    const bytes = encodedFrameBytes(sealed);
+    if (bytes > MAX_MESSAGE_BYTES) throw new MessageTooLargeError(bytes, MAX_MESSAGE_BYTES);
+    const outcome = await deps.poster.post(connection.connectionId, JSON.stringify(sealed));
+    if (outcome === 'gone') {
+      await deps.connections.markGone(connection.connectionId, now());
+      await deps.onGone?.(connection);
+      return { delivered: false, reason: 'gone' } as const;
+    }
+    return { delivered: true, seq, bytes } as const;
+  }
+
+  async function open(connectionId: string, frame: unknown): Promise<InboundFrame> {
+    const peeked = peekFrame(frame);
+    if (!peeked?.action) {
+      throw new InboundFrameError(
+        'BadFrame',
+        'The frame is not an encrypted envelope {action, v, seq, iv, ct}.',
+      );
+    }
+    // One request: reads the connection (key, channel, last sequence) and reserves the reply's number.
+    const reserved = await deps.connections.nextOutbound(connectionId);
+    if (!reserved) throw new InboundFrameError('ConnectionGone', 'The connection is no longer registered.');
+    const { state: connection, seq: replySeq } = reserved;
+    const keys = await keysOf(connection);
+    try {
+      const opened = openFrame(
+        keys.toServer,
+        {
+          deviceId: connection.deviceId,
+          channel: connection.channel,
+          direction: 'toServer',
+          action: peeked.action,
+        },
+        frame,
+        {
+          ...(deps.maxPlaintextBytes ? { maxPlaintextBytes: deps.maxPlaintextBytes } : {}),
+          checkSequence: (seq) => {
+            if (seq <= connection.inSeq) {
+              throw new FrameCryptoError(
+                'replayed',
+                `Sequence number ${seq} was already used on this connection.`,
+              );
+            }
+          },
+        },
+      );
+      return { action: peeked.action, seq: opened.seq, payload: opened.payload, connection, replySeq };
+    } catch (error) {
+      if (error instanceof FrameCryptoError) {
+        throw new InboundFrameError(cryptoFailure[error.code], error.message, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  return {
+    open,
+    async receive(connectionId, frame) {
+      const inbound = await open(connectionId, frame);
+      const outcome = await deps.connections.acceptInbound(connectionId, inbound.seq);
+      if (outcome === 'replayed') {
+        throw new InboundFrameError(
+          'Replayed',
+          `Sequence number ${inbound.seq} was already used on this connection.`,
+        );
+      }
+      if (outcome === 'gone')
+        throw new InboundFrameError('ConnectionGone', 'The connection is no longer registered.');
+      return inbound;
+    },
+    reply(inbound, message) {
+      return deliver(inbound.connection, inbound.replySeq, message);
+    },
+    async send(connectionId, message) {
+      const reserved = await deps.connections.nextOutbound(connectionId);
+      if (!reserved) return { delivered: false, reason: 'gone' };
+      return deliver(reserved.state, reserved.seq, message);
+    },
+  };
+}
