@@ -26,4 +26,7 @@ export const routes: readonly RouteDefinition[] = [
   { routeKey: '$default', name: 'default', entry: 'functions/handlers/default.ts', returnResponse: true },
   // Route responses carry error frames only; replies go through the dispatcher (encrypted, via @connections).
   { routeKey: 'ping', name: 'ping', entry: 'functions/handlers/ping.ts', returnResponse: true },
+  { routeKey: 'login', name: 'login', entry: 'functions/handlers/login.ts', returnResponse: true },
+  { routeKey: 'status', name: 'status', entry: 'functions/handlers/status.ts', returnResponse: true },
+  { routeKey: 'logout', name: 'logout', entry: 'functions/handlers/logout.ts', returnResponse: true },
 ];

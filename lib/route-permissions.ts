@@ -34,6 +34,11 @@ export interface RoutePermissions {
    * @default false
    */
   readonly openSecrets?: boolean;
+  /**
+   * Seal new secrets (the connectivity cache): `kms:GenerateDataKey` on the service key.
+   * @default false
+   */
+  readonly sealSecrets?: boolean;
 }
 
 /** Permissions keyed by route key. */
@@ -46,14 +51,43 @@ export const routePermissions: RoutePermissionMap = {
     tables: { [serviceTable.id]: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'] },
     openSecrets: true,
   },
-  // Idempotent DeleteItem: a repeated or lost $disconnect is harmless.
-  $disconnect: { tables: { [serviceTable.id]: ['dynamodb:DeleteItem'] } },
+  // Deletes the connection (ALL_OLD names its session), reads the session and the settings, ends the
+  // session in a transaction (DeleteItem + count UpdateItem), opens its cache to sign out of CWA.
+  $disconnect: {
+    tables: { [serviceTable.id]: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] },
+    openSecrets: true,
+  },
   // Answers an error frame as the route response; touches nothing.
   $default: {},
   // Reads the connection and reserves the reply's sequence number (UpdateItem), records the frame's own
   // (conditional UpdateItem), answers through @connections.
   ping: {
     tables: { [serviceTable.id]: ['dynamodb:UpdateItem'] },
+    manageConnections: true,
+    openSecrets: true,
+  },
+  // Settings, count and permission in one BatchGetItem; admission is one transaction (count UpdateItem,
+  // session PutItem, connection UpdateItem); reclaim queries gsi1 and ends sessions (DeleteItem), probing
+  // connections through @connections; the connectivity cache is sealed (GenerateDataKey).
+  login: {
+    tables: {
+      [serviceTable.id]: [
+        'dynamodb:BatchGetItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:Query',
+      ],
+    },
+    manageConnections: true,
+    openSecrets: true,
+    sealSecrets: true,
+  },
+  // One conditional UpdateItem per status message.
+  status: { tables: { [serviceTable.id]: ['dynamodb:UpdateItem'] } },
+  // Reads the session and settings, ends the session (transaction), tells the device through @connections.
+  logout: {
+    tables: { [serviceTable.id]: ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'] },
     manageConnections: true,
     openSecrets: true,
   },

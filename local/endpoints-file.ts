@@ -11,6 +11,8 @@ export interface LocalEndpoints {
   /** The `@connections` management endpoint (SDK `endpoint`, AWS CLI `--endpoint-url`). */
   readonly connectionsEndpoint: string;
   readonly dynamoDbEndpoint: string;
+  /** The embedded CWA simulator's site root. */
+  readonly cwaUrl?: string;
   readonly region: string;
   /** The master key that seals device keys locally (KMS does this on AWS); the admin CLI needs it too. */
   readonly masterKeyFile: string;

@@ -1,17 +1,36 @@
-// Demo data for `npm start`: activated devices for the CWA simulator's users, with their credentials
-// stored where `npm run device` finds them. Idempotent: a device that already exists is left alone.
+// Demo data for `npm start`: activated devices for the CWA simulator's users (credentials stored where
+// `npm run device` finds them), who may use the client, and settings pointing at the CWA simulator.
+// Idempotent: what already exists is left alone, except where CWA is (the simulator moves every start).
 
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { saveCredential } from '../device/credentials';
+import { DynamoDbConfigurationStores } from '../functions/adapters/dynamodb-configuration';
 import { DynamoDbDeviceStore } from '../functions/adapters/dynamodb-device-store';
 import { decodeDeviceCredential } from '../functions/crypto';
 import { activateDevice, DeviceExistsError } from '../functions/domain/devices';
+import { settingsKey } from '../functions/domain/keys';
+import type { Settings } from '../functions/domain/settings';
 import type { SecretSealer } from '../functions/secrets';
 
 export interface DemoDevice {
   readonly deviceId: string;
   readonly userId: string;
 }
+
+/** alice and bob may use the collaboration client; carol may not (she gets `Forbidden`). */
+export const demoPermissions: Readonly<Record<string, boolean>> = {
+  'CONTOSO\\alice': true,
+  'CONTOSO\\bob': true,
+  'CONTOSO\\carol': false,
+};
+
+/** Small enough to reach by hand (`admin config set maxSessions=2`), with reclaim and the reaper on. */
+export const demoSettings: Settings = {
+  maxSessions: 10,
+  idleTimeoutMs: 5 * 60 * 1000,
+  inactivityTimeoutMs: 30 * 60 * 1000,
+  connectionCapacity: 1000,
+};
 
 export const demoDevices: readonly DemoDevice[] = [
   { deviceId: 'demo-alice', userId: 'CONTOSO\\alice' },
@@ -44,4 +63,24 @@ export async function seedDemoDevices(
     }
   }
   return { activated, existing };
+}
+
+/**
+ * Settings (kept if present, but CWA always pointed at this run's simulator) and the demo permissions
+ * (kept if present).
+ */
+export async function seedConfiguration(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  cwa: NonNullable<Settings['cwa']>,
+): Promise<Settings> {
+  const stores = new DynamoDbConfigurationStores(client, tableName);
+  const now = Date.now();
+  const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: settingsKey }));
+  const settings: Settings = { ...(Item ? await stores.settings.get() : demoSettings), cwa };
+  await stores.settings.put(settings, now);
+  for (const [userId, allowed] of Object.entries(demoPermissions)) {
+    if (!(await stores.permissions.get(userId))) await stores.permissions.set(userId, allowed, now);
+  }
+  return settings;
 }

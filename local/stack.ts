@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type CwaSimulator, type CwaSimulatorOptions, startCwaSimulator } from '../cwa-sim/simulator';
 import { routes } from '../functions/routes';
 import { createLocalSealer, ensureLocalMasterKey } from '../functions/secrets';
 import { serviceTable, tables } from '../functions/tables';
@@ -11,7 +12,7 @@ import { dynamoDbLocalClientConfig, type RunningDynamoDbLocal, startDynamoDbLoca
 import type { LocalEndpoints } from './endpoints-file';
 import { localDataDir, repositoryRoot } from './endpoints-file';
 import { moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
-import { type SeedResult, seedDemoDevices } from './seed';
+import { type SeedResult, seedConfiguration, seedDemoDevices } from './seed';
 
 export interface LocalStackOptions {
   /** Gateway port; 0 for a free one. @default 0 */
@@ -35,6 +36,13 @@ export interface LocalStackOptions {
    * @default true
    */
   readonly seed?: boolean;
+  /** CWA simulator port; 0 for a free one. @default 0 */
+  readonly cwaPort?: number;
+  /** Fault switches and users of the embedded CWA simulator. */
+  readonly cwa?: Pick<
+    CwaSimulatorOptions,
+    'users' | 'pollWaitTimeMs' | 'holdMs' | 'sessionTimeoutMs' | 'log'
+  >;
   /**
    * The master key file that seals device keys.
    * @default - `master.key` in dataDir, else in the local data folder
@@ -58,6 +66,8 @@ export interface LocalStack {
   readonly endpoints: Omit<LocalEndpoints, 'pid' | 'startedAt'>;
   readonly dynamoDb: RunningDynamoDbLocal;
   readonly gateway: RunningGateway;
+  /** The embedded CWA simulator (its `faults` switch failures on for tests and demos). */
+  readonly cwa: CwaSimulator;
   /** What seeding did (empty lists when `seed` was false). */
   readonly seeded: SeedResult;
   stop(): Promise<void>;
@@ -101,6 +111,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
   const serviceTableName = dynamoDb.tableNames[serviceTable.id];
   if (!serviceTableName) throw new Error(`DynamoDB Local did not create ${serviceTable.id}`);
+  let cwa: CwaSimulator;
+  try {
+    cwa = await step(
+      'CWA simulator',
+      progress,
+      () => startCwaSimulator({ protocol: 'https', port: options.cwaPort ?? 0, ...(options.cwa ?? {}) }),
+      (sim) => `${sim.url} (users ${sim.users.map((user) => `${user.domain}\\${user.name}`).join(', ')})`,
+    );
+  } catch (error) {
+    await dynamoDb.stop();
+    throw error;
+  }
+  const cwaSettings = { baseUrl: cwa.url, ...(cwa.caPem ? { caBundle: cwa.caPem } : {}) };
   // Kept beside persisted data, which it must be able to open after a restart.
   const masterKeyFile = options.masterKeyFile ?? join(options.dataDir ?? localDataDir, 'master.key');
   let seeded: SeedResult = { activated: [], existing: [] };
@@ -110,6 +133,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const documents = DynamoDBDocumentClient.from(
         new DynamoDBClient(dynamoDbLocalClientConfig(dynamoDb.endpoint)),
       );
+      await seedConfiguration(documents, serviceTableName, cwaSettings);
       seeded = await step(
         'Demo devices',
         progress,
@@ -131,7 +155,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       documents.destroy();
     }
   } catch (error) {
-    await dynamoDb.stop();
+    await Promise.allSettled([cwa.close(), dynamoDb.stop()]);
     throw error;
   }
   configureHandlerEnvironment({
@@ -145,6 +169,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     POWERTOOLS_SERVICE_NAME: 'collaboration-service',
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
+    // Where CWA is when the Configuration Database does not say (seed: false): this run's simulator.
+    CWA_BASE_URL: cwaSettings.baseUrl,
+    ...(cwaSettings.caBundle ? { CWA_CA_BUNDLE: cwaSettings.caBundle } : {}),
   });
 
   let gateway: RunningGateway;
@@ -164,7 +191,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       (gw) => gw.url,
     );
   } catch (error) {
-    await dynamoDb.stop();
+    await Promise.allSettled([cwa.close(), dynamoDb.stop()]);
     throw error;
   }
   // Known only once the gateway listens; no handler has run yet, so none has read it.
@@ -174,8 +201,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   return {
     dynamoDb,
     gateway,
+    cwa,
     seeded,
     endpoints: {
+      cwaUrl: cwa.url,
       masterKeyFile,
       websocketUrl: gateway.url,
       connectionsEndpoint: gateway.managementEndpoint,
@@ -186,7 +215,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     stop() {
       // The gateway goes first so its $disconnect handlers still reach DynamoDB.
-      stopped ??= gateway.close().finally(() => dynamoDb.stop());
+      stopped ??= gateway
+        .close()
+        .finally(() => Promise.allSettled([cwa.close(), dynamoDb.stop()]))
+        .then(() => undefined);
       return stopped;
     },
   };

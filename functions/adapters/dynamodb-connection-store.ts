@@ -85,10 +85,15 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     }
   }
 
-  async remove(connectionId: string): Promise<void> {
-    await this.client.send(
-      new DeleteCommand({ TableName: this.tableName, Key: connectionKey(connectionId) }),
+  async remove(connectionId: string): Promise<ConnectionState | undefined> {
+    const { Attributes } = await this.client.send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: connectionKey(connectionId),
+        ReturnValues: 'ALL_OLD',
+      }),
     );
+    return Attributes as ConnectionState | undefined;
   }
 
   async nextOutbound(connectionId: string): Promise<{ state: ConnectionState; seq: number } | undefined> {

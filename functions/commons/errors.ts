@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'BadFrame'
   | 'Tampered'
   | 'Replayed'
-  | 'ConnectionGone';
+  | 'ConnectionGone'
+  | 'NotSignedIn';
 
 /** HTTP status used when the error ends a `$connect` (the handshake is refused with it). */
 const handshakeStatus: Record<ErrorCode, number> = {
@@ -24,6 +25,7 @@ const handshakeStatus: Record<ErrorCode, number> = {
   Tampered: 400,
   Replayed: 400,
   ConnectionGone: 410,
+  NotSignedIn: 400,
 };
 
 export class FrameError extends Error {

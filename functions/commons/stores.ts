@@ -1,20 +1,35 @@
-// The stores, keyring and dispatcher the handlers use, built once per process on the module-scope clients.
+// The stores, sealer, keyring, CWA connectors and dispatcher the handlers use, built once per process on
+// the module-scope clients.
 
+import { DynamoDbConfigurationStores } from '../adapters/dynamodb-configuration';
 import { DynamoDbConnectionStore } from '../adapters/dynamodb-connection-store';
 import { DynamoDbDeviceStore } from '../adapters/dynamodb-device-store';
 import { managementApiPoster } from '../dispatcher/connection-poster';
 import { createDispatcher, type Dispatcher } from '../dispatcher/dispatcher';
 import type { ConnectionStore } from '../domain/connections';
 import type { DeviceStore } from '../domain/devices';
-import { createDeviceKeyring, createKmsSealer, createLocalSealer, type DeviceKeyring } from '../secrets';
+import type { SessionStore } from '../domain/sessions';
+import type { SettingsStore } from '../domain/settings';
+import {
+  createDeviceKeyring,
+  createKmsSealer,
+  createLocalSealer,
+  type DeviceKeyring,
+  type SecretSealer,
+} from '../secrets';
 import { connectionsApi } from './clients/connections';
 import { dynamoDb } from './clients/dynamodb';
 import { kms } from './clients/kms';
 import { config } from './config';
+import { createImServerResolver, type ImServerResolver } from './im-servers';
+import { logger } from './powertools';
 
 let connections: ConnectionStore | undefined;
 let devices: DeviceStore | undefined;
+let configuration: DynamoDbConfigurationStores | undefined;
+let sealer: SecretSealer | undefined;
 let keys: DeviceKeyring | undefined;
+let imServers: ImServerResolver | undefined;
 let dispatcherInstance: Dispatcher | undefined;
 
 export function connectionStore(): ConnectionStore {
@@ -27,17 +42,44 @@ export function deviceStore(): DeviceStore {
   return devices;
 }
 
-/** Opens sealed device keys once per warm process (KMS is not called per frame). */
-export function deviceKeyring(): DeviceKeyring {
-  if (!keys) {
+function configurationStores(): DynamoDbConfigurationStores {
+  configuration ??= new DynamoDbConfigurationStores(dynamoDb(), config().serviceTableName);
+  return configuration;
+}
+
+export function sessionStore(): SessionStore {
+  return configurationStores().sessions;
+}
+
+export function settingsStore(): SettingsStore {
+  return configurationStores().settings;
+}
+
+/** Seals and opens secrets at rest: KMS on AWS, the local master key file under npm start. */
+export function secretSealer(): SecretSealer {
+  if (!sealer) {
     const { sealing } = config();
-    const sealer =
+    sealer =
       sealing.kind === 'kms'
         ? createKmsSealer(kms(), sealing.keyId)
         : createLocalSealer(sealing.masterKeyFile);
-    keys = createDeviceKeyring(sealer);
   }
+  return sealer;
+}
+
+/** Opens sealed device keys once per warm process (KMS is not called per frame). */
+export function deviceKeyring(): DeviceKeyring {
+  keys ??= createDeviceKeyring(secretSealer());
   return keys;
+}
+
+/** The CWA connector for given settings, reused across warm invocations. */
+export function imServerFor(): ImServerResolver {
+  imServers ??= createImServerResolver({
+    debug: (message, attributes) => logger.debug(message, attributes ?? {}),
+    warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+  });
+  return imServers;
 }
 
 export function dispatcher(): Dispatcher {
@@ -45,6 +87,10 @@ export function dispatcher(): Dispatcher {
     connections: connectionStore(),
     poster: managementApiPoster(connectionsApi()),
     keyring: deviceKeyring(),
+    // A 410 marks the session's device out of coverage, so reclaim and the reaper find it first.
+    onGone: async (connection) => {
+      if (connection.sessionId) await sessionStore().markGone(connection.sessionId, Date.now());
+    },
   });
   return dispatcherInstance;
 }

@@ -55,8 +55,8 @@ export interface ConnectionStore {
    * DeviceNotActiveError, and neither records anything.
    */
   open(connection: Connection, nonce: HandshakeNonce): Promise<void>;
-  /** Forgets the connection; forgetting an unknown connection is harmless. */
-  remove(connectionId: string): Promise<void>;
+  /** Forgets the connection and returns what it was; forgetting an unknown connection is harmless. */
+  remove(connectionId: string): Promise<ConnectionState | undefined>;
   /** Hands out the next service→device sequence number; undefined when the connection is gone. */
   nextOutbound(connectionId: string): Promise<{ state: ConnectionState; seq: number } | undefined>;
   /** Accepts device→service sequence number `seq` only if it is above the last one accepted. */

@@ -17,3 +17,29 @@ export function handshakeNonceKey(deviceId: string, nonce: string): ItemKey {
 export function deviceConnectionsPartition(deviceId: string): string {
   return `DEVICE_CONN#${deviceId}`;
 }
+
+/** The Configuration Database's settings item. */
+export const settingsKey: ItemKey = { pk: 'CONFIG', sk: 'SETTINGS' };
+
+/** The session count: changed only by the transactions that create and end sessions. */
+export const sessionCountKey: ItemKey = { pk: 'CONFIG', sk: 'SESSIONS' };
+
+/** User ids compare case-insensitively, as Windows accounts do. */
+export function permissionKey(userId: string): ItemKey {
+  return { pk: `USER#${userId.toLowerCase()}`, sk: 'PERMISSION' };
+}
+
+export function sessionKey(sessionId: string): ItemKey {
+  return { pk: `SESSION#${sessionId}`, sk: 'SESSION' };
+}
+
+/** gsi1 partition of every session, sorted by last activity (reclaim, reaper, admin list). */
+export const SESSIONS_PARTITION = 'SESSIONS';
+
+/** gsi1 partition of the users with a permission item (admin list). */
+export const USERS_PARTITION = 'USERS';
+
+/** Sorts sessions oldest-activity first; 0 for a device known to be out of coverage, so it sorts first. */
+export function activitySortKey(activityAt: number, sessionId: string): string {
+  return `${String(activityAt).padStart(15, '0')}#${sessionId}`;
+}

@@ -68,6 +68,7 @@ export class RouteFunctions extends Construct {
       }
       if (permissions.manageConnections) props.gateway.grantManagementApiAccess(fn);
       if (permissions.openSecrets) props.secretsKey.grantDecrypt(fn);
+      if (permissions.sealSecrets) props.secretsKey.grant(fn, 'kms:GenerateDataKey');
       this.byRouteKey.set(route.routeKey, fn);
     }
   }

@@ -76,6 +76,13 @@ export class Connection {
     this.graceTimer = setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS);
   }
 
+  /** The device vanished: the socket is cut without a close frame (1006 on both sides). */
+  drop(): void {
+    if (this.closed || this.cause) return;
+    this.cause = { code: 1006, reason: '' };
+    this.socket.terminate();
+  }
+
   /** Remembers why ws is failing the connection (it closes by itself, e.g. with 1009 for an oversized message). */
   noteProtocolFailure(cause: CloseCause): void {
     if (!this.cause) this.cause = cause;

@@ -55,6 +55,11 @@ export interface RunningGateway {
   readonly port: number;
   /** Ids of the registered (post-`$connect`), still open connections. */
   connectionIds(): string[];
+  /**
+   * Fault injection: the device vanishes (its socket is cut, as out of coverage) and API Gateway never
+   * delivers the `$disconnect` — which its documentation allows. False for an unknown connection.
+   */
+  loseDisconnect(connectionId: string): boolean;
   /** Closes every socket with 1001, waits for their `$disconnect`, stops the server. Idempotent. */
   close(): Promise<void>;
 }

@@ -58,6 +58,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const registry = new Map<string, Connection>();
   const handshakes = new Set<Promise<void>>();
   const disconnects = new Set<Promise<void>>();
+  /** Connections whose $disconnect is never delivered: API Gateway's is best-effort (loseDisconnect). */
+  const lostDisconnects = new Set<string>();
   const subprotocols = new WeakMap<IncomingMessage, string>();
   let closing = false;
 
@@ -178,7 +180,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
     ws.on('close', (code: number, reason: Buffer) => {
       registry.delete(connection.id);
-      void disconnected(facts, connection.settle(code, reason.toString()), connection);
+      const cause = connection.settle(code, reason.toString());
+      if (lostDisconnects.delete(connection.id)) {
+        log(`${connection.id} closed ${cause.code}; its $disconnect is lost (fault injected)`);
+        return;
+      }
+      void disconnected(facts, cause, connection);
     });
     if (closing) connection.close(GOING_AWAY);
   }
@@ -271,6 +278,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     managementEndpoint: `http://${origin}/${settings.stage}`,
     port,
     connectionIds: () => [...registry.values()].filter((c) => c.isOpen).map((c) => c.id),
+    loseDisconnect(connectionId) {
+      const connection = registry.get(connectionId);
+      if (!connection) return false;
+      lostDisconnects.add(connectionId);
+      connection.drop();
+      return true;
+    },
     close() {
       closed ??= close();
       return closed;

@@ -47,16 +47,32 @@ describe('route permissions (lib/route-permissions.ts)', () => {
     );
   });
 
-  it('no route may seal new secrets (only the admin CLI activates devices)', () => {
+  it('only login may seal new secrets (the connectivity cache); devices are activated by the admin CLI', () => {
     for (const route of routes) {
       const actions = actionsOf(statementsOfRole(template, roleLogicalId(stack, route.routeKey)));
-      expect(actions.filter((action) => action.startsWith('kms:') && action !== 'kms:Decrypt')).toEqual([]);
+      const sealing = actions.filter((action) => action.startsWith('kms:') && action !== 'kms:Decrypt');
+      expect(sealing).toEqual(route.routeKey === 'login' ? ['kms:GenerateDataKey'] : []);
     }
   });
 
-  it('$disconnect may DeleteItem on the service table, and may not PutItem', () => {
+  it('status may only update (one conditional UpdateItem per status message)', () => {
+    expect(actionsOf(statementsOfRole(template, roleLogicalId(stack, 'status')))).toEqual([
+      'dynamodb:UpdateItem',
+    ]);
+  });
+
+  it('login may not scan, and reaches gsi1 only through Query', () => {
+    const actions = actionsOf(statementsOfRole(template, roleLogicalId(stack, 'login')));
+    expect(actions).not.toContain('dynamodb:Scan');
+    expect(actions).toContain('dynamodb:Query');
+    expect(actions).toContain('execute-api:ManageConnections');
+  });
+
+  it('$disconnect may delete, read and update (to end the session once), and may not PutItem', () => {
     const statements = statementsOfRole(template, roleLogicalId(stack, '$disconnect'));
-    expect(statements).toEqual([{ Effect: 'Allow', Action: 'dynamodb:DeleteItem', Resource: tableArn }]);
+    expect(actionsOf(statements).sort()).toEqual(
+      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'kms:Decrypt'].sort(),
+    );
     expect(actionsOf(statements)).not.toContain('dynamodb:PutItem');
   });
 

@@ -23,7 +23,9 @@ export class MemoryConnectionStore implements ConnectionStore {
   }
   async remove(connectionId: string) {
     this.removed.push(connectionId);
+    const state = this.records.get(connectionId);
     this.records.delete(connectionId);
+    return state;
   }
   async nextOutbound(connectionId: string) {
     const state = this.records.get(connectionId);

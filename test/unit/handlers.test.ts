@@ -5,11 +5,35 @@ import { lambdaContext, wsEvent } from '../support/events';
 import { MemoryConnectionStore } from '../support/memory-stores';
 
 describe('$disconnect', () => {
-  it('removes the connection it was told about, and a repeat is harmless', async () => {
+  it('removes the connection and ends its session once; a repeated $disconnect is harmless', async () => {
     const store = new MemoryConnectionStore();
-    await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'gone=' }), store);
-    await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'gone=' }), store);
+    await store.open(
+      {
+        connectionId: 'gone=',
+        connectedAt: 1,
+        sourceIp: '127.0.0.1',
+        userAgent: undefined,
+        deviceId: 'dev-1',
+        userId: 'u',
+        sealedKey: 's',
+        channel: 'c',
+      },
+      { deviceId: 'dev-1', nonce: 'n', expiresAt: 1 },
+    );
+    const record = store.records.get('gone=');
+    if (record) store.records.set('gone=', { ...record, sessionId: 'session-1' });
+    const ended: string[] = [];
+    const deps = {
+      connections: store,
+      endSessionOf: async (sessionId: string) => {
+        ended.push(sessionId);
+        return true;
+      },
+    };
+    await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'gone=' }), deps);
+    await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'gone=' }), deps);
     expect(store.removed).toEqual(['gone=', 'gone=']);
+    expect(ended).toEqual(['session-1']);
   });
 });
 

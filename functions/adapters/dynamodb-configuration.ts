@@ -1,0 +1,337 @@
+// The Configuration Database on the service table: settings, user permissions, sessions and the session
+// count. Reads are key lookups or gsi1 queries; the count moves only inside transactions.
+
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  activitySortKey,
+  connectionKey,
+  permissionKey,
+  SESSIONS_PARTITION,
+  sessionCountKey,
+  sessionKey,
+  settingsKey,
+  USERS_PARTITION,
+} from '../domain/keys';
+import type { PermissionStore, UserPermission } from '../domain/permissions';
+import type {
+  AdmitInput,
+  AdmitOutcome,
+  LoginSnapshot,
+  SessionRecord,
+  SessionStore,
+} from '../domain/sessions';
+import { type Settings, type SettingsStore, settingsFromItem } from '../domain/settings';
+import { withConflictRetry } from './transactions';
+
+type Item = Record<string, unknown>;
+
+function permissionOf(item: Item | undefined): UserPermission | undefined {
+  if (!item || typeof item.userId !== 'string') return undefined;
+  return { userId: item.userId, allowed: item.allowed === true, updatedAt: Number(item.updatedAt ?? 0) };
+}
+
+function sessionOf(item: Item): SessionRecord {
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, kind: _kind, expiresAt: _e, ...rest } = item;
+  return rest as unknown as SessionRecord;
+}
+
+export class DynamoDbSettingsStore implements SettingsStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(): Promise<Settings> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: settingsKey, ConsistentRead: true }),
+    );
+    return settingsFromItem(Item);
+  }
+
+  async put(settings: Settings, at: number): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...settingsKey, kind: 'settings', ...settings, updatedAt: at },
+      }),
+    );
+  }
+}
+
+export class DynamoDbPermissionStore implements PermissionStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async set(userId: string, allowed: boolean, at: number): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...permissionKey(userId),
+          kind: 'permission',
+          userId,
+          allowed,
+          updatedAt: at,
+          gsi1pk: USERS_PARTITION,
+          gsi1sk: userId.toLowerCase(),
+        },
+      }),
+    );
+  }
+
+  async get(userId: string): Promise<UserPermission | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: permissionKey(userId) }),
+    );
+    return permissionOf(Item);
+  }
+
+  async list(): Promise<UserPermission[]> {
+    const users: UserPermission[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :p',
+          ExpressionAttributeValues: { ':p': USERS_PARTITION },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const permission = permissionOf(item);
+        if (permission) users.push(permission);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return users;
+  }
+}
+
+export class DynamoDbSessionStore implements SessionStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async loginSnapshot(userId: string): Promise<LoginSnapshot> {
+    const keys = [settingsKey, sessionCountKey, permissionKey(userId)];
+    const { Responses } = await this.client.send(
+      new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+    );
+    const items = Responses?.[this.tableName] ?? [];
+    const find = (key: { pk: string; sk: string }) =>
+      items.find((item) => item.pk === key.pk && item.sk === key.sk);
+    return {
+      settings: settingsFromItem(find(settingsKey)),
+      activeSessions: Number(find(sessionCountKey)?.active ?? 0),
+      permission: permissionOf(find(permissionKey(userId))),
+    };
+  }
+
+  async admit({ session, limit, frameSeq }: AdmitInput): Promise<AdmitOutcome> {
+    try {
+      await withConflictRetry(() =>
+        this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: sessionCountKey,
+                  UpdateExpression: 'ADD active :one',
+                  ConditionExpression: 'attribute_not_exists(active) OR active < :limit',
+                  ExpressionAttributeValues: { ':one': 1, ':limit': limit },
+                },
+              },
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: {
+                    ...sessionKey(session.sessionId),
+                    kind: 'session',
+                    ...session,
+                    gsi1pk: SESSIONS_PARTITION,
+                    gsi1sk: activitySortKey(session.lastStatusAt, session.sessionId),
+                  },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: connectionKey(session.connectionId),
+                  UpdateExpression: 'SET inSeq = :seq, sessionId = :sid',
+                  ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
+                  ExpressionAttributeValues: { ':seq': frameSeq, ':sid': session.sessionId },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+            ],
+          }),
+        ),
+      );
+      return 'admitted';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [count, , connection] = error.CancellationReasons ?? [];
+      if (connection?.Code === 'ConditionalCheckFailed')
+        return connection.Item ? 'replayed' : 'connection-gone';
+      if (count?.Code === 'ConditionalCheckFailed') return 'full';
+      throw error;
+    }
+  }
+
+  async activate(
+    sessionId: string,
+    update: { sealedImSession: string; cursor: number; signInMethod: string; at: number },
+  ): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: sessionKey(sessionId),
+        UpdateExpression:
+          'SET #state = :active, sealedImSession = :cache, #cursor = :cursor, signInMethod = :method, lastStatusAt = :at, gsi1sk = :sk',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#state': 'state', '#cursor': 'cursor' },
+        ExpressionAttributeValues: {
+          ':active': 'active',
+          ':cache': update.sealedImSession,
+          ':cursor': update.cursor,
+          ':method': update.signInMethod,
+          ':at': update.at,
+          ':sk': activitySortKey(update.at, sessionId),
+        },
+      }),
+    );
+  }
+
+  async get(sessionId: string): Promise<SessionRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: sessionKey(sessionId), ConsistentRead: true }),
+    );
+    return Item ? sessionOf(Item) : undefined;
+  }
+
+  async end(sessionId: string): Promise<boolean> {
+    try {
+      await withConflictRetry(() =>
+        this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Delete: {
+                  TableName: this.tableName,
+                  Key: sessionKey(sessionId),
+                  ConditionExpression: 'attribute_exists(pk)',
+                },
+              },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: sessionCountKey,
+                  UpdateExpression: 'ADD active :minus',
+                  ExpressionAttributeValues: { ':minus': -1 },
+                },
+              },
+            ],
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (
+        error instanceof TransactionCanceledException &&
+        error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed'
+      ) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  async recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: 'SET lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+          ConditionExpression: 'connectionId = :connection',
+          ExpressionAttributeValues: {
+            ':at': at,
+            ':sk': activitySortKey(at, sessionId),
+            ':connection': connectionId,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async markGone(sessionId: string, at: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: 'SET goneAt = if_not_exists(goneAt, :at), gsi1sk = :sk',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': at, ':sk': activitySortKey(0, sessionId) },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async leastRecentlyActive(limit: number, exclusiveStartKey?: Item) {
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': SESSIONS_PARTITION },
+        ScanIndexForward: true,
+        Limit: limit,
+        ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
+      }),
+    );
+    return { sessions: (page.Items ?? []).map(sessionOf), next: page.LastEvaluatedKey };
+  }
+
+  async count(): Promise<number> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: sessionCountKey, ConsistentRead: true }),
+    );
+    return Number(Item?.active ?? 0);
+  }
+}
+
+/** The three Configuration Database stores on one client and table. */
+export class DynamoDbConfigurationStores {
+  readonly settings: DynamoDbSettingsStore;
+  readonly permissions: DynamoDbPermissionStore;
+  readonly sessions: DynamoDbSessionStore;
+
+  constructor(client: DynamoDBDocumentClient, tableName: string) {
+    this.settings = new DynamoDbSettingsStore(client, tableName);
+    this.permissions = new DynamoDbPermissionStore(client, tableName);
+    this.sessions = new DynamoDbSessionStore(client, tableName);
+  }
+}

@@ -1,0 +1,67 @@
+// Everything that ends sessions in a handler (logout, $disconnect, reclaim) ends them the same way, and
+// counts them by reason.
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
+import { type EndSessionOptions, endSession, type LogoutReason } from '../domain/end-session';
+import { type Reclaimed, reclaimSessions } from '../domain/reclaim';
+import type { SessionRecord } from '../domain/sessions';
+import type { Settings } from '../domain/settings';
+import { connectionsApi } from './clients/connections';
+import { logger, metrics } from './powertools';
+import { dispatcher, imServerFor, secretSealer, sessionStore } from './stores';
+
+export function countEnded(reason: LogoutReason | Reclaimed['reason'], metric = 'SessionsEnded'): void {
+  const single = metrics.singleMetric();
+  single.addDimension('reason', reason);
+  single.addMetric(metric, MetricUnit.Count, 1);
+}
+
+export async function endSessionHere(
+  settings: Settings,
+  session: SessionRecord,
+  reason: LogoutReason,
+  options: EndSessionOptions = {},
+): Promise<boolean> {
+  const ended = await endSession(
+    {
+      sessions: sessionStore(),
+      imServer: imServerFor()(settings),
+      sealer: secretSealer(),
+      dispatcher: dispatcher(),
+      warn: (message, detail) => logger.warn(message, detail),
+    },
+    session,
+    reason,
+    options,
+  );
+  if (ended) countEnded(reason);
+  return ended;
+}
+
+/** API Gateway's view: does the connection still exist? (GetConnection answers 410 when it does not.) */
+export async function connectionExists(connectionId: string): Promise<boolean> {
+  try {
+    await connectionsApi().send(new GetConnectionCommand({ ConnectionId: connectionId }));
+    return true;
+  } catch (error) {
+    if (error instanceof GoneException) return false;
+    throw error;
+  }
+}
+
+export async function reclaimHere(
+  settings: Settings & { readonly idleTimeoutMs: number },
+): Promise<Reclaimed[]> {
+  const reclaimed = await reclaimSessions(
+    {
+      sessions: sessionStore(),
+      connectionExists,
+      endSession: (session, reason) => endSessionHere(settings, session, reason),
+      now: Date.now,
+    },
+    { idleTimeoutMs: settings.idleTimeoutMs },
+  );
+  for (const each of reclaimed) countEnded(each.reason, 'SessionsReclaimed');
+  return reclaimed;
+}

@@ -1,0 +1,227 @@
+// The login flow of SPEC §2, in the source's order: admission (limit, reclaim, Server Busy / Failed),
+// permission, IWA then forms through CWA, the connectivity cache sealed at rest. The acceptance itself goes
+// out through the dispatcher (the handler's job). A slot taken is released on every failure after it.
+
+import type { ConnectionState, ConnectionStore } from '../domain/connections';
+import {
+  AuthenticationFailedError,
+  CwaThrottledError,
+  CwaTlsError,
+  CwaUnreachableError,
+  type ImServer,
+  type ImSession,
+} from '../im-server';
+import type { SecretSealer } from '../secrets';
+import { connectivityCacheContext } from './end-session';
+import type { Reclaimed } from './reclaim';
+import type { SessionRecord, SessionStore } from './sessions';
+import { type Settings, sessionLimit } from './settings';
+
+export interface LoginCredentials {
+  readonly password: string;
+  readonly sipUri?: string;
+}
+
+export type LoginResult =
+  | {
+      readonly outcome: 'Accepted';
+      readonly session: SessionRecord;
+      readonly imSession: ImSession;
+      readonly reclaimed: readonly Reclaimed[];
+    }
+  | {
+      readonly outcome: 'Server Busy' | 'Failed' | 'Forbidden' | 'Authentication Failed';
+      readonly reason: string;
+      readonly message: string;
+      readonly methodsTried?: readonly string[];
+      readonly reclaimed: readonly Reclaimed[];
+    }
+  /** The frame's sequence number was used before: a retried frame; nothing was done. */
+  | { readonly outcome: 'Replayed' }
+  /** The connection vanished mid-login; nothing holds a slot. */
+  | { readonly outcome: 'Gone' };
+
+export interface LoginDeps {
+  readonly sessions: Pick<SessionStore, 'loginSnapshot' | 'admit' | 'activate' | 'end'>;
+  readonly connections: Pick<ConnectionStore, 'acceptInbound'>;
+  readonly imServerFor: (settings: Settings) => Pick<ImServer, 'signIn' | 'startSession' | 'signOut'>;
+  readonly sealer: Pick<SecretSealer, 'seal'>;
+  /** Logs out reclaimable sessions (out of coverage, idle past the timeout); returns what it freed. */
+  readonly reclaim: (settings: Settings & { readonly idleTimeoutMs: number }) => Promise<Reclaimed[]>;
+  readonly now: () => number;
+  readonly newSessionId: () => string;
+  /** Measures the CWA sign-in (IWA/forms + session start), for the latency metric. */
+  readonly onSignIn?: (method: string, ms: number) => void;
+}
+
+export interface LoginRequest {
+  readonly connection: ConnectionState;
+  /** The login frame's sequence number (not yet recorded: admission records it in its transaction). */
+  readonly frameSeq: number;
+  readonly credentials: LoginCredentials;
+}
+
+type Rejection = Extract<LoginResult, { reason: string }>;
+
+function rejected(
+  outcome: Rejection['outcome'],
+  reason: string,
+  message: string,
+  reclaimed: readonly Reclaimed[] = [],
+  extra: Partial<Rejection> = {},
+): Rejection {
+  return { outcome, reason, message, reclaimed, ...extra };
+}
+
+function full(whenFull: 'Server Busy' | 'Failed', limit: number, reclaimed: readonly Reclaimed[]): Rejection {
+  return whenFull === 'Server Busy'
+    ? rejected('Server Busy', 'max-sessions', `All ${limit} sessions are in use; try again later.`, reclaimed)
+    : rejected(
+        'Failed',
+        'connection-capacity',
+        `The connections to the IM server are at capacity (${limit} sessions); try again later.`,
+        reclaimed,
+      );
+}
+
+/** What went wrong with CWA, in words for the device: never a credential, never a URL with secrets. */
+function cwaFailure(error: unknown, reclaimed: readonly Reclaimed[]): Rejection | undefined {
+  if (error instanceof AuthenticationFailedError) {
+    const methodsTried = error.methodsTried;
+    const tried =
+      methodsTried.length > 0
+        ? methodsTried
+            .map((m) => (m === 'iwa' ? 'Integrated Windows Authentication' : 'forms-based login'))
+            .join(', then ')
+        : 'no sign-in method';
+    return rejected(
+      'Authentication Failed',
+      'credentials',
+      `Sign-in was refused (tried ${tried}).`,
+      reclaimed,
+      {
+        methodsTried,
+      },
+    );
+  }
+  if (error instanceof CwaTlsError) {
+    return rejected('Failed', 'cwa-tls', 'The IM server’s certificate could not be verified.', reclaimed);
+  }
+  if (error instanceof CwaThrottledError) {
+    return rejected('Failed', 'cwa-throttled', 'The IM server is busy; try again shortly.', reclaimed);
+  }
+  if (error instanceof CwaUnreachableError) {
+    return rejected(
+      'Failed',
+      'cwa-unreachable',
+      'The IM server cannot be reached; try again later.',
+      reclaimed,
+    );
+  }
+  if (error instanceof Error && error.name.startsWith('Cwa')) {
+    return rejected(
+      'Failed',
+      'cwa-error',
+      'The IM server could not sign you in; try again later.',
+      reclaimed,
+    );
+  }
+  return undefined;
+}
+
+export async function login(deps: LoginDeps, request: LoginRequest): Promise<LoginResult> {
+  const { connection, frameSeq, credentials } = request;
+  const snapshot = await deps.sessions.loginSnapshot(connection.userId);
+  const { settings } = snapshot;
+  const { limit, whenFull } = sessionLimit(settings);
+  const allowed = snapshot.permission?.allowed === true;
+  const refuse = async (result: Rejection): Promise<LoginResult> => {
+    // Record the frame's number so the same frame cannot be replayed into another attempt.
+    const seq = await deps.connections.acceptInbound(connection.connectionId, frameSeq);
+    if (seq === 'replayed') return { outcome: 'Replayed' };
+    return result;
+  };
+  const forbidden = () =>
+    rejected(
+      'Forbidden',
+      'not-permitted',
+      'This user may not use the collaboration client; ask your administrator.',
+    );
+
+  // 1. Admission.
+  let reclaimed: Reclaimed[] = [];
+  const reclaimIfAllowed = async () => {
+    if (whenFull !== 'Server Busy' || settings.idleTimeoutMs === undefined) return false;
+    reclaimed = reclaimed.concat(await deps.reclaim({ ...settings, idleTimeoutMs: settings.idleTimeoutMs }));
+    return reclaimed.length > 0;
+  };
+  if (snapshot.activeSessions >= limit) {
+    // A user who would be refused anyway never costs another user their session.
+    if (!allowed) return refuse(forbidden());
+    if (!(await reclaimIfAllowed())) return refuse(full(whenFull, limit, reclaimed));
+  }
+  // 2. Permission.
+  if (!allowed) return refuse(forbidden());
+
+  const now = deps.now();
+  const session: SessionRecord = {
+    sessionId: deps.newSessionId(),
+    userId: connection.userId,
+    deviceId: connection.deviceId,
+    connectionId: connection.connectionId,
+    state: 'signing-in',
+    createdAt: now,
+    lastStatusAt: now,
+  };
+  let admitted = await deps.sessions.admit({ session, limit, frameSeq });
+  if (admitted === 'full' && (await reclaimIfAllowed())) {
+    admitted = await deps.sessions.admit({ session, limit, frameSeq });
+  }
+  if (admitted === 'replayed') return { outcome: 'Replayed' };
+  if (admitted === 'connection-gone') return { outcome: 'Gone' };
+  if (admitted === 'full') return refuse(full(whenFull, limit, reclaimed));
+
+  // 3–7. Authentication through CWA, IWA then forms; then the IM session. The slot is ours until released.
+  let imSession: ImSession | undefined;
+  try {
+    const imServer = deps.imServerFor(settings);
+    const started = performance.now();
+    const signIn = await imServer.signIn({
+      user: connection.userId,
+      password: credentials.password,
+      ...(credentials.sipUri ? { sipUri: credentials.sipUri } : {}),
+    });
+    imSession = await imServer.startSession(signIn);
+    deps.onSignIn?.(signIn.method, performance.now() - started);
+    // 8. The connectivity cache, sealed at rest (it holds the CWA ticket).
+    const sealed = await deps.sealer.seal(
+      Buffer.from(JSON.stringify(imSession), 'utf8'),
+      connectivityCacheContext(session.sessionId),
+    );
+    const at = deps.now();
+    await deps.sessions.activate(session.sessionId, {
+      sealedImSession: sealed,
+      cursor: imSession.cursor,
+      signInMethod: imSession.method,
+      at,
+    });
+    return {
+      outcome: 'Accepted',
+      session: { ...session, state: 'active', lastStatusAt: at },
+      imSession,
+      reclaimed,
+    };
+  } catch (error) {
+    await deps.sessions.end(session.sessionId);
+    if (imSession) {
+      const started = imSession;
+      await deps
+        .imServerFor(settings)
+        .signOut(started)
+        .catch(() => undefined);
+    }
+    const failure = cwaFailure(error, reclaimed);
+    if (failure) return failure;
+    throw error;
+  }
+}

@@ -1,0 +1,55 @@
+// Reclaim (SPEC §2 step 1, second branch): when the maximum is reached and an idle timeout is set, log out
+// the sessions whose devices are out of coverage (a post answered 410, or @connections says the connection
+// is gone) and those silent past the idle timeout. Bounded work: the least recently active page only.
+
+import type { LogoutReason } from './end-session';
+import type { SessionRecord, SessionStore } from './sessions';
+
+export interface ReclaimDeps {
+  readonly sessions: Pick<SessionStore, 'leastRecentlyActive'>;
+  /** Whether API Gateway still has the connection (`GetConnection`: 410 → false). */
+  readonly connectionExists: (connectionId: string) => Promise<boolean>;
+  readonly endSession: (session: SessionRecord, reason: LogoutReason) => Promise<boolean>;
+  readonly now: () => number;
+}
+
+export interface ReclaimOptions {
+  readonly idleTimeoutMs: number;
+  /** Sessions looked at, least recently active first. @default 25 */
+  readonly candidates?: number;
+  /** Of those within the timeout, how many to probe for a vanished connection. @default 5 */
+  readonly probes?: number;
+}
+
+export interface Reclaimed {
+  readonly sessionId: string;
+  readonly reason: 'out-of-coverage' | 'reclaimed';
+}
+
+export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions): Promise<Reclaimed[]> {
+  const { sessions } = await deps.sessions.leastRecentlyActive(options.candidates ?? 25);
+  const now = deps.now();
+  let probes = options.probes ?? 5;
+  const decisions = await Promise.all(
+    sessions.map(async (session): Promise<Reclaimed | undefined> => {
+      if (session.goneAt !== undefined) return { sessionId: session.sessionId, reason: 'out-of-coverage' };
+      if (now - session.lastStatusAt > options.idleTimeoutMs)
+        return { sessionId: session.sessionId, reason: 'reclaimed' };
+      if (probes > 0) {
+        probes -= 1;
+        if (!(await deps.connectionExists(session.connectionId))) {
+          return { sessionId: session.sessionId, reason: 'out-of-coverage' };
+        }
+      }
+      return undefined;
+    }),
+  );
+  const reclaimed: Reclaimed[] = [];
+  await Promise.all(
+    sessions.map(async (session, index) => {
+      const decision = decisions[index];
+      if (decision && (await deps.endSession(session, decision.reason))) reclaimed.push(decision);
+    }),
+  );
+  return reclaimed;
+}

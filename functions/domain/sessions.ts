@@ -1,0 +1,81 @@
+// IM sessions and the session count in the Configuration Database: the narrow store the login, status,
+// logout, disconnect, reclaim and reaper paths use. Slots change only through transactions, so a slot is
+// never over-granted, never leaked, never freed twice.
+
+import type { UserPermission } from './permissions';
+import type { Settings } from './settings';
+
+export type SessionState = 'signing-in' | 'active';
+
+export interface SessionRecord {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly deviceId: string;
+  /** The connection the session's device is on now. */
+  readonly connectionId: string;
+  readonly state: SessionState;
+  readonly createdAt: number;
+  /** When the device last sent a status message (or signed in). */
+  readonly lastStatusAt: number;
+  /** Set when a post to the device answered 410: out of coverage. */
+  readonly goneAt?: number;
+  /** The connectivity cache (ImSession: CWA ticket, session id, endpoints, cursor), sealed at rest. */
+  readonly sealedImSession?: string;
+  /** CWA event cursor (ackId): plain, the event pump moves it often. */
+  readonly cursor?: number;
+  readonly signInMethod?: string;
+}
+
+/** What a login needs to decide, read in one request. */
+export interface LoginSnapshot {
+  readonly settings: Settings;
+  /** Sessions counted now (a hint: the admission transaction decides). */
+  readonly activeSessions: number;
+  readonly permission: UserPermission | undefined;
+}
+
+export type AdmitOutcome = 'admitted' | 'full' | 'replayed' | 'connection-gone';
+
+export interface AdmitInput {
+  readonly session: SessionRecord;
+  /** The limit in force (maxSessions, or the capacity when no maximum is set). */
+  readonly limit: number;
+  /** The login frame's sequence number, recorded in the same transaction (a retried frame takes nothing). */
+  readonly frameSeq: number;
+}
+
+export interface SessionStore {
+  loginSnapshot(userId: string): Promise<LoginSnapshot>;
+  /** One transaction: count + 1 if below the limit, the session, the connection's frame number and session. */
+  admit(input: AdmitInput): Promise<AdmitOutcome>;
+  /** Stores the connectivity cache and marks the session active. */
+  activate(
+    sessionId: string,
+    update: {
+      readonly sealedImSession: string;
+      readonly cursor: number;
+      readonly signInMethod: string;
+      readonly at: number;
+    },
+  ): Promise<void>;
+  get(sessionId: string): Promise<SessionRecord | undefined>;
+  /**
+   * Ends the session and frees its slot in one transaction. True for the one call that did it; false when
+   * the session was already gone (a duplicated logout or $disconnect frees nothing).
+   */
+  end(sessionId: string): Promise<boolean>;
+  /** A status message: one conditional UpdateItem. False when the session is not this connection's. */
+  recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean>;
+  /** Marks the session's device out of coverage (sorts it first for reclaim). */
+  markGone(sessionId: string, at: number): Promise<void>;
+  /** Sessions, least recently active first (index query). */
+  leastRecentlyActive(
+    limit: number,
+    exclusiveStartKey?: Record<string, unknown>,
+  ): Promise<{
+    readonly sessions: SessionRecord[];
+    readonly next: Record<string, unknown> | undefined;
+  }>;
+  /** The session count item as it stands. */
+  count(): Promise<number>;
+}

@@ -1,0 +1,186 @@
+// The Configuration Database's settings (SPEC §2, BES 5 "Managing instant messaging sessions"): session
+// limits, the two timeouts, the persistent-connection capacity and the CWA endpoints. One validator serves
+// the admin CLI (`config set`) and every read, so a bad value is refused with a clear message once.
+
+import type { SignInMethod } from '../im-server/port';
+
+export interface CwaSettings {
+  /** Site root, `https://cwa.example.com[:port]`: both sign-in URLs derive from it. */
+  readonly baseUrl?: string;
+  readonly iwaLogonUrl?: string;
+  readonly formsLogonUrl?: string;
+  /** Sign-in methods, tried in this order. @default iwa, forms */
+  readonly methods?: readonly SignInMethod[];
+  /** PEM certificates trusted for CWA's HTTPS instead of the public roots. */
+  readonly caBundle?: string;
+}
+
+export interface Settings {
+  /** Maximum simultaneous sessions; unset = limited only by the persistent-connection capacity. */
+  readonly maxSessions?: number;
+  /** Sessions silent this long may be reclaimed, but only when the maximum is reached. Unset = never. */
+  readonly idleTimeoutMs?: number;
+  /** Sessions silent this long are closed by the reaper, unconditionally. */
+  readonly inactivityTimeoutMs: number;
+  /** Sessions the HTTP persistent connections to CWA support; with no maximum, reaching it → `Failed`. */
+  readonly connectionCapacity: number;
+  /** Where CWA is; unset = the deployment's environment (CWA_* variables). */
+  readonly cwa?: CwaSettings;
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  inactivityTimeoutMs: 30 * 60 * 1000,
+  connectionCapacity: 1000,
+};
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/** The names `config set` takes, with what each means (for help texts). */
+export const settingNames = {
+  maxSessions: 'maximum simultaneous sessions (a whole number ≥ 1, or "none")',
+  idleTimeoutMs:
+    'idle timeout in ms: reclaim silent sessions when the maximum is reached (≥ 1000, or "none")',
+  inactivityTimeoutMs: 'inactivity timeout in ms: the reaper closes silent sessions (≥ 1000)',
+  connectionCapacity: 'sessions the persistent connections to CWA support (a whole number ≥ 1)',
+  'cwa.baseUrl': 'CWA site root, https://host[:port] (or "none")',
+  'cwa.iwaLogonUrl': 'IWA sign-in URL …/iwa/logon.html (or "none")',
+  'cwa.formsLogonUrl': 'forms sign-in URL …/forms/logon.html (or "none")',
+  'cwa.methods': 'sign-in methods in order: iwa,forms | iwa | forms (or "none" for both)',
+  'cwa.caBundle': 'PEM text of the CA bundle (the admin CLI also takes --ca-file)',
+} as const;
+
+export type SettingName = keyof typeof settingNames;
+
+const unset = (value: string) => ['none', 'unset', ''].includes(value.trim().toLowerCase());
+
+function wholeNumber(name: string, value: string, min: number, problems: string[]): number | undefined {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    problems.push(`${name} must be a whole number of at least ${min}, got "${value}"`);
+    return undefined;
+  }
+  return n;
+}
+
+function url(name: string, value: string, problems: string[]): string | undefined {
+  try {
+    const parsed = new URL(value);
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+      problems.push(`${name} must be an https or http URL`);
+    } else if (parsed.username || parsed.password) {
+      problems.push(`${name} must not carry credentials`);
+    } else {
+      return parsed.toString();
+    }
+  } catch {
+    problems.push(`${name} is not a URL: "${value}"`);
+  }
+  return undefined;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * Applies `name=value` changes to `current` and returns the new settings, or throws SettingsError listing
+ * every problem. "none" unsets an optional value.
+ */
+export function applySettingChanges(current: Settings, changes: Readonly<Record<string, string>>): Settings {
+  const problems: string[] = [];
+  const next: Mutable<Settings> = { ...current };
+  const cwa: Mutable<CwaSettings> = { ...(current.cwa ?? {}) };
+  for (const [name, value] of Object.entries(changes)) {
+    switch (name) {
+      case 'maxSessions':
+      case 'idleTimeoutMs': {
+        if (unset(value)) delete next[name];
+        else {
+          const n = wholeNumber(name, value, name === 'maxSessions' ? 1 : 1000, problems);
+          if (n !== undefined) next[name] = n;
+        }
+        break;
+      }
+      case 'inactivityTimeoutMs':
+      case 'connectionCapacity': {
+        const n = wholeNumber(name, value, name === 'connectionCapacity' ? 1 : 1000, problems);
+        if (n !== undefined) next[name] = n;
+        break;
+      }
+      case 'cwa.baseUrl':
+      case 'cwa.iwaLogonUrl':
+      case 'cwa.formsLogonUrl': {
+        const key = name.slice(4) as 'baseUrl' | 'iwaLogonUrl' | 'formsLogonUrl';
+        if (unset(value)) delete cwa[key];
+        else {
+          const parsed = url(name, value, problems);
+          if (parsed) cwa[key] = parsed;
+        }
+        break;
+      }
+      case 'cwa.methods': {
+        if (unset(value)) delete cwa.methods;
+        else {
+          const methods = value.split(',').map((m) => m.trim().toLowerCase());
+          const bad = methods.filter((m) => m !== 'iwa' && m !== 'forms');
+          if (bad.length > 0 || methods.length === 0 || new Set(methods).size !== methods.length) {
+            problems.push(`cwa.methods must be iwa,forms, forms,iwa, iwa or forms; got "${value}"`);
+          } else cwa.methods = methods as SignInMethod[];
+        }
+        break;
+      }
+      case 'cwa.caBundle': {
+        if (unset(value)) delete cwa.caBundle;
+        else if (!value.includes('-----BEGIN CERTIFICATE-----')) {
+          problems.push('cwa.caBundle must hold PEM certificates (-----BEGIN CERTIFICATE-----)');
+        } else cwa.caBundle = value;
+        break;
+      }
+      default:
+        problems.push(`unknown setting "${name}" (known: ${Object.keys(settingNames).join(', ')})`);
+    }
+  }
+  if (next.maxSessions !== undefined && next.maxSessions > next.connectionCapacity) {
+    problems.push(
+      `maxSessions (${next.maxSessions}) cannot exceed connectionCapacity (${next.connectionCapacity}): CWA could not carry them`,
+    );
+  }
+  if (problems.length > 0) throw new SettingsError(problems);
+  if (Object.keys(cwa).length > 0) next.cwa = cwa;
+  else delete next.cwa;
+  return next;
+}
+
+/** Settings as stored, checked on the way in: anything odd falls back to the default with no surprise. */
+export function settingsFromItem(item: Readonly<Record<string, unknown>> | undefined): Settings {
+  if (!item) return DEFAULT_SETTINGS;
+  const positive = (value: unknown) => (typeof value === 'number' && value > 0 ? value : undefined);
+  const maxSessions = positive(item.maxSessions);
+  const idleTimeoutMs = positive(item.idleTimeoutMs);
+  const cwa = item.cwa && typeof item.cwa === 'object' ? (item.cwa as CwaSettings) : undefined;
+  return {
+    inactivityTimeoutMs: positive(item.inactivityTimeoutMs) ?? DEFAULT_SETTINGS.inactivityTimeoutMs,
+    connectionCapacity: positive(item.connectionCapacity) ?? DEFAULT_SETTINGS.connectionCapacity,
+    ...(maxSessions === undefined ? {} : { maxSessions }),
+    ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+    ...(cwa ? { cwa } : {}),
+  };
+}
+
+/** The session limit in force and what a device is told when it is reached (SPEC §2 step 1). */
+export function sessionLimit(settings: Settings): {
+  readonly limit: number;
+  readonly whenFull: 'Server Busy' | 'Failed';
+} {
+  return settings.maxSessions === undefined
+    ? { limit: settings.connectionCapacity, whenFull: 'Failed' }
+    : { limit: settings.maxSessions, whenFull: 'Server Busy' };
+}
+
+export interface SettingsStore {
+  get(): Promise<Settings>;
+  put(settings: Settings, at: number): Promise<void>;
+}

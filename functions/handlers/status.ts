@@ -1,0 +1,35 @@
+// status: the device's periodic status message (heartbeat). One conditional UpdateItem records when it
+// arrived — the reaper and reclaim read it; nothing else is done or sent.
+
+import { FrameError } from '../commons/errors';
+import { websocketHandler } from '../commons/middleware';
+import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
+import { sessionStore } from '../commons/stores';
+import type { SessionStore } from '../domain/sessions';
+
+export function sessionIdOf(message: unknown): string {
+  const sessionId =
+    message && typeof message === 'object' ? (message as { sessionId?: unknown }).sessionId : undefined;
+  if (typeof sessionId !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(sessionId)) {
+    throw new FrameError('BadRequest', 'The frame needs the "sessionId" from your Accepted status.');
+  }
+  return sessionId;
+}
+
+export async function handleStatus(
+  event: ParsedMessageEvent,
+  sessions: Pick<SessionStore, 'recordStatus'> = sessionStore(),
+) {
+  const sessionId = sessionIdOf(event.message);
+  if (!(await sessions.recordStatus(sessionId, event.requestContext.connectionId, Date.now()))) {
+    throw new FrameError(
+      'NotSignedIn',
+      'No session with that id is signed in on this connection; log in again.',
+    );
+  }
+  return { statusCode: 200 };
+}
+
+export const handler = websocketHandler((event: ParsedMessageEvent) => handleStatus(event), {
+  parseJsonBody: true,
+});

@@ -1,0 +1,217 @@
+// Login end to end (SPEC §2): every admission branch, permission, IWA then forms through the CWA simulator,
+// the encrypted acceptance, the connectivity cache, status, logout and $disconnect — on the real local parts.
+
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DeviceClient } from '../../device/client';
+import type { DeviceCredential } from '../../functions/crypto';
+import { sessionKey } from '../../functions/domain/keys';
+import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
+import { eventually } from '../support/ws-client';
+
+const ALICE = 'CONTOSO\\alice';
+const ALICE_PASSWORD = 'Alice#2007';
+let service: ServiceFixture;
+const open: DeviceClient[] = [];
+
+beforeAll(async () => {
+  service = await startServiceFixture();
+});
+
+afterAll(async () => {
+  await service?.stop();
+});
+
+async function endAll() {
+  await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
+  await eventually(async () => ((await service.stores.sessions.count()) === 0 ? true : undefined), 10_000);
+}
+
+beforeEach(async () => {
+  await endAll();
+  const { faults } = service.stack.cwa;
+  faults.iwaDisabled = false;
+  faults.formsDisabled = false;
+  faults.down = false;
+  await service.stack.cwa.settled();
+  await service.setSettings({ maxSessions: 10 });
+});
+
+async function device(userId = ALICE): Promise<DeviceClient> {
+  const client = await service.connect(await service.activate(userId));
+  open.push(client);
+  return client;
+}
+
+async function login(client: DeviceClient, password = ALICE_PASSWORD) {
+  client.send('login', { password });
+  return nextStatus(client);
+}
+
+describe('login', () => {
+  it('accepts alice through IWA, encrypted, and caches the connectivity information sealed', async () => {
+    const client = await device();
+    const status = statusOf(await login(client));
+    expect(status).toMatchObject({
+      status: 'Accepted',
+      signInMethod: 'iwa',
+      user: ALICE,
+      sipUri: 'sip:alice@contoso.com',
+    });
+    const sessionId = status.sessionId as string;
+    const { Item } = await service.documents.send(
+      new GetCommand({ TableName: service.tableName, Key: sessionKey(sessionId) }),
+    );
+    expect(Item).toMatchObject({ state: 'active', userId: ALICE, signInMethod: 'iwa' });
+    expect(String(Item?.sealedImSession)).toMatch(/^v1\.local\./);
+    // The ticket is nowhere in clear: not in the item, in any attribute.
+    expect(JSON.stringify(Item)).not.toMatch(/ticket/i);
+    expect(await service.stores.sessions.count()).toBe(1);
+  });
+
+  it('falls back to forms when IWA is not available', async () => {
+    service.stack.cwa.faults.iwaDisabled = true;
+    const status = statusOf(await login(await device()));
+    expect(status).toMatchObject({ status: 'Accepted', signInMethod: 'forms' });
+  });
+
+  it('says Authentication Failed, naming both methods, never the password, and keeps no slot', async () => {
+    const status = statusOf(await login(await device(), 'wrong-Secret-42'));
+    expect(status).toMatchObject({ status: 'Authentication Failed', methodsTried: ['iwa', 'forms'] });
+    expect(String(status.message)).toMatch(/Integrated Windows Authentication, then forms-based login/);
+    expect(JSON.stringify(status)).not.toContain('wrong-Secret-42');
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('refuses a user without permission with Forbidden, taking no slot', async () => {
+    const status = statusOf(await login(await device('CONTOSO\\carol'), 'Carol#2007'));
+    expect(status).toMatchObject({ status: 'Forbidden' });
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('answers Server Busy when the maximum is reached and no idle timeout is set', async () => {
+    await service.setSettings({ maxSessions: 1 });
+    expect(statusOf(await login(await device()))).toMatchObject({ status: 'Accepted' });
+    expect(statusOf(await login(await device()))).toMatchObject({
+      status: 'Server Busy',
+      reason: 'max-sessions',
+    });
+    expect(await service.stores.sessions.count()).toBe(1);
+  });
+
+  it('answers Server Busy when the maximum is reached and every session is live', async () => {
+    await service.setSettings({ maxSessions: 1, idleTimeoutMs: 60_000 });
+    expect(statusOf(await login(await device()))).toMatchObject({ status: 'Accepted' });
+    expect(statusOf(await login(await device()))).toMatchObject({ status: 'Server Busy' });
+  });
+
+  it('answers Failed when no maximum is set and the persistent-connection capacity is reached', async () => {
+    await service.setSettings({ connectionCapacity: 1 });
+    expect(statusOf(await login(await device()))).toMatchObject({ status: 'Accepted' });
+    expect(statusOf(await login(await device()))).toMatchObject({
+      status: 'Failed',
+      reason: 'connection-capacity',
+    });
+  });
+
+  it('reclaims a session silent past the idle timeout, tells its device why, and admits the newcomer', async () => {
+    await service.setSettings({ maxSessions: 1, idleTimeoutMs: 1000 });
+    const first = await device();
+    expect(statusOf(await login(first))).toMatchObject({ status: 'Accepted' });
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const second = await device();
+    expect(statusOf(await login(second))).toMatchObject({ status: 'Accepted' });
+    expect(statusOf(await nextStatus(first))).toMatchObject({ status: 'Logged Out', reason: 'reclaimed' });
+    expect(await service.stores.sessions.count()).toBe(1);
+  });
+
+  it('reclaims a session whose device vanished without a $disconnect (@connections says 410)', async () => {
+    await service.setSettings({ maxSessions: 1, idleTimeoutMs: 600_000 });
+    const before = new Set(service.stack.gateway.connectionIds());
+    const first = await device();
+    const firstId = service.stack.gateway.connectionIds().find((id) => !before.has(id)) as string;
+    const accepted = statusOf(await login(first));
+    expect(service.stack.gateway.loseDisconnect(firstId)).toBe(true);
+    await first.closed;
+    expect(await service.stores.sessions.get(accepted.sessionId as string)).toBeDefined();
+
+    expect(statusOf(await login(await device()))).toMatchObject({ status: 'Accepted' });
+    expect(await service.stores.sessions.get(accepted.sessionId as string)).toBeUndefined();
+    expect(await service.stores.sessions.count()).toBe(1);
+  });
+
+  it('answers Failed when CWA is down, and frees the slot it took', async () => {
+    service.stack.cwa.faults.down = 'refuse';
+    await service.stack.cwa.settled();
+    const status = statusOf(await login(await device()));
+    expect(status).toMatchObject({ status: 'Failed', reason: 'cwa-unreachable' });
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('answers Bad Request for a login frame without a password', async () => {
+    const client = await device();
+    client.send('login', { user: 'x' });
+    expect(statusOf(await nextStatus(client))).toMatchObject({ status: 'Bad Request' });
+  });
+
+  it('does not take a second slot for a retried identical login frame', async () => {
+    const client = await device();
+    const frame = JSON.stringify(client.seal('login', { password: ALICE_PASSWORD }));
+    client.sendRaw(frame);
+    client.sendRaw(frame);
+    const answers = [await client.next(10_000), await client.next(10_000)];
+    expect(answers.filter((a) => a.kind === 'message')).toHaveLength(1);
+    expect(answers.find((a) => a.kind === 'error')).toMatchObject({ frame: { code: 'Replayed' } });
+    expect(await service.stores.sessions.count()).toBe(1);
+  });
+});
+
+describe('after login', () => {
+  async function signedIn(): Promise<{ client: DeviceClient; sessionId: string }> {
+    const client = await device();
+    const status = statusOf(await login(client));
+    return { client, sessionId: status.sessionId as string };
+  }
+
+  it('records status messages, and refuses one for a session that is not this connection’s', async () => {
+    const { client, sessionId } = await signedIn();
+    const before = (await service.stores.sessions.get(sessionId))?.lastStatusAt as number;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    client.sendRaw(JSON.stringify({ action: 'status', sessionId }));
+    await eventually(async () => {
+      const after = (await service.stores.sessions.get(sessionId))?.lastStatusAt as number;
+      return after > before ? true : undefined;
+    });
+    const other = await device();
+    other.sendRaw(JSON.stringify({ action: 'status', sessionId }));
+    expect(await other.next()).toMatchObject({ kind: 'error', frame: { code: 'NotSignedIn' } });
+  });
+
+  it('logs out once: Logged Out, slot freed; a second logout finds nothing', async () => {
+    const { client, sessionId } = await signedIn();
+    client.sendRaw(JSON.stringify({ action: 'logout', sessionId }));
+    expect(statusOf(await nextStatus(client))).toMatchObject({ status: 'Logged Out', reason: 'device' });
+    expect(await service.stores.sessions.count()).toBe(0);
+    client.sendRaw(JSON.stringify({ action: 'logout', sessionId }));
+    expect(await client.next()).toMatchObject({ kind: 'error', frame: { code: 'NotSignedIn' } });
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('ends the session when the device disconnects, and a duplicated $disconnect frees nothing more', async () => {
+    const { client, sessionId } = await signedIn();
+    const other = await signedIn();
+    await client.close();
+    await eventually(async () =>
+      (await service.stores.sessions.get(sessionId)) === undefined ? true : undefined,
+    );
+    expect(await service.stores.sessions.count()).toBe(1);
+    const { handleDisconnect } = await import('../../functions/handlers/disconnect');
+    const { wsEvent } = await import('../support/events');
+    const connectionId = (await service.stores.sessions.get(other.sessionId))?.connectionId as string;
+    await handleDisconnect(wsEvent('DISCONNECT', { connectionId }));
+    await handleDisconnect(wsEvent('DISCONNECT', { connectionId }));
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+});
+
+export type { DeviceCredential };

@@ -1,0 +1,88 @@
+// A running local stack for end-to-end tests, with helpers to activate devices, connect them, sign in,
+// and read or change the Configuration Database — all through the real parts.
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeviceClient, type Incoming } from '../../device/client';
+import { DynamoDbConfigurationStores } from '../../functions/adapters/dynamodb-configuration';
+import { DynamoDbDeviceStore } from '../../functions/adapters/dynamodb-device-store';
+import { type DeviceCredential, decodeDeviceCredential } from '../../functions/crypto';
+import { activateDevice } from '../../functions/domain/devices';
+import { DEFAULT_SETTINGS, type Settings } from '../../functions/domain/settings';
+import { createLocalSealer } from '../../functions/secrets';
+import { serviceTable } from '../../functions/tables';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
+
+export interface ServiceFixture {
+  readonly stack: LocalStack;
+  readonly documents: DynamoDBDocumentClient;
+  readonly stores: DynamoDbConfigurationStores;
+  readonly tableName: string;
+  activate(userId: string, deviceId?: string): Promise<DeviceCredential>;
+  connect(credential: DeviceCredential): Promise<DeviceClient>;
+  setSettings(settings: Partial<Settings>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startServiceFixture(options: LocalStackOptions = {}): Promise<ServiceFixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'collab-e2e-'));
+  const stack = await startLocalStack({
+    port: 0,
+    credentialDir: join(dir, 'devices'),
+    masterKeyFile: join(dir, 'master.key'),
+    ...options,
+  });
+  const documents = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint: stack.endpoints.dynamoDbEndpoint,
+      region: stack.endpoints.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+  const tableName = stack.endpoints.tables[serviceTable.id] as string;
+  const stores = new DynamoDbConfigurationStores(documents, tableName);
+  const devices = new DynamoDbDeviceStore(documents, tableName);
+  const sealer = createLocalSealer(stack.endpoints.masterKeyFile);
+  const seededCwa = (await stores.settings.get()).cwa;
+  return {
+    stack,
+    documents,
+    stores,
+    tableName,
+    async activate(userId, deviceId) {
+      const { credential } = await activateDevice(
+        { store: devices, sealer },
+        { userId, ...(deviceId ? { deviceId } : {}) },
+      );
+      return decodeDeviceCredential(credential);
+    },
+    connect: (credential) => DeviceClient.connect({ url: stack.endpoints.websocketUrl, credential }),
+    async setSettings(settings) {
+      await stores.settings.put(
+        { ...DEFAULT_SETTINGS, ...(seededCwa ? { cwa: seededCwa } : {}), ...settings },
+        Date.now(),
+      );
+    },
+    async stop() {
+      documents.destroy();
+      await stack.stop();
+    },
+  };
+}
+
+/** The next message that is a status (skipping anything else), or the error frame that came instead. */
+export async function nextStatus(client: DeviceClient, timeoutMs = 10_000): Promise<Incoming> {
+  for (;;) {
+    const incoming = await client.next(timeoutMs);
+    if (incoming.kind !== 'message' || incoming.message.type === 'status') return incoming;
+  }
+}
+
+export function statusOf(incoming: Incoming): Record<string, unknown> {
+  if (incoming.kind !== 'message') throw new Error(`expected a status, got ${JSON.stringify(incoming)}`);
+  return incoming.message as Record<string, unknown>;
+}
