@@ -2,7 +2,10 @@
 // admin/commands/ registered below. Exit codes: 0 done, 1 the operation failed, 2 the command line is wrong.
 
 import { parseArgs } from 'node:util';
+import { config } from './commands/config';
 import { devices } from './commands/devices';
+import { sessions } from './commands/sessions';
+import { users } from './commands/users';
 import { type Command, CommandError, type CommandGroup, type OptionValues, UsageError } from './output';
 import { openTarget, type Target, targetHelp, targetOptions } from './target';
 
@@ -10,7 +13,7 @@ import { openTarget, type Target, targetHelp, targetOptions } from './target';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 /** Every command group; a new group is a file in admin/commands/ and one entry here. */
-const groups: readonly CommandGroup[] = [devices];
+const groups: readonly CommandGroup[] = [devices, users, sessions, config];
 
 const columns = (entries: readonly (readonly [string, string])[]) => {
   const width = Math.max(...entries.map(([name]) => name.length));
@@ -101,6 +104,7 @@ async function runAdmin(argv: readonly string[], io: Io): Promise<number> {
       values,
       positionals,
       print: io.out,
+      warn: (text) => io.err(`admin: warning: ${text}`),
       target: async () => {
         target ??= await openTarget(values);
         return target;

@@ -12,6 +12,8 @@ export interface CommandInput {
   /** The service to act on; resolved only when asked for, so `--help` works without a stack. */
   readonly target: () => Promise<Target>;
   readonly print: (text: string) => void;
+  /** Something the operator should know although the command did its job (stderr, `admin: warning:`). */
+  readonly warn: (text: string) => void;
 }
 
 export interface Command {
@@ -59,6 +61,17 @@ export function formatTime(epochMs: number | undefined): string {
     .toISOString()
     .replace('T', ' ')
     .replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `12 s ago`, `5 min ago`, `3 h ago`, `2 d ago`: how long since, at a glance. */
+export function formatAge(epochMs: number, now: number): string {
+  const seconds = Math.max(0, Math.floor((now - epochMs) / 1000));
+  if (seconds < 120) return `${seconds} s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 120) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} d ago`;
 }
 
 /** Columns padded to their widest cell; the last column is not padded. */

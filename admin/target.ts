@@ -9,8 +9,21 @@ import {
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDbPermissionStore,
+  DynamoDbSessionStore,
+  DynamoDbSettingsStore,
+} from '../functions/adapters/dynamodb-configuration';
+import { DynamoDbConnectionStore } from '../functions/adapters/dynamodb-connection-store';
 import { DynamoDbDeviceStore } from '../functions/adapters/dynamodb-device-store';
-import { createKmsSealer, createLocalSealer, type SecretSealer } from '../functions/secrets';
+import { managementApiPoster } from '../functions/dispatcher/connection-poster';
+import { createDispatcher, type Dispatcher } from '../functions/dispatcher/dispatcher';
+import {
+  createDeviceKeyring,
+  createKmsSealer,
+  createLocalSealer,
+  type SecretSealer,
+} from '../functions/secrets';
 import { serviceTable } from '../functions/tables';
 import { readEndpoints } from '../local/endpoints-file';
 import { CommandError, flag, type OptionValues, stringOption, UsageError } from './output';
@@ -28,18 +41,31 @@ export const targetHelp = `Target:
   (default)                     the local stack that npm start is running
   --aws                         the deployed service (default AWS credential chain), with
     --table NAME                  the service table           (or COLLAB_TABLE_NAME)
-    --kms-key-id ID               the key sealing device keys (or COLLAB_KMS_KEY_ID; for activate)
-    --connections-endpoint URL    the @connections endpoint   (or COLLAB_CONNECTIONS_ENDPOINT; for deactivate)
+    --kms-key-id ID               the service's KMS key       (or COLLAB_KMS_KEY_ID; for devices activate
+                                  and sessions kick: KMS opens sealed data only under the key named)
+    --connections-endpoint URL    the @connections endpoint   (or COLLAB_CONNECTIONS_ENDPOINT; for devices
+                                  deactivate and sessions kick)
     --region REGION               (or AWS_REGION)`;
 
 export interface Target {
   /** One line naming what is being changed, for the command's output. */
   readonly description: string;
   readonly devices: DynamoDbDeviceStore;
-  /** The sealer of device keys; throws UsageError when the target cannot seal (no KMS key given). */
+  readonly settings: DynamoDbSettingsStore;
+  readonly permissions: DynamoDbPermissionStore;
+  readonly sessions: DynamoDbSessionStore;
+  /**
+   * The service's sealer (device keys, connectivity caches), for sealing and opening alike; throws
+   * UsageError when the target cannot build it (--aws without a KMS key: KMS opens only under a named key).
+   */
   sealer(): SecretSealer;
   /** Closes a live connection (a connection already gone counts as closed); throws UsageError when unset. */
   disconnector(): (connectionId: string) => Promise<void>;
+  /**
+   * Reaches devices as the service does (sealed frames posted to @connections; 410 = out of coverage);
+   * throws UsageError when the endpoint or the KMS key is missing.
+   */
+  dispatcher(): Dispatcher;
   /** Releases the SDK clients' sockets so the process can exit. */
   close(): void;
 }
@@ -112,7 +138,8 @@ function awsSettings(values: OptionValues, env: Env): TargetSettings {
     sealer: (track) => {
       if (!kmsKeyId) {
         throw new UsageError(
-          '--aws needs the key that seals device keys: --kms-key-id ID (or COLLAB_KMS_KEY_ID)',
+          "--aws needs the service's KMS key, which seals device keys and connectivity caches: " +
+            '--kms-key-id ID (or COLLAB_KMS_KEY_ID)',
         );
       }
       const kms = new KMSClient(region ? { region } : {});
@@ -128,28 +155,49 @@ export async function openTarget(values: OptionValues, env: Env = process.env): 
   const documents = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
   const clients: { destroy(): void }[] = [base];
   let sealer: SecretSealer | undefined;
+  let dispatcher: Dispatcher | undefined;
+
+  const openSealer = () => {
+    sealer ??= settings.sealer((client) => clients.push(client));
+    return sealer;
+  };
+  const managementClient = (purpose: string, maxAttempts?: number) => {
+    const endpoint = settings.connectionsEndpoint;
+    if (!endpoint) {
+      throw new UsageError(
+        `--aws needs the @connections endpoint to ${purpose}: --connections-endpoint URL ` +
+          '(or COLLAB_CONNECTIONS_ENDPOINT)',
+      );
+    }
+    const client = new ApiGatewayManagementApiClient({
+      endpoint,
+      ...(settings.region ? { region: settings.region } : {}),
+      ...(settings.credentials ? { credentials: settings.credentials } : {}),
+      ...(maxAttempts === undefined ? {} : { maxAttempts }),
+    });
+    clients.push(client);
+    return client;
+  };
+  const connections = new DynamoDbConnectionStore(documents, settings.tableName);
 
   return {
     description: settings.description,
     devices: new DynamoDbDeviceStore(documents, settings.tableName),
-    sealer() {
-      sealer ??= settings.sealer((client) => clients.push(client));
-      return sealer;
+    settings: new DynamoDbSettingsStore(documents, settings.tableName),
+    permissions: new DynamoDbPermissionStore(documents, settings.tableName),
+    sessions: new DynamoDbSessionStore(documents, settings.tableName),
+    sealer: openSealer,
+    dispatcher() {
+      if (!dispatcher) {
+        // As the service builds it: the SDK's retries off (the poster retries throttling itself, and a
+        // 410 must be seen at once).
+        const poster = managementApiPoster(managementClient('reach devices', 1));
+        dispatcher = createDispatcher({ connections, poster, keyring: createDeviceKeyring(openSealer()) });
+      }
+      return dispatcher;
     },
     disconnector() {
-      const endpoint = settings.connectionsEndpoint;
-      if (!endpoint) {
-        throw new UsageError(
-          '--aws needs the @connections endpoint to close connections: --connections-endpoint URL ' +
-            '(or COLLAB_CONNECTIONS_ENDPOINT)',
-        );
-      }
-      const management = new ApiGatewayManagementApiClient({
-        endpoint,
-        ...(settings.region ? { region: settings.region } : {}),
-        ...(settings.credentials ? { credentials: settings.credentials } : {}),
-      });
-      clients.push(management);
+      const management = managementClient('close connections');
       return async (connectionId) => {
         try {
           await management.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));

@@ -11,4 +11,6 @@ export const logger = new Logger({
 export const metrics = new Metrics({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'collaboration-service',
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'CollaborationService',
+  // Its own warnings (e.g. "no application metrics to publish") go through our logger and its level.
+  logger,
 });

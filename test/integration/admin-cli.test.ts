@@ -313,7 +313,7 @@ describe('admin usage', () => {
     [['devices', 'activate', '--user', 'u', '--device-id', 'x'], '--device-id must be', 'devices activate'],
     [['devices', 'frobnicate'], 'devices: unknown command "frobnicate"', 'Commands:'],
     [['devices'], 'devices: no command given', 'Commands:'],
-    [['sessions', 'list'], 'unknown group "sessions"', 'Groups:'],
+    [['frobnicate', 'list'], 'unknown group "frobnicate"', 'Groups:'],
     [[], 'no command given', 'Groups:'],
     [
       ['devices', 'list', '--table', 't'],

@@ -4,7 +4,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../device/client';
-import type { DeviceCredential } from '../../functions/crypto';
 import { sessionKey } from '../../functions/domain/keys';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
 import { eventually } from '../support/ws-client';
@@ -214,4 +213,3 @@ describe('after login', () => {
   });
 });
 
-export type { DeviceCredential };

@@ -1,0 +1,107 @@
+// Admission under real concurrency (SPEC §4): 1000 devices on real sockets log in at once for 100 slots;
+// exactly 100 are admitted and the session count equals the sessions stored. Then the same with CWA
+// failing a share of the sign-ins mid-login: no slot is leaked, none is over-granted.
+
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceClient } from '../../device/client';
+import { SESSIONS_PARTITION } from '../../functions/domain/keys';
+import { nextStatus, type ServiceFixture, startServiceFixture } from '../support/service-fixture';
+import { eventually } from '../support/ws-client';
+
+const DEVICES = 1000;
+const SLOTS = 100;
+let service: ServiceFixture;
+let clients: DeviceClient[] = [];
+
+async function inBatches<T, R>(
+  items: readonly T[],
+  size: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += size)
+    results.push(...(await Promise.all(items.slice(i, i + size).map(work))));
+  return results;
+}
+
+async function storedSessions(): Promise<number> {
+  let total = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await service.documents.send(
+      new QueryCommand({
+        TableName: service.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': SESSIONS_PARTITION },
+        Select: 'COUNT',
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    total += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return total;
+}
+
+async function raceAll(): Promise<Record<string, number>> {
+  for (const client of clients) client.send('login', { password: 'Alice#2007' });
+  const answers = await Promise.all(clients.map((client) => nextStatus(client, 60_000)));
+  const tally: Record<string, number> = {};
+  for (const answer of answers) {
+    const key = answer.kind === 'message' ? String(answer.message.status) : `error:${answer.kind}`;
+    tally[key] = (tally[key] ?? 0) + 1;
+  }
+  return tally;
+}
+
+async function connectAll(): Promise<void> {
+  const credentials = await inBatches(Array.from({ length: DEVICES }), 50, () =>
+    service.activate('CONTOSO\\alice'),
+  );
+  clients = await inBatches(credentials, 100, (credential) => service.connect(credential));
+}
+
+async function disconnectAll(): Promise<void> {
+  await Promise.all(clients.map((client) => client.close()));
+  clients = [];
+}
+
+beforeAll(async () => {
+  service = await startServiceFixture();
+  await service.setSettings({ maxSessions: SLOTS });
+}, 120_000);
+
+afterAll(async () => {
+  await disconnectAll();
+  await service?.stop();
+});
+
+describe(`${DEVICES} concurrent logins for ${SLOTS} slots`, () => {
+  it('admits exactly 100; the count equals the sessions stored; everyone else hears Server Busy', async () => {
+    await connectAll();
+    const tally = await raceAll();
+    expect(tally).toEqual({ Accepted: SLOTS, 'Server Busy': DEVICES - SLOTS });
+    expect(await service.stores.sessions.count()).toBe(SLOTS);
+    expect(await storedSessions()).toBe(SLOTS);
+    await disconnectAll();
+  }, 180_000);
+
+  it('with CWA failing a share of the sign-ins, never over-grants and leaks no slot', async () => {
+    // $disconnect ends every session of the first round.
+    await eventually(async () => ((await service.stores.sessions.count()) === 0 ? true : undefined), 30_000);
+    expect(await storedSessions()).toBe(0);
+    await connectAll();
+    // The next 300 CWA requests answer 500 (more than retries absorb): sign-ins fail after taking a slot.
+    service.stack.cwa.faults.serverError = 300;
+    const tally = await raceAll();
+    const accepted = tally.Accepted ?? 0;
+    expect(tally.Failed ?? 0).toBeGreaterThan(0);
+    expect(accepted).toBeLessThanOrEqual(SLOTS);
+    expect(accepted + (tally.Failed ?? 0) + (tally['Server Busy'] ?? 0)).toBe(DEVICES);
+    expect(await service.stores.sessions.count()).toBe(accepted);
+    expect(await storedSessions()).toBe(accepted);
+    await disconnectAll();
+  }, 180_000);
+});
