@@ -11,6 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const benchmarks: Readonly<Record<string, string>> = {
   'cwa-signin': 'IWA and forms sign-in round trips against the CWA simulator over HTTPS',
   'frame-crypto': 'compress+encrypt and decrypt+decompress throughput, per-message overhead',
+  login: 'concurrent logins through the full local stack: latency, logins/s, DynamoDB requests per login',
 };
 
 function usage(): string {

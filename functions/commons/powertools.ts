@@ -11,6 +11,15 @@ export const logger = new Logger({
 export const metrics = new Metrics({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'collaboration-service',
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'CollaborationService',
-  // Its own warnings (e.g. "no application metrics to publish") go through our logger and its level.
-  logger,
+  // Many invocations rightly publish nothing (a status message, a $disconnect with no session); Powertools
+  // would warn about each. Its other warnings go through our logger.
+  logger: {
+    debug: (...args: unknown[]) => logger.debug(String(args[0])),
+    info: (...args: unknown[]) => logger.info(String(args[0])),
+    error: (...args: unknown[]) => logger.error(String(args[0])),
+    warn: (...args: unknown[]) => {
+      const message = String(args[0]);
+      if (!message.startsWith('No application metrics to publish')) logger.warn(message);
+    },
+  },
 });

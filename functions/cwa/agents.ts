@@ -3,6 +3,8 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import type { CwaConfig } from './config';
 
 export interface CwaAgents {
@@ -16,25 +18,67 @@ export interface CwaAgents {
   destroy(): void;
 }
 
+/** TLS sessions of earlier handshake connections, by server: resuming one skips the certificate exchange. */
+const MAX_CACHED_SESSIONS = 64;
+
+/**
+ * Every IWA sign-in needs a new connection. Parsing the CA bundle again for each (Node does, unless given a
+ * context) and a full TLS handshake each time would be most of a sign-in's CPU; one context for the
+ * connector and resumed sessions avoid both. Verification is unchanged: the context holds the same CA.
+ */
+class HandshakeAgent extends https.Agent {
+  constructor(
+    private readonly context: tls.SecureContext,
+    private readonly sessions: Map<string, Buffer>,
+  ) {
+    super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, rejectUnauthorized: true });
+  }
+
+  override createConnection(
+    options: tls.ConnectionOptions,
+    callback?: (error: Error | null, socket: Duplex) => void,
+  ): Duplex {
+    const key = `${options.host ?? ''}:${options.port ?? ''}:${options.servername ?? ''}`;
+    const session = this.sessions.get(key);
+    const socket = tls.connect({
+      ...options,
+      secureContext: this.context,
+      rejectUnauthorized: true,
+      ...(session ? { session } : {}),
+    });
+    socket.on('session', (ticket: Buffer) => {
+      this.sessions.delete(key);
+      this.sessions.set(key, ticket);
+      if (this.sessions.size > MAX_CACHED_SESSIONS)
+        this.sessions.delete(this.sessions.keys().next().value as string);
+    });
+    callback?.(null, socket);
+    return socket;
+  }
+}
+
 export function createCwaAgents(config: CwaConfig): CwaAgents {
   // Explicit rejectUnauthorized: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot switch it off.
-  const tls = { ca: config.caBundle, rejectUnauthorized: true };
+  const tlsOptions = { ca: config.caBundle, rejectUnauthorized: true };
+  const context = tls.createSecureContext(config.caBundle ? { ca: config.caBundle } : {});
+  const sessions = new Map<string, Buffer>();
   // Idle pooled sockets are closed after 30 s (sooner if the server's Keep-Alive hint says so), before a
   // server or a NAT in between drops them and a command sent on one fails with a reset.
   const pooled = { keepAlive: true, maxSockets: config.maxSockets, timeout: 30_000 };
   const pools = {
-    https: new https.Agent({ ...pooled, ...tls }),
+    https: new https.Agent({ ...pooled, ...tlsOptions }),
     http: new http.Agent(pooled),
   };
   return {
     forUrl: (url) => (url.protocol === 'https:' ? pools.https : pools.http),
     handshake: (url) =>
       url.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, ...tls })
+        ? new HandshakeAgent(context, sessions)
         : new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 }),
     destroy: () => {
       pools.https.destroy();
       pools.http.destroy();
+      sessions.clear();
     },
   };
 }

@@ -1,5 +1,6 @@
 // Posting bytes to a device's connection through API Gateway's `@connections` API: 410 becomes `gone`
-// (a fact about the device, not a failure of the caller), throttling gets a bounded retry with jitter.
+// (a fact about the device, not a failure of the caller); throttling and a connection cut mid-request get
+// a bounded retry with jitter.
 
 import {
   type ApiGatewayManagementApiClient,
@@ -37,6 +38,15 @@ export interface ThrottleRetry {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
+
+/** A connection cut under the request (a keep-alive socket the server had just closed, a network blip). */
+export function isTransientNetworkError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  return (code !== undefined && TRANSIENT_CODES.has(code)) || error.message === 'socket hang up';
+}
+
 export function managementApiPoster(
   client: Pick<ApiGatewayManagementApiClient, 'send'>,
   retry: ThrottleRetry = {},
@@ -56,8 +66,12 @@ export function managementApiPoster(
           if (error instanceof PayloadTooLargeException) {
             throw new MessageTooLargeError(Buffer.byteLength(data), 128 * 1024, { cause: error });
           }
-          // Posting twice is safe only because a throttled post was not delivered.
-          if (error instanceof LimitExceededException && attempt < retries) {
+          // Posting again is safe: a throttled post was not delivered, and if a post cut off mid-way was,
+          // the device refuses the second copy by its sequence number.
+          if (
+            (error instanceof LimitExceededException || isTransientNetworkError(error)) &&
+            attempt < retries
+          ) {
             await wait(baseDelayMs * 2 ** attempt * (0.5 + random()));
             continue;
           }

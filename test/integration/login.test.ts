@@ -212,4 +212,3 @@ describe('after login', () => {
     expect(await service.stores.sessions.count()).toBe(0);
   });
 });
-

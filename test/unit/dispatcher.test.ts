@@ -158,6 +158,23 @@ describe('managementApiPoster', () => {
     expect(never.calls).toHaveLength(4);
   });
 
+  it('retries a post whose connection was cut under it, boundedly', async () => {
+    const reset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const once = fakeClient([reset()]);
+    expect(await managementApiPoster(once.client as never, noSleep).post('c', 'x')).toBe('delivered');
+    expect(once.calls).toHaveLength(2);
+    const always = fakeClient([reset(), reset(), reset(), reset(), reset()]);
+    await expect(managementApiPoster(always.client as never, noSleep).post('c', 'x')).rejects.toThrow(
+      'socket hang up',
+    );
+    expect(always.calls).toHaveLength(4);
+    const refused = fakeClient([Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })]);
+    await expect(managementApiPoster(refused.client as never, noSleep).post('c', 'x')).rejects.toThrow(
+      'ECONNREFUSED',
+    );
+    expect(refused.calls).toHaveLength(1);
+  });
+
   it('answers gone on 410 without retrying', async () => {
     const fake = fakeClient([new GoneException({ message: 'gone', $metadata: {} })]);
     expect(await managementApiPoster(fake.client as never, noSleep).post('c', 'x')).toBe('gone');
