@@ -3,6 +3,9 @@
 import type { Incoming } from './client';
 
 export const interactiveCommands = `Commands:
+  /login [password]          sign in as this device's user (asks for the password, hidden, if not given)
+  /logout                    sign out
+  /status                    send a status message now (they are also sent automatically once signed in)
   /ping [text]               encrypted round trip: the service answers "pong" with your text
   /send <action> [json]      send any action with a JSON payload, sealed
   /raw <text>                send text as it is, unencrypted (to see how the service refuses it)
@@ -12,6 +15,9 @@ export const interactiveCommands = `Commands:
 export type InteractiveCommand =
   | { readonly kind: 'send'; readonly action: string; readonly payload: unknown }
   | { readonly kind: 'raw'; readonly text: string }
+  | { readonly kind: 'login'; readonly password: string | undefined }
+  | { readonly kind: 'logout' }
+  | { readonly kind: 'status' }
   | { readonly kind: 'help' }
   | { readonly kind: 'quit' }
   | { readonly kind: 'none' }
@@ -23,6 +29,12 @@ export function parseInteractive(line: string): InteractiveCommand {
   const [word = '', ...rest] = text.split(/\s+/);
   const argument = text.slice(word.length).trim();
   switch (word) {
+    case '/login':
+      return { kind: 'login', password: argument || undefined };
+    case '/logout':
+      return { kind: 'logout' };
+    case '/status':
+      return { kind: 'status' };
     case '/ping':
       return { kind: 'send', action: 'ping', payload: argument ? { text: argument } : {} };
     case '/send': {
@@ -67,7 +79,26 @@ export function describeIncoming(incoming: Incoming): string {
   if (message.type === 'status') {
     const reason = typeof message.reason === 'string' ? ` (${message.reason})` : '';
     const text = typeof message.message === 'string' ? ` — ${message.message}` : '';
-    return `[${time()}] ● status ${String(message.status)}${reason}${text}`;
+    const who =
+      message.status === 'Accepted'
+        ? ` as ${String(message.user)} (${String(message.sipUri)}, ${String(message.signInMethod)}), session ${String(message.sessionId)}`
+        : '';
+    return `[${time()}] ● ${String(message.status)}${who}${reason}${text}`;
   }
   return `[${time()}] ← ${message.type} ${JSON.stringify(message)}`;
+}
+
+/** Asks a question without echoing the answer (a password). */
+export function askHidden(rl: import('node:readline').Interface, question: string): Promise<string> {
+  const output = rl as unknown as { _writeToOutput?: (text: string) => void; output: NodeJS.WritableStream };
+  const original = output._writeToOutput;
+  return new Promise((resolve) => {
+    output.output.write(question);
+    output._writeToOutput = () => {};
+    rl.question('', (answer) => {
+      output._writeToOutput = original;
+      output.output.write('\n');
+      resolve(answer);
+    });
+  });
 }

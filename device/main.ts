@@ -7,7 +7,8 @@ import { CredentialFormatError, decodeDeviceCredential } from '../functions/cryp
 import { readEndpoints } from '../local/endpoints-file';
 import { DeviceClient, HandshakeRefusedError, type Incoming } from './client';
 import { defaultCredentialDir, listCredentials, loadCredential, saveCredential } from './credentials';
-import { describeIncoming, interactiveCommands, parseInteractive } from './interactive';
+import { askHidden, describeIncoming, interactiveCommands, parseInteractive } from './interactive';
+import { SessionKeeper } from './session-keeper';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -24,6 +25,7 @@ Options for connect:
   --script                read JSON lines {"action":…,"payload":…} (or {"raw":"…"}) from stdin and print
                           what arrives as JSON lines; exits when stdin ends and nothing arrives for --linger-ms
   --linger-ms N           script mode: how long to wait for replies after stdin ends (default 1000)
+  --status-interval-ms N  interactive: status messages while signed in, every N ms (default 60000)
   --dir DIR               where credentials are kept (default ${defaultCredentialDir})
 
 Exit codes: 0 done, 1 failed (refused handshake, no stack, unknown device), 2 usage error.`;
@@ -39,13 +41,18 @@ function options() {
       url: { type: 'string' },
       script: { type: 'boolean', default: false },
       'linger-ms': { type: 'string', default: '1000' },
+      'status-interval-ms': { type: 'string', default: '60000' },
       dir: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   const linger = Number(values['linger-ms']);
   if (!Number.isInteger(linger) || linger < 0) throw new UsageError('--linger-ms must be a whole number');
-  return { values, positionals, linger, dir: values.dir ?? defaultCredentialDir };
+  const statusIntervalMs = Number(values['status-interval-ms']);
+  if (!Number.isInteger(statusIntervalMs) || statusIntervalMs < 1000) {
+    throw new UsageError('--status-interval-ms must be a whole number of at least 1000');
+  }
+  return { values, positionals, linger, statusIntervalMs, dir: values.dir ?? defaultCredentialDir };
 }
 
 async function resolveUrl(url: string | undefined): Promise<string> {
@@ -88,13 +95,15 @@ async function runScript(client: DeviceClient, lingerMs: number): Promise<void> 
   await Promise.race([new Promise((r) => setTimeout(r, lingerMs)), client.closed]);
 }
 
-async function runInteractive(client: DeviceClient): Promise<void> {
+async function runInteractive(client: DeviceClient, statusIntervalMs: number): Promise<void> {
   const rl = createInterface({
     input: process.stdin,
     output: process.stdout,
     prompt: `${client.deviceId}> `,
   });
+  const session = new SessionKeeper(client, statusIntervalMs);
   const show = (incoming: Incoming) => {
+    session.observe(incoming);
     process.stdout.write(`\r${describeIncoming(incoming)}\n`);
     rl.prompt(true);
   };
@@ -111,10 +120,26 @@ async function runInteractive(client: DeviceClient): Promise<void> {
     else if (command.kind === 'error') console.log(command.message);
     else if (command.kind === 'send') client.send(command.action, command.payload);
     else if (command.kind === 'raw') client.sendRaw(command.text);
+    else if (command.kind === 'login') {
+      if (!command.password) {
+        askHidden(rl, 'Password: ').then((password) => {
+          client.send('login', { password });
+          rl.prompt();
+        });
+        return;
+      }
+      client.send('login', { password: command.password });
+    } else if (command.kind === 'logout' || command.kind === 'status') {
+      const problem = command.kind === 'logout' ? session.logout() : session.sendStatus();
+      if (problem) console.log(problem);
+    }
     rl.prompt();
   });
   await new Promise<void>((resolve) => {
-    rl.once('close', () => resolve());
+    rl.once('close', () => {
+      session.stop();
+      resolve();
+    });
     client.closed.then(({ code, reason }) => {
       console.log(`\nThe service closed the connection (${code}${reason ? `: ${reason}` : ''}).`);
       rl.close();
@@ -163,7 +188,7 @@ async function main(): Promise<number> {
   const url = await resolveUrl(values.url);
   const client = await DeviceClient.connect({ url, credential });
   if (values.script) await runScript(client, parsed.linger);
-  else await runInteractive(client);
+  else await runInteractive(client, parsed.statusIntervalMs);
   await client.close();
   return 0;
 }

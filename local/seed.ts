@@ -36,6 +36,8 @@ export const demoDevices: readonly DemoDevice[] = [
   { deviceId: 'demo-alice', userId: 'CONTOSO\\alice' },
   { deviceId: 'demo-bob', userId: 'CONTOSO\\bob' },
   { deviceId: 'demo-carol', userId: 'CONTOSO\\carol' },
+  // alice's second device: with maxSessions=2 and alice and bob signed in, it hears Server Busy.
+  { deviceId: 'demo-alice-tablet', userId: 'CONTOSO\\alice' },
 ];
 
 export interface SeedResult {

@@ -6,6 +6,9 @@ import { checkJava, JavaMissingError } from './dynamodb-local';
 import { endpointsFile, removeEndpoints, writeEndpoints } from './endpoints-file';
 import { type LocalStack, type ProgressEvent, startLocalStack } from './stack';
 
+// Local tooling runs on Node 20; Lambda runs Node.js 22. The SDK's notice about that is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const usage = `Usage: npm start -- [options]
 
   --port N              WebSocket gateway port (default 3001; 0 = any free port)
@@ -68,15 +71,19 @@ function readyBlock(stack: LocalStack, startedMs: number): string {
     `  WebSocket URL          ${websocketUrl}`,
     `  @connections endpoint  ${connectionsEndpoint}`,
     `  DynamoDB endpoint      ${dynamoDbEndpoint}   (region ${region}, any credentials)`,
+    `  CWA simulator          ${stack.endpoints.cwaUrl ?? ''}   (users CONTOSO\\alice, bob, carol)`,
     `  Endpoints file         ${endpointsFile}`,
     '',
-    'Try it:',
-    `  npm run device -- --device demo-alice     connect as a demo device (/ping, /help); also demo-bob, demo-carol`,
-    `  npm run admin -- devices list             the activated devices (activate, deactivate: see --help)`,
-    `  npx wscat -c ${websocketUrl}    a device without a signed handshake: refused (401)`,
-    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=${region} \\`,
-    `    aws apigatewaymanagementapi post-to-connection --endpoint-url ${connectionsEndpoint} \\`,
-    '    --connection-id <id from the gateway log> --data hi',
+    'Try it (each in its own terminal; passwords: alice Alice#2007, bob Bob#2007, carol Carol#2007):',
+    '  npm run device -- --device demo-alice          then /login Alice#2007  → Accepted',
+    '  npm run device -- --device demo-bob            then /login Bob#2007    → Accepted',
+    '  npm run admin -- config set maxSessions=2',
+    '  npm run device -- --device demo-alice-tablet   then /login Alice#2007  → Server Busy',
+    '  npm run device -- --device demo-carol          then /login Carol#2007  → Forbidden (not permitted)',
+    '  a wrong password                                                       → Authentication Failed',
+    '  npm run admin -- config set maxSessions=none connectionCapacity=2     → a third login: Failed',
+    '  npm run admin -- sessions list | sessions kick <id> | users list | config show',
+    `  npx wscat -c ${websocketUrl}    no signed handshake: refused (401)`,
     '',
     'Stop: Ctrl-C (stops DynamoDB Local and the gateway, removes the endpoints file).',
     '',
