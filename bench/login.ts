@@ -60,9 +60,9 @@ async function round(concurrency: number, measured: boolean) {
 
   // One status message per device: the heartbeat path.
   counter.reset();
-  clients.forEach((client, i) =>
-    client.sendRaw(JSON.stringify({ action: 'status', sessionId: sessions[i] })),
-  );
+  for (const [i, client] of clients.entries()) {
+    client.sendRaw(JSON.stringify({ action: 'status', sessionId: sessions[i] }));
+  }
   const deadline = Date.now() + 10_000;
   while (counter.total() < concurrency && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 100)); // any request beyond one per message would show up here
