@@ -10,7 +10,7 @@ import {
   FrameCryptoError,
   handshakeQueryString,
   openFrame,
-  SequenceGuard,
+  ReplayWindow,
   sealFrame,
   signHandshake,
 } from '../functions/crypto';
@@ -59,7 +59,8 @@ export class DeviceClient {
   private readonly queue: Incoming[] = [];
   private readonly waiters: Array<(incoming: Incoming) => void> = [];
   private readonly listeners = new Set<(incoming: Incoming) => void>();
-  private readonly inbound = new SequenceGuard();
+  // The service sends from several places at once (replies, the event pump): frames may overtake each other.
+  private readonly inbound = new ReplayWindow(64);
   private outSeq = 0;
   readonly closed: Promise<{ code: number; reason: string }>;
 

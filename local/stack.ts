@@ -6,12 +6,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type CwaSimulator, type CwaSimulatorOptions, startCwaSimulator } from '../cwa-sim/simulator';
 import { routes } from '../functions/routes';
+import { scheduledFunctions } from '../functions/schedules';
 import { createLocalSealer, ensureLocalMasterKey } from '../functions/secrets';
 import { serviceTable, tables } from '../functions/tables';
 import { dynamoDbLocalClientConfig, type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import type { LocalEndpoints } from './endpoints-file';
 import { localDataDir, repositoryRoot } from './endpoints-file';
 import { moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
+import { type LocalScheduler, startLocalScheduler } from './scheduler';
 import { type SeedResult, seedConfiguration, seedDemoDevices } from './seed';
 
 export interface LocalStackOptions {
@@ -36,6 +38,14 @@ export interface LocalStackOptions {
    * @default true
    */
   readonly seed?: boolean;
+  /**
+   * Periods of the scheduled functions (functions/schedules.ts) by name, in ms; `false` runs none on a timer
+   * (tests then call `scheduler.runNow`).
+   * @default - their deployed rates (one minute)
+   */
+  readonly schedules?: Readonly<Record<string, number>> | false;
+  /** Event-pump shards. @default 2 */
+  readonly pumpShards?: number;
   /** CWA simulator port; 0 for a free one. @default 0 */
   readonly cwaPort?: number;
   /** Fault switches and users of the embedded CWA simulator. */
@@ -68,6 +78,8 @@ export interface LocalStack {
   readonly gateway: RunningGateway;
   /** The embedded CWA simulator (its `faults` switch failures on for tests and demos). */
   readonly cwa: CwaSimulator;
+  /** Runs the event pump and the reaper, as EventBridge Scheduler does on AWS. */
+  readonly scheduler: LocalScheduler;
   /** What seeding did (empty lists when `seed` was false). */
   readonly seeded: SeedResult;
   stop(): Promise<void>;
@@ -195,13 +207,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     throw error;
   }
   // Known only once the gateway listens; no handler has run yet, so none has read it.
-  configureHandlerEnvironment({ CONNECTIONS_ENDPOINT: gateway.managementEndpoint });
+  const pumpShards = options.pumpShards ?? 2;
+  const periods = options.schedules === false ? {} : (options.schedules ?? {});
+  const pumpPeriodMs = periods.eventPump ?? 60_000;
+  configureHandlerEnvironment({
+    CONNECTIONS_ENDPOINT: gateway.managementEndpoint,
+    PUMP_SHARDS: String(pumpShards),
+    // Each pump invocation serves its shard until just before the next one starts.
+    PUMP_RUN_MS: String(Math.max(1_000, pumpPeriodMs - 1_000)),
+  });
+  const scheduler = startLocalScheduler({
+    rootDir: repositoryRoot,
+    functions: scheduledFunctions,
+    shards: pumpShards,
+    everyMs:
+      options.schedules === false
+        ? Object.fromEntries(scheduledFunctions.map((fn) => [fn.name, 0]))
+        : { ...periods, eventPump: pumpPeriodMs },
+    ...(options.log ? { log: (line) => options.log?.(`[scheduler] ${line}`) } : {}),
+  });
 
   let stopped: Promise<void> | undefined;
   return {
     dynamoDb,
     gateway,
     cwa,
+    scheduler,
     seeded,
     endpoints: {
       cwaUrl: cwa.url,
@@ -215,8 +246,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     stop() {
       // The gateway goes first so its $disconnect handlers still reach DynamoDB.
-      stopped ??= gateway
-        .close()
+      stopped ??= scheduler
+        .stop()
+        .then(() => gateway.close())
         .finally(() => Promise.allSettled([cwa.close(), dynamoDb.stop()]))
         .then(() => undefined);
       return stopped;

@@ -15,19 +15,24 @@ import {
   activitySortKey,
   connectionKey,
   permissionKey,
+  pumpLeaseKey,
   SESSIONS_PARTITION,
   sessionCountKey,
   sessionKey,
   settingsKey,
+  shardPartition,
   USERS_PARTITION,
 } from '../domain/keys';
 import type { PermissionStore, UserPermission } from '../domain/permissions';
 import type {
   AdmitInput,
   AdmitOutcome,
+  CheckpointOutcome,
+  LeaseStore,
   LoginSnapshot,
   SessionRecord,
   SessionStore,
+  ShardLease,
 } from '../domain/sessions';
 import { type Settings, type SettingsStore, settingsFromItem } from '../domain/settings';
 import { withConflictRetry } from './transactions';
@@ -165,6 +170,9 @@ export class DynamoDbSessionStore implements SessionStore {
                     ...session,
                     gsi1pk: SESSIONS_PARTITION,
                     gsi1sk: activitySortKey(session.lastStatusAt, session.sessionId),
+                    ...(session.shard === undefined
+                      ? {}
+                      : { gsi2pk: shardPartition(session.shard), gsi2sk: session.sessionId }),
                   },
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
@@ -315,6 +323,147 @@ export class DynamoDbSessionStore implements SessionStore {
     return { sessions: (page.Items ?? []).map(sessionOf), next: page.LastEvaluatedKey };
   }
 
+  async sessionsInShard(shard: number): Promise<SessionRecord[]> {
+    const sessions: SessionRecord[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi2',
+          KeyConditionExpression: 'gsi2pk = :p',
+          ExpressionAttributeValues: { ':p': shardPartition(shard) },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      sessions.push(...(page.Items ?? []).map(sessionOf));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return sessions;
+  }
+
+  async checkpoint(
+    sessionId: string,
+    update: { from: number; to: number; sealedImSession?: string; lease: ShardLease },
+  ): Promise<CheckpointOutcome> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              // The fencing token: a pump that lost its lease (paused, then resumed) cannot move a cursor.
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: pumpLeaseKey(update.lease.shard),
+                ConditionExpression: '#token = :token AND #owner = :owner',
+                ExpressionAttributeNames: { '#token': 'token', '#owner': 'owner' },
+                ExpressionAttributeValues: { ':token': update.lease.token, ':owner': update.lease.owner },
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: sessionKey(sessionId),
+                UpdateExpression: `SET #cursor = :to${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
+                ConditionExpression: '#cursor = :from',
+                ExpressionAttributeNames: { '#cursor': 'cursor' },
+                ExpressionAttributeValues: {
+                  ':to': update.to,
+                  ':from': update.from,
+                  ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
+                },
+              },
+            },
+          ],
+        }),
+      );
+      return 'saved';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [lease, session] = error.CancellationReasons ?? [];
+      if (lease?.Code === 'ConditionalCheckFailed') return 'fenced';
+      if (session?.Code === 'ConditionalCheckFailed') return 'moved';
+      throw error;
+    }
+  }
+
+  async saveConnectivityCache(sessionId: string, sealedImSession: string): Promise<void> {
+    await this.updateIfExists(sessionId, 'SET sealedImSession = :value', sealedImSession);
+  }
+
+  async recordPresence(sessionId: string, at: number): Promise<void> {
+    await this.updateIfExists(sessionId, 'SET lastPresenceAt = :value', at);
+  }
+
+  private async updateIfExists(sessionId: string, expression: string, value: unknown): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: expression,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':value': value },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async attach(input: {
+    sessionId: string;
+    deviceId: string;
+    connectionId: string;
+    frameSeq: number;
+    at: number;
+  }) {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: sessionKey(input.sessionId),
+                UpdateExpression:
+                  'SET connectionId = :connection, lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+                ConditionExpression: 'deviceId = :device AND #state = :active',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: {
+                  ':connection': input.connectionId,
+                  ':at': input.at,
+                  ':sk': activitySortKey(input.at, input.sessionId),
+                  ':device': input.deviceId,
+                  ':active': 'active',
+                },
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: connectionKey(input.connectionId),
+                UpdateExpression: 'SET inSeq = :seq, sessionId = :sid',
+                ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
+                ExpressionAttributeValues: { ':seq': input.frameSeq, ':sid': input.sessionId },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
+        }),
+      );
+      return 'attached' as const;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [session, connection] = error.CancellationReasons ?? [];
+      if (connection?.Code === 'ConditionalCheckFailed') {
+        return connection.Item ? ('replayed' as const) : ('connection-gone' as const);
+      }
+      if (session?.Code === 'ConditionalCheckFailed') return 'not-yours' as const;
+      throw error;
+    }
+  }
+
   async count(): Promise<number> {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: sessionCountKey, ConsistentRead: true }),
@@ -333,5 +482,78 @@ export class DynamoDbConfigurationStores {
     this.settings = new DynamoDbSettingsStore(client, tableName);
     this.permissions = new DynamoDbPermissionStore(client, tableName);
     this.sessions = new DynamoDbSessionStore(client, tableName);
+  }
+}
+
+/** Pump leases: one item per shard; a takeover bumps the fencing token. */
+export class DynamoDbLeaseStore implements LeaseStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async acquire(shard: number, owner: string, now: number, until: number): Promise<ShardLease | undefined> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: pumpLeaseKey(shard),
+          // Every acquisition bumps the token, so whatever an earlier holder does afterwards is fenced off.
+          UpdateExpression:
+            'SET #owner = :owner, expiresAt = :until, kind = :kind, #token = if_not_exists(#token, :zero) + :bump',
+          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner OR expiresAt < :now',
+          ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token' },
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':until': until,
+            ':now': now,
+            ':zero': 0,
+            ':bump': 1,
+            ':kind': 'lease',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { shard, owner, token: Number(Attributes?.token) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async renew(lease: ShardLease, until: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: pumpLeaseKey(lease.shard),
+          UpdateExpression: 'SET expiresAt = :until',
+          ConditionExpression: '#owner = :owner AND #token = :token',
+          ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token' },
+          ExpressionAttributeValues: { ':until': until, ':owner': lease.owner, ':token': lease.token },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async release(lease: ShardLease): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: pumpLeaseKey(lease.shard),
+          UpdateExpression: 'SET expiresAt = :past',
+          ConditionExpression: '#owner = :owner AND #token = :token',
+          ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token' },
+          ExpressionAttributeValues: { ':past': 0, ':owner': lease.owner, ':token': lease.token },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 }

@@ -16,6 +16,12 @@ export interface ServiceConfig {
   readonly sealing: SealingConfig;
   /** How far a device handshake's timestamp may be from the service clock. */
   readonly handshakeMaxSkewMs: number;
+  /** Event-pump shards: sessions are spread over them; one pump invocation serves one shard. */
+  readonly pumpShards: number;
+  /** Connections per CWA host: the pump holds one long poll per session of its shard. */
+  readonly cwaMaxSockets: number;
+  /** How long one pump invocation serves its shard before handing over. */
+  readonly pumpRunMs: number;
 }
 
 export type SealingConfig =
@@ -24,6 +30,9 @@ export type SealingConfig =
 
 /** Five minutes either way, as Kerberos allows: device clocks drift, replays are stopped by the nonce. */
 export const DEFAULT_HANDSHAKE_MAX_SKEW_MS = 5 * 60 * 1000;
+
+/** One pump holds hundreds of sessions' long polls; two shards keep a takeover from stalling everyone. */
+export const DEFAULT_PUMP_SHARDS = 2;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -44,6 +53,24 @@ function optionalUrl(env: Env, key: string, problems: string[]): string | undefi
     }
   } catch {
     problems.push(`${key} is not a valid URL`);
+  }
+  return value;
+}
+
+function wholeNumber(
+  env: Env,
+  key: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  const text = env[key]?.trim();
+  if (!text) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${key} must be a whole number between ${min} and ${max}`);
+    return fallback;
   }
   return value;
 }
@@ -74,8 +101,25 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   if (!Number.isInteger(handshakeMaxSkewMs) || handshakeMaxSkewMs < 1000 || handshakeMaxSkewMs > 3_600_000) {
     problems.push('HANDSHAKE_MAX_SKEW_MS must be a whole number of milliseconds between 1000 and 3600000');
   }
+  const shardsText = env.PUMP_SHARDS?.trim();
+  const pumpShards = shardsText ? Number(shardsText) : DEFAULT_PUMP_SHARDS;
+  if (!Number.isInteger(pumpShards) || pumpShards < 1 || pumpShards > 256) {
+    problems.push('PUMP_SHARDS must be a whole number between 1 and 256');
+  }
+  const cwaMaxSockets = wholeNumber(env, 'CWA_MAX_SOCKETS', 1024, 1, 100_000, problems);
+  const pumpRunMs = wholeNumber(env, 'PUMP_RUN_MS', 55_000, 1_000, 900_000, problems);
   if (problems.length > 0 || !sealing) throw new ConfigError(problems);
-  return { region, serviceTableName, dynamoDbEndpoint, connectionsEndpoint, sealing, handshakeMaxSkewMs };
+  return {
+    region,
+    serviceTableName,
+    dynamoDbEndpoint,
+    connectionsEndpoint,
+    sealing,
+    handshakeMaxSkewMs,
+    pumpShards,
+    cwaMaxSockets,
+    pumpRunMs,
+  };
 }
 
 let cached: ServiceConfig | undefined;

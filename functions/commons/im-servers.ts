@@ -12,9 +12,10 @@ export interface ImServerResolver {
   close(): void;
 }
 
-function configFor(cwa: CwaSettings | undefined) {
-  if (!cwa) return cwaConfigFromEnv();
+function configFor(cwa: CwaSettings | undefined, overrides: ResolverOverrides) {
+  if (!cwa) return { ...cwaConfigFromEnv(), ...overrides };
   return resolveCwaConfig({
+    ...overrides,
     ...(cwa.baseUrl ? { baseUrl: cwa.baseUrl } : {}),
     ...(cwa.iwaLogonUrl ? { iwaLogonUrl: cwa.iwaLogonUrl } : {}),
     ...(cwa.formsLogonUrl ? { formsLogonUrl: cwa.formsLogonUrl } : {}),
@@ -23,13 +24,21 @@ function configFor(cwa: CwaSettings | undefined) {
   });
 }
 
-export function createImServerResolver(logger?: CwaLogger): ImServerResolver {
+export interface ResolverOverrides {
+  /** Concurrent connections per CWA host. */
+  readonly maxSockets?: number;
+}
+
+export function createImServerResolver(
+  logger?: CwaLogger,
+  overrides: ResolverOverrides = {},
+): ImServerResolver {
   const connectors = new Map<string, CwaConnector>();
   const resolve = ((settings: Pick<Settings, 'cwa'>) => {
     const key = JSON.stringify(settings.cwa ?? null);
     let connector = connectors.get(key);
     if (!connector) {
-      connector = createCwaConnector(configFor(settings.cwa), logger ? { logger } : {});
+      connector = createCwaConnector(configFor(settings.cwa, overrides), logger ? { logger } : {});
       connectors.set(key, connector);
     }
     return connector;

@@ -1,14 +1,14 @@
 // The stores, sealer, keyring, CWA connectors and dispatcher the handlers use, built once per process on
 // the module-scope clients.
 
-import { DynamoDbConfigurationStores } from '../adapters/dynamodb-configuration';
+import { DynamoDbConfigurationStores, DynamoDbLeaseStore } from '../adapters/dynamodb-configuration';
 import { DynamoDbConnectionStore } from '../adapters/dynamodb-connection-store';
 import { DynamoDbDeviceStore } from '../adapters/dynamodb-device-store';
 import { managementApiPoster } from '../dispatcher/connection-poster';
 import { createDispatcher, type Dispatcher } from '../dispatcher/dispatcher';
 import type { ConnectionStore } from '../domain/connections';
 import type { DeviceStore } from '../domain/devices';
-import type { SessionStore } from '../domain/sessions';
+import type { LeaseStore, SessionStore } from '../domain/sessions';
 import type { SettingsStore } from '../domain/settings';
 import {
   createDeviceKeyring,
@@ -22,6 +22,7 @@ import { dynamoDb } from './clients/dynamodb';
 import { kms } from './clients/kms';
 import { config } from './config';
 import { createImServerResolver, type ImServerResolver } from './im-servers';
+import { createImSessionCache, type ImSessionCache } from './im-session';
 import { logger } from './powertools';
 
 let connections: ConnectionStore | undefined;
@@ -31,6 +32,19 @@ let sealer: SecretSealer | undefined;
 let keys: DeviceKeyring | undefined;
 let imServers: ImServerResolver | undefined;
 let dispatcherInstance: Dispatcher | undefined;
+let leases: LeaseStore | undefined;
+let imSessions: ImSessionCache | undefined;
+
+export function leaseStore(): LeaseStore {
+  leases ??= new DynamoDbLeaseStore(dynamoDb(), config().serviceTableName);
+  return leases;
+}
+
+/** Connectivity caches opened once per warm process. */
+export function imSessionCache(): ImSessionCache {
+  imSessions ??= createImSessionCache(secretSealer());
+  return imSessions;
+}
 
 export function connectionStore(): ConnectionStore {
   connections ??= new DynamoDbConnectionStore(dynamoDb(), config().serviceTableName);
@@ -75,10 +89,14 @@ export function deviceKeyring(): DeviceKeyring {
 
 /** The CWA connector for given settings, reused across warm invocations. */
 export function imServerFor(): ImServerResolver {
-  imServers ??= createImServerResolver({
-    debug: (message, attributes) => logger.debug(message, attributes ?? {}),
-    warn: (message, attributes) => logger.warn(message, attributes ?? {}),
-  });
+  imServers ??= createImServerResolver(
+    {
+      debug: (message, attributes) => logger.debug(message, attributes ?? {}),
+      warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+    },
+    // One pump process long-polls every session of its shard at once: a socket each.
+    { maxSockets: config().cwaMaxSockets },
+  );
   return imServers;
 }
 

@@ -27,7 +27,7 @@ export {
   type VerifyHandshakeOptions,
   verifyHandshake,
 } from './handshake';
-export { SequenceGuard } from './sequence';
+export { ReplayWindow, SequenceGuard } from './sequence';
 export {
   CredentialFormatError,
   type CredentialFormatErrorCode,

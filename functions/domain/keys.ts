@@ -43,3 +43,23 @@ export const USERS_PARTITION = 'USERS';
 export function activitySortKey(activityAt: number, sessionId: string): string {
   return `${String(activityAt).padStart(15, '0')}#${sessionId}`;
 }
+
+/** gsi2 partition of the sessions one event-pump shard serves. */
+export function shardPartition(shard: number): string {
+  return `SHARD#${shard}`;
+}
+
+/** The lease that says which pump owns a shard, with its fencing token. */
+export function pumpLeaseKey(shard: number): ItemKey {
+  return { pk: `LEASE#pump#${shard}`, sk: 'LEASE' };
+}
+
+/** Which shard a session belongs to: a stable hash of its id, so every pump agrees without a lookup. */
+export function shardOf(sessionId: string, shards: number): number {
+  let hash = 2166136261;
+  for (let i = 0; i < sessionId.length; i++) {
+    hash ^= sessionId.charCodeAt(i);
+    hash = Math.imul(hash, 16777619);
+  }
+  return (hash >>> 0) % shards;
+}

@@ -13,6 +13,7 @@ import {
 } from '../im-server';
 import type { SecretSealer } from '../secrets';
 import { connectivityCacheContext } from './end-session';
+import { shardOf } from './keys';
 import type { Reclaimed } from './reclaim';
 import type { SessionRecord, SessionStore } from './sessions';
 import { type Settings, sessionLimit } from './settings';
@@ -50,6 +51,10 @@ export interface LoginDeps {
   readonly reclaim: (settings: Settings & { readonly idleTimeoutMs: number }) => Promise<Reclaimed[]>;
   readonly now: () => number;
   readonly newSessionId: () => string;
+  /** How many event-pump shards sessions are spread over. */
+  readonly pumpShards: number;
+  /** Tells the device it is accepted, before the session turns active (the handler: through the dispatcher). */
+  readonly announce?: (accepted: Extract<LoginResult, { outcome: 'Accepted' }>) => Promise<void>;
   /** Measures the CWA sign-in (IWA/forms + session start), for the latency metric. */
   readonly onSignIn?: (method: string, ms: number) => void;
 }
@@ -164,8 +169,10 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   if (!allowed) return refuse(forbidden());
 
   const now = deps.now();
+  const sessionId = deps.newSessionId();
   const session: SessionRecord = {
-    sessionId: deps.newSessionId(),
+    sessionId,
+    shard: shardOf(sessionId, deps.pumpShards),
     userId: connection.userId,
     deviceId: connection.deviceId,
     connectionId: connection.connectionId,
@@ -193,24 +200,23 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
     });
     imSession = await imServer.startSession(signIn);
     deps.onSignIn?.(signIn.method, performance.now() - started);
-    // 8. The connectivity cache, sealed at rest (it holds the CWA ticket).
+    const at = deps.now();
+    const accepted = { ...session, state: 'active' as const, lastStatusAt: at };
+    // 8. The acceptance to the device — first, before the session turns active and the event pump starts
+    // sending to it, so that it is the first thing the device hears — then the connectivity cache, sealed
+    // at rest (it holds the CWA ticket).
+    await deps.announce?.({ outcome: 'Accepted', session: accepted, imSession, reclaimed });
     const sealed = await deps.sealer.seal(
       Buffer.from(JSON.stringify(imSession), 'utf8'),
       connectivityCacheContext(session.sessionId),
     );
-    const at = deps.now();
     await deps.sessions.activate(session.sessionId, {
       sealedImSession: sealed,
       cursor: imSession.cursor,
       signInMethod: imSession.method,
       at,
     });
-    return {
-      outcome: 'Accepted',
-      session: { ...session, state: 'active', lastStatusAt: at },
-      imSession,
-      reclaimed,
-    };
+    return { outcome: 'Accepted', session: accepted, imSession, reclaimed };
   } catch (error) {
     await deps.sessions.end(session.sessionId);
     if (imSession) {

@@ -24,7 +24,20 @@ export interface SessionRecord {
   /** CWA event cursor (ackId): plain, the event pump moves it often. */
   readonly cursor?: number;
   readonly signInMethod?: string;
+  /** The event-pump shard that serves the session. */
+  readonly shard?: number;
+  /** When the pump last published presence to keep the CWA session alive. */
+  readonly lastPresenceAt?: number;
 }
+
+/** A pump's claim on a shard: only the holder of the current token may move cursors. */
+export interface ShardLease {
+  readonly shard: number;
+  readonly owner: string;
+  readonly token: number;
+}
+
+export type CheckpointOutcome = 'saved' | 'moved' | 'fenced';
 
 /** What a login needs to decide, read in one request. */
 export interface LoginSnapshot {
@@ -78,4 +91,44 @@ export interface SessionStore {
   }>;
   /** The session count item as it stands. */
   count(): Promise<number>;
+  /** The sessions one pump shard serves (index query). */
+  sessionsInShard(shard: number): Promise<SessionRecord[]>;
+  /**
+   * Moves the event cursor from `from` to `to` (and stores a rotated, sealed connectivity cache), only while
+   * `lease` is current and only if nobody moved the cursor meanwhile: `fenced` when the lease was lost,
+   * `moved` when the cursor was not at `from`.
+   */
+  checkpoint(
+    sessionId: string,
+    update: {
+      readonly from: number;
+      readonly to: number;
+      readonly sealedImSession?: string;
+      readonly lease: ShardLease;
+    },
+  ): Promise<CheckpointOutcome>;
+  /** Stores a rotated, sealed connectivity cache (commands outside the pump). */
+  saveConnectivityCache(sessionId: string, sealedImSession: string): Promise<void>;
+  /** Records the presence keep-alive. */
+  recordPresence(sessionId: string, at: number): Promise<void>;
+  /**
+   * Resume: the session moves to the device's new connection and is back in coverage, in one transaction
+   * with the connection's frame number. Fails ('not-yours') unless the session is this device's.
+   */
+  attach(input: {
+    readonly sessionId: string;
+    readonly deviceId: string;
+    readonly connectionId: string;
+    readonly frameSeq: number;
+    readonly at: number;
+  }): Promise<'attached' | 'not-yours' | 'replayed' | 'connection-gone'>;
+}
+
+export interface LeaseStore {
+  /** Takes the shard's lease until `until` if it is free or expired, with a new, higher token. */
+  acquire(shard: number, owner: string, now: number, until: number): Promise<ShardLease | undefined>;
+  /** Extends a lease still held (same owner, same token); false when it was lost. */
+  renew(lease: ShardLease, until: number): Promise<boolean>;
+  /** Gives the lease up (a clean hand-over), if still ours. */
+  release(lease: ShardLease): Promise<void>;
 }

@@ -1,5 +1,8 @@
-// $disconnect: forgets the connection and ends the session it carried (CWA sign-out, slot freed). API
-// Gateway delivers it at most once and sometimes never (the reaper covers that), so a repeat is harmless.
+// $disconnect: forgets the connection. A device that closed normally (1000: it said goodbye, or an
+// administrator closed it) ends its session (CWA sign-out, slot freed). A device that vanished (1006, or
+// 1001 from API Gateway's idle timer) keeps its session, marked out of coverage: it may resume on a new
+// connection, and the reaper ends it after the grace period. API Gateway delivers $disconnect at most once
+// and sometimes never (the reaper covers that), so a repeat is harmless.
 
 import { websocketHandler } from '../commons/middleware';
 import { logger } from '../commons/powertools';
@@ -11,6 +14,16 @@ import type { ConnectionStore } from '../domain/connections';
 export interface DisconnectDeps {
   readonly connections: Pick<ConnectionStore, 'remove'>;
   readonly endSessionOf: (sessionId: string, connectionId: string) => Promise<boolean>;
+  readonly detachSessionOf: (sessionId: string, connectionId: string) => Promise<void>;
+}
+
+/** WebSocket close code 1000: the connection closed normally — the device meant to leave. */
+export const NORMAL_CLOSURE = 1000;
+
+async function detachSessionOf(sessionId: string, connectionId: string): Promise<void> {
+  const sessions = sessionStore();
+  const session = await sessions.get(sessionId);
+  if (session && session.connectionId === connectionId) await sessions.markGone(sessionId, Date.now());
 }
 
 async function endSessionOf(sessionId: string, connectionId: string): Promise<boolean> {
@@ -22,11 +35,16 @@ async function endSessionOf(sessionId: string, connectionId: string): Promise<bo
 
 export async function handleDisconnect(
   event: WebSocketEvent,
-  deps: DisconnectDeps = { connections: connectionStore(), endSessionOf },
+  deps: DisconnectDeps = { connections: connectionStore(), endSessionOf, detachSessionOf },
 ) {
   const { connectionId, disconnectStatusCode, disconnectReason } = event.requestContext;
   const removed = await deps.connections.remove(connectionId);
-  const ended = removed?.sessionId ? await deps.endSessionOf(removed.sessionId, connectionId) : false;
+  let ended = false;
+  if (removed?.sessionId) {
+    if (disconnectStatusCode === NORMAL_CLOSURE)
+      ended = await deps.endSessionOf(removed.sessionId, connectionId);
+    else await deps.detachSessionOf(removed.sessionId, connectionId);
+  }
   logger.info('Connection closed', { disconnectStatusCode, disconnectReason, sessionEnded: ended });
   return { statusCode: 200 };
 }

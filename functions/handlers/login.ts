@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { config } from '../commons/config';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
@@ -32,6 +33,7 @@ function defaultDeps(): LoginHandlerDeps {
       reclaim: reclaimHere,
       now: Date.now,
       newSessionId: randomUUID,
+      pumpShards: config().pumpShards,
       onSignIn: (method, ms) => {
         metrics.addMetric('CwaSignInLatency', MetricUnit.Milliseconds, ms);
         const single = metrics.singleMetric();
@@ -113,18 +115,27 @@ export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerD
     });
     return { statusCode: 200 };
   }
-  const result = await login(deps.login, {
-    connection: inbound.connection,
-    frameSeq: inbound.seq,
-    credentials,
-  });
+  let announced = false;
+  const result = await login(
+    {
+      ...deps.login,
+      announce: async (accepted) => {
+        announced = true;
+        await deps.dispatcher.reply(inbound, statusFor(accepted));
+      },
+    },
+    { connection: inbound.connection, frameSeq: inbound.seq, credentials },
+  );
   if (result.outcome === 'Replayed') {
     throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used on this connection.`);
   }
   if (result.outcome === 'Gone') return { statusCode: 200 };
   countLogin(result.outcome);
   logger.info('Login', { outcome: result.outcome, ...('reason' in result ? { reason: result.reason } : {}) });
-  await deps.dispatcher.reply(inbound, statusFor(result));
+  if (!announced) await deps.dispatcher.reply(inbound, statusFor(result));
+  // Accepted, then the session could not be stored: the device hears that it is signed out after all.
+  else if (result.outcome !== 'Accepted')
+    await deps.dispatcher.send(inbound.connection.connectionId, statusFor(result));
   return { statusCode: 200 };
 }
 

@@ -72,15 +72,17 @@ describe('DynamoDB Local in memory with the service tables', () => {
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ]);
-    expect(Table?.GlobalSecondaryIndexes).toHaveLength(1);
-    expect(Table?.GlobalSecondaryIndexes?.[0]).toMatchObject({
-      IndexName: 'gsi1',
-      KeySchema: [
-        { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-        { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: 'ALL' },
-    });
+    expect(Table?.GlobalSecondaryIndexes).toHaveLength(2);
+    const byName = (name: string) => Table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === name);
+    for (const name of ['gsi1', 'gsi2']) {
+      expect(byName(name)).toMatchObject({
+        KeySchema: [
+          { AttributeName: `${name}pk`, KeyType: 'HASH' },
+          { AttributeName: `${name}sk`, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      });
+    }
   });
 
   it('enables TTL on the definition attribute', async () => {

@@ -58,9 +58,13 @@ describe('login', () => {
       sipUri: 'sip:alice@contoso.com',
     });
     const sessionId = status.sessionId as string;
-    const { Item } = await service.documents.send(
-      new GetCommand({ TableName: service.tableName, Key: sessionKey(sessionId) }),
-    );
+    // The acceptance goes out first; the session turns active (connectivity cache stored) right after.
+    const Item = await eventually(async () => {
+      const { Item: item } = await service.documents.send(
+        new GetCommand({ TableName: service.tableName, Key: sessionKey(sessionId) }),
+      );
+      return item?.state === 'active' ? item : undefined;
+    });
     expect(Item).toMatchObject({ state: 'active', userId: ALICE, signInMethod: 'iwa' });
     expect(String(Item?.sealedImSession)).toMatch(/^v1\.local\./);
     // The ticket is nowhere in clear: not in the item, in any attribute.

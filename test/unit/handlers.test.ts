@@ -23,17 +23,53 @@ describe('$disconnect', () => {
     const record = store.records.get('gone=');
     if (record) store.records.set('gone=', { ...record, sessionId: 'session-1' });
     const ended: string[] = [];
+    const detached: string[] = [];
     const deps = {
       connections: store,
       endSessionOf: async (sessionId: string) => {
         ended.push(sessionId);
         return true;
       },
+      detachSessionOf: async (sessionId: string) => {
+        detached.push(sessionId);
+      },
     };
     await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'gone=' }), deps);
     await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'gone=' }), deps);
     expect(store.removed).toEqual(['gone=', 'gone=']);
     expect(ended).toEqual(['session-1']);
+    expect(detached).toEqual([]);
+  });
+
+  it('keeps the session of a device that vanished (1006), marked out of coverage, for it to resume', async () => {
+    const store = new MemoryConnectionStore();
+    await store.open(
+      {
+        connectionId: 'lost=',
+        connectedAt: 1,
+        sourceIp: '1',
+        userAgent: undefined,
+        deviceId: 'd',
+        userId: 'u',
+        sealedKey: 's',
+        channel: 'c',
+      },
+      { deviceId: 'd', nonce: 'n2', expiresAt: 1 },
+    );
+    const record = store.records.get('lost=');
+    if (record) store.records.set('lost=', { ...record, sessionId: 'session-2' });
+    const calls: string[] = [];
+    await handleDisconnect(wsEvent('DISCONNECT', { connectionId: 'lost=', disconnectStatusCode: 1006 }), {
+      connections: store,
+      endSessionOf: async (id) => {
+        calls.push(`end ${id}`);
+        return true;
+      },
+      detachSessionOf: async (id) => {
+        calls.push(`detach ${id}`);
+      },
+    });
+    expect(calls).toEqual(['detach session-2']);
   });
 });
 

@@ -84,6 +84,9 @@ describe('loadConfig', () => {
       connectionsEndpoint: undefined,
       sealing: { kind: 'local', masterKeyFile: '/tmp/master.key' },
       handshakeMaxSkewMs: 300_000,
+      pumpShards: 2,
+      cwaMaxSockets: 1024,
+      pumpRunMs: 55_000,
     });
   });
 

@@ -1,0 +1,296 @@
+// The event pump: CWA → device. One invocation owns one shard (a lease with a fencing token) and serves all
+// of its sessions at once: each session's data channel is polled (paced by CWA's pollWaitTime), its events
+// are delivered in order through the dispatcher, and only then is the cursor checkpointed — conditional on
+// the previous cursor and on the lease, so a pump that dies mid-batch, or a second pump, can neither skip
+// nor double-checkpoint. Delivery is at least once; every event carries its id so the device drops a repeat.
+
+import type { DeliveryOutcome } from '../dispatcher/dispatcher';
+import {
+  CwaSessionNotFoundError,
+  type ImEvent,
+  type ImServer,
+  type ImSession,
+  withTicket,
+} from '../im-server';
+import type { LogoutReason } from './end-session';
+import type { LeaseStore, SessionRecord, SessionStore, ShardLease } from './sessions';
+import type { Settings } from './settings';
+
+/** What the device receives for each CWA event. */
+export interface EventMessage {
+  readonly [field: string]: unknown;
+  readonly type: 'event';
+  /** CWA's event id (ackId); with `part`, unique and increasing within the session. */
+  readonly eventId: number;
+  /** Index of this event among those CWA sent under the same id. */
+  readonly part: number;
+  readonly event: ImEvent;
+}
+
+export interface PumpDeps {
+  readonly sessions: Pick<SessionStore, 'sessionsInShard' | 'checkpoint' | 'recordPresence'>;
+  readonly leases: LeaseStore;
+  readonly settings: () => Promise<Settings>;
+  readonly imServerFor: (settings: Settings) => Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
+  readonly openImSession: (session: SessionRecord) => Promise<ImSession | undefined>;
+  readonly sealImSession: (sessionId: string, imSession: ImSession) => Promise<string>;
+  readonly deliver: (connectionId: string, message: EventMessage) => Promise<DeliveryOutcome>;
+  readonly endSession: (session: SessionRecord, reason: LogoutReason) => Promise<boolean>;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly observe?: PumpObserver;
+}
+
+export interface PumpObserver {
+  delivered?(count: number, postLatenciesMs: readonly number[]): void;
+  lag?(ms: number): void;
+  warn?(message: string, detail: Record<string, unknown>): void;
+}
+
+export interface PumpOptions {
+  readonly shard: number;
+  /** Unique per invocation (the Lambda request id). */
+  readonly owner: string;
+  /** When to stop polling and hand over (epoch ms); asked again and again, so it may move earlier. */
+  readonly runUntil: () => number;
+  /** Lease length; renewed every `refreshMs`. A dead pump's shard is free again this long after it died. */
+  readonly leaseMs: number;
+  /** How often the shard's session list and the lease are refreshed. */
+  readonly refreshMs: number;
+  /** Publish presence this often while the device keeps sending status messages (CWA: every 5 minutes). */
+  readonly presenceEveryMs: number;
+  /** Pause after a CWA failure other than a session's end. */
+  readonly retryAfterMs: number;
+}
+
+export const DEFAULT_PUMP_OPTIONS = {
+  leaseMs: 15_000,
+  refreshMs: 2_000,
+  presenceEveryMs: 4 * 60 * 1000,
+  retryAfterMs: 1_000,
+} as const;
+
+export interface PumpReport {
+  readonly acquired: boolean;
+  readonly sessions: number;
+  readonly delivered: number;
+  readonly fenced: boolean;
+}
+
+interface Worker {
+  session: SessionRecord;
+  /** Session removed from the shard, or the pump is stopping. */
+  stopped: boolean;
+  done: Promise<void>;
+  lastPollAt: number;
+}
+
+export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<PumpReport> {
+  const pastDeadline = () => deps.now() >= options.runUntil();
+  // A handing-over pump releases its lease at its own deadline: wait for it, but never past ours.
+  let lease: ShardLease | undefined;
+  while (!lease && !pastDeadline()) {
+    lease = await deps.leases.acquire(options.shard, options.owner, deps.now(), deps.now() + options.leaseMs);
+    if (!lease) await deps.sleep(Math.min(500, options.refreshMs));
+  }
+  if (!lease) return { acquired: false, sessions: 0, delivered: 0, fenced: false };
+  const held: ShardLease = lease;
+
+  let stopping = false;
+  let fenced = false;
+  let delivered = 0;
+  const workers = new Map<string, Worker>();
+  let settings = await deps.settings();
+  const stopAll = () => {
+    stopping = true;
+    for (const worker of workers.values()) worker.stopped = true;
+  };
+
+  async function serve(worker: Worker): Promise<void> {
+    let imSession: ImSession | undefined;
+    /** The sealed cache `imSession` was opened from: a command that rotated the ticket stores a new one. */
+    let openedFrom: string | undefined;
+    let ticketRetried = false;
+    while (!worker.stopped && !stopping) {
+      const session = worker.session;
+      // Out of coverage: the events wait in CWA (cursor kept) until the device resumes on a new connection.
+      if (session.goneAt !== undefined || session.state !== 'active') {
+        await deps.sleep(options.refreshMs);
+        continue;
+      }
+      try {
+        if (openedFrom !== session.sealedImSession) imSession = undefined;
+        if (!imSession) {
+          imSession = await deps.openImSession(session);
+          openedFrom = session.sealedImSession;
+        }
+        if (!imSession) {
+          await deps.sleep(options.refreshMs);
+          continue;
+        }
+        const server = deps.imServerFor(settings);
+        await keepAlive(server, worker, imSession);
+        const from = session.cursor ?? imSession.cursor;
+        const batch = await server.fetchEvents(imSession, from);
+        worker.lastPollAt = deps.now();
+        const fetchedAt = deps.now();
+        const rotated = batch.ticket !== imSession.ticket;
+        imSession = withTicket(
+          { ...imSession, cursor: from, pollWaitTimeMs: batch.pollWaitTimeMs },
+          batch.ticket,
+        );
+        let last = from;
+        const latencies: number[] = [];
+        let parts = 0;
+        let previousId = -1;
+        for (const event of batch.events) {
+          if (worker.stopped || stopping) break;
+          parts = event.eventId === previousId ? parts + 1 : 0;
+          previousId = event.eventId;
+          const outcome = await deps.deliver(worker.session.connectionId, {
+            type: 'event',
+            eventId: event.eventId,
+            part: parts,
+            event,
+          });
+          if (!outcome.delivered) {
+            // 410: the device is out of coverage. Everything before this event is delivered; the rest waits.
+            worker.session = { ...worker.session, goneAt: deps.now() };
+            break;
+          }
+          latencies.push(deps.now() - fetchedAt);
+          // The cursor may pass an id only once all its parts are out.
+          const next = batch.events[batch.events.indexOf(event) + 1];
+          if (!next || next.eventId !== event.eventId) last = event.eventId;
+        }
+        if (last !== from || rotated) {
+          const sealed = rotated
+            ? await deps.sealImSession(session.sessionId, { ...imSession, cursor: last })
+            : undefined;
+          const outcome = await deps.sessions.checkpoint(session.sessionId, {
+            from,
+            to: last,
+            lease: held,
+            ...(sealed ? { sealedImSession: sealed } : {}),
+          });
+          if (outcome === 'fenced') {
+            fenced = true;
+            stopAll();
+            return;
+          }
+          if (outcome === 'moved') {
+            // Someone else moved the cursor (a pump before a takeover finished): continue from the stored one.
+            imSession = undefined;
+            worker.stopped = true;
+            return;
+          }
+          worker.session = {
+            ...worker.session,
+            cursor: last,
+            ...(sealed ? { sealedImSession: sealed } : {}),
+          };
+          if (sealed) openedFrom = sealed;
+          imSession = { ...imSession, cursor: last };
+          ticketRetried = false;
+        }
+        if (latencies.length > 0) {
+          delivered += latencies.length;
+          deps.observe?.delivered?.(latencies.length, latencies);
+        }
+        // Paced by CWA: it asks clients to wait pollWaitTime between data-channel requests.
+        if (batch.events.length === 0) await sleepUnlessStopped(worker, batch.pollWaitTimeMs);
+      } catch (error) {
+        // A command may have rotated the ticket since we opened the cache: read it again, once.
+        if (
+          error instanceof CwaSessionNotFoundError &&
+          error.reason === 'ticket-rejected' &&
+          !ticketRetried
+        ) {
+          ticketRetried = true;
+          imSession = undefined;
+          openedFrom = undefined;
+          // The next refresh brings the session as stored, with the rotated ticket.
+          await sleepUnlessStopped(worker, options.refreshMs + 100);
+          continue;
+        }
+        if (error instanceof CwaSessionNotFoundError) {
+          await deps.endSession(worker.session, 'cwa-ended');
+          worker.stopped = true;
+          return;
+        }
+        deps.observe?.warn?.('Event pump: polling failed; retrying', {
+          sessionId: worker.session.sessionId,
+          error: error instanceof Error ? error.name : String(error),
+        });
+        imSession = undefined;
+        await sleepUnlessStopped(worker, options.retryAfterMs);
+      }
+    }
+  }
+
+  /** While the device keeps sending status messages, keep the CWA session alive with presence. */
+  async function keepAlive(server: Pick<ImServer, 'publishPresence'>, worker: Worker, imSession: ImSession) {
+    const now = deps.now();
+    const { session } = worker;
+    const lastPresence = session.lastPresenceAt ?? session.lastStatusAt;
+    const deviceAlive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
+    if (deviceAlive && now - lastPresence >= options.presenceEveryMs) {
+      await server.publishPresence(imSession, { availability: 'online', manual: false });
+      await deps.sessions.recordPresence(session.sessionId, now);
+      worker.session = { ...session, lastPresenceAt: now };
+    }
+  }
+
+  async function sleepUnlessStopped(worker: Worker, ms: number) {
+    const until = deps.now() + ms;
+    while (!worker.stopped && !stopping && !pastDeadline() && deps.now() < until) {
+      await deps.sleep(Math.min(100, until - deps.now()));
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    const sessions = await deps.sessions.sessionsInShard(options.shard);
+    const present = new Set<string>();
+    for (const session of sessions) {
+      present.add(session.sessionId);
+      const worker = workers.get(session.sessionId);
+      if (worker && !worker.stopped) {
+        // Keep our cursor (it may be ahead of a read that raced our checkpoint); take the rest as stored.
+        worker.session = { ...session, cursor: worker.session.cursor ?? session.cursor };
+      } else {
+        const fresh: Worker = { session, stopped: false, done: Promise.resolve(), lastPollAt: deps.now() };
+        fresh.done = serve(fresh);
+        workers.set(session.sessionId, fresh);
+      }
+    }
+    for (const [sessionId, worker] of workers) {
+      if (!present.has(sessionId)) {
+        worker.stopped = true;
+        workers.delete(sessionId);
+      }
+    }
+    const now = deps.now();
+    const lag = Math.max(0, ...[...workers.values()].map((w) => now - w.lastPollAt));
+    deps.observe?.lag?.(lag);
+  }
+
+  try {
+    while (!stopping && !pastDeadline()) {
+      settings = await deps.settings();
+      await refresh();
+      const refreshAt = deps.now() + options.refreshMs;
+      while (!stopping && !pastDeadline() && deps.now() < refreshAt)
+        await deps.sleep(Math.min(100, refreshAt - deps.now()));
+      if (stopping || pastDeadline()) break;
+      if (!(await deps.leases.renew(held, deps.now() + options.leaseMs))) {
+        fenced = true;
+        break;
+      }
+    }
+  } finally {
+    stopAll();
+    await Promise.allSettled([...workers.values()].map((worker) => worker.done));
+    if (!fenced) await deps.leases.release(held);
+  }
+  return { acquired: true, sessions: workers.size, delivered, fenced };
+}

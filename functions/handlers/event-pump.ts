@@ -1,0 +1,83 @@
+// The event pump's Lambda entry: EventBridge Scheduler invokes it once a minute per shard with
+// `{"shard": n}`; it serves that shard until shortly before the next invocation, then hands over.
+
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { config } from '../commons/config';
+import { logger, metrics } from '../commons/powertools';
+import { endSessionHere } from '../commons/session-ending';
+import {
+  dispatcher,
+  imServerFor,
+  imSessionCache,
+  leaseStore,
+  sessionStore,
+  settingsStore,
+} from '../commons/stores';
+import { DEFAULT_PUMP_OPTIONS, type PumpReport, runPump } from '../domain/event-pump';
+
+export interface PumpEvent {
+  readonly shard?: unknown;
+}
+
+/** Time left for handing over cleanly (release the lease, let the last polls finish). */
+const HAND_OVER_MS = 5_000;
+
+export function shardOfEvent(event: PumpEvent | undefined, shards: number): number {
+  const shard = Number(event?.shard);
+  if (!Number.isInteger(shard) || shard < 0 || shard >= shards) {
+    throw new Error(`The pump event must name a shard 0…${shards - 1}: {"shard": n}`);
+  }
+  return shard;
+}
+
+export async function handlePump(
+  event: PumpEvent,
+  context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>,
+): Promise<PumpReport> {
+  const { pumpShards, pumpRunMs } = config();
+  const shard = shardOfEvent(event, pumpShards);
+  const started = Date.now();
+  const settings = settingsStore();
+  const cache = imSessionCache();
+  const report = await runPump(
+    {
+      sessions: sessionStore(),
+      leases: leaseStore(),
+      settings: () => settings.get(),
+      imServerFor: imServerFor(),
+      openImSession: (session) => cache.open(session),
+      sealImSession: (sessionId, imSession) => cache.seal(sessionId, imSession),
+      deliver: (connectionId, message) => dispatcher().send(connectionId, message),
+      endSession: async (session, reason) => endSessionHere(await settings.get(), session, reason),
+      now: Date.now,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      observe: {
+        delivered: (count, latencies) => {
+          metrics.addMetric('EventsDelivered', MetricUnit.Count, count);
+          for (const ms of latencies) metrics.addMetric('EventDeliveryLatency', MetricUnit.Milliseconds, ms);
+        },
+        lag: (ms) => metrics.addMetric('PumpLag', MetricUnit.Milliseconds, ms),
+        warn: (message, detail) => logger.warn(message, detail),
+      },
+    },
+    {
+      ...DEFAULT_PUMP_OPTIONS,
+      shard,
+      owner: context.awsRequestId,
+      // Serve until the configured run time, or until the Lambda's deadline nears, whichever comes first.
+      runUntil: () =>
+        Math.min(started + pumpRunMs, Date.now() + context.getRemainingTimeInMillis() - HAND_OVER_MS),
+    },
+  );
+  logger.info('Event pump handed over', { shard, ...report });
+  return report;
+}
+
+export const handler = middy<PumpEvent, PumpReport>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler((event, context) => handlePump(event, context));

@@ -1,0 +1,55 @@
+// resume: a device back in coverage, on a new connection (signed handshake), re-attaches to its IM session
+// without signing in again. The event pump then delivers what it missed, in order, from the stored cursor.
+
+import { FrameError } from '../commons/errors';
+import { websocketHandler } from '../commons/middleware';
+import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
+import { connectionStore, dispatcher, sessionStore } from '../commons/stores';
+import { InboundFrameError } from '../dispatcher/dispatcher';
+import { sessionIdOf } from './status';
+
+export async function handleResume(event: ParsedMessageEvent) {
+  const deps = dispatcher();
+  let inbound: Awaited<ReturnType<typeof deps.open>>;
+  try {
+    inbound = await deps.open(event.requestContext.connectionId, event.message);
+  } catch (error) {
+    if (error instanceof InboundFrameError) throw new FrameError(error.code, error.message, { cause: error });
+    throw error;
+  }
+  const sessionId = sessionIdOf(inbound.payload);
+  const outcome = await sessionStore().attach({
+    sessionId,
+    deviceId: inbound.connection.deviceId,
+    connectionId: inbound.connection.connectionId,
+    frameSeq: inbound.seq,
+    at: Date.now(),
+  });
+  if (outcome === 'replayed')
+    throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used.`);
+  if (outcome === 'connection-gone') return { statusCode: 200 };
+  if (outcome === 'not-yours') {
+    // Ended meanwhile (reaped, logged out) or never this device's: it must sign in again.
+    await connectionStore().acceptInbound(inbound.connection.connectionId, inbound.seq);
+    await deps.reply(inbound, {
+      type: 'status',
+      status: 'Logged Out',
+      reason: 'session-ended',
+      message: 'That session has ended; log in again.',
+      sessionId,
+    });
+    return { statusCode: 200 };
+  }
+  await deps.reply(inbound, {
+    type: 'status',
+    status: 'Accepted',
+    resumed: true,
+    sessionId,
+    message: 'Session resumed.',
+  });
+  return { statusCode: 200 };
+}
+
+export const handler = websocketHandler((event: ParsedMessageEvent) => handleResume(event), {
+  parseJsonBody: true,
+});

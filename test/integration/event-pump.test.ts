@@ -1,0 +1,272 @@
+// The event pump on the real local parts: CWA (simulator) → data channel GET → dispatcher → device, in
+// order, nothing lost or repeated after the device's dedupe; coverage loss and resume; racing and frozen
+// pumps fenced by the shard lease.
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DeviceClient } from '../../device/client';
+import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-configuration';
+import { createImServerResolver } from '../../functions/commons/im-servers';
+import { createImSessionCache } from '../../functions/commons/im-session';
+import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
+import { shardOf } from '../../functions/domain/keys';
+import { createLocalSealer } from '../../functions/secrets';
+import { type CwaUser, cwaUser, EventInbox } from '../support/chat';
+import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
+
+const SHARDS = 2;
+let service: ServiceFixture;
+let bob: CwaUser;
+
+beforeAll(async () => {
+  service = await startServiceFixture({
+    pumpShards: SHARDS,
+    // The pump hands over every 1.5 s; CWA asks for 200 ms between polls and holds a poll up to 200 ms.
+    schedules: { eventPump: 1500, reaper: 0 },
+    cwa: { pollWaitTimeMs: 200, holdMs: 200 },
+  });
+  bob = await cwaUser(service.stack, 'CONTOSO\\bob', 'Bob#2007');
+}, 60_000);
+
+afterAll(async () => {
+  bob?.connector.close();
+  await service?.stop();
+});
+
+beforeEach(() => {
+  service.stack.cwa.faults.duplicateEvents = false;
+  service.stack.cwa.faults.dropResponse = false;
+});
+
+/** Alice accepts an invitation with her own CWA session (opened from the service's connectivity cache). */
+async function acceptAsAlice(sessionId: string, inbox: EventInbox): Promise<string> {
+  await inbox.waitFor((box) => box.events.some((e) => e.event.type === 'invitation'));
+  const invitation = [...inbox.events].reverse().find((e) => e.event.type === 'invitation');
+  const conversationId = String(invitation?.event.conversationId);
+  const cache = createImSessionCache(createLocalSealer(service.stack.endpoints.masterKeyFile));
+  const session = await service.stores.sessions.get(sessionId);
+  const imSession = await cache.open(session as NonNullable<typeof session>);
+  const resolver = createImServerResolver();
+  await resolver(await service.stores.settings.get()).acceptInvitation(
+    imSession as NonNullable<typeof imSession>,
+    {
+      conversationId,
+    },
+  );
+  resolver.close();
+  return conversationId;
+}
+
+async function aliceSignedIn(): Promise<{ client: DeviceClient; inbox: EventInbox; sessionId: string }> {
+  const credential = await service.activate('CONTOSO\\alice');
+  const client = await service.connect(credential);
+  client.send('login', { password: 'Alice#2007' });
+  const accepted = statusOf(await nextStatus(client));
+  expect(accepted.status).toBe('Accepted');
+  return { client, inbox: new EventInbox(client), sessionId: accepted.sessionId as string };
+}
+
+async function conversationWithAlice(sessionId: string, inbox: EventInbox, text: string): Promise<string> {
+  const { conversationId } = await bob.connector.startIm(bob.session, { to: 'sip:alice@contoso.com', text });
+  await acceptAsAlice(sessionId, inbox);
+  return conversationId;
+}
+
+describe('event pump', () => {
+  it('delivers a CWA invitation and messages to the device, in order', async () => {
+    const { client, inbox, sessionId } = await aliceSignedIn();
+    const conversationId = await conversationWithAlice(sessionId, inbox, 'hello alice');
+    for (let i = 1; i <= 5; i++)
+      await bob.connector.sendMessage(bob.session, { conversationId, text: `m${i}` });
+    await inbox.waitFor((box) => box.messages().includes('m5'));
+    const invitation = inbox.events.find((e) => e.event.type === 'invitation');
+    expect(invitation?.event).toMatchObject({ from: 'sip:bob@contoso.com', text: 'hello alice' });
+    expect(inbox.messages().filter((text) => /^m\d$/.test(text))).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect(inbox.duplicates).toBe(0);
+    await client.close();
+  });
+
+  it('keeps order under a burst and absorbs the simulator’s duplicated events', async () => {
+    const { client, inbox, sessionId } = await aliceSignedIn();
+    const conversationId = await conversationWithAlice(sessionId, inbox, 'burst');
+    service.stack.cwa.faults.duplicateEvents = true;
+    const sent = Array.from({ length: 40 }, (_, i) => `b${i}`);
+    for (const text of sent) await bob.connector.sendMessage(bob.session, { conversationId, text });
+    await inbox.waitFor((box) => box.messages().filter((t) => /^b\d+$/.test(t)).length >= sent.length);
+    expect(inbox.messages().filter((t) => /^b\d+$/.test(t))).toEqual(sent);
+    const ids = inbox.events.map((e) => e.eventId * 1000 + e.part);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    await client.close();
+  });
+
+  it('absorbs a lost data-channel answer: the next poll asks again from the same cursor', async () => {
+    const { client, inbox, sessionId } = await aliceSignedIn();
+    const conversationId = await conversationWithAlice(sessionId, inbox, 'drop');
+    service.stack.cwa.faults.dropResponse = 2;
+    await bob.connector.sendMessage(bob.session, { conversationId, text: 'after the drop' });
+    await inbox.waitFor((box) => box.messages().includes('after the drop'));
+    expect(inbox.messages().filter((t) => t === 'after the drop')).toHaveLength(1);
+    await client.close();
+  });
+
+  it('keeps events for a device out of coverage (410) and delivers the rest in order after it resumes', async () => {
+    const credential = await service.activate('CONTOSO\\alice');
+    const first = await service.connect(credential);
+    first.send('login', { password: 'Alice#2007' });
+    const sessionId = statusOf(await nextStatus(first)).sessionId as string;
+    const firstInbox = new EventInbox(first);
+    const conversationId = await conversationWithAlice(sessionId, firstInbox, 'before');
+
+    // The device drops out of coverage without a goodbye that reaches the service.
+    const connectionId = (await service.stores.sessions.get(sessionId))?.connectionId as string;
+    expect(service.stack.gateway.loseDisconnect(connectionId)).toBe(true);
+    await first.closed;
+    for (let i = 1; i <= 6; i++)
+      await bob.connector.sendMessage(bob.session, { conversationId, text: `while away ${i}` });
+    // The pump tries to deliver, gets 410, marks the session out of coverage and keeps its cursor.
+    const deadline = Date.now() + 10_000;
+    while ((await service.stores.sessions.get(sessionId))?.goneAt === undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await service.stores.sessions.get(sessionId))?.goneAt).toBeDefined();
+
+    const second = await service.connect(credential);
+    const resumed: unknown[] = [];
+    const secondInbox = new EventInbox(second, (incoming) => resumed.push(incoming));
+    second.send('resume', { sessionId });
+    await secondInbox.waitFor((box) => box.messages().includes('while away 6'));
+    expect(resumed).toContainEqual(
+      expect.objectContaining({ message: expect.objectContaining({ status: 'Accepted', resumed: true }) }),
+    );
+    const away = [...firstInbox.messages(), ...secondInbox.messages()].filter((t) =>
+      t.startsWith('while away'),
+    );
+    expect(away).toEqual(Array.from({ length: 6 }, (_, i) => `while away ${i + 1}`));
+    expect((await service.stores.sessions.get(sessionId))?.connectionId).not.toBe(connectionId);
+    await second.close();
+  });
+});
+
+describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => {
+  function pumpDeps(
+    deliver: (
+      connectionId: string,
+      message: unknown,
+    ) => Promise<{ delivered: true; seq: number; bytes: number }>,
+  ) {
+    const sealer = createLocalSealer(service.stack.endpoints.masterKeyFile);
+    const cache = createImSessionCache(sealer);
+    const resolver = createImServerResolver();
+    return {
+      resolver,
+      deps: {
+        sessions: service.stores.sessions,
+        leases: new DynamoDbLeaseStore(service.documents, service.tableName),
+        settings: () => service.stores.settings.get(),
+        imServerFor: resolver,
+        openImSession: (session: Parameters<typeof cache.open>[0]) => cache.open(session),
+        sealImSession: (id: string, s: Parameters<typeof cache.seal>[1]) => cache.seal(id, s),
+        deliver: deliver as never,
+        endSession: async () => false,
+        now: Date.now,
+        sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+      },
+    };
+  }
+
+  it('lets exactly one of two racing pumps own a shard; the other waits its turn', async () => {
+    const leases = new DynamoDbLeaseStore(service.documents, service.tableName);
+    const shard = 99 % SHARDS === 0 ? 1 : 0;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        leases.acquire(shard + 10, `racer-${i}`, Date.now(), Date.now() + 60_000),
+      ),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('fences a frozen pump: after a takeover its checkpoint is refused and nothing is skipped', async () => {
+    // A session of its own on a shard no scheduled pump serves, so only the two test pumps touch it.
+    const { client, sessionId } = await aliceSignedIn();
+    const session = await service.stores.sessions.get(sessionId);
+    const testShard = 50 + (session?.shard ?? 0);
+    await service.documents.send(
+      new (await import('@aws-sdk/lib-dynamodb')).UpdateCommand({
+        TableName: service.tableName,
+        Key: { pk: `SESSION#${sessionId}`, sk: 'SESSION' },
+        UpdateExpression: 'SET gsi2pk = :p, #shard = :s',
+        ExpressionAttributeNames: { '#shard': 'shard' },
+        ExpressionAttributeValues: { ':p': `SHARD#${testShard}`, ':s': testShard },
+      }),
+    );
+    expect(shardOf(sessionId, SHARDS)).toBeLessThan(SHARDS);
+    const { conversationId } = await bob.connector.startIm(bob.session, {
+      to: 'sip:alice@contoso.com',
+      text: 'fence',
+    });
+    await bob.connector.sendMessage(bob.session, { conversationId, text: 'f1' });
+
+    // Pump A freezes inside its first delivery (a Lambda paused mid-batch).
+    let release: () => void = () => {};
+    const frozen = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const deliveredByA: number[] = [];
+    const a = pumpDeps(async (_c, message) => {
+      deliveredByA.push((message as { eventId: number }).eventId);
+      await frozen;
+      return { delivered: true, seq: 1, bytes: 1 };
+    });
+    // Frozen means frozen: its lease renewals stall too, so the lease runs out.
+    const leasesA = a.deps.leases;
+    const frozenLeases = {
+      acquire: leasesA.acquire.bind(leasesA),
+      release: leasesA.release.bind(leasesA),
+      renew: async (...args: Parameters<typeof leasesA.renew>) => {
+        await frozen;
+        return leasesA.renew(...args);
+      },
+    };
+    const runA = runPump(
+      { ...a.deps, leases: frozenLeases },
+      {
+        ...DEFAULT_PUMP_OPTIONS,
+        leaseMs: 800,
+        refreshMs: 200,
+        shard: testShard,
+        owner: 'pump-A',
+        runUntil: () => Date.now() + 60_000,
+      },
+    );
+    await new Promise((r) => setTimeout(r, 600));
+    expect(deliveredByA.length).toBeGreaterThan(0);
+
+    // Its lease expires; pump B takes the shard over with a higher token and delivers everything.
+    await new Promise((r) => setTimeout(r, 900));
+    const deliveredByB: number[] = [];
+    const b = pumpDeps(async (_c, message) => {
+      deliveredByB.push((message as { eventId: number }).eventId);
+      return { delivered: true, seq: 1, bytes: 1 };
+    });
+    const stopB = Date.now() + 2_000;
+    const reportB = await runPump(b.deps, {
+      ...DEFAULT_PUMP_OPTIONS,
+      leaseMs: 800,
+      refreshMs: 200,
+      shard: testShard,
+      owner: 'pump-B',
+      runUntil: () => stopB,
+    });
+    expect(reportB.acquired).toBe(true);
+    expect(deliveredByB).toContain(deliveredByA[0]);
+    const cursorAfterB = (await service.stores.sessions.get(sessionId))?.cursor;
+
+    // A wakes up: its checkpoint is fenced, the cursor stays where B put it, and A stops.
+    release();
+    const reportA = await runA;
+    expect(reportA.fenced).toBe(true);
+    expect((await service.stores.sessions.get(sessionId))?.cursor).toBe(cursorAfterB);
+    a.resolver.close();
+    b.resolver.close();
+    await client.close();
+  });
+});
