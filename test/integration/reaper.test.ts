@@ -1,0 +1,164 @@
+// The reaper end to end (SPEC §2) on the real local parts: DynamoDB Local, the gateway and its @connections
+// API, the CWA simulator and the real handlers. Silent sessions are closed and told why, a lost $disconnect
+// is found and closed after the grace, count drift is repaired, and overlapping runs end each session once.
+
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DeviceClient } from '../../device/client';
+import { DynamoDbReaperStore, reaperStateKey } from '../../functions/adapters/dynamodb-reaper';
+import { activitySortKey, SESSIONS_PARTITION, sessionCountKey } from '../../functions/domain/keys';
+import { handler, runReaperHere } from '../../functions/handlers/reaper';
+import { lambdaContext } from '../support/events';
+import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
+import { eventually } from '../support/ws-client';
+
+const ALICE = 'CONTOSO\\alice';
+const ALICE_PASSWORD = 'Alice#2007';
+let service: ServiceFixture;
+let reaperStore: DynamoDbReaperStore;
+const open: DeviceClient[] = [];
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  // No timers: each run here is the test's own (the event pump, posting to a cut connection, would mark it
+  // out of coverage before the reaper's probe could find it).
+  service = await startServiceFixture({ schedules: false });
+  reaperStore = new DynamoDbReaperStore(service.documents, service.tableName);
+});
+
+afterAll(async () => {
+  await service?.stop();
+});
+
+beforeEach(async () => {
+  await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
+  await eventually(async () => ((await reaperStore.realCount()) === 0 ? true : undefined), 10_000);
+  expect(await service.stores.sessions.count()).toBe(0);
+});
+
+async function signIn(): Promise<{ client: DeviceClient; sessionId: string }> {
+  const client = await service.connect(await service.activate(ALICE));
+  open.push(client);
+  client.send('login', { password: ALICE_PASSWORD });
+  const status = statusOf(await nextStatus(client));
+  expect(status).toMatchObject({ status: 'Accepted' });
+  return { client, sessionId: status.sessionId as string };
+}
+
+async function expectLoggedOut(client: DeviceClient, sessionId: string, reason: string) {
+  expect(statusOf(await nextStatus(client))).toMatchObject({ status: 'Logged Out', reason, sessionId });
+}
+
+async function storedContinuation() {
+  const { Item } = await service.documents.send(
+    new GetCommand({ TableName: service.tableName, Key: reaperStateKey, ConsistentRead: true }),
+  );
+  return Item?.continuation as Record<string, unknown> | undefined;
+}
+
+describe('reaper', () => {
+  it('closes a session silent past the inactivity timeout and tells its device why', async () => {
+    await service.setSettings({ maxSessions: 10, inactivityTimeoutMs: 1000 });
+    const silent = await signIn();
+    await wait(1100);
+    const live = await signIn();
+
+    const summary = await runReaperHere();
+
+    expect(summary).toMatchObject({ ended: { inactivity: 1, 'out-of-coverage': 0 }, more: false });
+    await expectLoggedOut(silent.client, silent.sessionId, 'inactivity');
+    expect(await service.stores.sessions.get(silent.sessionId)).toBeUndefined();
+    expect(await service.stores.sessions.get(live.sessionId)).toBeDefined();
+    expect(await service.stores.sessions.count()).toBe(1);
+  });
+
+  it('finds a connection whose $disconnect never came, marks it out of coverage, closes it after the grace', async () => {
+    await service.setSettings({ maxSessions: 10, idleTimeoutMs: 1000 });
+    const { sessionId } = await signIn();
+    const { connectionId } = (await service.stores.sessions.get(sessionId)) ?? {};
+    expect(connectionId).toBeDefined();
+    expect(service.stack.gateway.loseDisconnect(connectionId as string)).toBe(true);
+    await eventually(async () =>
+      service.stack.gateway.connectionIds().includes(connectionId as string) ? undefined : true,
+    );
+    await wait(300);
+
+    const first = await runReaperHere(Date.now(), { probeAfterMs: 200 });
+    expect(first).toMatchObject({ markedGone: 1, ended: { 'out-of-coverage': 0 } });
+    expect(first.probed).toBeGreaterThanOrEqual(1);
+    // Out of coverage, not yet closed: the device may come back and resume within the grace.
+    expect((await service.stores.sessions.get(sessionId))?.goneAt).toBeTypeOf('number');
+    expect(await service.stores.sessions.count()).toBe(1);
+
+    await wait(1100);
+    const second = await runReaperHere(Date.now(), { probeAfterMs: 200 });
+    expect(second.ended['out-of-coverage']).toBe(1);
+    expect(await service.stores.sessions.get(sessionId)).toBeUndefined();
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('repairs drift between the session count and the sessions (the scheduled Lambda handler)', async () => {
+    await service.setSettings({ maxSessions: 10 });
+    await signIn();
+    await service.documents.send(
+      new UpdateCommand({
+        TableName: service.tableName,
+        Key: sessionCountKey,
+        UpdateExpression: 'SET active = :wrong',
+        ExpressionAttributeValues: { ':wrong': 5 },
+      }),
+    );
+
+    const summary = await handler({}, lambdaContext('reaper'));
+
+    expect(summary).toMatchObject({ countDrift: 4, countRepaired: true });
+    expect(await service.stores.sessions.count()).toBe(1);
+    expect(await runReaperHere()).toMatchObject({ countDrift: 0, countRepaired: false });
+  });
+
+  it('does bounded work, resumes from the stored continuation and clears it at the end', async () => {
+    await service.setSettings({ maxSessions: 10, inactivityTimeoutMs: 1000 });
+    const devices = [await signIn(), await signIn(), await signIn()];
+    await wait(1100);
+    // A position outside the range (a lowered threshold, say) is not used: the sweep starts over.
+    await reaperStore.saveContinuation(
+      {
+        pk: 'SESSION#x',
+        sk: 'SESSION',
+        gsi1pk: SESSIONS_PARTITION,
+        gsi1sk: activitySortKey(Date.now() + 3_600_000, 'x'),
+      },
+      Date.now(),
+    );
+
+    const first = await runReaperHere(Date.now(), { maxExamined: 2, pageSize: 2 });
+    expect(first).toMatchObject({ examined: 2, ended: { inactivity: 2 }, more: true });
+    expect(await storedContinuation()).toMatchObject({ gsi1pk: SESSIONS_PARTITION });
+
+    const second = await runReaperHere(Date.now(), { maxExamined: 2, pageSize: 2 });
+    expect(second).toMatchObject({ examined: 1, ended: { inactivity: 1 }, more: false });
+    expect(await storedContinuation()).toBeUndefined();
+    for (const { client, sessionId } of devices) await expectLoggedOut(client, sessionId, 'inactivity');
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('is harmless when two runs overlap: each session ends once and the count equals the sessions', async () => {
+    await service.setSettings({ maxSessions: 10, inactivityTimeoutMs: 1000 });
+    const silent = [await signIn(), await signIn(), await signIn()];
+    await wait(1100);
+    const live = await signIn();
+
+    const [one, two] = await Promise.all([runReaperHere(), runReaperHere()]);
+
+    expect(one.ended.inactivity + two.ended.inactivity).toBe(3);
+    for (const { client, sessionId } of silent) {
+      await expectLoggedOut(client, sessionId, 'inactivity');
+      // Told once: no second Logged Out follows.
+      await expect(client.next(300)).rejects.toThrow(/nothing arrived/);
+    }
+    expect(await service.stores.sessions.get(live.sessionId)).toBeDefined();
+    expect(await service.stores.sessions.count()).toBe(1);
+    expect(await reaperStore.realCount()).toBe(1);
+  });
+});
