@@ -1,11 +1,27 @@
-// The device CLI's interactive mode: what a person types (slash commands) and how what arrives is shown.
+// The device CLI's interactive mode: what a person types (slash commands, and plain lines as chat messages)
+// and how what arrives is shown.
 
+import { type Availability, availabilities } from '../functions/im-server/presence';
+import type { ChatCommand } from './chat';
 import type { Incoming } from './client';
 
 export const interactiveCommands = `Commands:
   /login [password]          sign in as this device's user (asks for the password, hidden, if not given)
   /logout                    sign out
   /status                    send a status message now (they are also sent automatically once signed in)
+
+Chat (once signed in):
+  /im <who>[,<who>…] <text>  start a conversation: a name (bob: same domain as you), bob@domain or sip:bob@domain
+  <text>                     a line without "/" goes to the current conversation (start it with "//" to send a "/")
+  /msg <text>                the same, explicitly
+  /accept [conversation]     join the last invitation (or the one named)
+  /to <conversation|name>    switch the current conversation
+  /chats                     your conversations
+  /typing [on|off]           tell the current conversation you are typing (or stopped)
+  /presence <state>          ${availabilities.join(', ')} (also dnd, brb, available)
+  /end [conversation]        leave the current conversation (or the one named)
+
+Other:
   /ping [text]               encrypted round trip: the service answers "pong" with your text
   /send <action> [json]      send any action with a JSON payload, sealed
   /raw <text>                send text as it is, unencrypted (to see how the service refuses it)
@@ -13,6 +29,7 @@ export const interactiveCommands = `Commands:
   /quit                      disconnect`;
 
 export type InteractiveCommand =
+  | ChatCommand
   | { readonly kind: 'send'; readonly action: string; readonly payload: unknown }
   | { readonly kind: 'raw'; readonly text: string }
   | { readonly kind: 'login'; readonly password: string | undefined }
@@ -23,12 +40,66 @@ export type InteractiveCommand =
   | { readonly kind: 'none' }
   | { readonly kind: 'error'; readonly message: string };
 
+const presenceAliases: Readonly<Record<string, Availability>> = {
+  available: 'online',
+  dnd: 'doNotDisturb',
+  brb: 'beRightBack',
+};
+
+/** `away`, `Away`, `do-not-disturb`, `dnd` → the availability name; undefined if none. */
+export function availabilityOf(word: string): Availability | undefined {
+  const key = word.toLowerCase().replace(/[-_\s]/g, '');
+  return presenceAliases[key] ?? availabilities.find((name) => name.toLowerCase() === key);
+}
+
+function optional(argument: string): string | undefined {
+  return argument || undefined;
+}
+
 export function parseInteractive(line: string): InteractiveCommand {
   const text = line.trim();
   if (!text) return { kind: 'none' };
+  // A chat window: what is not a command is a message; "//" escapes a message that starts with "/".
+  if (!text.startsWith('/')) return { kind: 'msg', text };
+  if (text.startsWith('//')) return { kind: 'msg', text: text.slice(1) };
   const [word = '', ...rest] = text.split(/\s+/);
   const argument = text.slice(word.length).trim();
   switch (word) {
+    case '/im': {
+      const [who] = rest;
+      const message = who ? argument.slice(who.length).trim() : '';
+      const to = (who ?? '').split(',').filter(Boolean);
+      if (to.length === 0 || !message) return { kind: 'error', message: 'Usage: /im <who>[,<who>…] <text>' };
+      return { kind: 'im', to, text: message };
+    }
+    case '/msg':
+      return argument ? { kind: 'msg', text: argument } : { kind: 'error', message: 'Usage: /msg <text>' };
+    case '/to':
+      return argument
+        ? { kind: 'to', target: argument }
+        : { kind: 'error', message: 'Usage: /to <conversation id or name>' };
+    case '/accept':
+      return { kind: 'accept', conversationId: optional(argument) };
+    case '/end':
+      return { kind: 'end', conversationId: optional(argument) };
+    case '/chats':
+      return { kind: 'chats' };
+    case '/presence': {
+      const availability = availabilityOf(argument);
+      if (!availability) {
+        return {
+          kind: 'error',
+          message: `Usage: /presence <${availabilities.join('|')}> (or dnd, brb, available)`,
+        };
+      }
+      return { kind: 'presence', availability };
+    }
+    case '/typing': {
+      const value = argument.toLowerCase();
+      if (value === '' || value === 'on') return { kind: 'typing', typing: true };
+      if (value === 'off') return { kind: 'typing', typing: false };
+      return { kind: 'error', message: 'Usage: /typing [on|off]' };
+    }
     case '/login':
       return { kind: 'login', password: argument || undefined };
     case '/logout':

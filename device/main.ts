@@ -5,8 +5,10 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { CredentialFormatError, decodeDeviceCredential } from '../functions/crypto';
 import { readEndpoints } from '../local/endpoints-file';
+import { ChatSession, isChatCommand } from './chat';
 import { DeviceClient, HandshakeRefusedError, type Incoming } from './client';
 import { defaultCredentialDir, listCredentials, loadCredential, saveCredential } from './credentials';
+import { EventDeduper } from './events';
 import { askHidden, describeIncoming, interactiveCommands, parseInteractive } from './interactive';
 import { SessionKeeper } from './session-keeper';
 
@@ -23,7 +25,8 @@ Options for connect:
   --device ID             which stored device to be (default: the only one, or the first)
   --url URL               WebSocket URL (default: the running local stack)
   --script                read JSON lines {"action":…,"payload":…} (or {"raw":"…"}) from stdin and print
-                          what arrives as JSON lines; exits when stdin ends and nothing arrives for --linger-ms
+                          what arrives as JSON lines (an IM event already printed is not printed again);
+                          exits when stdin ends and nothing arrives for --linger-ms
   --linger-ms N           script mode: how long to wait for replies after stdin ends (default 1000)
   --status-interval-ms N  interactive: status messages while signed in, every N ms (default 60000)
   --dir DIR               where credentials are kept (default ${defaultCredentialDir})
@@ -74,7 +77,11 @@ async function resolveDevice(device: string | undefined, dir: string): Promise<s
 }
 
 async function runScript(client: DeviceClient, lingerMs: number): Promise<void> {
-  client.onIncoming((incoming) => process.stdout.write(`${JSON.stringify(incoming)}\n`));
+  // The event pump delivers at least once: a repeated event is dropped here, as any client must.
+  const events = new EventDeduper();
+  client.onIncoming((incoming) => {
+    if (events.observe(incoming)) process.stdout.write(`${JSON.stringify(incoming)}\n`);
+  });
   const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) {
     if (!line.trim()) continue;
@@ -102,9 +109,23 @@ async function runInteractive(client: DeviceClient, statusIntervalMs: number): P
     prompt: `${client.deviceId}> `,
   });
   const session = new SessionKeeper(client, statusIntervalMs);
+  const chat = new ChatSession({ send: (action, payload) => client.send(action, payload) });
+  // The prompt names the current conversation: a plain line goes there.
+  const updatePrompt = () => {
+    const peers = chat.currentPeers;
+    rl.setPrompt(peers ? `${client.deviceId} → ${peers}> ` : `${client.deviceId}> `);
+  };
+  const print = (lines: readonly string[]) => {
+    if (lines.length === 0) return;
+    // Over the half-typed line, which the prompt then redraws.
+    process.stdout.write(`${process.stdout.isTTY ? '\r\x1b[2K' : ''}${lines.join('\n')}\n`);
+  };
   const show = (incoming: Incoming) => {
     session.observe(incoming);
-    process.stdout.write(`\r${describeIncoming(incoming)}\n`);
+    const lines = chat.observe(incoming) ?? [describeIncoming(incoming)];
+    updatePrompt();
+    if (lines.length === 0) return;
+    print(lines);
     rl.prompt(true);
   };
   client.onIncoming(show);
@@ -120,7 +141,10 @@ async function runInteractive(client: DeviceClient, statusIntervalMs: number): P
     else if (command.kind === 'error') console.log(command.message);
     else if (command.kind === 'send') client.send(command.action, command.payload);
     else if (command.kind === 'raw') client.sendRaw(command.text);
-    else if (command.kind === 'login') {
+    else if (isChatCommand(command)) {
+      print(chat.run(command));
+      updatePrompt();
+    } else if (command.kind === 'login') {
       if (!command.password) {
         askHidden(rl, 'Password: ').then((password) => {
           client.send('login', { password });

@@ -12,6 +12,16 @@ export interface RouteDefinition {
   readonly returnResponse: boolean;
 }
 
+/** The device → CWA command actions (functions/handlers/im-command.ts serves them all). */
+export const imCommandActions = [
+  'startIm',
+  'sendMessage',
+  'acceptInvitation',
+  'presence',
+  'typing',
+  'endIm',
+] as const;
+
 /** `$request.body.action`: the route selection expression of the WebSocket API. */
 export const routeSelectionExpression = '$request.body.action';
 
@@ -29,4 +39,16 @@ export const routes: readonly RouteDefinition[] = [
   { routeKey: 'login', name: 'login', entry: 'functions/handlers/login.ts', returnResponse: true },
   { routeKey: 'status', name: 'status', entry: 'functions/handlers/status.ts', returnResponse: true },
   { routeKey: 'logout', name: 'logout', entry: 'functions/handlers/logout.ts', returnResponse: true },
+  { routeKey: 'resume', name: 'resume', entry: 'functions/handlers/resume.ts', returnResponse: true },
+  // Device → CWA commands (command channel POST): one entry file, one function per route.
+  ...imCommandRoutes(),
 ];
+
+function imCommandRoutes(): RouteDefinition[] {
+  return imCommandActions.map((action) => ({
+    routeKey: action,
+    name: action,
+    entry: 'functions/handlers/im-command.ts',
+    returnResponse: true,
+  }));
+}
