@@ -6,11 +6,13 @@ import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { type RouteDefinition, routeSelectionExpression, routes } from '../functions/routes';
+import { scheduledFunctions } from '../functions/schedules';
 import { type TableDefinition, tables } from '../functions/tables';
 import { RouteFunctions } from './constructs/route-functions';
+import { ScheduledFunctions } from './constructs/scheduled-functions';
 import { ServiceTables } from './constructs/service-tables';
 import { WebSocketGateway } from './constructs/websocket-gateway';
-import { type RoutePermissionMap, routePermissions } from './route-permissions';
+import { type RoutePermissionMap, routePermissions, scheduledPermissions } from './route-permissions';
 
 export interface CollaborationStackProps extends StackProps {
   /**
@@ -36,12 +38,19 @@ export interface CollaborationStackProps extends StackProps {
    * @default - `routePermissions` from lib/route-permissions.ts
    */
   readonly routePermissions?: RoutePermissionMap;
+  /**
+   * Event-pump shards: one pump invocation per shard per minute.
+   * @default 2
+   */
+  readonly pumpShards?: number;
 }
 
 export class CollaborationStack extends Stack {
   readonly gateway: WebSocketGateway;
   readonly tables: ServiceTables;
   readonly routeFunctions: RouteFunctions;
+  /** The event pump (a schedule per shard) and the reaper. */
+  readonly scheduledFunctions: ScheduledFunctions;
   /** Seals device transport keys (and, later, CWA tickets) by envelope encryption. */
   readonly secretsKey: Key;
 
@@ -66,6 +75,15 @@ export class CollaborationStack extends Stack {
       permissions: props.routePermissions ?? routePermissions,
       gateway: this.gateway,
       tables: this.tables,
+      secretsKey: this.secretsKey,
+    });
+
+    this.scheduledFunctions = new ScheduledFunctions(this, 'Scheduled', {
+      functions: scheduledFunctions,
+      permissions: scheduledPermissions,
+      shards: props.pumpShards ?? 2,
+      tables: this.tables,
+      gateway: this.gateway,
       secretsKey: this.secretsKey,
     });
 

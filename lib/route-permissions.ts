@@ -1,6 +1,7 @@
 // What each route's function may do, and nothing more: DynamoDB actions per table and access to the
 // `@connections` management API. Every route in functions/routes.ts must have an entry here.
 
+import { imCommandActions } from '../functions/routes';
 import { serviceTable } from '../functions/tables';
 
 /**
@@ -83,11 +84,68 @@ export const routePermissions: RoutePermissionMap = {
     openSecrets: true,
     sealSecrets: true,
   },
+  ...imCommandPermissions(),
+  // Opens the frame (UpdateItem), moves the session to this connection in a transaction (two UpdateItems),
+  // answers through @connections.
+  resume: {
+    tables: { [serviceTable.id]: ['dynamodb:UpdateItem'] },
+    manageConnections: true,
+    openSecrets: true,
+  },
   // One conditional UpdateItem per status message.
   status: { tables: { [serviceTable.id]: ['dynamodb:UpdateItem'] } },
   // Reads the session and settings, ends the session (transaction), tells the device through @connections.
   logout: {
     tables: { [serviceTable.id]: ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'] },
+    manageConnections: true,
+    openSecrets: true,
+  },
+};
+
+/**
+ * Device → CWA commands: open the frame and record its number (UpdateItem), read the session and settings
+ * (GetItem), store a rotated, re-sealed connectivity cache (UpdateItem, GenerateDataKey), end a session CWA
+ * ended (DeleteItem + count UpdateItem in a transaction), answer through @connections.
+ */
+function imCommandPermissions(): RoutePermissionMap {
+  const permissions: RoutePermissions = {
+    tables: { [serviceTable.id]: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
+    manageConnections: true,
+    openSecrets: true,
+    sealSecrets: true,
+  };
+  return Object.fromEntries(imCommandActions.map((action) => [action, permissions]));
+}
+
+/**
+ * What each scheduled function (functions/schedules.ts) may do, by name.
+ * - eventPump: its shard's sessions (Query gsi2), the shard lease and fenced checkpoints (UpdateItem,
+ *   ConditionCheckItem in a transaction), settings (GetItem), sessions CWA ended (DeleteItem + count
+ *   UpdateItem); posts events through @connections; opens device keys and connectivity caches, re-seals a
+ *   rotated ticket.
+ * - reaper: candidates by activity (Query gsi1), settings, count and its continuation (GetItem, UpdateItem),
+ *   ends sessions (DeleteItem + UpdateItem); probes connections and tells devices through
+ *   @connections; opens connectivity caches to sign out of CWA.
+ */
+export const scheduledPermissions: RoutePermissionMap = {
+  eventPump: {
+    tables: {
+      [serviceTable.id]: [
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+      ],
+    },
+    manageConnections: true,
+    openSecrets: true,
+    sealSecrets: true,
+  },
+  reaper: {
+    tables: {
+      [serviceTable.id]: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+    },
     manageConnections: true,
     openSecrets: true,
   },

@@ -7,6 +7,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { RouteDefinition } from '../../functions/routes';
+import { grantPermissions } from '../grants';
 import type { RoutePermissionMap } from '../route-permissions';
 import { maxRouteTimeout, ServiceFunction } from './service-function';
 import type { ServiceTables } from './service-tables';
@@ -62,13 +63,7 @@ export class RouteFunctions extends Construct {
         ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
       });
       props.gateway.addRoute(route.routeKey, idFor(route.name), fn, { returnResponse: route.returnResponse });
-      const permissions = props.permissions[route.routeKey] ?? {};
-      for (const [tableId, actions] of Object.entries(permissions.tables ?? {})) {
-        if (actions.length > 0) props.tables.grant(fn, tableId, actions);
-      }
-      if (permissions.manageConnections) props.gateway.grantManagementApiAccess(fn);
-      if (permissions.openSecrets) props.secretsKey.grantDecrypt(fn);
-      if (permissions.sealSecrets) props.secretsKey.grant(fn, 'kms:GenerateDataKey');
+      grantPermissions(fn, props.permissions[route.routeKey] ?? {}, props);
       this.byRouteKey.set(route.routeKey, fn);
     }
   }

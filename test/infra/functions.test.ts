@@ -4,6 +4,7 @@
 import type { CfnResource } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { routes } from '../../functions/routes';
+import { scheduledFunctions } from '../../functions/schedules';
 import { tables } from '../../functions/tables';
 import { functionLogicalId, resourceOf, synthesize } from './template';
 
@@ -87,7 +88,7 @@ describe('route functions', () => {
   });
 
   it('gives every function its own log group and creates no log-retention custom resource', () => {
-    template.resourceCountIs('AWS::Logs::LogGroup', routes.length);
+    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + scheduledFunctions.length);
     const types = Object.values(template.toJSON().Resources as Record<string, { Type: string }>).map(
       (r) => r.Type,
     );

@@ -3,7 +3,7 @@
 
 import type { CfnResource } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { routes } from '../../functions/routes';
+import { imCommandActions, routes } from '../../functions/routes';
 import { serviceTable } from '../../functions/tables';
 import { routePermissions } from '../../lib/route-permissions';
 import { actionsOf, roleLogicalId, statementsOfRole, synthesize } from './template';
@@ -47,11 +47,12 @@ describe('route permissions (lib/route-permissions.ts)', () => {
     );
   });
 
-  it('only login may seal new secrets (the connectivity cache); devices are activated by the admin CLI', () => {
+  it('only login and IM commands may seal (the connectivity cache); devices are activated by the admin CLI', () => {
+    const sealers = new Set<string>(['login', ...imCommandActions]);
     for (const route of routes) {
       const actions = actionsOf(statementsOfRole(template, roleLogicalId(stack, route.routeKey)));
       const sealing = actions.filter((action) => action.startsWith('kms:') && action !== 'kms:Decrypt');
-      expect(sealing).toEqual(route.routeKey === 'login' ? ['kms:GenerateDataKey'] : []);
+      expect(sealing).toEqual(sealers.has(route.routeKey) ? ['kms:GenerateDataKey'] : []);
     }
   });
 

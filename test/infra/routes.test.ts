@@ -4,6 +4,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { type RouteDefinition, routeSelectionExpression, routes } from '../../functions/routes';
+import { scheduledFunctions } from '../../functions/schedules';
 import { functionLogicalId, synthesize } from './template';
 
 describe('WebSocket routes from the route table', () => {
@@ -26,8 +27,8 @@ describe('WebSocket routes from the route table', () => {
     expect(routeKeys).toEqual(expect.arrayContaining(['$connect', '$disconnect', '$default']));
   });
 
-  it('builds one function per route', () => {
-    template.resourceCountIs('AWS::Lambda::Function', routes.length);
+  it('builds one function per route (besides the scheduled ones)', () => {
+    template.resourceCountIs('AWS::Lambda::Function', routes.length + scheduledFunctions.length);
     const ids = new Set(routes.map((route) => functionLogicalId(stack, route.routeKey)));
     expect(ids.size).toBe(routes.length);
   });
@@ -112,7 +113,7 @@ describe('an action route added to the route table', () => {
       FunctionName: { 'Fn::GetAtt': [functionLogicalId(stack, 'example'), 'Arn'] },
       SourceArn: { 'Fn::Join': ['', Match.arrayWith(['/*example'])] },
     });
-    template.resourceCountIs('AWS::Lambda::Function', table.length);
+    template.resourceCountIs('AWS::Lambda::Function', table.length + scheduledFunctions.length);
   });
 
   it('is refused when the permission map has no entry for it', () => {

@@ -51,7 +51,7 @@ describe('service tables', () => {
     );
   });
 
-  it('the service table is pk/sk strings with gsi1 (gsi1pk/gsi1sk) and TTL on expiresAt', () => {
+  it('the service table is pk/sk strings with gsi1 (activity) and gsi2 (pump shards) and TTL on expiresAt', () => {
     // A literal check too, so a mistake in reading the definitions cannot cancel out in both places.
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [
@@ -63,10 +63,12 @@ describe('service tables', () => {
         { AttributeName: 'sk', AttributeType: 'S' },
         { AttributeName: 'gsi1pk', AttributeType: 'S' },
         { AttributeName: 'gsi1sk', AttributeType: 'S' },
+        { AttributeName: 'gsi2pk', AttributeType: 'S' },
+        { AttributeName: 'gsi2sk', AttributeType: 'S' },
       ],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
     });
-    expect(serviceTable.globalIndexes.map((index) => index.indexName)).toEqual(['gsi1']);
+    expect(serviceTable.globalIndexes.map((index) => index.indexName)).toEqual(['gsi1', 'gsi2']);
   });
 
   it('has no hard-coded physical table name and is retained when it leaves the stack', () => {
