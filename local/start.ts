@@ -83,6 +83,7 @@ function readyBlock(stack: LocalStack, startedMs: number): string {
     '  a wrong password                                                       → Authentication Failed',
     '  npm run admin -- config set maxSessions=none connectionCapacity=2     → a third login: Failed',
     '  npm run admin -- sessions list | sessions kick <id> | users list | config show',
+    '  chat: alice /im bob Hello Bob!   bob: /accept, then type — messages arrive through the event pump',
     `  npx wscat -c ${websocketUrl}    no signed handshake: refused (401)`,
     '',
     'Stop: Ctrl-C (stops DynamoDB Local and the gateway, removes the endpoints file).',
