@@ -44,6 +44,8 @@ export interface CwaSimulatorOptions {
   /** How long a data-channel GET waits for a new event before answering empty. @default 1000 */
   readonly holdMs?: number;
   readonly ticketRotation?: TicketRotation;
+  /** Whose presence each user sees: everyone's (default) or nobody's (large user counts). */
+  readonly contacts?: 'everyone' | 'none';
   /** Reuse certificates (saves generating a CA per start). */
   readonly certificates?: SimCertificates;
   readonly domain?: { readonly netbios: string; readonly dns: string };
@@ -132,6 +134,8 @@ export async function startCwaSimulator(options: CwaSimulatorOptions = {}): Prom
     directory,
     new TicketBook(options.ticketRotation ?? {}),
     options.sessionTimeoutMs ?? 600_000,
+    Date.now,
+    options.contacts ?? 'everyone',
   );
   const sockets = new Set<Socket>();
   const listeners: Listener[] = [];

@@ -35,6 +35,11 @@ export class SimWorld {
     readonly tickets: TicketBook,
     private readonly sessionTimeoutMs: number,
     private readonly now: () => number = Date.now,
+    /**
+     * Whose presence a user sees: everyone's (every user is everyone's contact, fine for a few demo users),
+     * or nobody's (contact lists are empty: at a thousand users, everyone-sees-everyone is N² events).
+     */
+    private readonly contacts: 'everyone' | 'none' = 'everyone',
   ) {}
 
   signInData(): string {
@@ -47,7 +52,7 @@ export class SimWorld {
     this.publishPresence(session, availability);
     // As CWA does at initiateSession (bb969520): the contacts' current presence comes first.
     const reported = new Set<SimUser>([session.user]);
-    for (const other of this.sessions.values()) {
+    for (const other of this.contacts === 'everyone' ? this.sessions.values() : []) {
       if (other.ended || reported.has(other.user)) continue;
       reported.add(other.user);
       session.push(events.userPresence(other.user.sipUri, other.presence, other.presenceVersion));
@@ -98,6 +103,7 @@ export class SimWorld {
   }
 
   private broadcastPresence(user: SimUser, availability: number, source: SimSession): void {
+    if (this.contacts === 'none') return;
     for (const other of this.sessions.values()) {
       if (other.user !== user && !other.ended) {
         other.push(events.userPresence(user.sipUri, availability, source.presenceVersion));

@@ -51,7 +51,7 @@ export interface LocalStackOptions {
   /** Fault switches and users of the embedded CWA simulator. */
   readonly cwa?: Pick<
     CwaSimulatorOptions,
-    'users' | 'pollWaitTimeMs' | 'holdMs' | 'sessionTimeoutMs' | 'log'
+    'users' | 'pollWaitTimeMs' | 'holdMs' | 'sessionTimeoutMs' | 'log' | 'contacts'
   >;
   /**
    * The master key file that seals device keys.
@@ -213,8 +213,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   configureHandlerEnvironment({
     CONNECTIONS_ENDPOINT: gateway.managementEndpoint,
     PUMP_SHARDS: String(pumpShards),
-    // Each pump invocation serves its shard until just before the next one starts.
-    PUMP_RUN_MS: String(Math.max(1_000, pumpPeriodMs - 1_000)),
+    // Each pump invocation serves its shard until just after the next one starts, which takes the lease
+    // over the moment it is released: no gap in between.
+    PUMP_RUN_MS: String(pumpPeriodMs + 2_000),
   });
   const scheduler = startLocalScheduler({
     rootDir: repositoryRoot,

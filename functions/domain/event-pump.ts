@@ -91,7 +91,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   let lease: ShardLease | undefined;
   while (!lease && !pastDeadline()) {
     lease = await deps.leases.acquire(options.shard, options.owner, deps.now(), deps.now() + options.leaseMs);
-    if (!lease) await deps.sleep(Math.min(500, options.refreshMs));
+    if (!lease) await deps.sleep(100);
   }
   if (!lease) return { acquired: false, sessions: 0, delivered: 0, fenced: false };
   const held: ShardLease = lease;
@@ -131,6 +131,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         const server = deps.imServerFor(settings);
         await keepAlive(server, worker, imSession);
         const from = session.cursor ?? imSession.cursor;
+        const pollStartedAt = deps.now();
         const batch = await server.fetchEvents(imSession, from);
         worker.lastPollAt = deps.now();
         const fetchedAt = deps.now();
@@ -197,8 +198,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           delivered += latencies.length;
           deps.observe?.delivered?.(latencies.length, latencies);
         }
-        // Paced by CWA: it asks clients to wait pollWaitTime between data-channel requests.
-        if (batch.events.length === 0) await sleepUnlessStopped(worker, batch.pollWaitTimeMs);
+        // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
+        if (batch.events.length === 0) {
+          await sleepUnlessStopped(worker, batch.pollWaitTimeMs - (deps.now() - pollStartedAt));
+        }
       } catch (error) {
         // A command may have rotated the ticket since we opened the cache: read it again, once.
         if (
@@ -289,8 +292,11 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     }
   } finally {
     stopAll();
-    await Promise.allSettled([...workers.values()].map((worker) => worker.done));
+    // Hand over first, then let in-flight polls finish: a stopping worker delivers nothing more, so what
+    // those polls fetched is fetched again by the next owner from the same cursor (nothing lost), and a
+    // checkpoint of ours after the next owner took the lease is fenced.
     if (!fenced) await deps.leases.release(held);
+    await Promise.allSettled([...workers.values()].map((worker) => worker.done));
   }
   return { acquired: true, sessions: workers.size, delivered, fenced };
 }

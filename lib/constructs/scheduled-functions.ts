@@ -52,8 +52,9 @@ export class ScheduledFunctions extends Construct {
           CONNECTIONS_ENDPOINT: props.gateway.callbackUrl,
           KMS_KEY_ID: props.secretsKey.keyArn,
           PUMP_SHARDS: String(props.shards),
-          // Serve until just before the next invocation, which waits for the lease to be handed over.
-          PUMP_RUN_MS: String((periodSeconds - 2) * 1000),
+          // Serve until just after the next invocation starts: it waits for the lease and takes it over the
+          // moment it is released, so no period goes unserved.
+          PUMP_RUN_MS: String((periodSeconds + 2) * 1000),
         },
       });
       grantPermissions(fn, permissions, props);
