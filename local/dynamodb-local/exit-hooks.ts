@@ -14,11 +14,13 @@ function killAll(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
-  killAll();
-  // Having a listener cancels Node's default of dying on the signal. When ours is the only one, take it away
-  // and raise the signal again so the process ends exactly as it would have without us (exit status
-  // included). When the application has its own handler, exiting is that handler's decision.
+  // Having a listener cancels Node's default of dying on the signal. When ours is the only one, stop the
+  // JVMs, take the hook away and raise the signal again so the process ends exactly as it would have
+  // without us (exit status included). When the application has its own handler, stopping is that
+  // handler's decision — it may still need DynamoDB for a graceful shutdown (npm start hands the event pump
+  // over and runs the last $disconnects first); the 'exit' hook and the guardian still leave no JVM behind.
   if (process.listenerCount(signal) === 1) {
+    killAll();
     uninstall();
     process.kill(process.pid, signal);
   }
