@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import type { RouteDefinition } from '../../functions/routes';
 import { grantPermissions } from '../grants';
 import type { RoutePermissionMap } from '../route-permissions';
-import { maxRouteTimeout, ServiceFunction } from './service-function';
+import { type FunctionDefaults, maxRouteTimeout, ServiceFunction } from './service-function';
 import type { ServiceTables } from './service-tables';
 import type { WebSocketGateway } from './websocket-gateway';
 
@@ -36,6 +36,11 @@ export interface RouteFunctionsProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * Tracing, VPC placement and log removal of every route function.
+   * @default - no tracing, no VPC, logs retained
+   */
+  readonly functionDefaults?: FunctionDefaults;
 }
 
 export class RouteFunctions extends Construct {
@@ -55,6 +60,7 @@ export class RouteFunctions extends Construct {
     };
     for (const route of props.routes) {
       const { function: fn } = new ServiceFunction(this, idFor(route.name), {
+        ...props.functionDefaults,
         entry: route.entry,
         description: `Collaboration Service ${route.routeKey} route`,
         environment,

@@ -1,12 +1,16 @@
 // One Lambda function of the service: NodejsFunction bundled by the local esbuild into a minified ESM
-// file with a source map, Node.js 22 on arm64, and its own log group with a retention period.
+// file with a source map, Node.js 22 on arm64, its own log group with a retention period, and what the
+// deployment asks of every function (tracing, VPC placement).
 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 /** Repository root: handler entries in functions/routes.ts are relative to it. */
@@ -21,7 +25,41 @@ const esmRequireBanner =
 /** API Gateway gives up on an integration after 29 s; a longer route handler only burns money. */
 export const maxRouteTimeout = Duration.seconds(29);
 
-export interface ServiceFunctionProps {
+/** Where functions get their network interfaces: subnets of an existing VPC that can reach CWA. */
+export interface FunctionNetwork {
+  readonly vpc: IVpc;
+  readonly subnets: SubnetSelection;
+  readonly securityGroups: readonly ISecurityGroup[];
+}
+
+/** What the deployment asks of every function of the stack, whatever it serves. */
+export interface FunctionDefaults {
+  /**
+   * Active X-Ray tracing.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * VPC placement, for a CWA reachable only from a private network.
+   * @default - not in a VPC
+   */
+  readonly network?: FunctionNetwork;
+  /**
+   * What happens to the log group when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/** Where asynchronous invocations (EventBridge Scheduler's) go when they fail or expire. */
+export interface AsyncFailureHandling {
+  /** The dead-letter queue: Lambda sends it a record of each failed or expired invocation. */
+  readonly queue: IQueue;
+  /** Older unprocessed events are dropped to the queue (60 s to 6 h). */
+  readonly maxEventAge: Duration;
+}
+
+export interface ServiceFunctionProps extends FunctionDefaults {
   /** Handler entry file, relative to the repository root; it exports `handler`. */
   readonly entry: string;
   /** What the function is for, shown in the Lambda console. */
@@ -47,10 +85,16 @@ export interface ServiceFunctionProps {
    */
   readonly logRetention?: RetentionDays;
   /**
-   * What happens to the log group when it leaves the stack.
-   * @default RemovalPolicy.RETAIN
+   * Concurrent executions set aside for the function, which are also its ceiling.
+   * @default - none: the account's unreserved pool
    */
-  readonly logRemovalPolicy?: RemovalPolicy;
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * For functions invoked asynchronously: no retries (the next scheduled run comes soon), and failed or
+   * expired invocations recorded in a dead-letter queue.
+   * @default - Lambda's defaults: two retries, events kept six hours, failures only logged
+   */
+  readonly asyncFailures?: AsyncFailureHandling;
 }
 
 export class ServiceFunction extends Construct {
@@ -73,6 +117,24 @@ export class ServiceFunction extends Construct {
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
       logGroup: this.logGroup,
+      ...(props.tracing ? { tracing: Tracing.ACTIVE } : {}),
+      ...(props.network
+        ? {
+            vpc: props.network.vpc,
+            vpcSubnets: props.network.subnets,
+            securityGroups: [...props.network.securityGroups],
+          }
+        : {}),
+      ...(props.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+        : {}),
+      ...(props.asyncFailures
+        ? {
+            onFailure: new SqsDestination(props.asyncFailures.queue),
+            retryAttempts: 0,
+            maxEventAge: props.asyncFailures.maxEventAge,
+          }
+        : {}),
       projectRoot: repositoryRoot,
       depsLockFilePath: join(repositoryRoot, 'package-lock.json'),
       bundling: {

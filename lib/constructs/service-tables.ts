@@ -1,9 +1,16 @@
 // The service's DynamoDB tables, built from the one definition module (functions/tables.ts) that the
 // local stack also uses, so the table shapes on AWS and on DynamoDB Local cannot drift.
 
-import { RemovalPolicy } from 'aws-cdk-lib';
-import { type Attribute, AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import {
+  type Attribute,
+  AttributeType,
+  Billing,
+  type CfnGlobalTable,
+  TableV2,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { KeyAttribute, TableDefinition } from '../../functions/tables';
 import type { DynamoDbAction } from '../route-permissions';
@@ -16,6 +23,16 @@ export interface ServiceTablesProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Refuse DeleteTable (from CloudFormation, the console or the API) until it is turned off.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * Customer-managed key that encrypts the tables at rest.
+   * @default - the AWS-owned DynamoDB key
+   */
+  readonly encryptionKey?: IKey;
 }
 
 function attribute(key: KeyAttribute): Attribute {
@@ -25,7 +42,7 @@ function attribute(key: KeyAttribute): Attribute {
 export class ServiceTables extends Construct {
   private readonly byId = new Map<
     string,
-    { readonly table: TableV2; readonly definition: TableDefinition }
+    { readonly table: TableV2; readonly definition: TableDefinition; readonly key: IKey | undefined }
   >();
 
   constructor(scope: Construct, id: string, props: ServiceTablesProps) {
@@ -46,9 +63,16 @@ export class ServiceTables extends Construct {
           ...(index.sortKey ? { sortKey: attribute(index.sortKey) } : {}),
         })),
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+        deletionProtection: props.deletionProtection ?? true,
       });
-      this.byId.set(definition.id, { table, definition });
+      if (props.encryptionKey) encryptWith(table, props.encryptionKey);
+      this.byId.set(definition.id, { table, definition, key: props.encryptionKey });
     }
+  }
+
+  /** The customer-managed key that encrypts the table with this id, if any. */
+  encryptionKey(tableId: string): IKey | undefined {
+    return this.entry(tableId).key;
   }
 
   /** All tables, in definition order. */
@@ -77,23 +101,48 @@ export class ServiceTables extends Construct {
   /**
    * Grants exactly these actions on one table. Item actions apply to the table alone; `Query` also to
    * each of its indexes by name. (TableV2.grant would add `<table>/index/*` for every action, a wildcard
-   * no item action needs.) With a customer-managed key, the key use DynamoDB needs comes along.
+   * no item action needs.) With a customer-managed key, the key use DynamoDB needs comes along, and only
+   * through DynamoDB (`kms:ViaService`): a function allowed to write items cannot use the key to seal
+   * anything itself unless its permission entry says so.
    */
   grant(grantee: IGrantable, tableId: string, actions: readonly DynamoDbAction[]): Grant {
-    const { table, definition } = this.entry(tableId);
+    const { table, definition, key } = this.entry(tableId);
     const indexArns = definition.globalIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`);
     const resourceArns = actions.includes('dynamodb:Query')
       ? [table.tableArn, ...indexArns]
       : [table.tableArn];
     const grant = Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns });
-    if (table.encryptionKey) {
+    if (key) {
       const writes = actions.some((action) => !readActions.has(action));
-      if (writes) table.encryptionKey.grantEncryptDecrypt(grantee);
-      else table.encryptionKey.grantDecrypt(grantee);
+      Grant.addToPrincipal({
+        grantee,
+        actions: writes ? [...keyReadActions, ...keyWriteActions] : [...keyReadActions],
+        resourceArns: [key.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.${Stack.of(this).urlSuffix}` },
+        },
+      });
     }
     return grant;
   }
 }
+
+/**
+ * Encryption at rest under `key`, written into the template directly: what
+ * `TableEncryptionV2.customerManagedKey(key)` renders for the deployment region, except that CDK refuses to
+ * render it in a region-agnostic stack (it cannot tell the local replica from others), and this stack
+ * stays region-agnostic so it synthesizes offline. Its one replica is the local one, in the stack's region.
+ */
+function encryptWith(table: TableV2, key: IKey): void {
+  const cfn = table.node.defaultChild as CfnGlobalTable;
+  cfn.addPropertyOverride('SSESpecification', { SSEEnabled: true, SSEType: 'KMS' });
+  cfn.addPropertyOverride('Replicas.0.SSESpecification', { KMSMasterKeyId: key.keyArn });
+}
+
+// What DynamoDB does with the caller's permissions on a table key: decrypt the table key to read and write;
+// encrypt and generate data keys when writing. No wildcard (`kms:GenerateDataKey*`, `kms:ReEncrypt*`).
+const keyReadActions = ['kms:Decrypt', 'kms:DescribeKey'] as const;
+const keyWriteActions = ['kms:Encrypt', 'kms:GenerateDataKey'] as const;
 
 const readActions: ReadonlySet<DynamoDbAction> = new Set([
   'dynamodb:GetItem',

@@ -88,7 +88,14 @@ describe('route functions', () => {
   });
 
   it('gives every function its own log group and creates no log-retention custom resource', () => {
-    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + scheduledFunctions.length);
+    // One per function, and the WebSocket stage's access logs.
+    template.resourceCountIs('AWS::Logs::LogGroup', routes.length + scheduledFunctions.length + 1);
+    const functionLogGroups = new Set(
+      Object.values(template.findResources('AWS::Lambda::Function')).map((fn) =>
+        JSON.stringify(fn.Properties.LoggingConfig?.LogGroup),
+      ),
+    );
+    expect(functionLogGroups.size).toBe(routes.length + scheduledFunctions.length);
     const types = Object.values(template.toJSON().Resources as Record<string, { Type: string }>).map(
       (r) => r.Type,
     );

@@ -1,12 +1,20 @@
 // Least privilege, route by route: each function's role gets exactly what lib/route-permissions.ts
-// lists, `@connections` access only where asked for, and no wildcard action or resource anywhere.
+// lists, `@connections` access only where asked for, and no wildcard action or resource anywhere. The
+// service key also encrypts the table, so every table user may use it, but only through DynamoDB.
 
 import type { CfnResource } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { imCommandActions, routes } from '../../functions/routes';
 import { serviceTable } from '../../functions/tables';
 import { routePermissions } from '../../lib/route-permissions';
-import { actionsOf, roleLogicalId, statementsOfRole, synthesize } from './template';
+import {
+  actionsOf,
+  directStatements,
+  isViaDynamoDb,
+  roleLogicalId,
+  statementsOfRole,
+  synthesize,
+} from './template';
 
 describe('route permissions (lib/route-permissions.ts)', () => {
   // GIVEN the stack with the real permission map
@@ -25,6 +33,19 @@ describe('route permissions (lib/route-permissions.ts)', () => {
   const keyArn = {
     'Fn::GetAtt': [stack.getLogicalId(stack.secretsKey.node.defaultChild as CfnResource), 'Arn'],
   };
+  // The table key's use by a function that writes items, allowed only when DynamoDB makes the call.
+  const tableKeyForWriters = {
+    Effect: 'Allow',
+    Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+    Resource: keyArn,
+    Condition: {
+      StringEquals: {
+        'kms:ViaService': {
+          'Fn::Join': ['', ['dynamodb.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]],
+        },
+      },
+    },
+  };
 
   it('$connect may read devices, write nonce and connection, and open sealed keys; not delete', () => {
     const statements = statementsOfRole(template, roleLogicalId(stack, '$connect'));
@@ -34,32 +55,48 @@ describe('route permissions (lib/route-permissions.ts)', () => {
         Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'],
         Resource: tableArn,
       },
+      tableKeyForWriters,
       { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArn },
     ]);
     expect(actionsOf(statements)).not.toContain('dynamodb:DeleteItem');
-    expect(actionsOf(statements)).not.toContain('kms:GenerateDataKey');
+    expect(actionsOf(directStatements(statements))).not.toContain('kms:GenerateDataKey');
   });
 
   it('ping may update the connection, post through @connections and open sealed keys, nothing else', () => {
     const statements = statementsOfRole(template, roleLogicalId(stack, 'ping'));
-    expect(actionsOf(statements).sort()).toEqual(
+    expect(actionsOf(directStatements(statements)).sort()).toEqual(
       ['dynamodb:UpdateItem', 'execute-api:ManageConnections', 'kms:Decrypt'].sort(),
     );
+    expect(statements.filter(isViaDynamoDb)).toEqual([tableKeyForWriters]);
   });
 
   it('only login and IM commands may seal (the connectivity cache); devices are activated by the admin CLI', () => {
     const sealers = new Set<string>(['login', ...imCommandActions]);
     for (const route of routes) {
-      const actions = actionsOf(statementsOfRole(template, roleLogicalId(stack, route.routeKey)));
+      const statements = statementsOfRole(template, roleLogicalId(stack, route.routeKey));
+      const actions = actionsOf(directStatements(statements));
       const sealing = actions.filter((action) => action.startsWith('kms:') && action !== 'kms:Decrypt');
       expect(sealing).toEqual(sealers.has(route.routeKey) ? ['kms:GenerateDataKey'] : []);
     }
   });
 
+  it('lets every table user use the service key through DynamoDB only, with no wildcard action', () => {
+    for (const route of routes) {
+      const statements = statementsOfRole(template, roleLogicalId(stack, route.routeKey));
+      const tableKeyUse = statements.filter(
+        (statement) =>
+          JSON.stringify(statement.Resource) === JSON.stringify(keyArn) && isViaDynamoDb(statement),
+      );
+      const usesTable = Object.keys(routePermissions[route.routeKey]?.tables ?? {}).length > 0;
+      // Every route here writes items, so each table user gets the writers' statement, exactly once.
+      expect(tableKeyUse).toEqual(usesTable ? [tableKeyForWriters] : []);
+    }
+  });
+
   it('status may only update (one conditional UpdateItem per status message)', () => {
-    expect(actionsOf(statementsOfRole(template, roleLogicalId(stack, 'status')))).toEqual([
-      'dynamodb:UpdateItem',
-    ]);
+    const statements = statementsOfRole(template, roleLogicalId(stack, 'status'));
+    expect(actionsOf(directStatements(statements))).toEqual(['dynamodb:UpdateItem']);
+    expect(statements.filter(isViaDynamoDb)).toEqual([tableKeyForWriters]);
   });
 
   it('login may not scan, and reaches gsi1 only through Query', () => {
@@ -70,7 +107,7 @@ describe('route permissions (lib/route-permissions.ts)', () => {
   });
 
   it('$disconnect may delete, read and update (to end the session once), and may not PutItem', () => {
-    const statements = statementsOfRole(template, roleLogicalId(stack, '$disconnect'));
+    const statements = directStatements(statementsOfRole(template, roleLogicalId(stack, '$disconnect')));
     expect(actionsOf(statements).sort()).toEqual(
       ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'kms:Decrypt'].sort(),
     );
@@ -168,7 +205,11 @@ describe('@connections access through the permission map', () => {
         'Arn',
       ],
     };
-    // THEN its role holds exactly those actions, on the table and on gsi1 named, with no index wildcard
+    const keyArn = {
+      'Fn::GetAtt': [stack.getLogicalId(stack.secretsKey.node.defaultChild as CfnResource), 'Arn'],
+    };
+    // THEN its role holds exactly those actions, on the table and on gsi1 named, with no index wildcard,
+    // AND, reading only, decrypting with the table key through DynamoDB and nothing more
     expect(statementsOfRole(template, roleLogicalId(stack, '$default'))).toEqual([
       {
         Effect: 'Allow',
@@ -179,6 +220,18 @@ describe('@connections access through the permission map', () => {
             'Fn::Join': ['', [tableArn, `/index/${index.indexName}`]],
           })),
         ],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:DescribeKey'],
+        Resource: keyArn,
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': {
+              'Fn::Join': ['', ['dynamodb.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]],
+            },
+          },
+        },
       },
     ]);
   });

@@ -34,6 +34,17 @@ export interface PolicyStatement {
   readonly Effect: string;
   readonly Action: string | string[];
   readonly Resource: unknown;
+  readonly Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** Whether the statement allows its actions only through DynamoDB (`kms:ViaService`): the table key's use. */
+export function isViaDynamoDb(statement: PolicyStatement): boolean {
+  return JSON.stringify(statement.Condition?.StringEquals?.['kms:ViaService'] ?? '').includes('dynamodb.');
+}
+
+/** The statements a function may act on by itself: all but the table key's use through DynamoDB. */
+export function directStatements(statements: readonly PolicyStatement[]): PolicyStatement[] {
+  return statements.filter((statement) => !isViaDynamoDb(statement));
 }
 
 /** Every statement of every inline policy (AWS::IAM::Policy) attached to the role. */
