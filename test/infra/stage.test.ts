@@ -33,20 +33,37 @@ describe('WebSocket stage', () => {
 });
 
 describe('deployment context', () => {
-  it('defaults to stage dev, 100 rps, burst 200', () => {
+  it('defaults to stage prod (data kept), 100 rps, burst 200, no tracing, no VPC, 2 pump shards, no e-mail', () => {
     expect(readDeploymentContext(contextOf({}))).toEqual({
-      stage: 'dev',
+      stage: 'prod',
       throttleRateLimit: 100,
       throttleBurstLimit: 200,
+      tracing: false,
+      vpc: undefined,
+      apiGatewayLogsRole: true,
+      pumpShards: 2,
+      alarmEmail: undefined,
     });
+  });
+
+  it('reads pump shards and the alarm e-mail, and refuses bad ones', () => {
+    expect(
+      readDeploymentContext(contextOf({ pumpShards: '4', alarmEmail: 'ops@example.com' })),
+    ).toMatchObject({
+      pumpShards: 4,
+      alarmEmail: 'ops@example.com',
+    });
+    expect(() => readDeploymentContext(contextOf({ pumpShards: '0' }))).toThrow(/pumpShards/);
+    expect(() => readDeploymentContext(contextOf({ pumpShards: '1000' }))).toThrow(/at most 256/);
+    expect(() => readDeploymentContext(contextOf({ alarmEmail: 'not-an-address' }))).toThrow(/alarmEmail/);
   });
 
   it('reads CLI context, where numbers arrive as strings', () => {
     expect(
       readDeploymentContext(
-        contextOf({ stage: 'prod', throttleRateLimit: '250.5', throttleBurstLimit: '400' }),
+        contextOf({ stage: 'dev', throttleRateLimit: '250.5', throttleBurstLimit: '400' }),
       ),
-    ).toEqual({ stage: 'prod', throttleRateLimit: 250.5, throttleBurstLimit: 400 });
+    ).toMatchObject({ stage: 'dev', throttleRateLimit: 250.5, throttleBurstLimit: 400 });
   });
 
   it('refuses a bad stage name and non-positive or fractional limits, naming every problem', () => {
