@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { type RouteDefinition, routeSelectionExpression, routes } from '../functions/routes';
 import { scheduledFunctions } from '../functions/schedules';
 import { serviceTable, type TableDefinition, tables } from '../functions/tables';
+import { CustomDomain } from './constructs/custom-domain';
 import { Observability } from './constructs/observability';
 import { RouteFunctions } from './constructs/route-functions';
 import { ScheduledFunctions } from './constructs/scheduled-functions';
@@ -55,6 +56,11 @@ export interface CollaborationStackProps extends StackProps {
    * @default - no subscription (subscribe to the AlarmTopic output later)
    */
   readonly alarmEmail?: string;
+  /**
+   * A custom domain for the WebSocket URL, with its ACM certificate (same region).
+   * @default - the execute-api URL only
+   */
+  readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
   /**
    * What happens to the data when it leaves the stack: tables, log groups and the service key. RETAIN
    * (prod) also turns on the tables' deletion protection; DESTROY (dev) lets everything go with the stack.
@@ -166,6 +172,13 @@ export class CollaborationStack extends Stack {
       deadLetterQueues: this.scheduledFunctions.deadLetterQueues,
       ...(props.alarmEmail !== undefined ? { alarmEmail: props.alarmEmail } : {}),
     });
+    if (props.customDomain) {
+      new CustomDomain(this, 'CustomDomain', {
+        ...props.customDomain,
+        api: this.gateway.api,
+        stage: this.gateway.stage,
+      });
+    }
     new CfnOutput(this, 'DashboardUrl', {
       description: 'CloudWatch dashboard of the service',
       value: this.observability.dashboardUrl,

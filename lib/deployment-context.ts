@@ -50,6 +50,8 @@ export interface DeploymentContext {
   readonly pumpShards: number;
   /** Alarm notifications to this address (`-c alarmEmail=ops@example.com`); undefined: subscribe later. */
   readonly alarmEmail: string | undefined;
+  /** `-c domainName=collab.example.com -c certificateArn=arn:aws:acm:…`; undefined: no custom domain. */
+  readonly customDomain: { readonly domainName: string; readonly certificateArn: string } | undefined;
 }
 
 export const defaultDeploymentContext: DeploymentContext = {
@@ -64,6 +66,7 @@ export const defaultDeploymentContext: DeploymentContext = {
   apiGatewayLogsRole: true,
   pumpShards: 2,
   alarmEmail: undefined,
+  customDomain: undefined,
 };
 
 export class DeploymentContextError extends Error {
@@ -198,6 +201,7 @@ export function readDeploymentContext(node: Pick<Node, 'tryGetContext'>): Deploy
   ) {
     problems.push(`context alarmEmail must be an e-mail address, got ${String(rawEmail)}`);
   }
+  const customDomain = readCustomDomain(node, problems);
   if (problems.length > 0)
     throw new DeploymentContextError(`Invalid deployment context: ${problems.join('; ')}`);
   return {
@@ -209,7 +213,31 @@ export function readDeploymentContext(node: Pick<Node, 'tryGetContext'>): Deploy
     apiGatewayLogsRole: apiGatewayLogsRole ?? defaultDeploymentContext.apiGatewayLogsRole,
     pumpShards: pumpShards ?? defaultDeploymentContext.pumpShards,
     alarmEmail: typeof rawEmail === 'string' ? rawEmail : undefined,
+    customDomain,
   };
+}
+
+function readCustomDomain(
+  node: Pick<Node, 'tryGetContext'>,
+  problems: string[],
+): DeploymentContext['customDomain'] {
+  const domainName: unknown = node.tryGetContext('domainName');
+  const certificateArn: unknown = node.tryGetContext('certificateArn');
+  if (domainName === undefined && certificateArn === undefined) return undefined;
+  if (typeof domainName !== 'string' || !/^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/i.test(domainName)) {
+    problems.push(`context domainName must be a DNS name (with certificateArn), got ${String(domainName)}`);
+    return undefined;
+  }
+  if (
+    typeof certificateArn !== 'string' ||
+    !/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/.test(certificateArn)
+  ) {
+    problems.push(
+      `context certificateArn must be an ACM certificate ARN (with domainName), got ${String(certificateArn)}`,
+    );
+    return undefined;
+  }
+  return { domainName, certificateArn };
 }
 
 /** What the deployment context sets on the stack: prod keeps its data, dev lets it go with the stack. */
@@ -222,6 +250,7 @@ export function stackPropsFrom(context: DeploymentContext): CollaborationStackPr
     apiGatewayLogsRole: context.apiGatewayLogsRole,
     pumpShards: context.pumpShards,
     ...(context.alarmEmail ? { alarmEmail: context.alarmEmail } : {}),
+    ...(context.customDomain ? { customDomain: context.customDomain } : {}),
     ...(context.vpc ? { vpc: context.vpc } : {}),
   };
 }

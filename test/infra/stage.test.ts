@@ -43,6 +43,7 @@ describe('deployment context', () => {
       apiGatewayLogsRole: true,
       pumpShards: 2,
       alarmEmail: undefined,
+      customDomain: undefined,
     });
   });
 
