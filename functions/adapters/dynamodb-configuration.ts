@@ -7,6 +7,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateQuery,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -104,23 +105,21 @@ export class DynamoDbPermissionStore implements PermissionStore {
 
   async list(): Promise<UserPermission[]> {
     const users: UserPermission[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :p',
-          ExpressionAttributeValues: { ':p': USERS_PARTITION },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
+    const pages = paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': USERS_PARTITION },
+      },
+    );
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         const permission = permissionOf(item);
         if (permission) users.push(permission);
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    }
     return users;
   }
 }
@@ -325,20 +324,16 @@ export class DynamoDbSessionStore implements SessionStore {
 
   async sessionsInShard(shard: number): Promise<SessionRecord[]> {
     const sessions: SessionRecord[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :p',
-          ExpressionAttributeValues: { ':p': shardPartition(shard) },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      sessions.push(...(page.Items ?? []).map(sessionOf));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const pages = paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        IndexName: 'gsi2',
+        KeyConditionExpression: 'gsi2pk = :p',
+        ExpressionAttributeValues: { ':p': shardPartition(shard) },
+      },
+    );
+    for await (const page of pages) sessions.push(...(page.Items ?? []).map(sessionOf));
     return sessions;
   }
 

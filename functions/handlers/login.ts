@@ -5,13 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { config } from '../commons/config';
+import { openDeviceFrame } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { logger, metrics } from '../commons/powertools';
 import { reclaimHere } from '../commons/session-ending';
 import { connectionStore, dispatcher, imServerFor, secretSealer, sessionStore } from '../commons/stores';
-import { type Dispatcher, type InboundFrame, InboundFrameError } from '../dispatcher/dispatcher';
+import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { StatusMessage } from '../dispatcher/messages';
 import { type LoginCredentials, type LoginDeps, type LoginResult, login } from '../domain/login';
 
@@ -86,17 +87,8 @@ function countLogin(outcome: string): void {
   single.addMetric('Logins', MetricUnit.Count, 1);
 }
 
-async function open(deps: LoginHandlerDeps, event: ParsedMessageEvent): Promise<InboundFrame> {
-  try {
-    return await deps.dispatcher.open(event.requestContext.connectionId, event.message);
-  } catch (error) {
-    if (error instanceof InboundFrameError) throw new FrameError(error.code, error.message, { cause: error });
-    throw error;
-  }
-}
-
 export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerDeps = defaultDeps()) {
-  const inbound = await open(deps, event);
+  const inbound = await openDeviceFrame(deps.dispatcher, event);
   logger.appendKeys({ deviceId: inbound.connection.deviceId });
   const credentials = credentialsOf(inbound.payload);
   if (typeof credentials === 'string') {

@@ -1,12 +1,12 @@
 // logout: the device signs out. The session ends once (CWA sign-out, slot freed) and the device is told
 // `Logged Out`; a repeated logout finds nothing to end and says so.
 
+import { sessionIdOf } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { endSessionHere } from '../commons/session-ending';
 import { sessionStore, settingsStore } from '../commons/stores';
-import { sessionIdOf } from './status';
 
 export async function handleLogout(event: ParsedMessageEvent) {
   const sessionId = sessionIdOf(event.message);

@@ -1,22 +1,15 @@
 // resume: a device back in coverage, on a new connection (signed handshake), re-attaches to its IM session
 // without signing in again. The event pump then delivers what it missed, in order, from the stored cursor.
 
+import { openDeviceFrame, sessionIdOf } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { connectionStore, dispatcher, sessionStore } from '../commons/stores';
-import { InboundFrameError } from '../dispatcher/dispatcher';
-import { sessionIdOf } from './status';
 
 export async function handleResume(event: ParsedMessageEvent) {
   const deps = dispatcher();
-  let inbound: Awaited<ReturnType<typeof deps.open>>;
-  try {
-    inbound = await deps.open(event.requestContext.connectionId, event.message);
-  } catch (error) {
-    if (error instanceof InboundFrameError) throw new FrameError(error.code, error.message, { cause: error });
-    throw error;
-  }
+  const inbound = await openDeviceFrame(deps, event);
   const sessionId = sessionIdOf(inbound.payload);
   const outcome = await sessionStore().attach({
     sessionId,

@@ -1,20 +1,12 @@
 // status: the device's periodic status message (heartbeat). One conditional UpdateItem records when it
 // arrived — the reaper and reclaim read it; nothing else is done or sent.
 
+import { sessionIdOf } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { sessionStore } from '../commons/stores';
 import type { SessionStore } from '../domain/sessions';
-
-export function sessionIdOf(message: unknown): string {
-  const sessionId =
-    message && typeof message === 'object' ? (message as { sessionId?: unknown }).sessionId : undefined;
-  if (typeof sessionId !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(sessionId)) {
-    throw new FrameError('BadRequest', 'The frame needs the "sessionId" from your Accepted status.');
-  }
-  return sessionId;
-}
 
 export async function handleStatus(
   event: ParsedMessageEvent,
