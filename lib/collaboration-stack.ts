@@ -30,7 +30,7 @@ export interface CollaborationStackProps extends StackProps {
   readonly stageName?: string;
   /**
    * Default throttling of every route.
-   * @default - 100 requests per second, bursts of 200
+   * @default - `stageThrottle` (functions/stage.ts)
    */
   readonly throttle?: ThrottleSettings;
   /**

@@ -3,6 +3,7 @@
 
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
+import { stageThrottle } from '../functions/stage';
 import type { CollaborationStackProps } from './collaboration-stack';
 
 /**
@@ -57,10 +58,9 @@ export interface DeploymentContext {
 export const defaultDeploymentContext: DeploymentContext = {
   // Safe by default: a deploy without `-c stage=dev` never creates data that goes with the stack.
   stage: 'prod',
-  // Far below the account default (10 000 rps): a runaway or abusive client hits the stage limit long
-  // before it starves other APIs in the account. Raise per stage with context as load grows.
-  throttleRateLimit: 100,
-  throttleBurstLimit: 200,
+  // One definition with the local gateway (functions/stage.ts says why these values).
+  throttleRateLimit: stageThrottle.rateLimit,
+  throttleBurstLimit: stageThrottle.burstLimit,
   tracing: false,
   vpc: undefined,
   apiGatewayLogsRole: true,

@@ -15,6 +15,7 @@ import { type Grant, type IGrantable, ManagedPolicy, Role, ServicePrincipal } fr
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { stageThrottle } from '../../functions/stage';
 
 /**
  * One JSON object per connect, message and disconnect: who (connection, source IP), what (route, event
@@ -42,7 +43,7 @@ export interface WebSocketGatewayProps {
   readonly stageName?: string;
   /**
    * Default throttling of every route in the stage.
-   * @default - 100 requests per second, bursts of 200
+   * @default - `stageThrottle` (functions/stage.ts), which the local gateway enforces too
    */
   readonly throttle?: ThrottleSettings;
   /**
@@ -95,7 +96,7 @@ export class WebSocketGateway extends Construct {
       webSocketApi: this.api,
       stageName: props.stageName ?? 'dev',
       autoDeploy: true,
-      throttle: props.throttle ?? { rateLimit: 100, burstLimit: 200 },
+      throttle: props.throttle ?? stageThrottle,
       accessLogSettings: {
         destination: new LogGroupLogDestination(this.accessLogGroup),
         format: AccessLogFormat.custom(JSON.stringify(accessLogFields)),

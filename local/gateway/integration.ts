@@ -67,17 +67,56 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** The keys of the Lambda proxy output format ("Output format of a Lambda function for proxy integration"). */
+const PROXY_RESULT_KEYS = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
+
+/** A Lambda result API Gateway accepts from a proxy integration (see `proxyResultProblem`). */
+export interface ProxyResult {
+  readonly statusCode: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly multiValueHeaders?: Readonly<Record<string, readonly string[]>>;
+  readonly body?: string | null;
+  readonly isBase64Encoded?: boolean;
+}
+
+const isStringArray = (value: unknown) =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
+
 /**
- * The `$connect` handshake status. A result without a statusCode (including undefined) counts as 200: the
- * Lambda succeeded, and only an explicit non-2xx refuses (our documented choice). A statusCode that is not
- * an integer from 200 to 599 gets 502, API Gateway's answer to a malformed Lambda proxy response.
+ * Why API Gateway would refuse `result` as "Malformed Lambda proxy response", or undefined when it is a
+ * valid proxy result: a JSON object with only `statusCode` (an integer, required), `headers` (string
+ * values), `multiValueHeaders` (arrays of strings), `body` (a string) and `isBase64Encoded` (a boolean). A
+ * handler that returns nothing gives the integration `null`, which is malformed too (API Gateway logs it so
+ * for WebSocket routes: michalkvasnicak/aws-lambda-graphql#48). The client then gets "Internal server
+ * error": a frame on a message route, 502 on `$connect`.
  */
-export function connectStatus(result: unknown): number {
-  if (!isRecord(result) || result.statusCode === undefined) return 200;
+export function proxyResultProblem(result: unknown): string | undefined {
+  if (!isRecord(result)) return `the result is ${result === null ? 'null' : typeof result}, not an object`;
+  const unexpected = Object.keys(result).filter((key) => !PROXY_RESULT_KEYS.has(key));
+  if (unexpected.length > 0) return `unexpected key(s) ${unexpected.join(', ')}`;
+  const { statusCode, headers, multiValueHeaders, body, isBase64Encoded } = result;
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode)) return 'statusCode is not an integer';
+  if (headers !== undefined && headers !== null) {
+    if (!isRecord(headers) || !Object.values(headers).every((value) => typeof value === 'string'))
+      return 'headers is not an object of strings';
+  }
+  if (multiValueHeaders !== undefined && multiValueHeaders !== null) {
+    if (!isRecord(multiValueHeaders) || !Object.values(multiValueHeaders).every(isStringArray))
+      return 'multiValueHeaders is not an object of string arrays';
+  }
+  if (body !== undefined && body !== null && typeof body !== 'string') return 'body is not a string';
+  if (isBase64Encoded !== undefined && typeof isBase64Encoded !== 'boolean')
+    return 'isBase64Encoded is not a boolean';
+  return undefined;
+}
+
+/**
+ * The `$connect` handshake status of a valid proxy result: its statusCode when from 200 to 599, else 502,
+ * API Gateway's answer to a proxy response it cannot use.
+ */
+export function connectStatus(result: ProxyResult): number {
   const status = result.statusCode;
-  return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599
-    ? status
-    : 502;
+  return status >= 200 && status <= 599 ? status : 502;
 }
 
 export function isSuccess(status: number): boolean {
@@ -85,33 +124,26 @@ export function isSuccess(status: number): boolean {
 }
 
 /**
- * What a route response sends back: a proxy result's `body` (base64-decoded when `isBase64Encoded`),
- * a string as is, anything else as JSON; undefined/null or a proxy result without body sends nothing.
+ * What a route response sends back from a valid proxy result: its `body` (base64-decoded when
+ * `isBase64Encoded`), whatever its statusCode; nothing when it has no body.
  */
-export function routeResponseBody(result: unknown): string | Buffer | undefined {
-  if (result === undefined || result === null) return undefined;
-  if (typeof result === 'string') return result;
-  if (isRecord(result) && typeof result.statusCode === 'number') {
-    const body = result.body;
-    if (body === undefined || body === null) return undefined;
-    if (typeof body !== 'string') return JSON.stringify(body);
-    return result.isBase64Encoded === true ? Buffer.from(body, 'base64') : body;
-  }
-  return JSON.stringify(result);
+export function routeResponseBody(result: ProxyResult): string | Buffer | undefined {
+  const { body } = result;
+  if (body === undefined || body === null) return undefined;
+  return result.isBase64Encoded === true ? Buffer.from(body, 'base64') : body;
 }
 
 /** The body sent with a refused handshake: the proxy result's body, if it has one. */
-export function refusalBody(result: unknown): string {
-  return isRecord(result) && typeof result.body === 'string' ? result.body : '';
+export function refusalBody(result: ProxyResult): string {
+  return typeof result.body === 'string' ? result.body : '';
 }
 
 /**
  * The subprotocol a `$connect` result selects through its `Sec-WebSocket-Protocol` header. API Gateway
  * passes that header back in the handshake; without it a client that asked for a subprotocol fails.
  */
-export function selectedSubprotocol(result: unknown): string | undefined {
-  if (!isRecord(result) || !isRecord(result.headers)) return undefined;
-  for (const [name, value] of Object.entries(result.headers)) {
+export function selectedSubprotocol(result: ProxyResult): string | undefined {
+  for (const [name, value] of Object.entries(result.headers ?? {})) {
     if (name.toLowerCase() === 'sec-websocket-protocol' && typeof value === 'string') return value;
   }
   return undefined;

@@ -4,6 +4,7 @@
 import type { Context } from 'aws-lambda';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import type { RouteDefinition } from '../../functions/routes';
+import type { ThrottleLimits } from './throttle';
 
 /** Runs a route's handler, as the Lambda proxy integration would. The resolved value is the Lambda's result. */
 export type RouteInvoker = (
@@ -27,10 +28,24 @@ export interface GatewayOptions {
   readonly idleTimeoutMs?: number;
   /** Connections are closed with 1001 after this long. @default 7_200_000 (API Gateway: 2 h) */
   readonly maxDurationMs?: number;
-  /** A handler that has not settled by then counts as failed. @default 29_000 (API Gateway) */
+  /**
+   * API Gateway's integration timeout, on top of the Lambda's own: a handler that has not settled by then gets
+   * `Endpoint request timed out` (a frame on messages, 504 on `$connect`). @default 29_000 (API Gateway)
+   */
   readonly integrationTimeoutMs?: number;
   /** Larger inbound messages close the connection with 1009; also the @connections POST limit. @default 131_072 */
   readonly maxMessageBytes?: number;
+  /** An inbound data frame with a larger payload closes the connection with 1009. @default 32_768 (API Gateway) */
+  readonly maxFrameBytes?: number;
+  /**
+   * The stage's default route throttling: each route (its connects or its messages) has a token bucket of
+   * `burstLimit` refilled at `rateLimit` per second. Beyond it a handshake gets 429 and a message gets the
+   * `Too Many Requests` frame. The local stack passes the deployed stage's (functions/stage.ts).
+   * @default { rateLimit: 10_000, burstLimit: 5_000 } (API Gateway's account-level limits: a stage without throttling)
+   */
+  readonly throttle?: ThrottleLimits;
+  /** The account's new-connection quota; beyond it handshakes get 429. @default 500 (API Gateway, per Region) */
+  readonly newConnectionsPerSecond?: number;
   /**
    * Whether @connections POSTs count as activity (idle timer, `lastActiveAt`). API Gateway's idle timeout
    * counts traffic in either direction (server-sent keep-alives keep connections open). @default true
@@ -74,6 +89,9 @@ export interface ResolvedOptions {
   readonly maxDurationMs: number;
   readonly integrationTimeoutMs: number;
   readonly maxMessageBytes: number;
+  readonly maxFrameBytes: number;
+  readonly throttle: ThrottleLimits;
+  readonly newConnectionsPerSecond: number;
   readonly outboundCountsAsActivity: boolean;
   readonly messageOrder: 'serial' | 'concurrent';
   readonly newConnectionId: () => string;
@@ -88,4 +106,7 @@ export const defaults = {
   maxDurationMs: 7_200_000,
   integrationTimeoutMs: 29_000,
   maxMessageBytes: 128 * 1024,
+  maxFrameBytes: 32 * 1024,
+  throttle: { rateLimit: 10_000, burstLimit: 5_000 },
+  newConnectionsPerSecond: 500,
 } as const;

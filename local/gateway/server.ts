@@ -5,13 +5,19 @@ import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import type { RouteDefinition } from '../../functions/routes';
 import { type CloseCause, Connection, GOING_AWAY } from './connection';
+import { IntegrationTimeoutError } from './errors';
 import { type ConnectionFacts, connectEvent, disconnectEvent, messageEvent, sourceIpOf } from './events';
+import { FrameSizeGuard } from './frame-guard';
 import { newAwsStyleId } from './ids';
 import {
   connectStatus,
+  type IntegrationOutcome,
   invokeRoute,
   isSuccess,
+  type ProxyResult,
+  proxyResultProblem,
   refusalBody,
   routeResponseBody,
   selectedSubprotocol,
@@ -19,6 +25,7 @@ import {
 import { handleManagementRequest } from './management-api';
 import { defaults, type GatewayOptions, type ResolvedOptions, type RunningGateway } from './options';
 import { findRoute, selectRoute } from './route-selection';
+import { RouteThrottle, TokenBucket } from './throttle';
 
 /** API Gateway rejects binary frames with 1003 (developer guide, "Binary media types for WebSocket APIs"). */
 const BINARY_REFUSED: CloseCause = { code: 1003, reason: 'Binary frames are not supported' };
@@ -28,6 +35,24 @@ const WS_FAILURES: Readonly<Record<string, number>> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
   WS_ERR_INVALID_UTF8: 1007,
 };
+
+/** A data frame over the frame limit: API Gateway closes with 1009, as for a message over 128 KB. */
+const FRAME_TOO_BIG: CloseCause = { code: 1009, reason: '' };
+
+/**
+ * What API Gateway tells the client when an integration fails, times out, or a request is throttled: the
+ * message of its error frames ({"message": …, "connectionId", "requestId"}) and of its handshake refusals.
+ */
+const INTERNAL_ERROR = 'Internal server error';
+const TIMED_OUT = 'Endpoint request timed out';
+const THROTTLED = 'Too Many Requests';
+
+/** The handshake refusal for a failed `$connect` integration: 504 when it timed out, else 502. */
+function connectFailure(outcome: IntegrationOutcome & { ok: false }): { status: number; message: string } {
+  return outcome.error instanceof IntegrationTimeoutError
+    ? { status: 504, message: TIMED_OUT }
+    : { status: 502, message: INTERNAL_ERROR };
+}
 
 function resolveOptions(options: GatewayOptions): ResolvedOptions {
   const outboundCountsAsActivity = options.outboundCountsAsActivity ?? true;
@@ -41,6 +66,9 @@ function resolveOptions(options: GatewayOptions): ResolvedOptions {
     maxDurationMs: options.maxDurationMs ?? defaults.maxDurationMs,
     integrationTimeoutMs: options.integrationTimeoutMs ?? defaults.integrationTimeoutMs,
     maxMessageBytes: options.maxMessageBytes ?? defaults.maxMessageBytes,
+    maxFrameBytes: options.maxFrameBytes ?? defaults.maxFrameBytes,
+    throttle: options.throttle ?? defaults.throttle,
+    newConnectionsPerSecond: options.newConnectionsPerSecond ?? defaults.newConnectionsPerSecond,
     outboundCountsAsActivity,
     messageOrder: options.messageOrder ?? 'serial',
     newConnectionId: options.newConnectionId ?? newAwsStyleId,
@@ -62,6 +90,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const lostDisconnects = new Set<string>();
   const subprotocols = new WeakMap<IncomingMessage, string>();
   let closing = false;
+  const routeThrottle = new RouteThrottle(settings.throttle);
+  // The account's quota on new connections (per second, all WebSocket APIs of the Region): a bucket one
+  // second deep, so at most that many handshakes start in any second.
+  const newConnections = new TokenBucket(settings.newConnectionsPerSecond, settings.newConnectionsPerSecond);
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -110,6 +142,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (!request.headers['sec-websocket-key'] || request.headers['sec-websocket-version'] !== '13') {
       return refuse(socket, 400, JSON.stringify({ message: 'Bad Request' }));
     }
+    const connectRoute = findRoute(routes, '$connect');
+    if (!newConnections.take() || (connectRoute && !routeThrottle.take(connectRoute.routeKey))) {
+      log(`$connect → 429 ${THROTTLED} (throttled)`);
+      return refuse(socket, 429, JSON.stringify({ message: THROTTLED }));
+    }
     let socketGone = false;
     const onGone = () => {
       socketGone = true;
@@ -130,8 +167,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       stage: settings.stage,
       apiId: settings.apiId,
     };
-    const route = findRoute(routes, '$connect');
-    let result: unknown;
+    const route = connectRoute;
+    let result: ProxyResult | undefined;
     if (route) {
       const event = connectEvent(facts, {
         rawHeaders: request.rawHeaders,
@@ -141,12 +178,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const began = performance.now();
       const outcome = await invokeRoute(settings.invoke, route, event, settings.integrationTimeoutMs);
       if (!outcome.ok) {
+        const { status, message } = connectFailure(outcome);
         log(
-          `$connect ${facts.connectionId} → 500, handler failed (${elapsed(began)}): ${describe(outcome.error)}`,
+          `$connect ${facts.connectionId} → ${status}, handler failed (${elapsed(began)}): ${describe(outcome.error)}`,
         );
-        return refuse(socket, 500, JSON.stringify({ message: 'Internal server error' }));
+        return refuse(socket, status, JSON.stringify({ message }));
       }
-      result = outcome.result;
+      const problem = proxyResultProblem(outcome.result);
+      if (problem) {
+        log(`$connect ${facts.connectionId} → 502, malformed Lambda proxy response: ${problem}`);
+        return refuse(socket, 502, JSON.stringify({ message: INTERNAL_ERROR }));
+      }
+      result = outcome.result as ProxyResult;
       const status = connectStatus(result);
       log(`$connect ${facts.connectionId} → ${status} (${elapsed(began)})`);
       if (!isSuccess(status)) return refuse(socket, status, refusalBody(result));
@@ -159,12 +202,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       log(`${facts.connectionId}: the client left during $connect`);
       return disconnected(facts, { code: 1006, reason: '' }, undefined);
     }
-    const subprotocol = selectedSubprotocol(result);
+    const subprotocol = result && selectedSubprotocol(result);
     if (subprotocol !== undefined) subprotocols.set(request, subprotocol);
-    wss.handleUpgrade(request, socket, head, (ws) => attach(ws, facts));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const connection = attach(ws, facts);
+      // Runs before ws reads the same bytes (prepended, and ws's own listener is attached just before this
+      // callback; no data event can have fired yet), so an oversized frame closes before it is routed.
+      const guard = new FrameSizeGuard(settings.maxFrameBytes, (bytes) => {
+        log(`${connection.id}: closing with 1009: a ${bytes}-byte frame (limit ${settings.maxFrameBytes})`);
+        connection.close(FRAME_TOO_BIG);
+      });
+      socket.prependListener('data', (chunk: Buffer) => guard.push(chunk));
+    });
   }
 
-  function attach(ws: WebSocket, facts: ConnectionFacts): void {
+  function attach(ws: WebSocket, facts: ConnectionFacts): Connection {
     const connection = new Connection(facts, ws, {
       idleTimeoutMs: settings.idleTimeoutMs,
       maxDurationMs: settings.maxDurationMs,
@@ -188,6 +240,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       void disconnected(facts, cause, connection);
     });
     if (closing) connection.close(GOING_AWAY);
+    return connection;
   }
 
   function received(connection: Connection, data: RawData, isBinary: boolean): void {
@@ -199,7 +252,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     connection.touch();
     // ws hands text messages over as one Buffer (binaryType 'nodebuffer'), fragments already joined.
     const body = (data as Buffer).toString('utf8');
-    void connection.enqueue(() => dispatch(connection, body));
+    const route = selectRoute(routes, body);
+    // Throttled on arrival, as API Gateway does, not when a serial queue gets to the message.
+    if (route && !routeThrottle.take(route.routeKey)) {
+      log(`${route.routeKey} ${connection.id} → ${THROTTLED} (throttled)`);
+      return reply(connection, errorFrame(THROTTLED, connection.id, newAwsStyleId()));
+    }
+    void connection.enqueue(() => dispatch(connection, route, body));
+  }
+
+  function errorFrame(message: string, connectionId: string, requestId: string): string {
+    return JSON.stringify({ message, connectionId, requestId });
   }
 
   function reply(connection: Connection, data: string | Buffer): void {
@@ -207,29 +270,31 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (settings.outboundCountsAsActivity) connection.touch();
   }
 
-  async function dispatch(connection: Connection, body: string): Promise<void> {
-    const route = selectRoute(routes, body);
+  async function dispatch(
+    connection: Connection,
+    route: RouteDefinition | undefined,
+    body: string,
+  ): Promise<void> {
     if (!route) {
-      const requestId = newAwsStyleId();
       log(`MESSAGE ${connection.id} → Forbidden (no route matches and there is no $default)`);
-      return reply(
-        connection,
-        JSON.stringify({ message: 'Forbidden', connectionId: connection.id, requestId }),
-      );
+      return reply(connection, errorFrame('Forbidden', connection.id, newAwsStyleId()));
     }
     const event = messageEvent(connection.facts, route.routeKey, body);
+    const { requestId } = event.requestContext;
     const began = performance.now();
     const outcome = await invokeRoute(settings.invoke, route, event, settings.integrationTimeoutMs);
     if (!outcome.ok) {
-      log(
-        `${route.routeKey} ${connection.id} → Internal server error (${elapsed(began)}): ${describe(outcome.error)}`,
-      );
-      const { requestId } = event.requestContext;
-      const frame = { message: 'Internal server error', connectionId: connection.id, requestId };
-      return reply(connection, JSON.stringify(frame));
+      const message = outcome.error instanceof IntegrationTimeoutError ? TIMED_OUT : INTERNAL_ERROR;
+      log(`${route.routeKey} ${connection.id} → ${message} (${elapsed(began)}): ${describe(outcome.error)}`);
+      return reply(connection, errorFrame(message, connection.id, requestId));
+    }
+    const problem = proxyResultProblem(outcome.result);
+    if (problem) {
+      log(`${route.routeKey} ${connection.id} → ${INTERNAL_ERROR}: malformed Lambda proxy response: ${problem}`);
+      return reply(connection, errorFrame(INTERNAL_ERROR, connection.id, requestId));
     }
     log(`${route.routeKey} ${connection.id} → ok (${elapsed(began)})`);
-    const response = route.returnResponse ? routeResponseBody(outcome.result) : undefined;
+    const response = route.returnResponse ? routeResponseBody(outcome.result as ProxyResult) : undefined;
     if (response !== undefined) reply(connection, response);
   }
 
@@ -248,7 +313,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const event = disconnectEvent(facts, cause.code, cause.reason);
       const began = performance.now();
       const outcome = await invokeRoute(settings.invoke, route, event, settings.integrationTimeoutMs);
-      const result = outcome.ok ? 'ok' : `failed: ${describe(outcome.error)}`;
+      const problem = outcome.ok ? proxyResultProblem(outcome.result) : undefined;
+      const result = !outcome.ok
+        ? `failed: ${describe(outcome.error)}`
+        : problem
+          ? `malformed Lambda proxy response: ${problem}`
+          : 'ok';
       log(`$disconnect ${facts.connectionId} ${cause.code} ${cause.reason} → ${result} (${elapsed(began)})`);
     };
     const task = connection ? connection.enqueue(run) : run();
