@@ -1,5 +1,5 @@
 // How the gateway stand-in reads handler results (handshake status, route response, subprotocol)
-// and enforces the integration timeout.
+// and enforces the integration timeout; which results API Gateway refuses as malformed.
 
 import { describe, expect, it } from 'vitest';
 import type { RouteDefinition } from '../../functions/routes';
@@ -8,6 +8,7 @@ import {
   connectStatus,
   invokeRoute,
   type lambdaContext,
+  proxyResultProblem,
   refusalBody,
   routeResponseBody,
   selectedSubprotocol,
@@ -16,38 +17,67 @@ import { wsEvent } from '../support/events';
 
 const route: RouteDefinition = { routeKey: 'sendMessage', name: 'send', entry: 'x', returnResponse: true };
 
+describe('proxyResultProblem', () => {
+  it('accepts the Lambda proxy output format', () => {
+    for (const result of [
+      { statusCode: 200 },
+      { statusCode: 401, body: 'no' },
+      { statusCode: 200, body: null },
+      {
+        statusCode: 200,
+        body: 'eA==',
+        isBase64Encoded: true,
+        headers: { 'Sec-WebSocket-Protocol': 'v1' },
+        multiValueHeaders: { 'Set-Cookie': ['a=1', 'b=2'] },
+      },
+    ]) {
+      expect(proxyResultProblem(result)).toBeUndefined();
+    }
+  });
+
+  it.each([
+    ['nothing (the runtime sends null)', undefined, 'not an object'],
+    ['null', null, 'null, not an object'],
+    ['a plain string', 'ok', 'string, not an object'],
+    ['an array', [{ statusCode: 200 }], 'not an object'],
+    ['an unexpected key', { statusCode: 200, body: 'x', cookies: ['a=1'] }, 'unexpected key(s) cookies'],
+    ['a plain object', { ok: true }, 'unexpected key(s) ok'],
+    ['no statusCode', { body: 'x' }, 'statusCode is not an integer'],
+    ['a string statusCode', { statusCode: '200' }, 'statusCode is not an integer'],
+    ['a fractional statusCode', { statusCode: 200.5 }, 'statusCode is not an integer'],
+    ['an object body', { statusCode: 200, body: { a: 1 } }, 'body is not a string'],
+    ['a number header', { statusCode: 200, headers: { 'X-N': 1 } }, 'headers is not an object of strings'],
+    [
+      'a multi-value header that is not an array',
+      { statusCode: 200, multiValueHeaders: { 'X-A': 'a' } },
+      'multiValueHeaders is not an object of string arrays',
+    ],
+    ['a string isBase64Encoded', { statusCode: 200, isBase64Encoded: 'false' }, 'isBase64Encoded is not a boolean'],
+  ])('refuses %s', (_name, result, problem) => {
+    expect(proxyResultProblem(result)).toContain(problem);
+  });
+});
+
 describe('connectStatus', () => {
   it('takes the statusCode of a proxy result', () => {
     expect(connectStatus({ statusCode: 401 })).toBe(401);
     expect(connectStatus({ statusCode: 204, body: 'x' })).toBe(204);
   });
 
-  it('treats a result without statusCode as success', () => {
-    expect(connectStatus(undefined)).toBe(200);
-    expect(connectStatus(null)).toBe(200);
-    expect(connectStatus('ok')).toBe(200);
-    expect(connectStatus({ body: 'x' })).toBe(200);
-  });
-
-  it('answers 502 for a statusCode that is not an integer from 200 to 599', () => {
-    for (const statusCode of ['403', 101, 600, 200.5, null]) expect(connectStatus({ statusCode })).toBe(502);
+  it('answers 502 for a statusCode outside 200 to 599', () => {
+    for (const statusCode of [101, 600, 0]) expect(connectStatus({ statusCode })).toBe(502);
   });
 });
 
 describe('routeResponseBody', () => {
-  it('sends a proxy result body, a string as is, and anything else as JSON', () => {
+  it("sends a proxy result's body, whatever its statusCode", () => {
     expect(routeResponseBody({ statusCode: 200, body: '{"a":1}' })).toBe('{"a":1}');
     expect(routeResponseBody({ statusCode: 500, body: 'error frame' })).toBe('error frame');
-    expect(routeResponseBody('text')).toBe('text');
-    expect(routeResponseBody({ a: 1 })).toBe('{"a":1}');
-    expect(routeResponseBody([1, 2])).toBe('[1,2]');
-    expect(routeResponseBody(7)).toBe('7');
   });
 
-  it('sends nothing for undefined, null, or a proxy result without a body', () => {
-    expect(routeResponseBody(undefined)).toBeUndefined();
-    expect(routeResponseBody(null)).toBeUndefined();
+  it('sends nothing for a proxy result without a body', () => {
     expect(routeResponseBody({ statusCode: 200 })).toBeUndefined();
+    expect(routeResponseBody({ statusCode: 200, body: null })).toBeUndefined();
   });
 
   it('decodes a base64 body', () => {
