@@ -36,7 +36,7 @@ afterAll(() => Promise.all(gateways.map((gateway) => gateway.close())));
 async function start(
   connect: LambdaHandler = async () => ({ statusCode: 200 }),
   options: Partial<GatewayOptions> = {},
-  disconnect: LambdaHandler = async () => undefined,
+  disconnect: LambdaHandler = async () => ({ statusCode: 200 }),
 ): Promise<Harness> {
   const connects: WebSocketEvent[] = [];
   const messages: WebSocketEvent[] = [];
@@ -51,6 +51,7 @@ async function start(
       },
       $default: async (event) => {
         messages.push(event);
+        return { statusCode: 200 };
       },
       $disconnect: (event, context) => {
         disconnects.push(event);
@@ -107,32 +108,43 @@ describe('$connect', () => {
     expect(acceptedId).not.toBe(refusedId);
   });
 
-  it('refuses with 500 when the handler throws', async () => {
+  // API Gateway answers a failed $connect integration with 502 (seen with wscat against execute-api).
+  it('refuses with 502 when the handler throws', async () => {
     const harness = await start(async () => {
       throw new Error('database down');
     });
     const refused = await refusedHandshake(harness.gateway.url);
-    expect(refused).toEqual({ status: 500, body: '{"message":"Internal server error"}' });
+    expect(refused).toEqual({ status: 502, body: '{"message":"Internal server error"}' });
     expect(harness.gateway.connectionIds()).toEqual([]);
     expect(harness.lines.join('\n')).toContain('database down');
   });
 
-  it('refuses with 500 when the handler outlives the integration timeout', async () => {
+  it('refuses with 504 "Endpoint request timed out" when the handler outlives the integration timeout', async () => {
     const harness = await start(
       () => new Promise((resolve) => setTimeout(resolve, 1_500, { statusCode: 200 })),
       {
         integrationTimeoutMs: 200,
       },
     );
-    expect((await refusedHandshake(harness.gateway.url)).status).toBe(500);
+    expect(await refusedHandshake(harness.gateway.url)).toEqual({
+      status: 504,
+      body: '{"message":"Endpoint request timed out"}',
+    });
     expect(harness.gateway.connectionIds()).toEqual([]);
   });
 
-  it('accepts a handler that returns nothing', async () => {
-    const harness = await start(async () => undefined);
-    const client = await openSocket(harness.gateway.url);
-    expect(harness.gateway.connectionIds()).toHaveLength(1);
-    client.close();
+  it.each([
+    ['nothing (null to API Gateway)', undefined],
+    ['a result with an unexpected key', { statusCode: 200, cookies: ['a=1'] }],
+    ['a result without statusCode', { body: 'hello' }],
+  ])('refuses with 502 a handler that returns %s: a malformed Lambda proxy response', async (_name, result) => {
+    const harness = await start(async () => result);
+    expect(await refusedHandshake(harness.gateway.url)).toEqual({
+      status: 502,
+      body: '{"message":"Internal server error"}',
+    });
+    expect(harness.gateway.connectionIds()).toEqual([]);
+    expect(harness.lines.join('\n')).toContain('malformed Lambda proxy response');
   });
 
   it('completes the handshake with the subprotocol the handler selects', async () => {
@@ -243,14 +255,14 @@ describe('timers', () => {
 });
 
 describe('limits', () => {
-  it('accepts a 128 KB message and closes with 1009 on one byte more', async () => {
+  it('accepts a 128 KB message in 32 KB fragments and closes with 1009 on one byte more', async () => {
     const harness = await start();
     const client = await openSocket(harness.gateway.url);
     const id = onlyId(harness);
-    client.send('a'.repeat(128 * 1024));
+    client.sendFragmented('a'.repeat(128 * 1024));
     await eventually(async () => (harness.messages.length === 1 ? true : undefined));
     expect(harness.messages[0]?.body).toHaveLength(128 * 1024);
-    client.send('b'.repeat(128 * 1024 + 1));
+    client.sendFragmented('b'.repeat(128 * 1024 + 1));
     expect((await client.closed()).code).toBe(1009);
     expect((await harness.disconnectOf(id)).requestContext).toMatchObject({ disconnectStatusCode: 1009 });
     expect(harness.messages).toHaveLength(1);

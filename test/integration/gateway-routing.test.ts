@@ -1,5 +1,6 @@
 // Route selection on $request.body.action, route responses, and the frames API Gateway itself sends
-// ("Forbidden", "Internal server error"), through real sockets against the gateway stand-in.
+// ("Forbidden", "Internal server error", "Endpoint request timed out"), through real sockets against the
+// gateway stand-in.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
@@ -62,7 +63,7 @@ describe('with a $default route', () => {
         silent: tagged('silent'),
         text: async () => 'plain string',
         object: async () => ({ ok: true, items: [1, 2] }),
-        nothing: async () => undefined,
+        nothing: async () => ({ statusCode: 200 }),
         boom: async (event) => {
           failed.push(event);
           throw new Error('handler exploded');
@@ -108,12 +109,21 @@ describe('with a $default route', () => {
     client.close();
   });
 
-  it('sends a string result as is and other results as JSON', async () => {
+  it.each([
+    ['a plain string', 'text'],
+    ['an object that is not a proxy result', 'object'],
+  ])('answers %s with "Internal server error": a malformed Lambda proxy response', async (_name, action) => {
+    const before = new Set(gateway.connectionIds());
     const client = await openSocket(gateway.url);
-    client.send('{"action":"text"}');
-    expect(await client.next()).toBe('plain string');
-    client.send('{"action":"object"}');
-    expect(JSON.parse(await client.next())).toEqual({ ok: true, items: [1, 2] });
+    const id = gateway.connectionIds().find((known) => !before.has(known));
+    client.send(JSON.stringify({ action }));
+    const frame = JSON.parse(await client.next());
+    expect(frame).toEqual({
+      message: 'Internal server error',
+      connectionId: id,
+      requestId: expect.stringMatching(/=$/),
+    });
+    expect(Object.keys(frame)).toEqual(['message', 'connectionId', 'requestId']);
     client.close();
   });
 
@@ -131,12 +141,12 @@ describe('with a $default route', () => {
     client.close();
   });
 
-  it('answers a handler that outlives the integration timeout with "Internal server error"', async () => {
+  it('answers a handler that outlives the integration timeout with "Endpoint request timed out"', async () => {
     const client = await openSocket(gateway.url);
     client.send('{"action":"slow"}');
     const frame = JSON.parse(await client.next(5_000));
     expect(frame).toEqual({
-      message: 'Internal server error',
+      message: 'Endpoint request timed out',
       connectionId: failed.at(-1)?.requestContext.connectionId,
       requestId: failed.at(-1)?.requestContext.requestId,
     });
@@ -173,7 +183,7 @@ describe('message order', () => {
         started.push(event.body ?? '');
         // The first message takes longest; in order, it must still finish (and answer) first.
         await new Promise((resolve) => setTimeout(resolve, event.body === 'first' ? 100 : 0));
-        return event.body;
+        return { statusCode: 200, body: event.body };
       },
     });
     const client = await openSocket(gateway.url);
@@ -198,7 +208,7 @@ describe('message order', () => {
         $default: async (event) => {
           if (event.body === 'waits') await gate;
           else release();
-          return event.body;
+          return { statusCode: 200, body: event.body };
         },
       },
       { messageOrder: 'concurrent' },

@@ -7,7 +7,22 @@ export interface TestSocket {
   next(timeoutMs?: number): Promise<string>;
   closed(timeoutMs?: number): Promise<{ code: number; reason: string }>;
   send(data: string): void;
+  /** Sends one text message as continuation frames of at most `frameBytes` bytes each (RFC 6455 §5.4). */
+  sendFragmented(data: string, frameBytes?: number): void;
   close(): void;
+}
+
+/** API Gateway's frame limit: larger messages must go in fragments of at most this many bytes. */
+export const MAX_FRAME_BYTES = 32 * 1024;
+
+/** Splits `data`'s UTF-8 bytes into frames of at most `frameBytes` (UTF-8 is checked on the whole message). */
+export function sendFragmented(socket: WebSocket, data: string, frameBytes = MAX_FRAME_BYTES): void {
+  const bytes = Buffer.from(data, 'utf8');
+  const count = Math.max(1, Math.ceil(bytes.length / frameBytes));
+  for (let i = 0; i < count; i++) {
+    const chunk = bytes.subarray(i * frameBytes, (i + 1) * frameBytes);
+    socket.send(chunk, { binary: false, fin: i === count - 1 });
+  }
 }
 
 export function openSocket(url: string, headers: Record<string, string> = {}): Promise<TestSocket> {
@@ -56,6 +71,7 @@ export function openSocket(url: string, headers: Record<string, string> = {}): P
           });
         },
         send: (data) => socket.send(data),
+        sendFragmented: (data, frameBytes) => sendFragmented(socket, data, frameBytes),
         close: () => socket.close(),
       }),
     );
