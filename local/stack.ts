@@ -8,6 +8,7 @@ import { type CwaSimulator, type CwaSimulatorOptions, startCwaSimulator } from '
 import { routes } from '../functions/routes';
 import { scheduledFunctions } from '../functions/schedules';
 import { createLocalSealer, ensureLocalMasterKey } from '../functions/secrets';
+import { type StageThrottle, stageThrottle } from '../functions/stage';
 import { serviceTable, tables } from '../functions/tables';
 import { dynamoDbLocalClientConfig, type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import type { LocalEndpoints } from './endpoints-file';
@@ -25,6 +26,15 @@ export interface LocalStackOptions {
   readonly dataDir?: string;
   readonly idleTimeoutMs?: number;
   readonly maxDurationMs?: number;
+  /**
+   * The stage's default route throttling (429 on connect, "Too Many Requests" on messages).
+   * @default - `stageThrottle` (functions/stage.ts), the deployed stage's
+   */
+  readonly throttle?: StageThrottle;
+  /** The account's new WebSocket connections per second. @default 500 (API Gateway's quota) */
+  readonly newConnectionsPerSecond?: number;
+  /** API Gateway's integration timeout. @default 29_000 */
+  readonly integrationTimeoutMs?: number;
   /** Handler log level (Powertools). @default 'WARN' */
   readonly logLevel?: string;
   /** Publish EMF metrics to stdout like Lambda does. @default false */
@@ -198,6 +208,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           invoke: moduleRouteInvoker(repositoryRoot),
           ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
           ...(options.maxDurationMs ? { maxDurationMs: options.maxDurationMs } : {}),
+          throttle: options.throttle ?? stageThrottle,
+          ...(options.newConnectionsPerSecond
+            ? { newConnectionsPerSecond: options.newConnectionsPerSecond }
+            : {}),
+          ...(options.integrationTimeoutMs ? { integrationTimeoutMs: options.integrationTimeoutMs } : {}),
           ...(options.log ? { log: options.log } : {}),
         }),
       (gw) => gw.url,

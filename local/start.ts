@@ -2,6 +2,7 @@
 // running the Lambda handlers — prints a ready block, and stops everything on Ctrl-C.
 
 import { parseArgs } from 'node:util';
+import { stageThrottle } from '../functions/stage';
 import { checkJava, JavaMissingError } from './dynamodb-local';
 import { endpointsFile, removeEndpoints, writeEndpoints } from './endpoints-file';
 import { type LocalStack, type ProgressEvent, startLocalStack } from './stack';
@@ -16,8 +17,22 @@ const usage = `Usage: npm start -- [options]
   --data-dir DIR        keep DynamoDB data in DIR across restarts (default: in memory)
   --idle-timeout-ms N   close connections idle this long (default 600000, as API Gateway)
   --max-duration-ms N   close connections this old (default 7200000, as API Gateway)
+  --throttle-rate N     requests per second on each route (default ${stageThrottle.rateLimit}, as the deployed stage)
+  --throttle-burst N    requests at once on each route (default ${stageThrottle.burstLimit}, as the deployed stage)
+  --connections-per-second N
+                        new connections per second (default 500, API Gateway's account quota)
+  --integration-timeout-ms N
+                        answer "Endpoint request timed out" after this long (default 29000, as API Gateway)
   --verbose             print handler logs (INFO) and EMF metrics
   --help                this text`;
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--${name} must be a positive number, got "${value}"`);
+  return n;
+}
 
 function integer(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -30,6 +45,13 @@ function integer(name: string, value: string | undefined, fallback: number, min:
 
 class UsageError extends Error {}
 
+/** API Gateway allows an integration timeout from 50 ms to 29 s. */
+function integrationTimeout(value: string | undefined): number {
+  const ms = integer('integration-timeout-ms', value, 29_000, 50);
+  if (ms > 29_000) throw new UsageError(`--integration-timeout-ms must be at most 29000, got "${value}"`);
+  return ms;
+}
+
 function parseOptions() {
   const { values } = parseArgs({
     options: {
@@ -38,6 +60,10 @@ function parseOptions() {
       'data-dir': { type: 'string' },
       'idle-timeout-ms': { type: 'string' },
       'max-duration-ms': { type: 'string' },
+      'throttle-rate': { type: 'string' },
+      'throttle-burst': { type: 'string' },
+      'connections-per-second': { type: 'string' },
+      'integration-timeout-ms': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -51,6 +77,12 @@ function parseOptions() {
     dataDir: values['data-dir'],
     idleTimeoutMs: integer('idle-timeout-ms', values['idle-timeout-ms'], 600_000, 1),
     maxDurationMs: integer('max-duration-ms', values['max-duration-ms'], 7_200_000, 1),
+    throttle: {
+      rateLimit: positive('throttle-rate', values['throttle-rate'], stageThrottle.rateLimit),
+      burstLimit: integer('throttle-burst', values['throttle-burst'], stageThrottle.burstLimit, 1),
+    },
+    newConnectionsPerSecond: integer('connections-per-second', values['connections-per-second'], 500, 1),
+    integrationTimeoutMs: integrationTimeout(values['integration-timeout-ms']),
   };
 }
 
@@ -120,6 +152,9 @@ async function main(): Promise<number> {
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     idleTimeoutMs: options.idleTimeoutMs,
     maxDurationMs: options.maxDurationMs,
+    throttle: options.throttle,
+    newConnectionsPerSecond: options.newConnectionsPerSecond,
+    integrationTimeoutMs: options.integrationTimeoutMs,
     logLevel: options.verbose ? 'INFO' : 'WARN',
     metrics: options.verbose,
     progress: printProgress,

@@ -256,7 +256,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Throttled on arrival, as API Gateway does, not when a serial queue gets to the message.
     if (route && !routeThrottle.take(route.routeKey)) {
       log(`${route.routeKey} ${connection.id} → ${THROTTLED} (throttled)`);
-      return reply(connection, errorFrame(THROTTLED, connection.id, newAwsStyleId()));
+      reply(connection, errorFrame(THROTTLED, connection.id, newAwsStyleId()));
+      return;
     }
     void connection.enqueue(() => dispatch(connection, route, body));
   }
@@ -290,7 +291,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
     const problem = proxyResultProblem(outcome.result);
     if (problem) {
-      log(`${route.routeKey} ${connection.id} → ${INTERNAL_ERROR}: malformed Lambda proxy response: ${problem}`);
+      log(
+        `${route.routeKey} ${connection.id} → ${INTERNAL_ERROR}: malformed Lambda proxy response: ${problem}`,
+      );
       return reply(connection, errorFrame(INTERNAL_ERROR, connection.id, requestId));
     }
     log(`${route.routeKey} ${connection.id} → ok (${elapsed(began)})`);

@@ -137,15 +137,18 @@ describe('$connect', () => {
     ['nothing (null to API Gateway)', undefined],
     ['a result with an unexpected key', { statusCode: 200, cookies: ['a=1'] }],
     ['a result without statusCode', { body: 'hello' }],
-  ])('refuses with 502 a handler that returns %s: a malformed Lambda proxy response', async (_name, result) => {
-    const harness = await start(async () => result);
-    expect(await refusedHandshake(harness.gateway.url)).toEqual({
-      status: 502,
-      body: '{"message":"Internal server error"}',
-    });
-    expect(harness.gateway.connectionIds()).toEqual([]);
-    expect(harness.lines.join('\n')).toContain('malformed Lambda proxy response');
-  });
+  ])(
+    'refuses with 502 a handler that returns %s: a malformed Lambda proxy response',
+    async (_name, result) => {
+      const harness = await start(async () => result);
+      expect(await refusedHandshake(harness.gateway.url)).toEqual({
+        status: 502,
+        body: '{"message":"Internal server error"}',
+      });
+      expect(harness.gateway.connectionIds()).toEqual([]);
+      expect(harness.lines.join('\n')).toContain('malformed Lambda proxy response');
+    },
+  );
 
   it('completes the handshake with the subprotocol the handler selects', async () => {
     const harness = await start(async (event) => ({

@@ -6,7 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import type { RouteDefinition } from '../../functions/routes';
-import { functionRouteInvoker, type GatewayOptions, type RunningGateway, startGateway } from '../../local/gateway';
+import {
+  functionRouteInvoker,
+  type GatewayOptions,
+  type RunningGateway,
+  startGateway,
+} from '../../local/gateway';
 import { eventually, openSocket } from '../support/ws-client';
 
 const KB = 1024;

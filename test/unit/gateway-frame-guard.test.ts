@@ -54,24 +54,31 @@ describe('FrameSizeGuard', () => {
   });
 
   it('finds the same frames however the stream is split into chunks', () => {
-    const sizes = fc.array(fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: LIMIT - 2, max: LIMIT + 2 })), {
-      minLength: 1,
-      maxLength: 6,
-    });
+    const sizes = fc.array(
+      fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: LIMIT - 2, max: LIMIT + 2 })),
+      {
+        minLength: 1,
+        maxLength: 6,
+      },
+    );
     fc.assert(
-      fc.property(sizes, fc.array(fc.integer({ min: 1, max: 40_000 }), { maxLength: 12 }), (lengths, cuts) => {
-        const stream = Buffer.concat(lengths.map((n) => frame(n)));
-        const chunks: Buffer[] = [];
-        let at = 0;
-        for (const cut of cuts) {
-          if (at >= stream.length) break;
-          chunks.push(stream.subarray(at, at + cut));
-          at += cut;
-        }
-        chunks.push(stream.subarray(at));
-        const first = lengths.find((n) => n > LIMIT);
-        expect(oversizedIn(chunks)).toEqual(first === undefined ? [] : [first]);
-      }),
+      fc.property(
+        sizes,
+        fc.array(fc.integer({ min: 1, max: 40_000 }), { maxLength: 12 }),
+        (lengths, cuts) => {
+          const stream = Buffer.concat(lengths.map((n) => frame(n)));
+          const chunks: Buffer[] = [];
+          let at = 0;
+          for (const cut of cuts) {
+            if (at >= stream.length) break;
+            chunks.push(stream.subarray(at, at + cut));
+            at += cut;
+          }
+          chunks.push(stream.subarray(at));
+          const first = lengths.find((n) => n > LIMIT);
+          expect(oversizedIn(chunks)).toEqual(first === undefined ? [] : [first]);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -52,7 +52,11 @@ describe('proxyResultProblem', () => {
       { statusCode: 200, multiValueHeaders: { 'X-A': 'a' } },
       'multiValueHeaders is not an object of string arrays',
     ],
-    ['a string isBase64Encoded', { statusCode: 200, isBase64Encoded: 'false' }, 'isBase64Encoded is not a boolean'],
+    [
+      'a string isBase64Encoded',
+      { statusCode: 200, isBase64Encoded: 'false' },
+      'isBase64Encoded is not a boolean',
+    ],
   ])('refuses %s', (_name, result, problem) => {
     expect(proxyResultProblem(result)).toContain(problem);
   });

@@ -6,10 +6,16 @@ import { RouteThrottle, TokenBucket } from '../../local/gateway/throttle';
 
 function clock() {
   let now = 0;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
-const takeAll = (take: () => boolean, tries: number) => Array.from({ length: tries }, take).filter(Boolean).length;
+const takeAll = (take: () => boolean, tries: number) =>
+  Array.from({ length: tries }, take).filter(Boolean).length;
 
 describe('TokenBucket', () => {
   it('allows a burst, then the rate, and never more than the burst after idling', () => {
