@@ -2,6 +2,7 @@
 // the stack outputs ops need: WebSocket URL, @connections endpoint, table names.
 
 import { describe, expect, it } from 'vitest';
+import { stageThrottle } from '../../functions/stage';
 import { tables } from '../../functions/tables';
 import { DeploymentContextError, readDeploymentContext } from '../../lib/deployment-context';
 import { synthesize } from './template';
@@ -11,7 +12,7 @@ function contextOf(values: Record<string, unknown>) {
 }
 
 describe('WebSocket stage', () => {
-  it('defaults to an auto-deployed dev stage throttled at 100 rps, bursts of 200', () => {
+  it('defaults to an auto-deployed dev stage throttled as the local gateway is (functions/stage.ts)', () => {
     // GIVEN / WHEN
     const { template } = synthesize();
     // THEN
@@ -19,7 +20,7 @@ describe('WebSocket stage', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: 'dev',
       AutoDeploy: true,
-      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      DefaultRouteSettings: { ThrottlingRateLimit: 2_500, ThrottlingBurstLimit: 2_500 },
     });
   });
 
@@ -33,11 +34,11 @@ describe('WebSocket stage', () => {
 });
 
 describe('deployment context', () => {
-  it('defaults to stage prod (data kept), 100 rps, burst 200, no tracing, no VPC, 2 pump shards, no e-mail', () => {
+  it('defaults to stage prod (data kept), the shared stage throttle, no tracing, no VPC, 2 pump shards, no e-mail', () => {
     expect(readDeploymentContext(contextOf({}))).toEqual({
       stage: 'prod',
-      throttleRateLimit: 100,
-      throttleBurstLimit: 200,
+      throttleRateLimit: stageThrottle.rateLimit,
+      throttleBurstLimit: stageThrottle.burstLimit,
       tracing: false,
       vpc: undefined,
       apiGatewayLogsRole: true,
