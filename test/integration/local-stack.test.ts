@@ -94,6 +94,19 @@ describe('local stack', () => {
     client.close();
   });
 
+  it('closes a 33 KB single frame with 1009 and routes the same message in 32 KB fragments', async () => {
+    const message = JSON.stringify({ action: 'dance', padding: 'p'.repeat(33 * 1024) });
+    const fragmented = await connect('e2e');
+    fragmented.client.sendFragmented(message);
+    expect(JSON.parse(await fragmented.client.next())).toMatchObject({ type: 'error', code: 'UnknownAction' });
+    fragmented.client.close();
+
+    const single = await connect('e2e');
+    single.client.send(message);
+    expect((await single.client.closed()).code).toBe(1009);
+    await eventually(async () => ((await readConnection(single.id)) === undefined ? true : undefined));
+  });
+
   it('delivers @connections posts from the real SDK, and says Gone after close', async () => {
     const { client, id } = await connect('e2e');
     await management.send(
