@@ -11,6 +11,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const benchmarks: Readonly<Record<string, string>> = {
   'cwa-signin': 'IWA and forms sign-in round trips against the CWA simulator over HTTPS',
   'frame-crypto': 'compress+encrypt and decrypt+decompress throughput, per-message overhead',
+  'frame-guard':
+    "the local gateway's 32 KB frame check on the inbound byte stream: MB/s, ns per frame and per read",
   login: 'concurrent logins through the full local stack: latency, logins/s, DynamoDB requests per login',
   events:
     'CWA → device through the event pump: delivery latency, events/s, lost/duplicated, pump GB-s per session-hour',

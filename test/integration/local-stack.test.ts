@@ -98,7 +98,10 @@ describe('local stack', () => {
     const message = JSON.stringify({ action: 'dance', padding: 'p'.repeat(33 * 1024) });
     const fragmented = await connect('e2e');
     fragmented.client.sendFragmented(message);
-    expect(JSON.parse(await fragmented.client.next())).toMatchObject({ type: 'error', code: 'UnknownAction' });
+    expect(JSON.parse(await fragmented.client.next())).toMatchObject({
+      type: 'error',
+      code: 'UnknownAction',
+    });
     fragmented.client.close();
 
     const single = await connect('e2e');
