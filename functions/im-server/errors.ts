@@ -25,7 +25,8 @@ export type ImServerErrorKind =
   | 'tls'
   | 'throttled'
   | 'session-not-found'
-  | 'protocol';
+  | 'protocol'
+  | 'config'; // the connector's own settings are wrong (CwaConfigError)
 
 export abstract class ImServerError extends Error {
   abstract readonly kind: ImServerErrorKind;

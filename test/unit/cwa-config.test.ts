@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CWA_DEFAULTS, CwaConfigError, cwaConfigFromEnv, resolveCwaConfig } from '../../functions/cwa/config';
-import { parseAccount, siteUrlOf } from '../../functions/cwa/logon';
+import { siteUrlOf } from '../../functions/cwa/logon';
+import { parseUserId, UserIdError } from '../../functions/im-server/user-id';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -123,12 +124,30 @@ describe('resolveCwaConfig', () => {
 });
 
 describe('account names and site URLs', () => {
-  it('splits DOMAIN\\name and keeps name@domain whole (MS-NLMP user principal names)', () => {
-    expect(parseAccount('CONTOSO\\alice')).toEqual({ domain: 'CONTOSO', name: 'alice' });
-    expect(parseAccount(' alice@contoso.com ')).toEqual({ domain: '', name: 'alice@contoso.com' });
-    for (const bad of ['alice', '\\alice', 'CONTOSO\\', 'a\\b\\c', '@contoso.com', 'alice@']) {
-      expect(parseAccount(bad)).toBeUndefined();
-    }
+  it('splits DOMAIN\\name, keeps name@domain whole (MS-NLMP user principal names), sends a bare name with no domain', () => {
+    expect(parseUserId('CONTOSO\\alice')).toEqual({ form: 'down-level', domain: 'CONTOSO', name: 'alice' });
+    expect(parseUserId(' alice@contoso.com ')).toEqual({ form: 'upn', domain: '', name: 'alice@contoso.com' });
+    expect(parseUserId('alice')).toEqual({ form: 'bare', domain: '', name: 'alice' });
+    expect(parseUserId('Zoë Ångström')).toEqual({ form: 'bare', domain: '', name: 'Zoë Ångström' });
+    expect(parseUserId('ivy#2')).toMatchObject({ form: 'bare' });
+    const bad = [
+      '',
+      '   ',
+      '\\alice',
+      'CONTOSO\\',
+      'a\\b\\c',
+      '@contoso.com',
+      'alice@',
+      'alice@contoso..com',
+      'a@b@c.com',
+      'CON.TOSO\\alice',
+      'AVERYLONGDOMAINNAME\\alice',
+      'sip:alice@contoso.com',
+      'ali*ce',
+      'line\nbreak',
+      'x'.repeat(257),
+    ];
+    for (const id of bad) expect(() => parseUserId(id), JSON.stringify(id)).toThrow(UserIdError);
   });
 
   it('finds the site root above /iwa/logon.html or /forms/logon.html', () => {
