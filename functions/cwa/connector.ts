@@ -22,9 +22,9 @@ import type { CwaConfig } from './config';
 import { errorForFailure, errorForStatus, parseOrThrow } from './failures';
 import { exchange, type HttpExchange, serverOf, ticketOf } from './http';
 import { type CwaLogger, silentLogger } from './logger';
-import { legacyTlsWarning } from './tls-policy';
 import { type RequestSafety, type RetryDeps, realRetryDeps, withRetries } from './retry';
 import { signIn } from './sign-in';
+import { legacyTlsWarning } from './tls-policy';
 import {
   buildAcceptImRequest,
   buildInitiateImRequest,

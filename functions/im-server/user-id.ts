@@ -26,7 +26,8 @@ const ACCOUNT_FORBIDDEN = /["/\\[\]:;|=,+*?<>@]/;
 // NetBIOS names may not hold \ / : * ? " < > | (nor . in a domain, nor @).
 const DOMAIN_FORBIDDEN = /["/\\:*?<>|.@]/;
 // A UPN suffix is a DNS-style name: labels of letters, digits and hyphens (Unicode letters allowed).
-const UPN_SUFFIX = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)*$/u;
+const UPN_SUFFIX =
+  /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)*$/u;
 const CONTROL = /\p{Cc}/u;
 
 export class UserIdError extends Error {
@@ -47,7 +48,8 @@ function account(part: string, what: string): string {
  * the id itself, which is not a secret). Surrounding spaces are ignored.
  */
 export function parseUserId(userId: string): UserAccount {
-  if (typeof userId !== 'string' || userId.trim() === '') throw new UserIdError('The user id must not be empty');
+  if (typeof userId !== 'string' || userId.trim() === '')
+    throw new UserIdError('The user id must not be empty');
   if (userId.length > MAX_USER_ID_LENGTH) {
     throw new UserIdError(`The user id must be at most ${MAX_USER_ID_LENGTH} characters`);
   }

@@ -126,7 +126,11 @@ describe('resolveCwaConfig', () => {
 describe('account names and site URLs', () => {
   it('splits DOMAIN\\name, keeps name@domain whole (MS-NLMP user principal names), sends a bare name with no domain', () => {
     expect(parseUserId('CONTOSO\\alice')).toEqual({ form: 'down-level', domain: 'CONTOSO', name: 'alice' });
-    expect(parseUserId(' alice@contoso.com ')).toEqual({ form: 'upn', domain: '', name: 'alice@contoso.com' });
+    expect(parseUserId(' alice@contoso.com ')).toEqual({
+      form: 'upn',
+      domain: '',
+      name: 'alice@contoso.com',
+    });
     expect(parseUserId('alice')).toEqual({ form: 'bare', domain: '', name: 'alice' });
     expect(parseUserId('Zoë Ångström')).toEqual({ form: 'bare', domain: '', name: 'Zoë Ångström' });
     expect(parseUserId('ivy#2')).toMatchObject({ form: 'bare' });
