@@ -237,12 +237,23 @@ describe('IWA then forms', () => {
     );
   });
 
-  it('refuses a user name in neither Windows form without an NTLM round trip', async () => {
-    const error = await connectorFor(sim)
-      .signIn({ user: 'alice', password: ALICE.password })
+  it('signs a bare name in under IWA with an empty NTLM domain: the server takes it as its own', async () => {
+    const signIn = await connectorFor(sim, { methods: 'iwa' }).signIn({
+      user: 'alice',
+      password: ALICE.password,
+    });
+    expect(signIn.method).toBe('iwa');
+    expect(signIn.sipUri).toBe('sip:alice@contoso.com');
+  });
+
+  it('refuses a user name Windows would not take without an NTLM round trip', async () => {
+    const before = sim.stats.requests;
+    const error = await connectorFor(sim, { methods: 'iwa' })
+      .signIn({ user: 'ali*ce', password: ALICE.password })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AuthenticationFailedError);
-    expect((error as Error).message).toContain('iwa: the user name must be DOMAIN\\name or name@domain');
+    expect((error as Error).message).toContain('iwa: the user name cannot be sent');
+    expect(sim.stats.requests).toBe(before);
   });
 
   it('reports CWA unreachable, not a credential problem, when nothing answers', async () => {
