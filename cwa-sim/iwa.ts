@@ -33,6 +33,8 @@ export interface IwaModes {
   readonly offers?: readonly NtlmScheme[];
   /** Negotiate takes Kerberos only: an NTLMSSP token under Negotiate gets no challenge. @default false */
   readonly kerberosOnlyNegotiate?: boolean;
+  /** Sees each CHALLENGE sent and the AUTHENTICATE that answered it (tests check them against an oracle). */
+  readonly trace?: (messages: { readonly challenge: Buffer; readonly authenticate: Buffer }) => void;
 }
 
 const MESSAGE_TYPE_OFFSET = 8;
@@ -40,6 +42,7 @@ const NTLM_SIGNATURE = 'NTLMSSP\0';
 const CLOCK_SKEW_MS = 5 * 60_000;
 
 interface PendingChallenge {
+  readonly challenge: Buffer;
   readonly serverChallenge: Buffer;
   readonly scheme: NtlmScheme;
 }
@@ -50,6 +53,7 @@ export class IwaAuthenticator {
 
   readonly offers: readonly NtlmScheme[];
   private readonly kerberosOnlyNegotiate: boolean;
+  private readonly trace: IwaModes['trace'];
 
   constructor(
     private readonly directory: UserDirectory,
@@ -58,6 +62,7 @@ export class IwaAuthenticator {
   ) {
     this.offers = modes.offers ?? IWA_OFFERS;
     this.kerberosOnlyNegotiate = modes.kerberosOnlyNegotiate ?? false;
+    this.trace = modes.trace;
   }
 
   step(socket: Socket, authorization: string | undefined): IwaStep {
@@ -93,7 +98,7 @@ export class IwaAuthenticator {
       dnsComputerName: `cwasim.${this.domain.dns}`,
       negotiateFlags: negotiate.flags,
     });
-    this.pending.set(socket, { serverChallenge, scheme });
+    this.pending.set(socket, { challenge, serverChallenge, scheme });
     return { kind: 'challenge', header: `${scheme} ${challenge.toString('base64')}` };
   }
 
@@ -101,6 +106,7 @@ export class IwaAuthenticator {
     const pending = this.pending.get(socket);
     this.pending.delete(socket);
     if (!pending) return { kind: 'rejected', why: 'AUTHENTICATE on a connection that was not challenged' };
+    this.trace?.({ challenge: pending.challenge, authenticate: message });
     const authenticate = parseAuthenticateMessage(message);
     const account = authenticate.domain ? `${authenticate.domain}\\${authenticate.user}` : authenticate.user;
     const user = this.directory.byNtlm(authenticate.user, authenticate.domain);
