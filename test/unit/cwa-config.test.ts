@@ -121,6 +121,39 @@ describe('resolveCwaConfig', () => {
     expect(config.retry.maxRetries).toBe(0);
     expect(() => cwaConfigFromEnv({})).toThrow(CwaConfigError);
   });
+
+  it('offers TLS 1.2 and up by default; older only when asked, then at OpenSSL security level 0', () => {
+    const base = { host: 'cwa.contoso.com' };
+    expect(resolveCwaConfig(base)).toMatchObject({ tlsMinVersion: 'TLSv1.2', ciphers: undefined });
+    expect(cwaConfigFromEnv({ CWA_HOST: 'cwa', CWA_TLS_MIN_VERSION: '1.0' })).toMatchObject({
+      tlsMinVersion: 'TLSv1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+      configuredCiphers: undefined,
+    });
+    expect(
+      cwaConfigFromEnv({
+        CWA_HOST: 'cwa',
+        CWA_TLS_MIN_VERSION: 'TLSv1.1',
+        CWA_CIPHERS: 'AES128-SHA@SECLEVEL=0',
+      }),
+    ).toMatchObject({ tlsMinVersion: 'TLSv1.1', ciphers: 'AES128-SHA@SECLEVEL=0' });
+    expect(resolveCwaConfig({ ...base, tlsMinVersion: 'TLSv1.3' }).tlsMinVersion).toBe('TLSv1.3');
+    const problems = problemsOf(() =>
+      resolveCwaConfig({ ...base, tlsMinVersion: 'SSLv3', ciphers: 'NO-SUCH-CIPHER' }),
+    );
+    expect(problems).toEqual([
+      'tlsMinVersion must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3',
+      'ciphers is not a cipher list OpenSSL accepts (see `openssl ciphers -v`)',
+    ]);
+    expect(problemsOf(() => resolveCwaConfig({ ...base, ciphers: 'HIGH;rm -rf' }))).toEqual([
+      'ciphers holds characters no OpenSSL cipher list uses',
+    ]);
+  });
+
+  it('is an IM-server error of kind config, never transient', () => {
+    const error = new CwaConfigError(['x']);
+    expect(error).toMatchObject({ kind: 'config', transient: false, name: 'CwaConfigError' });
+  });
 });
 
 describe('account names and site URLs', () => {
