@@ -43,6 +43,11 @@ function challengeOf(response: HttpExchange) {
   return parseAuthorizationHeader(Array.isArray(raw) ? raw.join(', ') : raw);
 }
 
+/** An IWA answer outside the protocol: the device hears `Failed cwa-protocol`, not a credentials failure. */
+function protocolFailure(server: string, problem: string): LogonResult {
+  return failed('iwa', 'protocol', problem, new CwaProtocolError(server, problem));
+}
+
 interface HandshakeContext {
   readonly config: CwaConfig;
   readonly agents: CwaAgents;
@@ -138,11 +143,11 @@ async function handshake(
       });
     } catch (error) {
       if (!(error instanceof NtlmMessageError)) throw error;
-      return failed('iwa', 'protocol', `the server's NTLM challenge is malformed (${error.message})`);
+      return protocolFailure(server, `the server's NTLM challenge is malformed (${error.message})`);
     }
     const second = await send(formatAuthorizationHeader(challenge.scheme, authenticate));
     if (second.socket !== first.socket) {
-      return failed('iwa', 'protocol', 'the NTLM handshake did not stay on one connection');
+      return protocolFailure(server, 'the NTLM handshake did not stay on one connection');
     }
     const signIn = signedIn('iwa', url, second, credentials);
     if (signIn) return { ok: true, signIn };
