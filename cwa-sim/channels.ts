@@ -23,7 +23,7 @@ import {
   truncated,
 } from './answers';
 import { type CwaFaults, takeFault } from './faults';
-import { IWA_OFFERS, type IwaAuthenticator } from './iwa';
+import type { IwaAuthenticator } from './iwa';
 import type { SimSession } from './session';
 import type { TicketFamily } from './tickets';
 import type { SimUser } from './users';
@@ -73,6 +73,18 @@ function signedIn(context: ChannelContext, reply: Reply, user: SimUser, method: 
   reply(200, logonAnswer(user.sipUri, context.world.signInData()), { 'CWA-Ticket': family.current });
 }
 
+/**
+ * The redirect mode: a sign-in is answered 302 to another place, as a reverse proxy or an IIS site moved
+ * elsewhere does. A client must not follow it with credentials.
+ */
+function redirected(context: ChannelContext, reply: Reply): boolean {
+  const location = context.faults.redirectSignIn;
+  if (!location) return false;
+  context.log(`sign-in redirected to ${location}`);
+  reply(302, '<html><body>Object moved</body></html>', { Location: location });
+  return true;
+}
+
 export function iwaLogon(context: ChannelContext, req: IncomingMessage, reply: Reply): void {
   if (!context.sites.iwa || context.faults.iwaDisabled) {
     reply(404, '<html><body>Not Found</body></html>');
@@ -82,12 +94,14 @@ export function iwaLogon(context: ChannelContext, req: IncomingMessage, reply: R
     reply(405, '<html><body>Method Not Allowed</body></html>');
     return;
   }
+  if (redirected(context, reply)) return;
   const step = context.iwa.step(req.socket, req.headers.authorization);
   const unauthorized = (authenticate: string | string[]) =>
     reply(401, '<html><body>401 Unauthorized</body></html>', { 'WWW-Authenticate': authenticate });
   switch (step.kind) {
     case 'offer':
-      unauthorized(IWA_OFFERS);
+      if (step.why) context.log(`iwa: ${step.why}`);
+      unauthorized([...context.iwa.offers]);
       return;
     case 'challenge':
       unauthorized(step.header);
@@ -95,7 +109,7 @@ export function iwaLogon(context: ChannelContext, req: IncomingMessage, reply: R
     case 'rejected':
       context.stats.refusedSignIns.iwa += 1;
       context.log(`iwa sign-in refused: ${step.why}`);
-      unauthorized(IWA_OFFERS);
+      unauthorized([...context.iwa.offers]);
       return;
     case 'authenticated':
       signedIn(context, reply, step.user, 'iwa');
@@ -121,6 +135,7 @@ export function formsLogon(context: ChannelContext, req: IncomingMessage, body: 
     reply(405, '<html><body>Method Not Allowed</body></html>');
     return;
   }
+  if (redirected(context, reply)) return;
   const logon = (() => {
     const root = parseRequests(body);
     return root && childElement(root, 'logon');

@@ -25,6 +25,8 @@ export interface CwaFaults {
   iwaDisabled: boolean;
   /** The forms site answers 404. */
   formsDisabled: boolean;
+  /** Both sign-in sites answer 302 to this URL (a moved site or a proxy's login page); false = off. */
+  redirectSignIn: string | false;
 }
 
 export type CountedFault = 'serverError' | 'malformedXml' | 'throttle' | 'dropResponse';
@@ -57,6 +59,7 @@ export function createFaults(onDownChange: (mode: DownMode) => void): CwaFaults 
     duplicateEvents: false,
     iwaDisabled: false,
     formsDisabled: false,
+    redirectSignIn: false,
   };
 }
 
@@ -70,4 +73,5 @@ export function resetFaults(faults: CwaFaults): void {
   faults.duplicateEvents = false;
   faults.iwaDisabled = false;
   faults.formsDisabled = false;
+  faults.redirectSignIn = false;
 }

@@ -1,7 +1,9 @@
 // The IWA site's NTLM check (RFC 4559 over MS-NLMP): a NEGOTIATE gets a CHALLENGE bound to the TCP
 // connection it arrived on; the AUTHENTICATE must come on that same connection and carry an NTLMv2
-// response computed from the stored password. Both `NTLM` (curl --ntlm) and `Negotiate` with a raw
-// NTLMSSP token are accepted.
+// response computed from the stored password. By default both `NTLM` (curl --ntlm) and `Negotiate` with a
+// raw NTLMSSP token are accepted; modes narrow the offer (NTLM only, Negotiate only) or make Negotiate take
+// Kerberos only, as an IIS site whose Negotiate provider is Kerberos-only does: it answers an NTLMSSP
+// token under Negotiate with a bare 401 offering its schemes again.
 
 import type { Socket } from 'node:net';
 import {
@@ -16,21 +18,31 @@ import {
 import type { SimUser, UserDirectory } from './users';
 
 export type IwaStep =
-  /** No token: offer the schemes. */
-  | { readonly kind: 'offer' }
+  /** No token, or one under a scheme that cannot take it: offer the schemes (`why` for the log). */
+  | { readonly kind: 'offer'; readonly why?: string }
   /** Answer 401 with this `WWW-Authenticate` value (scheme + CHALLENGE). */
   | { readonly kind: 'challenge'; readonly header: string }
   | { readonly kind: 'authenticated'; readonly user: SimUser }
   /** 401 again; `why` is for the log, naming the account but never the password. */
   | { readonly kind: 'rejected'; readonly why: string };
 
-export const IWA_OFFERS = ['Negotiate', 'NTLM'];
+export const IWA_OFFERS: readonly NtlmScheme[] = ['Negotiate', 'NTLM'];
+
+export interface IwaModes {
+  /** Schemes the site offers, in this order. @default Negotiate, NTLM */
+  readonly offers?: readonly NtlmScheme[];
+  /** Negotiate takes Kerberos only: an NTLMSSP token under Negotiate gets no challenge. @default false */
+  readonly kerberosOnlyNegotiate?: boolean;
+  /** Sees each CHALLENGE sent and the AUTHENTICATE that answered it (tests check them against an oracle). */
+  readonly trace?: (messages: { readonly challenge: Buffer; readonly authenticate: Buffer }) => void;
+}
 
 const MESSAGE_TYPE_OFFSET = 8;
 const NTLM_SIGNATURE = 'NTLMSSP\0';
 const CLOCK_SKEW_MS = 5 * 60_000;
 
 interface PendingChallenge {
+  readonly challenge: Buffer;
   readonly serverChallenge: Buffer;
   readonly scheme: NtlmScheme;
 }
@@ -39,15 +51,29 @@ export class IwaAuthenticator {
   // Keyed by the connection: a challenge is only good on the socket it was issued on.
   private readonly pending = new WeakMap<Socket, PendingChallenge>();
 
+  readonly offers: readonly NtlmScheme[];
+  private readonly kerberosOnlyNegotiate: boolean;
+  private readonly trace: IwaModes['trace'];
+
   constructor(
     private readonly directory: UserDirectory,
     private readonly domain: { netbios: string; dns: string },
-  ) {}
+    modes: IwaModes = {},
+  ) {
+    this.offers = modes.offers ?? IWA_OFFERS;
+    this.kerberosOnlyNegotiate = modes.kerberosOnlyNegotiate ?? false;
+    this.trace = modes.trace;
+  }
 
   step(socket: Socket, authorization: string | undefined): IwaStep {
     const token = parseAuthorizationHeader(authorization);
     if (!token) return { kind: 'offer' };
     const { message, scheme } = token;
+    if (!this.offers.includes(scheme)) return { kind: 'offer', why: `${scheme} is not offered here` };
+    if (scheme === 'Negotiate' && this.kerberosOnlyNegotiate) {
+      this.pending.delete(socket);
+      return { kind: 'offer', why: 'Negotiate takes Kerberos only here; NTLMSSP under Negotiate refused' };
+    }
     if (message.length < 12 || message.subarray(0, 8).toString('latin1') !== NTLM_SIGNATURE) {
       return { kind: 'rejected', why: 'the token is not NTLMSSP (Kerberos is not simulated)' };
     }
@@ -72,7 +98,7 @@ export class IwaAuthenticator {
       dnsComputerName: `cwasim.${this.domain.dns}`,
       negotiateFlags: negotiate.flags,
     });
-    this.pending.set(socket, { serverChallenge, scheme });
+    this.pending.set(socket, { challenge, serverChallenge, scheme });
     return { kind: 'challenge', header: `${scheme} ${challenge.toString('base64')}` };
   }
 
@@ -80,6 +106,7 @@ export class IwaAuthenticator {
     const pending = this.pending.get(socket);
     this.pending.delete(socket);
     if (!pending) return { kind: 'rejected', why: 'AUTHENTICATE on a connection that was not challenged' };
+    this.trace?.({ challenge: pending.challenge, authenticate: message });
     const authenticate = parseAuthenticateMessage(message);
     const account = authenticate.domain ? `${authenticate.domain}\\${authenticate.user}` : authenticate.user;
     const user = this.directory.byNtlm(authenticate.user, authenticate.domain);

@@ -4,6 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { NtlmScheme } from '../functions/cwa/ntlm';
+import { parseTlsVersion, type TlsVersion } from '../functions/cwa/tls-policy';
 import { startCwaSimulator } from './simulator';
 import { demoUsers, loadUsersFile, parseUserSpec, type SimUser, UsersFileError } from './users';
 
@@ -24,6 +26,13 @@ Usage: npm run cwa-sim -- [options]
   --rotate-after-ms N    rotate a ticket when it is N ms old (default 600000)
   --no-iwa               no IWA site (/iwa/logon.html answers 404)
   --no-forms             no forms site (/forms/logon.html answers 404)
+  --iwa-offers LIST      IWA schemes offered, in order: Negotiate,NTLM (default) | NTLM | Negotiate
+  --kerberos-only-negotiate
+                         Negotiate takes Kerberos only: NTLM inside Negotiate gets no challenge
+  --refuse-bare-names    refuse names without a domain (default: take them as CONTOSO, as a DC does)
+  --tls-min V            oldest TLS version spoken: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 (or 1.0 … 1.3)
+  --tls-max V            newest TLS version spoken (e.g. --tls-min 1.0 --tls-max 1.0 for IIS 6)
+  --redirect-sign-in URL both sign-in sites answer 302 to URL
   --latency-ms N         fault: add N ms before every answer
   --server-error         fault: answer every request with HTTP 500
   --malformed-xml        fault: answer truncated XML on the command and data channels
@@ -43,6 +52,33 @@ function integer(value: string | undefined, flag: string): number | undefined {
   return parsed;
 }
 
+function offersOf(value: string | undefined): NtlmScheme[] | undefined {
+  if (value === undefined) return undefined;
+  const offers = value.split(',').map((scheme) => {
+    const trimmed = scheme.trim().toLowerCase();
+    if (trimmed === 'negotiate') return 'Negotiate' as const;
+    if (trimmed === 'ntlm') return 'NTLM' as const;
+    throw new UsersFileError(`--iwa-offers takes Negotiate and/or NTLM, not "${scheme}"`);
+  });
+  return offers;
+}
+
+function tlsVersion(value: string | undefined, flag: string): TlsVersion | undefined {
+  if (value === undefined) return undefined;
+  const version = parseTlsVersion(value);
+  if (!version) throw new UsersFileError(`${flag} takes TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3`);
+  return version;
+}
+
+function redirectOf(value: string | undefined): string | false {
+  if (value === undefined) return false;
+  try {
+    return new URL(value).href;
+  } catch {
+    throw new UsersFileError('--redirect-sign-in needs an absolute URL');
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -59,6 +95,12 @@ async function main(): Promise<void> {
       'rotate-after-ms': { type: 'string' },
       'no-iwa': { type: 'boolean' },
       'no-forms': { type: 'boolean' },
+      'iwa-offers': { type: 'string' },
+      'kerberos-only-negotiate': { type: 'boolean' },
+      'refuse-bare-names': { type: 'boolean' },
+      'tls-min': { type: 'string' },
+      'tls-max': { type: 'string' },
+      'redirect-sign-in': { type: 'string' },
       'latency-ms': { type: 'string' },
       'server-error': { type: 'boolean' },
       'malformed-xml': { type: 'boolean' },
@@ -85,6 +127,15 @@ async function main(): Promise<void> {
     httpPort: integer(values['http-port'], '--http-port'),
     users: users.length > 0 ? users : demoUsers,
     iwa: !values['no-iwa'],
+    iwaModes: {
+      offers: offersOf(values['iwa-offers']),
+      kerberosOnlyNegotiate: values['kerberos-only-negotiate'] ?? false,
+    },
+    bareNames: values['refuse-bare-names'] ? 'refuse' : 'server-domain',
+    tls: {
+      minVersion: tlsVersion(values['tls-min'], '--tls-min'),
+      maxVersion: tlsVersion(values['tls-max'], '--tls-max'),
+    },
     forms: !values['no-forms'],
     pollWaitTimeMs: integer(values['poll-wait-ms'], '--poll-wait-ms'),
     holdMs: integer(values['hold-ms'], '--hold-ms'),
@@ -102,6 +153,7 @@ async function main(): Promise<void> {
   faults.throttle = values.throttle ?? false;
   faults.dropResponse = values['drop-responses'] ?? false;
   faults.duplicateEvents = values['duplicate-events'] ?? false;
+  faults.redirectSignIn = redirectOf(values['redirect-sign-in']);
 
   const lines = ['CWA simulator ready', `  IWA sign-in:    ${simulator.urls.iwaLogon}`];
   lines.push(`  forms sign-in:  ${simulator.urls.formsLogon}`);
@@ -120,6 +172,15 @@ async function main(): Promise<void> {
     const password = user.demo ? `password ${user.password}` : 'password as configured';
     lines.push(`    ${user.domain}\\${user.name}  ${user.sipUri}  ${password}`);
   }
+  const modes = [
+    values['iwa-offers'] ? `IWA offers ${values['iwa-offers']}` : '',
+    values['kerberos-only-negotiate'] ? 'Negotiate takes Kerberos only' : '',
+    values['refuse-bare-names'] ? 'bare names refused' : '',
+    values['tls-min'] || values['tls-max']
+      ? `TLS ${values['tls-min'] ?? 'default'} to ${values['tls-max'] ?? 'default'}`
+      : '',
+  ].filter(Boolean);
+  if (modes.length > 0) lines.push(`  modes: ${modes.join(', ')}`);
   const active = Object.entries(faults).filter(([, value]) => value !== false && value !== 0);
   if (active.length > 0)
     lines.push(`  faults on: ${active.map(([key, value]) => `${key}=${value}`).join(', ')}`);

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
+import { isLegacyTls, LEGACY_CIPHERS, type TlsVersion } from '../functions/cwa/tls-policy';
 import { generateCertificates, type SimCertificates } from './certificates';
 import {
   type ChannelContext,
@@ -17,7 +18,7 @@ import {
   type SimStats,
 } from './channels';
 import { type CwaFaults, createFaults, type DownMode, takeFault } from './faults';
-import { IwaAuthenticator } from './iwa';
+import { IwaAuthenticator, type IwaModes } from './iwa';
 import { TicketBook, type TicketRotation } from './tickets';
 import { DEFAULT_DOMAIN, demoUsers, type SimUser, UserDirectory } from './users';
 import { SimWorld } from './world';
@@ -49,6 +50,15 @@ export interface CwaSimulatorOptions {
   /** Reuse certificates (saves generating a CA per start). */
   readonly certificates?: SimCertificates;
   readonly domain?: { readonly netbios: string; readonly dns: string };
+  /** Which IWA schemes are offered and whether Negotiate takes Kerberos only. @default both, NTLM inside */
+  readonly iwaModes?: IwaModes;
+  /**
+   * Names without a domain (NTLM's empty domain, a bare forms login): `server-domain` takes them as the
+   * simulator's own domain, as a domain controller does; `refuse` does not. @default 'server-domain'
+   */
+  readonly bareNames?: 'server-domain' | 'refuse';
+  /** TLS versions the HTTPS listener speaks. @default Node's (TLS 1.2 and 1.3) */
+  readonly tls?: { readonly minVersion?: TlsVersion; readonly maxVersion?: TlsVersion };
   /** Receives one line per notable event; never a password or a ticket. */
   readonly log?: (line: string) => void;
 }
@@ -129,7 +139,10 @@ export async function startCwaSimulator(options: CwaSimulatorOptions = {}): Prom
     ? (options.certificates ?? (await generateCertificates(hostnames)))
     : undefined;
 
-  const directory = new UserDirectory(options.users ?? demoUsers);
+  const directory = new UserDirectory(
+    options.users ?? demoUsers,
+    options.bareNames === 'refuse' ? undefined : domain.netbios,
+  );
   const world = new SimWorld(
     directory,
     new TicketBook(options.ticketRotation ?? {}),
@@ -166,7 +179,7 @@ export async function startCwaSimulator(options: CwaSimulatorOptions = {}): Prom
   };
   const context: ChannelContext = {
     world,
-    iwa: new IwaAuthenticator(directory, domain),
+    iwa: new IwaAuthenticator(directory, domain, options.iwaModes),
     faults,
     sites: { iwa: options.iwa ?? true, forms: options.forms ?? true },
     pollWaitTimeMs: options.pollWaitTimeMs ?? 3000,
@@ -210,10 +223,19 @@ export async function startCwaSimulator(options: CwaSimulatorOptions = {}): Prom
     });
   };
 
+  // OpenSSL 3 speaks TLS 1.0/1.1 only at security level 0 (tls-policy.ts), on the server side too.
+  const { minVersion, maxVersion } = options.tls ?? {};
+  const tlsOptions = {
+    ...(minVersion ? { minVersion } : {}),
+    ...(maxVersion ? { maxVersion } : {}),
+    ...((minVersion && isLegacyTls(minVersion)) || (maxVersion && isLegacyTls(maxVersion))
+      ? { ciphers: LEGACY_CIPHERS }
+      : {}),
+  };
   const addListener = (kind: 'https' | 'http', port: number) => {
     const server =
       kind === 'https' && certificates
-        ? https.createServer({ key: certificates.keyPem, cert: certificates.certPem }, handler)
+        ? https.createServer({ key: certificates.keyPem, cert: certificates.certPem, ...tlsOptions }, handler)
         : http.createServer(handler);
     // Longer than the connector's idle sockets live, so a reused keep-alive socket is rarely cut.
     server.keepAliveTimeout = 65_000;

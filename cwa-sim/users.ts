@@ -87,7 +87,14 @@ export function loadUsersFile(path: string): SimUser[] {
 }
 
 export class UserDirectory {
-  constructor(readonly users: readonly SimUser[]) {
+  /**
+   * @param bareNameDomain the NetBIOS domain a name without one belongs to, as a domain controller takes
+   * an empty NTLM domain (or a bare forms login) as its own; undefined refuses bare names.
+   */
+  constructor(
+    readonly users: readonly SimUser[],
+    readonly bareNameDomain?: string,
+  ) {
     const seen = new Set<string>();
     for (const user of users) {
       const key = `${user.domain}\\${user.name}`.toLowerCase();
@@ -96,12 +103,13 @@ export class UserDirectory {
     }
   }
 
-  /** `DOMAIN\name`, or `name@host` where host is the SIP domain (a UPN) or the NetBIOS domain. */
+  /** `DOMAIN\name`, `name@host` (host: the SIP domain, a UPN, or the NetBIOS domain), or a bare name. */
   byLogin(login: string): SimUser | undefined {
     const trimmed = login.trim().toLowerCase();
     const slash = trimmed.indexOf('\\');
     if (slash > 0) return this.byNtlm(trimmed.slice(slash + 1), trimmed.slice(0, slash));
     const at = trimmed.indexOf('@');
+    if (at < 0 && trimmed !== '') return this.byNtlm(trimmed, '');
     if (at <= 0) return undefined;
     const name = trimmed.slice(0, at);
     const host = trimmed.slice(at + 1);
@@ -111,13 +119,18 @@ export class UserDirectory {
     );
   }
 
-  /** The user and domain fields of an NTLM AUTHENTICATE message (domain empty for `name@domain`). */
+  /**
+   * The user and domain fields of an NTLM AUTHENTICATE message: domain empty for `name@domain`, and for a
+   * bare name (then the directory's own domain applies, if it takes bare names).
+   */
   byNtlm(name: string, domain: string): SimUser | undefined {
     if (name.includes('@')) return this.byLogin(name);
-    if (domain === '') return undefined;
+    const effective = domain === '' ? this.bareNameDomain : domain;
+    if (effective === undefined) return undefined;
     return this.users.find(
       (user) =>
-        user.name.toLowerCase() === name.toLowerCase() && user.domain.toLowerCase() === domain.toLowerCase(),
+        user.name.toLowerCase() === name.toLowerCase() &&
+        user.domain.toLowerCase() === effective.toLowerCase(),
     );
   }
 

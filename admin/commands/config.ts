@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { DEFAULT_TLS_MIN_VERSION, legacyTlsWarning } from '../../functions/cwa/tls-policy';
 import {
   applySettingChanges,
   type SettingName,
@@ -44,7 +45,15 @@ function settingValues(settings: Settings): Record<SettingName, string | number 
     'cwa.formsLogonUrl': cwa?.formsLogonUrl,
     'cwa.methods': cwa?.methods?.join(','),
     'cwa.caBundle': cwa?.caBundle === undefined ? undefined : describeCaBundle(cwa.caBundle),
+    'cwa.tlsMinVersion': cwa?.tlsMinVersion,
+    'cwa.ciphers': cwa?.ciphers,
   };
+}
+
+/** The cold-start warning of a TLS floor below 1.2, as the connector will log it. */
+function legacyWarning(settings: Settings): string | undefined {
+  const { cwa } = settings;
+  return legacyTlsWarning(cwa?.tlsMinVersion ?? DEFAULT_TLS_MIN_VERSION, cwa?.ciphers);
 }
 
 function duration(ms: number): string {
@@ -67,6 +76,7 @@ function showSettings(settings: Settings, json: boolean): string {
     return JSON.stringify(
       {
         settings: Object.fromEntries(names.map((name) => [name, values[name] ?? null])),
+        warnings: [legacyWarning(settings)].filter(Boolean),
         limit: {
           sessions: limit,
           whenFull,
@@ -96,6 +106,8 @@ function showSettings(settings: Settings, json: boolean): string {
     lines.push('idleTimeoutMs applies only when the maximum is reached, and no maximum is set.');
   }
   if (settings.cwa === undefined) lines.push("CWA: not set here; the deployment's CWA_* variables apply.");
+  const legacy = legacyWarning(settings);
+  if (legacy) lines.push(`Warning: ${legacy}.`);
   return lines.join('\n');
 }
 

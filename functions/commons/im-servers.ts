@@ -21,6 +21,8 @@ function configFor(cwa: CwaSettings | undefined, overrides: ResolverOverrides) {
     ...(cwa.formsLogonUrl ? { formsLogonUrl: cwa.formsLogonUrl } : {}),
     ...(cwa.methods ? { methods: cwa.methods } : {}),
     ...(cwa.caBundle ? { caBundle: cwa.caBundle } : {}),
+    ...(cwa.tlsMinVersion ? { tlsMinVersion: cwa.tlsMinVersion } : {}),
+    ...(cwa.ciphers ? { ciphers: cwa.ciphers } : {}),
   });
 }
 

@@ -59,8 +59,17 @@ class HandshakeAgent extends https.Agent {
 
 export function createCwaAgents(config: CwaConfig): CwaAgents {
   // Explicit rejectUnauthorized: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot switch it off.
-  const tlsOptions = { ca: config.caBundle, rejectUnauthorized: true };
-  const context = tls.createSecureContext(config.caBundle ? { ca: config.caBundle } : {});
+  // The version floor and cipher list are the configured TLS policy (tls-policy.ts); neither touches
+  // verification.
+  const policy = {
+    minVersion: config.tlsMinVersion,
+    ...(config.ciphers === undefined ? {} : { ciphers: config.ciphers }),
+  };
+  const tlsOptions = { ca: config.caBundle, rejectUnauthorized: true, ...policy };
+  const context = tls.createSecureContext({
+    ...(config.caBundle ? { ca: config.caBundle } : {}),
+    ...policy,
+  });
   const sessions = new Map<string, Buffer>();
   // Idle pooled sockets are closed after 30 s (sooner if the server's Keep-Alive hint says so), before a
   // server or a NAT in between drops them and a command sent on one fails with a reset.

@@ -2,7 +2,15 @@
 // into one typed value; every problem is reported together. TLS verification has no off switch.
 
 import { readFileSync } from 'node:fs';
+import { ImServerError } from '../im-server/errors';
 import type { SignInMethod } from '../im-server/port';
+import {
+  cipherListProblem,
+  DEFAULT_TLS_MIN_VERSION,
+  effectiveCiphers,
+  parseTlsVersion,
+  type TlsVersion,
+} from './tls-policy';
 
 export interface CwaRetryPolicy {
   /** Extra attempts after the first, only for requests that are safe to repeat. */
@@ -26,6 +34,12 @@ export interface CwaConfig {
   readonly workstation: string;
   /** Upper bound on concurrent connections per CWA host for commands and events. */
   readonly maxSockets: number;
+  /** Oldest TLS version offered. @default TLSv1.2; older only by explicit choice (warned at cold start). */
+  readonly tlsMinVersion: TlsVersion;
+  /** OpenSSL cipher list in force; undefined = Node's default (see tls-policy.ts for legacy floors). */
+  readonly ciphers: string | undefined;
+  /** The cipher list as configured (undefined when not set), for the cold-start warning. */
+  readonly configuredCiphers: string | undefined;
 }
 
 export interface CwaConfigInput {
@@ -50,10 +64,17 @@ export interface CwaConfigInput {
   readonly iwaScheme?: string;
   readonly workstation?: string;
   readonly maxSockets?: number | string;
+  /** `TLSv1`, `TLSv1.1`, `TLSv1.2` (default), `TLSv1.3`, or `1.0`…`1.3`. */
+  readonly tlsMinVersion?: string;
+  /** OpenSSL cipher list, e.g. `DEFAULT@SECLEVEL=0` (what TLS 1.0/1.1 needs with OpenSSL 3). */
+  readonly ciphers?: string;
 }
 
-export class CwaConfigError extends Error {
+/** The CWA settings are wrong: the device hears `Failed` with reason `cwa-config`; never transient. */
+export class CwaConfigError extends ImServerError {
   override readonly name = 'CwaConfigError';
+  readonly kind = 'config';
+  readonly transient = false;
   constructor(readonly problems: readonly string[]) {
     super(`Invalid CWA configuration: ${problems.join('; ')}`);
   }
@@ -168,6 +189,10 @@ export function resolveCwaConfig(input: CwaConfigInput): CwaConfig {
   const formsLogonUrl = urlFor('forms', input.formsLogonUrl, FORMS_PATH);
   const iwaScheme = input.iwaScheme ?? CWA_DEFAULTS.iwaScheme;
   if (iwaScheme !== 'Negotiate' && iwaScheme !== 'NTLM') problems.push('iwaScheme must be Negotiate or NTLM');
+  const tlsMinVersion = parseTlsVersion(input.tlsMinVersion ?? DEFAULT_TLS_MIN_VERSION);
+  if (!tlsMinVersion) problems.push('tlsMinVersion must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3');
+  const cipherProblem = input.ciphers === undefined ? undefined : cipherListProblem(input.ciphers);
+  if (cipherProblem) problems.push(`ciphers ${cipherProblem}`);
   const config: CwaConfig = {
     iwaLogonUrl,
     formsLogonUrl,
@@ -199,6 +224,9 @@ export function resolveCwaConfig(input: CwaConfigInput): CwaConfig {
     iwaScheme: iwaScheme === 'NTLM' ? 'NTLM' : 'Negotiate',
     workstation: input.workstation ?? CWA_DEFAULTS.workstation,
     maxSockets: integer(input.maxSockets, 'maxSockets', CWA_DEFAULTS.maxSockets, 1, problems),
+    tlsMinVersion: tlsMinVersion ?? DEFAULT_TLS_MIN_VERSION,
+    ciphers: effectiveCiphers(tlsMinVersion ?? DEFAULT_TLS_MIN_VERSION, input.ciphers),
+    configuredCiphers: input.ciphers,
   };
   if (problems.length > 0) throw new CwaConfigError(problems);
   return config;
@@ -209,7 +237,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /**
  * From the environment: CWA_BASE_URL (or CWA_HOST, CWA_SCHEME, CWA_PORT), CWA_IWA_LOGON_URL,
  * CWA_FORMS_LOGON_URL, CWA_SIGN_IN_METHODS, CWA_CA_BUNDLE (PEM) or CWA_CA_FILE, CWA_TIMEOUT_MS,
- * CWA_MAX_RETRIES, CWA_IWA_SCHEME, CWA_WORKSTATION, CWA_MAX_SOCKETS.
+ * CWA_MAX_RETRIES, CWA_IWA_SCHEME, CWA_WORKSTATION, CWA_MAX_SOCKETS, CWA_TLS_MIN_VERSION, CWA_CIPHERS.
  */
 export function cwaConfigFromEnv(env: Env = process.env): CwaConfig {
   const value = (key: string) => env[key]?.trim() || undefined;
@@ -228,5 +256,7 @@ export function cwaConfigFromEnv(env: Env = process.env): CwaConfig {
     iwaScheme: value('CWA_IWA_SCHEME'),
     workstation: value('CWA_WORKSTATION'),
     maxSockets: value('CWA_MAX_SOCKETS'),
+    tlsMinVersion: value('CWA_TLS_MIN_VERSION'),
+    ciphers: value('CWA_CIPHERS'),
   });
 }

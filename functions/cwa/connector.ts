@@ -24,6 +24,7 @@ import { exchange, type HttpExchange, serverOf, ticketOf } from './http';
 import { type CwaLogger, silentLogger } from './logger';
 import { type RequestSafety, type RetryDeps, realRetryDeps, withRetries } from './retry';
 import { signIn } from './sign-in';
+import { legacyTlsWarning } from './tls-policy';
 import {
   buildAcceptImRequest,
   buildInitiateImRequest,
@@ -66,6 +67,9 @@ export function createCwaConnector(config: CwaConfig, deps: CwaConnectorDeps = {
   for (const url of [config.iwaLogonUrl, config.formsLogonUrl]) {
     if (url?.protocol === 'http:') logger.warn('CWA is configured over plain HTTP', { server: url.origin });
   }
+  // A connector is built once per cold start (and per distinct setting), so this repeats at each one.
+  const legacy = legacyTlsWarning(config.tlsMinVersion, config.configuredCiphers);
+  if (legacy) logger.warn(legacy, { tlsMinVersion: config.tlsMinVersion, ciphers: config.ciphers });
 
   /**
    * One request, retried as its safety allows. The answer is read inside the retry loop, so a 5xx or an

@@ -6,7 +6,7 @@ import type { ImCredentials } from '../im-server/port';
 import type { CwaAgents } from './agents';
 import type { CwaConfig } from './config';
 import { exchange, type HttpExchange, serverOf } from './http';
-import { failed, failedWith, type LogonResult, refusalReason, signedIn } from './logon';
+import { failed, failedWith, type LogonResult, refusalReason, signedIn, unexpectedAnswer } from './logon';
 import { type RetryDeps, withRetries } from './retry';
 import { buildLogonRequest } from './xml/requests';
 
@@ -65,5 +65,5 @@ export async function formsLogon(
       `credentials rejected (HTTP ${response.status}${said ? `: ${said}` : ', no CWA-Ticket'})`,
     );
   }
-  return failed('forms', 'protocol', `unexpected HTTP status ${response.status}`);
+  return unexpectedAnswer('forms', url, response, 'forms sign-in');
 }

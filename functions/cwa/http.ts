@@ -9,6 +9,7 @@ import {
   CwaProtocolError,
   CwaTlsError,
   CwaUnreachableError,
+  TLS_VERSION_REFUSED,
   type UnreachableReason,
 } from '../im-server/errors';
 
@@ -53,6 +54,9 @@ const TLS_CODES = new Set([
   'EPROTO',
 ]);
 
+const VERSION_MISMATCH =
+  /protocol version|unsupported protocol|legacy sigalg|no protocols available|wrong version number|no shared cipher|sslv3 alert handshake failure/i;
+
 class DeadlineExceeded extends Error {
   override readonly name = 'DeadlineExceeded';
 }
@@ -61,6 +65,11 @@ export function classifyNetworkError(url: URL, error: unknown): Error {
   const server = serverOf(url);
   if (error instanceof DeadlineExceeded) return new CwaUnreachableError(server, 'timeout', { cause: error });
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+  if (code === 'EPROTO' || code.startsWith('ERR_SSL_')) {
+    // OpenSSL's words when the versions or signature algorithms do not meet: an old server (TLS 1.0/1.1).
+    const text = (error as Error).message ?? '';
+    if (VERSION_MISMATCH.test(text)) return new CwaTlsError(server, TLS_VERSION_REFUSED, { cause: error });
+  }
   if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
     return new CwaTlsError(server, code, { cause: error });
   }

@@ -1,13 +1,16 @@
 // Integrated Windows Authentication sign-in (bb969491, RFC 4559, MS-NLMP): NEGOTIATE → 401 with a
 // CHALLENGE → AUTHENTICATE (NTLMv2) → 200 with a `CWA-Ticket`. NTLM authenticates the TCP connection,
-// so all legs run on one dedicated socket, and the connector checks they did.
+// so all legs run on one dedicated socket, and the connector checks they did. When the configured scheme
+// gets no challenge, the next offered scheme that carries NTLM is tried (Kerberos-only Negotiate).
 
 import { CwaProtocolError } from '../im-server/errors';
 import type { ImCredentials } from '../im-server/port';
+import { parseUserId, type UserAccount, UserIdError } from '../im-server/user-id';
 import type { CwaAgents } from './agents';
 import type { CwaConfig } from './config';
 import { exchange, type HttpExchange, serverOf } from './http';
-import { failed, failedWith, type LogonResult, parseAccount, refusalReason, signedIn } from './logon';
+import { type CwaLogger, silentLogger } from './logger';
+import { failed, failedWith, type LogonResult, refusalReason, signedIn, unexpectedAnswer } from './logon';
 import {
   createAuthenticateMessage,
   createNegotiateMessage,
@@ -40,11 +43,61 @@ function challengeOf(response: HttpExchange) {
   return parseAuthorizationHeader(Array.isArray(raw) ? raw.join(', ') : raw);
 }
 
+/** An IWA answer outside the protocol: the device hears `Failed cwa-protocol`, not a credentials failure. */
+function protocolFailure(server: string, problem: string): LogonResult {
+  return failed('iwa', 'protocol', problem, new CwaProtocolError(server, problem));
+}
+
+interface HandshakeContext {
+  readonly config: CwaConfig;
+  readonly agents: CwaAgents;
+  readonly logger: CwaLogger;
+}
+
+/**
+ * Sends NTLM's NEGOTIATE under the configured scheme first; when a 401 comes back without a challenge,
+ * tries the next scheme that 401 offers which can carry NTLM and has not been tried. This is what makes a
+ * site whose Negotiate takes only Kerberos (it offers `Negotiate` and `NTLM` but answers an NTLMSSP token
+ * under Negotiate with a bare 401) work under `NTLM`, as Windows clients do. Every step is logged at debug
+ * level by scheme and outcome, never with a token.
+ */
+async function negotiate(
+  send: (authorization: string) => Promise<HttpExchange>,
+  context: HandshakeContext,
+  server: string,
+): Promise<{ response: HttpExchange; challenge: ReturnType<typeof challengeOf> }> {
+  const negotiateMessage = createNegotiateMessage({ workstation: context.config.workstation });
+  const tried: NtlmScheme[] = [];
+  let scheme: NtlmScheme | undefined = context.config.iwaScheme;
+  for (;;) {
+    tried.push(scheme);
+    const response = await send(formatAuthorizationHeader(scheme, negotiateMessage));
+    const challenge = response.status === 401 ? challengeOf(response) : undefined;
+    const offered = response.status === 401 ? offeredSchemes(response) : [];
+    const next = challenge ? undefined : offered.find((offer) => !tried.includes(offer));
+    context.logger.debug('CWA IWA step', {
+      server,
+      step: tried.length,
+      scheme,
+      status: response.status,
+      outcome: challenge
+        ? 'challenge'
+        : response.status === 401
+          ? `no challenge under ${scheme} (its package may take Kerberos only)`
+          : 'no 401',
+      offered,
+      ...(next ? { next, why: `${next} is offered and not yet tried` } : {}),
+    });
+    if (!next) return { response, challenge };
+    scheme = next;
+  }
+}
+
 async function handshake(
   url: URL,
   credentials: ImCredentials,
-  account: { domain: string; name: string },
-  context: { config: CwaConfig; agents: CwaAgents },
+  account: UserAccount,
+  context: HandshakeContext,
 ): Promise<LogonResult> {
   const { config } = context;
   const server = serverOf(url);
@@ -60,20 +113,7 @@ async function handshake(
       timeoutMs: config.requestTimeoutMs,
     });
   try {
-    const negotiate = createNegotiateMessage({ workstation: config.workstation });
-    let scheme: NtlmScheme = config.iwaScheme;
-    let first = await send(formatAuthorizationHeader(scheme, negotiate));
-    let challenge = first.status === 401 ? challengeOf(first) : undefined;
-    if (first.status === 401 && !challenge) {
-      // The server may accept only the other scheme: ask once more in its words.
-      const offered = offeredSchemes(first);
-      const other: NtlmScheme = scheme === 'NTLM' ? 'Negotiate' : 'NTLM';
-      if (!offered.includes(scheme) && offered.includes(other)) {
-        scheme = other;
-        first = await send(formatAuthorizationHeader(scheme, negotiate));
-        challenge = first.status === 401 ? challengeOf(first) : undefined;
-      }
-    }
+    const { response: first, challenge } = await negotiate(send, context, server);
     const early = signedIn('iwa', url, first, credentials);
     if (early) return { ok: true, signIn: early };
     if (first.status >= 500) {
@@ -81,12 +121,13 @@ async function handshake(
         status: first.status,
       });
     }
+    if (first.status >= 300 && first.status < 400) return unexpectedAnswer('iwa', url, first, 'IWA sign-in');
     if (first.status !== 401 || !challenge) {
       let reason = `IWA is not offered here (HTTP ${first.status})`;
       if (first.status === 401) {
         reason =
           offeredSchemes(first).length > 0
-            ? 'the IWA site did not answer NTLM with a challenge (Kerberos only?)'
+            ? 'no offered scheme answered NTLM with a challenge (Kerberos only?)'
             : 'IWA is not offered here (the 401 offers neither Negotiate nor NTLM)';
       }
       return failed('iwa', 'not-offered', reason);
@@ -102,11 +143,11 @@ async function handshake(
       });
     } catch (error) {
       if (!(error instanceof NtlmMessageError)) throw error;
-      return failed('iwa', 'protocol', `the server's NTLM challenge is malformed (${error.message})`);
+      return protocolFailure(server, `the server's NTLM challenge is malformed (${error.message})`);
     }
     const second = await send(formatAuthorizationHeader(challenge.scheme, authenticate));
     if (second.socket !== first.socket) {
-      return failed('iwa', 'protocol', 'the NTLM handshake did not stay on one connection');
+      return protocolFailure(server, 'the NTLM handshake did not stay on one connection');
     }
     const signIn = signedIn('iwa', url, second, credentials);
     if (signIn) return { ok: true, signIn };
@@ -119,7 +160,7 @@ async function handshake(
         status: second.status,
       });
     }
-    return failed('iwa', 'protocol', `unexpected HTTP status ${second.status} after the NTLM handshake`);
+    return unexpectedAnswer('iwa', url, second, 'IWA sign-in after the NTLM handshake');
   } finally {
     agent.destroy();
   }
@@ -128,14 +169,20 @@ async function handshake(
 export async function iwaLogon(
   url: URL,
   credentials: ImCredentials,
-  context: { config: CwaConfig; agents: CwaAgents; retry: RetryDeps },
+  context: { config: CwaConfig; agents: CwaAgents; retry: RetryDeps; logger?: CwaLogger },
 ): Promise<LogonResult> {
-  const account = parseAccount(credentials.user);
-  if (!account) return failed('iwa', 'rejected', 'the user name must be DOMAIN\\name or name@domain');
+  let account: UserAccount;
+  try {
+    account = parseUserId(credentials.user);
+  } catch (error) {
+    if (!(error instanceof UserIdError)) throw error;
+    return failed('iwa', 'rejected', `the user name cannot be sent: ${error.message}`);
+  }
+  const handshakeContext = { ...context, logger: context.logger ?? silentLogger };
   try {
     // A whole handshake is safe to repeat: nothing exists on the server until it succeeds.
     return await withRetries(
-      () => handshake(url, credentials, account, context),
+      () => handshake(url, credentials, account, handshakeContext),
       'safe',
       context.config.retry,
       context.retry,

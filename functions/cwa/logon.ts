@@ -1,4 +1,4 @@
-// What the two sign-in methods share: the account name forms, the result of one method, reading a
+// What the two sign-in methods share: the result of one method, a redirect named as such, reading a
 // successful logon answer, and turning a thrown error into a credential-free attempt record.
 
 import {
@@ -19,24 +19,6 @@ export type LogonResult =
   | { readonly ok: true; readonly signIn: ImSignIn }
   | { readonly ok: false; readonly attempt: SignInAttempt; readonly error: ImServerError | undefined };
 
-export interface Account {
-  /** NetBIOS domain, or '' for the user@domain form (MS-NLMP lets the domain travel inside the name). */
-  readonly domain: string;
-  readonly name: string;
-}
-
-/** `DOMAIN\name` or `name@domain`; undefined for anything else. */
-export function parseAccount(user: string): Account | undefined {
-  const trimmed = user.trim();
-  const slash = trimmed.indexOf('\\');
-  if (slash > 0 && slash < trimmed.length - 1 && trimmed.indexOf('\\', slash + 1) === -1) {
-    return { domain: trimmed.slice(0, slash), name: trimmed.slice(slash + 1) };
-  }
-  const at = trimmed.indexOf('@');
-  if (at > 0 && at < trimmed.length - 1 && !trimmed.includes('\\')) return { domain: '', name: trimmed };
-  return undefined;
-}
-
 /** The CWA site root: the sign-in URL without its last two segments (`…/forms/logon.html`). */
 export function siteUrlOf(logonUrl: URL): string {
   return new URL('..', logonUrl).href;
@@ -55,6 +37,36 @@ export function failed(
   error?: ImServerError,
 ): LogonResult {
   return { ok: false, attempt: { method, outcome, reason }, error };
+}
+
+/** Where a redirect points, as scheme, host, port and path only: a query may carry anything. */
+function redirectTarget(from: URL, response: HttpExchange): string {
+  const raw = response.headers.location;
+  try {
+    const target = new URL(Array.isArray(raw) ? (raw[0] ?? '') : (raw ?? ''), from);
+    return `${target.origin}${target.pathname}`;
+  } catch {
+    return 'nowhere readable';
+  }
+}
+
+/**
+ * An answer the sign-in cannot use (a redirect, an unexpected status): outcome `protocol`, with a
+ * CwaProtocolError so the device hears `Failed cwa-protocol` rather than a credentials failure. Redirects
+ * are never followed: the credentials (or NTLM's connection) must not move to another place unasked.
+ */
+export function unexpectedAnswer(
+  method: SignInMethod,
+  url: URL,
+  response: HttpExchange,
+  what = 'sign-in',
+): LogonResult {
+  const { status } = response;
+  const problem =
+    status >= 300 && status < 400
+      ? `${what} redirected (HTTP ${status} to ${redirectTarget(url, response)}); redirects are not followed, configure the final URL`
+      : `${what} answered an unexpected HTTP status ${status}`;
+  return failed(method, 'protocol', problem, new CwaProtocolError(url.origin, problem, { status }));
 }
 
 export function failedWith(method: SignInMethod, error: unknown): LogonResult {

@@ -3,6 +3,7 @@
 
 import { randomInt } from 'node:crypto';
 import { encodeDeviceCredential, generateTransportKey, isValidDeviceId } from '../crypto/transport-key';
+import { parseUserId, USER_ID_FORMS, UserIdError } from '../im-server/user-id';
 import { deviceTransportKeyContext } from '../secrets/keyring';
 import type { SecretSealer } from '../secrets/sealer';
 import type { ItemKey } from './keys';
@@ -45,8 +46,6 @@ export function deviceKey(deviceId: string): ItemKey {
   return { pk: `DEVICE#${deviceId}`, sk: 'DEVICE' };
 }
 
-export const MAX_USER_ID_LENGTH = 256;
-
 export class DeviceExistsError extends Error {
   override readonly name = 'DeviceExistsError';
   constructor(
@@ -69,19 +68,17 @@ export class DeviceInputError extends Error {
   override readonly name = 'DeviceInputError';
 }
 
-// Control characters would garble the admin CLI's table and logs; anything printable names a user
-// (alice@example.com, EXAMPLE\alice, sip:alice@example.com).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
+/**
+ * A user id an administrator may activate a device for or allow: the one definition the CWA connector
+ * signs in with (functions/im-server/user-id.ts). Returned unchanged; DeviceInputError says what is wrong.
+ */
 export function validateUserId(userId: string): string {
-  if (typeof userId !== 'string' || userId.trim() === '') {
-    throw new DeviceInputError('The user id must not be empty');
+  try {
+    parseUserId(userId);
+  } catch (error) {
+    if (error instanceof UserIdError) throw new DeviceInputError(`${error.message} (use ${USER_ID_FORMS})`);
+    throw error;
   }
-  if (userId.length > MAX_USER_ID_LENGTH) {
-    throw new DeviceInputError(`The user id must be at most ${MAX_USER_ID_LENGTH} characters`);
-  }
-  if (CONTROL.test(userId)) throw new DeviceInputError('The user id must not contain control characters');
   return userId;
 }
 

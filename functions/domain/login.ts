@@ -5,10 +5,12 @@
 import type { ConnectionState, ConnectionStore } from '../domain/connections';
 import {
   AuthenticationFailedError,
+  CwaProtocolError,
   CwaThrottledError,
   CwaTlsError,
   CwaUnreachableError,
   type ImServer,
+  ImServerError,
   type ImSession,
 } from '../im-server';
 import type { SecretSealer } from '../secrets';
@@ -90,7 +92,7 @@ function full(whenFull: 'Server Busy' | 'Failed', limit: number, reclaimed: read
 }
 
 /** What went wrong with CWA, in words for the device: never a credential, never a URL with secrets. */
-function cwaFailure(error: unknown, reclaimed: readonly Reclaimed[]): Rejection | undefined {
+export function cwaFailure(error: unknown, reclaimed: readonly Reclaimed[]): Rejection | undefined {
   if (error instanceof AuthenticationFailedError) {
     const methodsTried = error.methodsTried;
     const tried =
@@ -120,6 +122,22 @@ function cwaFailure(error: unknown, reclaimed: readonly Reclaimed[]): Rejection 
       'Failed',
       'cwa-unreachable',
       'The IM server cannot be reached; try again later.',
+      reclaimed,
+    );
+  }
+  if (error instanceof ImServerError && error.kind === 'config') {
+    return rejected(
+      'Failed',
+      'cwa-config',
+      'The connection to the IM server is not configured correctly; ask your administrator.',
+      reclaimed,
+    );
+  }
+  if (error instanceof CwaProtocolError && !error.transient) {
+    return rejected(
+      'Failed',
+      'cwa-protocol',
+      'The IM server answered in a way the service does not understand (for example a redirect); ask your administrator.',
       reclaimed,
     );
   }

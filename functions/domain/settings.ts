@@ -2,6 +2,7 @@
 // limits, the two timeouts, the persistent-connection capacity and the CWA endpoints. One validator serves
 // the admin CLI (`config set`) and every read, so a bad value is refused with a clear message once.
 
+import { cipherListProblem, parseTlsVersion, type TlsVersion } from '../cwa/tls-policy';
 import type { SignInMethod } from '../im-server/port';
 
 export interface CwaSettings {
@@ -13,6 +14,10 @@ export interface CwaSettings {
   readonly methods?: readonly SignInMethod[];
   /** PEM certificates trusted for CWA's HTTPS instead of the public roots. */
   readonly caBundle?: string;
+  /** Oldest TLS version offered to CWA (`TLSv1` … `TLSv1.3`). @default TLSv1.2 */
+  readonly tlsMinVersion?: TlsVersion;
+  /** OpenSSL cipher list for CWA's HTTPS. @default Node's (DEFAULT@SECLEVEL=0 below TLS 1.2) */
+  readonly ciphers?: string;
 }
 
 export interface Settings {
@@ -52,6 +57,9 @@ export const settingNames = {
   'cwa.formsLogonUrl': 'forms sign-in URL …/forms/logon.html (or "none")',
   'cwa.methods': 'sign-in methods in order: iwa,forms | iwa | forms (or "none" for both)',
   'cwa.caBundle': 'PEM text of the CA bundle (the admin CLI also takes --ca-file)',
+  'cwa.tlsMinVersion':
+    'oldest TLS version offered to CWA: TLSv1.2 (default), TLSv1.3, or TLSv1.1/TLSv1 for old IIS, warned (or "none")',
+  'cwa.ciphers': 'OpenSSL cipher list for CWA, e.g. DEFAULT@SECLEVEL=0 (or "none" for the default)',
 } as const;
 
 export type SettingName = keyof typeof settingNames;
@@ -137,6 +145,24 @@ export function applySettingChanges(current: Settings, changes: Readonly<Record<
         else if (!value.includes('-----BEGIN CERTIFICATE-----')) {
           problems.push('cwa.caBundle must hold PEM certificates (-----BEGIN CERTIFICATE-----)');
         } else cwa.caBundle = value;
+        break;
+      }
+      case 'cwa.tlsMinVersion': {
+        if (unset(value)) delete cwa.tlsMinVersion;
+        else {
+          const version = parseTlsVersion(value);
+          if (version) cwa.tlsMinVersion = version;
+          else problems.push(`cwa.tlsMinVersion must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3; got "${value}"`);
+        }
+        break;
+      }
+      case 'cwa.ciphers': {
+        if (unset(value)) delete cwa.ciphers;
+        else {
+          const problem = cipherListProblem(value);
+          if (problem) problems.push(`cwa.ciphers ${problem}`);
+          else cwa.ciphers = value.trim();
+        }
         break;
       }
       default:

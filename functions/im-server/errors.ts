@@ -25,7 +25,8 @@ export type ImServerErrorKind =
   | 'tls'
   | 'throttled'
   | 'session-not-found'
-  | 'protocol';
+  | 'protocol'
+  | 'config'; // the connector's own settings are wrong (CwaConfigError)
 
 export abstract class ImServerError extends Error {
   abstract readonly kind: ImServerErrorKind;
@@ -77,6 +78,9 @@ const reasonText: Record<UnreachableReason, string> = {
   network: 'network error',
 };
 
+/** CwaTlsError's code when the TLS versions or ciphers did not meet (no certificate was even looked at). */
+export const TLS_VERSION_REFUSED = 'TLS_VERSION_REFUSED';
+
 export class CwaTlsError extends ImServerError {
   override readonly name = 'CwaTlsError';
   readonly kind = 'tls';
@@ -87,7 +91,14 @@ export class CwaTlsError extends ImServerError {
     readonly tlsCode: string,
     options?: ErrorOptions,
   ) {
-    super(`TLS with CWA at ${server} failed (${tlsCode}); check the configured CA bundle`, options);
+    super(
+      `TLS with CWA at ${server} failed (${tlsCode}); ${
+        tlsCode === TLS_VERSION_REFUSED
+          ? 'no TLS version or cipher in common: an old server may need cwa.tlsMinVersion (docs/cwa.md)'
+          : 'check the configured CA bundle'
+      }`,
+      options,
+    );
   }
 }
 

@@ -311,6 +311,16 @@ describe('admin usage', () => {
     [['devices', 'deactivate', 'a', 'b'], 'unexpected argument "b"', 'devices deactivate <deviceId>'],
     [['devices', 'deactivate', 'bad.id'], '<deviceId> must be 3 to 64 characters', 'devices deactivate'],
     [['devices', 'activate', '--user', 'u', '--device-id', 'x'], '--device-id must be', 'devices activate'],
+    [
+      ['devices', 'activate', '--user', 'sip:alice@contoso.com'],
+      '--user: In name@domain the name must not contain',
+      'devices activate',
+    ],
+    [
+      ['devices', 'activate', '--user', 'CONTOSO\\'],
+      '--user: In DOMAIN\\name the name must not be empty (use DOMAIN\\name, name@domain, or a bare name',
+      'devices activate',
+    ],
     [['devices', 'frobnicate'], 'devices: unknown command "frobnicate"', 'Commands:'],
     [['devices'], 'devices: no command given', 'Commands:'],
     [['frobnicate', 'list'], 'unknown group "frobnicate"', 'Groups:'],

@@ -255,6 +255,8 @@ describe('admin users', () => {
     [['users', 'allow'], 'missing <userId>'],
     [['users', 'deny', 'ok', ' '], '<userId> " ": The user id must not be empty'],
     [['users', 'allow', 'bad\u0007id'], 'must not contain control characters'],
+    [['users', 'allow', 'CON.TOSO\\alice'], 'the domain must be a NetBIOS domain name'],
+    [['users', 'allow', 'alice@'], 'In name@domain the domain must be a DNS name'],
   ])('admin %j is a usage error', async (args, problem) => {
     expect(usageProblem(await admin(args))).toContain(problem);
   });
@@ -473,7 +475,10 @@ describe('admin config', () => {
         'cwa.formsLogonUrl': null,
         'cwa.methods': null,
         'cwa.caBundle': null,
+        'cwa.tlsMinVersion': null,
+        'cwa.ciphers': null,
       },
+      warnings: [],
       limit: { sessions: 1000, whenFull: 'Failed', from: 'connectionCapacity' },
     });
   });
@@ -546,6 +551,30 @@ describe('admin config', () => {
     const json = await admin(['config', 'show', '--json']);
     expect(JSON.parse(json.stdout).settings['cwa.caBundle']).toBe('<PEM, 2 certificates>');
     expect(json.stdout).not.toContain('BEGIN CERTIFICATE');
+  });
+
+  it('allows TLS older than 1.2 only by explicit choice, and warns about it wherever it is shown', async () => {
+    const refused = usageProblem(
+      await admin(['config', 'set', 'cwa.tlsMinVersion=SSLv3', 'cwa.ciphers=NO-SUCH-CIPHER']),
+    );
+    expect(refused).toContain('cwa.tlsMinVersion must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3; got "SSLv3"');
+    expect(refused).toContain('cwa.ciphers is not a cipher list OpenSSL accepts');
+
+    const run = await admin(['config', 'set', 'cwa.tlsMinVersion=1.0']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^cwa\.tlsMinVersion\s+TLSv1$/m);
+    expect(run.stdout).toContain('Warning: TLS older than 1.2 is allowed (tlsMinVersion TLSv1)');
+    expect((await settingsItem())?.cwa).toMatchObject({ tlsMinVersion: 'TLSv1' });
+
+    const withCiphers = await admin(['config', 'set', 'cwa.ciphers=HIGH:!aNULL']);
+    expect(withCiphers.stdout).toContain('the cipher list lacks @SECLEVEL=0');
+    const json = JSON.parse((await admin(['config', 'show', '--json'])).stdout);
+    expect(json.settings).toMatchObject({ 'cwa.tlsMinVersion': 'TLSv1', 'cwa.ciphers': 'HIGH:!aNULL' });
+    expect(json.warnings).toEqual([expect.stringContaining('older than 1.2')]);
+
+    const back = await admin(['config', 'set', 'cwa.tlsMinVersion=none', 'cwa.ciphers=none']);
+    expect(back.stdout).toMatch(/^cwa\.tlsMinVersion\s+not set$/m);
+    expect(back.stdout).not.toContain('Warning');
   });
 
   it('fails in one line when the --ca-file is missing, and writes nothing', async () => {

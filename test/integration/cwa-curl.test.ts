@@ -70,6 +70,11 @@ describe.skipIf(!hasCurl)('curl --ntlm against the IWA sign-in', () => {
     expect(sim.stats.refusedSignIns.iwa).toBe(before + 1);
   });
 
+  it('signs in with a bare name (empty NTLM domain) and with a UPN, as Windows accepts them', async () => {
+    expect((await curlNtlm('alice:Alice#2007')).status).toBe(200);
+    expect((await curlNtlm('alice@contoso.com:Alice#2007')).status).toBe(200);
+  });
+
   it('gets 401 for an account the directory does not know', async () => {
     expect((await curlNtlm('FABRIKAM\\mallory:Alice#2007')).status).toBe(401);
   });

@@ -21,6 +21,7 @@ import {
 } from '../../functions/cwa/ntlm';
 import {
   AuthenticationFailedError,
+  CwaProtocolError,
   CwaTlsError,
   CwaUnreachableError,
 } from '../../functions/im-server/errors';
@@ -237,12 +238,52 @@ describe('IWA then forms', () => {
     );
   });
 
-  it('refuses a user name in neither Windows form without an NTLM round trip', async () => {
-    const error = await connectorFor(sim)
-      .signIn({ user: 'alice', password: ALICE.password })
+  it('signs a bare name in under IWA with an empty NTLM domain: the server takes it as its own', async () => {
+    const signIn = await connectorFor(sim, { methods: 'iwa' }).signIn({
+      user: 'alice',
+      password: ALICE.password,
+    });
+    expect(signIn.method).toBe('iwa');
+    expect(signIn.sipUri).toBe('sip:alice@contoso.com');
+  });
+
+  it('refuses a user name Windows would not take without an NTLM round trip', async () => {
+    const before = sim.stats.requests;
+    const error = await connectorFor(sim, { methods: 'iwa' })
+      .signIn({ user: 'ali*ce', password: ALICE.password })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AuthenticationFailedError);
-    expect((error as Error).message).toContain('iwa: the user name must be DOMAIN\\name or name@domain');
+    expect((error as Error).message).toContain('iwa: the user name cannot be sent');
+    expect(sim.stats.requests).toBe(before);
+  });
+
+  it('does not follow a redirected sign-in: a protocol error naming where it pointed, not a credentials failure', async () => {
+    let followed = 0;
+    const elsewhere = http.createServer((_req, res) => {
+      followed += 1;
+      res.end();
+    });
+    elsewhere.listen(0, '127.0.0.1');
+    await once(elsewhere, 'listening');
+    const { port } = elsewhere.address() as { port: number };
+    sim.faults.redirectSignIn = `http://127.0.0.1:${port}/adfs/ls?wctx=secret-context`;
+    try {
+      const error = await connectorFor(sim)
+        .signIn(ALICE)
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(CwaProtocolError);
+      const failure = error as CwaProtocolError;
+      expect(failure.transient).toBe(false);
+      expect(failure.attempts?.map((attempt) => [attempt.method, attempt.outcome])).toEqual([
+        ['iwa', 'protocol'],
+        ['forms', 'protocol'],
+      ]);
+      expect(failure.message).toContain(`redirected (HTTP 302 to http://127.0.0.1:${port}/adfs/ls)`);
+      expect(JSON.stringify(failure.attempts)).not.toContain('secret-context');
+      expect(followed).toBe(0);
+    } finally {
+      elsewhere.close();
+    }
   });
 
   it('reports CWA unreachable, not a credential problem, when nothing answers', async () => {

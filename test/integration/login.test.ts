@@ -32,6 +32,7 @@ beforeEach(async () => {
   faults.iwaDisabled = false;
   faults.formsDisabled = false;
   faults.down = false;
+  faults.redirectSignIn = false;
   await service.stack.cwa.settled();
   await service.setSettings({ maxSessions: 10 });
 });
@@ -148,6 +149,33 @@ describe('login', () => {
     await service.stack.cwa.settled();
     const status = statusOf(await login(await device()));
     expect(status).toMatchObject({ status: 'Failed', reason: 'cwa-unreachable' });
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('accepts a bare user name through IWA: NTLM carries no domain and CWA takes its own', async () => {
+    await service.stores.permissions.set('alice', true, Date.now());
+    const status = statusOf(await login(await device('alice')));
+    expect(status).toMatchObject({
+      status: 'Accepted',
+      signInMethod: 'iwa',
+      sipUri: 'sip:alice@contoso.com',
+    });
+  });
+
+  it('answers Failed cwa-protocol, not a credentials failure, when CWA redirects the sign-in', async () => {
+    service.stack.cwa.faults.redirectSignIn = 'https://login.elsewhere.example/adfs/ls?wa=wsignin1.0';
+    const status = statusOf(await login(await device()));
+    expect(status).toMatchObject({ status: 'Failed', reason: 'cwa-protocol' });
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('answers Failed cwa-config when the CWA settings cannot work, and frees the slot it took', async () => {
+    const { cwa } = await service.stores.settings.get();
+    // Stored behind the validator's back, as an older version or a hand edit could leave it.
+    await service.setSettings({ maxSessions: 10, cwa: { ...cwa, ciphers: 'NO-SUCH-CIPHER' } });
+    const status = statusOf(await login(await device()));
+    expect(status).toMatchObject({ status: 'Failed', reason: 'cwa-config' });
+    expect(String(status.message)).not.toContain('NO-SUCH-CIPHER');
     expect(await service.stores.sessions.count()).toBe(0);
   });
 

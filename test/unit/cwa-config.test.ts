@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CWA_DEFAULTS, CwaConfigError, cwaConfigFromEnv, resolveCwaConfig } from '../../functions/cwa/config';
-import { parseAccount, siteUrlOf } from '../../functions/cwa/logon';
+import { siteUrlOf } from '../../functions/cwa/logon';
+import { parseUserId, UserIdError } from '../../functions/im-server/user-id';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -120,15 +121,70 @@ describe('resolveCwaConfig', () => {
     expect(config.retry.maxRetries).toBe(0);
     expect(() => cwaConfigFromEnv({})).toThrow(CwaConfigError);
   });
+
+  it('offers TLS 1.2 and up by default; older only when asked, then at OpenSSL security level 0', () => {
+    const base = { host: 'cwa.contoso.com' };
+    expect(resolveCwaConfig(base)).toMatchObject({ tlsMinVersion: 'TLSv1.2', ciphers: undefined });
+    expect(cwaConfigFromEnv({ CWA_HOST: 'cwa', CWA_TLS_MIN_VERSION: '1.0' })).toMatchObject({
+      tlsMinVersion: 'TLSv1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+      configuredCiphers: undefined,
+    });
+    expect(
+      cwaConfigFromEnv({
+        CWA_HOST: 'cwa',
+        CWA_TLS_MIN_VERSION: 'TLSv1.1',
+        CWA_CIPHERS: 'AES128-SHA@SECLEVEL=0',
+      }),
+    ).toMatchObject({ tlsMinVersion: 'TLSv1.1', ciphers: 'AES128-SHA@SECLEVEL=0' });
+    expect(resolveCwaConfig({ ...base, tlsMinVersion: 'TLSv1.3' }).tlsMinVersion).toBe('TLSv1.3');
+    const problems = problemsOf(() =>
+      resolveCwaConfig({ ...base, tlsMinVersion: 'SSLv3', ciphers: 'NO-SUCH-CIPHER' }),
+    );
+    expect(problems).toEqual([
+      'tlsMinVersion must be TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3',
+      'ciphers is not a cipher list OpenSSL accepts (see `openssl ciphers -v`)',
+    ]);
+    expect(problemsOf(() => resolveCwaConfig({ ...base, ciphers: 'HIGH;rm -rf' }))).toEqual([
+      'ciphers holds characters no OpenSSL cipher list uses',
+    ]);
+  });
+
+  it('is an IM-server error of kind config, never transient', () => {
+    const error = new CwaConfigError(['x']);
+    expect(error).toMatchObject({ kind: 'config', transient: false, name: 'CwaConfigError' });
+  });
 });
 
 describe('account names and site URLs', () => {
-  it('splits DOMAIN\\name and keeps name@domain whole (MS-NLMP user principal names)', () => {
-    expect(parseAccount('CONTOSO\\alice')).toEqual({ domain: 'CONTOSO', name: 'alice' });
-    expect(parseAccount(' alice@contoso.com ')).toEqual({ domain: '', name: 'alice@contoso.com' });
-    for (const bad of ['alice', '\\alice', 'CONTOSO\\', 'a\\b\\c', '@contoso.com', 'alice@']) {
-      expect(parseAccount(bad)).toBeUndefined();
-    }
+  it('splits DOMAIN\\name, keeps name@domain whole (MS-NLMP user principal names), sends a bare name with no domain', () => {
+    expect(parseUserId('CONTOSO\\alice')).toEqual({ form: 'down-level', domain: 'CONTOSO', name: 'alice' });
+    expect(parseUserId(' alice@contoso.com ')).toEqual({
+      form: 'upn',
+      domain: '',
+      name: 'alice@contoso.com',
+    });
+    expect(parseUserId('alice')).toEqual({ form: 'bare', domain: '', name: 'alice' });
+    expect(parseUserId('Zoë Ångström')).toEqual({ form: 'bare', domain: '', name: 'Zoë Ångström' });
+    expect(parseUserId('ivy#2')).toMatchObject({ form: 'bare' });
+    const bad = [
+      '',
+      '   ',
+      '\\alice',
+      'CONTOSO\\',
+      'a\\b\\c',
+      '@contoso.com',
+      'alice@',
+      'alice@contoso..com',
+      'a@b@c.com',
+      'CON.TOSO\\alice',
+      'AVERYLONGDOMAINNAME\\alice',
+      'sip:alice@contoso.com',
+      'ali*ce',
+      'line\nbreak',
+      'x'.repeat(257),
+    ];
+    for (const id of bad) expect(() => parseUserId(id), JSON.stringify(id)).toThrow(UserIdError);
   });
 
   it('finds the site root above /iwa/logon.html or /forms/logon.html', () => {
