@@ -1,0 +1,54 @@
+// Bundles each function's entry the way the CDK stack does (esbuild, ESM, the AWS SDK left external, as the
+// Node.js 22 runtime provides it), plus the execution-environment bootstrap. Workers then load plain
+// JavaScript: no TypeScript loader per environment, and the code that runs is the code Lambda runs.
+
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+const esmRequireBanner =
+  "import { createRequire as __cjsCreateRequire } from 'node:module'; " +
+  'const require = __cjsCreateRequire(import.meta.url);';
+
+export interface FunctionBundles {
+  /** The bundle of an entry (relative to the repository root, as in the route and schedule tables). */
+  bundleOf(entry: string): string;
+  /** The execution environment's bootstrap. */
+  readonly worker: string;
+  /** Deletes the bundles. */
+  remove(): void;
+}
+
+const workerEntry = 'local/lambda/environment-worker.ts';
+
+/**
+ * Builds `entries` into a fresh folder under node_modules/.cache (so the external `@aws-sdk/*` resolve
+ * from the repository's node_modules). Throws esbuild's error for an entry that does not build.
+ */
+export async function bundleFunctions(rootDir: string, entries: readonly string[]): Promise<FunctionBundles> {
+  const cache = join(rootDir, 'node_modules', '.cache', 'local-lambda');
+  mkdirSync(cache, { recursive: true });
+  const outdir = mkdtempSync(join(cache, 'build-'));
+  const unique = [...new Set([...entries, workerEntry])];
+  await build({
+    entryPoints: unique.map((entry) => resolve(rootDir, entry)),
+    outbase: rootDir,
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    sourcemap: true,
+    banner: { js: esmRequireBanner },
+    external: ['@aws-sdk/*'],
+    logLevel: 'error',
+  });
+  const bundleOf = (entry: string) => join(outdir, relative('.', entry).replace(/\.ts$/, '.mjs'));
+  return {
+    bundleOf,
+    worker: bundleOf(workerEntry),
+    remove: () => rmSync(outdir, { recursive: true, force: true }),
+  };
+}
