@@ -525,7 +525,7 @@ describe('reaper metrics', () => {
     const added = vi.spyOn(metrics, 'addMetric').mockImplementation(() => metrics);
     publishReaperMetrics({
       examined: 7,
-      ended: { inactivity: 2, 'out-of-coverage': 1 },
+      ended: { inactivity: 2, 'out-of-coverage': 1, 'sign-in-abandoned': 0 },
       markedGone: 0,
       probed: 0,
       failed: 0,
