@@ -66,7 +66,7 @@ export interface LocalStackOptions {
    * @default 'environments'
    */
   readonly lambda?: 'environments' | 'in-process';
-  /** Execution environments per function this machine runs at once. @default 8 */
+  /** Execution environments per function this machine runs at once. @default 32 */
   readonly maxEnvironmentsPerFunction?: number;
   /** The functions' own output (Powertools JSON lines), by function name. @default process.stdout */
   readonly functionOutput?: (functionName: string, line: string) => void;

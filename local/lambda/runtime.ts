@@ -25,7 +25,7 @@ export interface LambdaRuntimeOptions {
    * Execution environments this machine runs at once per function. AWS would start up to the concurrency
    * limit (1,000 for the account); a 2-core machine cannot, so invocations beyond this many wait for a
    * free environment. They still count against the concurrency limit, so throttling is decided as on AWS.
-   * @default 8
+   * @default 32
    */
   readonly maxEnvironmentsPerFunction?: number;
   /** @default 1_000 (Lambda's default account quota) */
@@ -87,7 +87,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
         settings: fn.settings,
         environment: () => variables,
         maxEnvironments: Math.min(
-          options.maxEnvironmentsPerFunction ?? 8,
+          options.maxEnvironmentsPerFunction ?? 32,
           fn.settings.reservedConcurrency ?? Number.POSITIVE_INFINITY,
         ),
         log,
