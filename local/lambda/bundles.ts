@@ -5,7 +5,7 @@
 // of node_modules files made each cold start about four times slower here, which a 2-core machine running
 // the test suite cannot afford. Local init durations therefore understate Lambda's.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -31,6 +31,7 @@ const workerEntry = 'local/lambda/environment-worker.ts';
 export async function bundleFunctions(rootDir: string, entries: readonly string[]): Promise<FunctionBundles> {
   const cache = join(rootDir, 'node_modules', '.cache', 'local-lambda');
   mkdirSync(cache, { recursive: true });
+  removeStaleBuilds(cache);
   const outdir = mkdtempSync(join(cache, 'build-'));
   const unique = [...new Set([...entries, workerEntry])];
   await build({
@@ -56,4 +57,18 @@ export async function bundleFunctions(rootDir: string, entries: readonly string[
     worker: bundleOf(workerEntry),
     remove: () => rmSync(outdir, { recursive: true, force: true }),
   };
+}
+
+/** Builds of stacks that were killed before they could remove theirs: older than a day, nobody runs them. */
+function removeStaleBuilds(cache: string): void {
+  const dayAgo = Date.now() - 86_400_000;
+  for (const name of readdirSync(cache)) {
+    const path = join(cache, name);
+    try {
+      if (name.startsWith('build-') && statSync(path).mtimeMs < dayAgo)
+        rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Another stack removed it first.
+    }
+  }
 }
