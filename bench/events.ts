@@ -10,7 +10,7 @@ import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
 import { cwaUser, EventInbox } from '../test/support/chat';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
-import { ms, summarize, table } from './measure';
+import { coldStartReport, ms, summarize, table } from './measure';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     shards: { type: 'string', default: '2' },
     'memory-mb': { type: 'string', default: '256' },
     'poll-wait-ms': { type: 'string', default: '3000' },
+    'in-process': { type: 'boolean', default: false },
   },
 });
 const sessions = Number(values.sessions);
@@ -37,6 +38,7 @@ const users = Array.from({ length: sessions }, (_, i) => {
 const pumpRuns: Array<[number, number]> = [];
 console.log(`Starting the local stack with ${sessions} CWA users, ${shards} pump shards…`);
 const service = await startServiceFixture({
+  lambda: values['in-process'] === true ? 'in-process' : 'environments',
   pumpShards: shards,
   schedules: { eventPump: 60_000, reaper: 0 },
   cwa: {
@@ -142,7 +144,9 @@ for (const inbox of inboxes) {
 const lost = [...sent.keys()].filter((text) => !seen.has(text)).length;
 
 await Promise.all(clients.map((client) => client.close()));
+const coldStarts = coldStartReport(service.stack.lambda?.stats());
 await service.stop(); // hands the pumps over, so their last runs are counted
+console.log(`\n${coldStarts}`);
 // Pump running time inside the measured window (the pumps also ran during set-up, serving fewer sessions).
 const pumpSeconds =
   pumpRuns.reduce(

@@ -2,21 +2,24 @@
 // gateway, the real handlers, the CWA simulator at zero added latency over HTTPS). For each concurrency
 // level it prints login latency (login frame sent → acceptance decrypted) p50/p95/p99 and logins per
 // second; then the DynamoDB requests per successful login and per status message, counted on the
-// handlers' own client. Options: --concurrency 1,10,50 --rounds 6 --warmup 2
+// handlers' own client (with --in-process, where the handlers run in this process), and the cold starts of the
+// local Lambda runtime. Options: --concurrency 1,10,50 --rounds 6 --warmup 2 --in-process
 
 import { parseArgs } from 'node:util';
 import type { DeviceClient } from '../device/client';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
 import { countDynamoDbRequests } from './dynamodb-requests';
-import { ms, summarize, table } from './measure';
+import { coldStartReport, ms, summarize, table } from './measure';
 
 const { values } = parseArgs({
   options: {
     concurrency: { type: 'string', default: '1,10,50' },
     rounds: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
+    'in-process': { type: 'boolean', default: false },
   },
 });
+const inProcess = values['in-process'] === true;
 const levels = String(values.concurrency)
   .split(',')
   .map((level) => Number(level.trim()));
@@ -27,9 +30,12 @@ if (levels.some((level) => !Number.isInteger(level) || level < 1) || !(rounds >=
   process.exit(2);
 }
 
-console.log('Starting the local stack (DynamoDB Local, gateway, CWA simulator)…');
-const service = await startServiceFixture();
-const counter = countDynamoDbRequests();
+console.log(
+  `Starting the local stack (DynamoDB Local, gateway, CWA simulator; handlers ${inProcess ? 'in this process' : 'in Lambda execution environments'})…`,
+);
+const service = await startServiceFixture({ lambda: inProcess ? 'in-process' : 'environments' });
+// The counter sits on the handlers' module-scope client: in this process only with --in-process.
+const counter = inProcess ? countDynamoDbRequests() : undefined;
 const totals = { accepted: 0, loginRequests: 0, statusRequests: 0, statusMessages: 0 };
 const loginOps: Record<string, number> = {};
 
@@ -38,7 +44,7 @@ async function round(concurrency: number, measured: boolean) {
     Array.from({ length: concurrency }, () => service.activate('CONTOSO\\alice')),
   );
   const clients: DeviceClient[] = await Promise.all(credentials.map((c) => service.connect(c)));
-  counter.reset();
+  counter?.reset();
   const began = performance.now();
   const results = await Promise.all(
     clients.map(async (client) => {
@@ -55,18 +61,18 @@ async function round(concurrency: number, measured: boolean) {
       : undefined,
   );
   if (sessions.some((id) => id === undefined)) throw new Error(`a login of ${concurrency} was not accepted`);
-  const loginRequests = counter.total();
-  const ops = counter.byOperation();
-
-  // One status message per device: the heartbeat path.
-  counter.reset();
-  for (const [i, client] of clients.entries()) {
-    client.sendRaw(JSON.stringify({ action: 'status', sessionId: sessions[i] }));
-  }
-  const deadline = Date.now() + 10_000;
-  while (counter.total() < concurrency && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 100)); // any request beyond one per message would show up here
-  if (measured) {
+  if (counter && measured) {
+    const loginRequests = counter.total();
+    const ops = counter.byOperation();
+    // One status message per device: the heartbeat path.
+    counter.reset();
+    for (const [i, client] of clients.entries()) {
+      client.sendRaw(JSON.stringify({ action: 'status', sessionId: sessions[i] }));
+    }
+    const deadline = Date.now() + 10_000;
+    while (counter.total() < concurrency && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100)); // any request beyond one per message would show up here
     totals.accepted += concurrency;
     totals.loginRequests += loginRequests;
     totals.statusRequests += counter.total();
@@ -108,15 +114,22 @@ console.log(
 );
 console.log(table(rows));
 console.log('Targets at 50 concurrent: p50 ≤ 30 ms, p99 ≤ 150 ms.');
-console.log(
-  `\nDynamoDB requests per successful login: ${(totals.loginRequests / totals.accepted).toFixed(2)} (target ≤ 4) — ${Object.entries(
-    loginOps,
-  )
-    .map(([op, n]) => `${op} ${(n / totals.accepted).toFixed(2)}`)
-    .join(', ')}`,
-);
-console.log(
-  `DynamoDB requests per status message:   ${(totals.statusRequests / totals.statusMessages).toFixed(2)} (target ≤ 1)`,
-);
+console.log(`\n${coldStartReport(service.stack.lambda?.stats())}`);
+if (counter) {
+  console.log(
+    `\nDynamoDB requests per successful login: ${(totals.loginRequests / totals.accepted).toFixed(2)} (target ≤ 4) — ${Object.entries(
+      loginOps,
+    )
+      .map(([op, n]) => `${op} ${(n / totals.accepted).toFixed(2)}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `DynamoDB requests per status message:   ${(totals.statusRequests / totals.statusMessages).toFixed(2)} (target ≤ 1)`,
+  );
+} else {
+  console.log(
+    '\nDynamoDB requests per login/status: counted with --in-process (the handlers run in this process).',
+  );
+}
 await service.stop();
 process.exit(0);

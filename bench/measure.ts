@@ -31,3 +31,28 @@ export function table(rows: readonly (readonly string[])[]): string {
 }
 
 export const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+/** Cold starts of the local Lambda runtime per function (count, init ms p50/max), or why there are none. */
+export function coldStartReport(
+  stats:
+    | Readonly<
+        Record<string, { coldStarts: number; initMs: readonly number[]; timeouts: number; throttles: number }>
+      >
+    | undefined,
+): string {
+  if (!stats) return 'Cold starts: none (--in-process: the handlers ran in the benchmark process)';
+  const rows = [['function', 'cold starts', 'init p50', 'init max', 'timeouts', 'throttles']];
+  for (const [name, s] of Object.entries(stats)) {
+    if (s.coldStarts === 0) continue;
+    const init = summarize(s.initMs);
+    rows.push([
+      name,
+      String(s.coldStarts),
+      ms(init.p50),
+      ms(init.max),
+      String(s.timeouts),
+      String(s.throttles),
+    ]);
+  }
+  return `Cold starts (local Lambda runtime: one worker-thread environment per concurrent invocation)\n${table(rows)}`;
+}

@@ -9,7 +9,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { type RouteDefinition, routeSelectionExpression, routes } from '../functions/routes';
-import { scheduledFunctions } from '../functions/schedules';
+import { pumpPeriodMs, scheduledFunctions } from '../functions/schedules';
 import { serviceTable, type TableDefinition, tables } from '../functions/tables';
 import { CustomDomain } from './constructs/custom-domain';
 import { Observability } from './constructs/observability';
@@ -147,6 +147,7 @@ export class CollaborationStack extends Stack {
       gateway: this.gateway,
       tables: this.tables,
       secretsKey: this.secretsKey,
+      pump: { shards: props.pumpShards ?? 2, periodMs: pumpPeriodMs(scheduledFunctions) },
       functionDefaults,
     });
 

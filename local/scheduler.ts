@@ -1,11 +1,13 @@
-// The local stand-in for EventBridge Scheduler: invokes each scheduled function's handler (the same module
-// Lambda runs) at its rate, with its inputs. Like the real scheduler it does not wait for the previous run:
+// The local stand-in for EventBridge Scheduler: invokes each scheduled function (in the local Lambda
+// runtime, with its timeout) at its rate, with its inputs. Like the real scheduler it does not wait for the previous run:
 // overlapping runs are the handlers' business (leases, conditional writes).
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { scheduledRuntime } from '../functions/runtime-settings';
 import { type ScheduledFunction, scheduleInputs } from '../functions/schedules';
+import type { LambdaRuntime } from './lambda/runtime';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -17,6 +19,11 @@ export interface LocalSchedulerOptions {
   /** Rate per function name, overriding `rateMinutes` (tests and demos run faster). */
   readonly everyMs?: Readonly<Record<string, number>>;
   readonly log?: (line: string) => void;
+  /**
+   * The local Lambda runtime: each function in its own execution environments, stopped at its timeout.
+   * @default - in this process (the `--in-process` comparison mode)
+   */
+  readonly runtime?: Pick<LambdaRuntime, 'invoke' | 'hurry'>;
 }
 
 export interface LocalScheduler {
@@ -72,24 +79,27 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
       // The Lambda timeout scales with the local period, as the deployed one fits the deployed rate.
       // (A function run by hand, or whose timer is off, gets its deployed timeout.)
       const period = periodOf(fn);
+      const { timeoutSeconds } = scheduledRuntime(fn.name, options.shards);
       const timeoutMs =
-        period > 0 ? period + (fn.timeoutSeconds - fn.rateMinutes * 60) * 1000 : fn.timeoutSeconds * 1000;
+        period > 0 ? period + (timeoutSeconds - fn.rateMinutes * 60) * 1000 : timeoutSeconds * 1000;
       const deadline = { at: Date.now() + Math.max(timeoutMs, 1000) };
       deadlines.add(deadline);
-      const run = load(fn)
-        .then((handler) => handler(input, context(fn.name, deadline)))
-        .then(
-          (result) => {
-            log(`${fn.name} ${JSON.stringify(input)} → ok (${Math.round(performance.now() - began)} ms)`);
-            return result;
-          },
-          (error: unknown) => {
-            log(
-              `${fn.name} ${JSON.stringify(input)} → failed: ${error instanceof Error ? error.message : String(error)}`,
-            );
-            return undefined;
-          },
-        );
+      const run = (
+        options.runtime
+          ? options.runtime.invoke(fn.name, input, { timeoutMs: deadline.at - Date.now() })
+          : load(fn).then((handler) => handler(input, context(fn.name, deadline)))
+      ).then(
+        (result) => {
+          log(`${fn.name} ${JSON.stringify(input)} → ok (${Math.round(performance.now() - began)} ms)`);
+          return result;
+        },
+        (error: unknown) => {
+          log(
+            `${fn.name} ${JSON.stringify(input)} → failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          return undefined;
+        },
+      );
       inFlight.add(run);
       void run.finally(() => {
         inFlight.delete(run);
@@ -121,6 +131,7 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
       for (const timer of timers) clearInterval(timer);
       // Long-running invocations (the pump) hand over as their deadline nears: make that now.
       for (const deadline of deadlines) deadline.at = Date.now();
+      for (const fn of options.functions) options.runtime?.hurry(fn.name);
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };

@@ -6,6 +6,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type CwaSimulator, type CwaSimulatorOptions, startCwaSimulator } from '../cwa-sim/simulator';
 import { routes } from '../functions/routes';
+import {
+  type RuntimeSettings,
+  routeRuntime,
+  scheduledRuntime,
+  serviceEnvironment,
+} from '../functions/runtime-settings';
 import { scheduledFunctions } from '../functions/schedules';
 import { createLocalSealer, ensureLocalMasterKey } from '../functions/secrets';
 import { type StageThrottle, stageThrottle } from '../functions/stage';
@@ -13,7 +19,8 @@ import { serviceTable, tables } from '../functions/tables';
 import { dynamoDbLocalClientConfig, type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import type { LocalEndpoints } from './endpoints-file';
 import { localDataDir, repositoryRoot } from './endpoints-file';
-import { moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
+import { lambdaRouteInvoker, moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
+import { type LambdaRuntime, type LocalFunction, startLambdaRuntime } from './lambda/runtime';
 import { type LocalScheduler, startLocalScheduler } from './scheduler';
 import { type SeedResult, seedConfiguration, seedDemoDevices } from './seed';
 
@@ -64,6 +71,21 @@ export interface LocalStackOptions {
     'users' | 'pollWaitTimeMs' | 'holdMs' | 'sessionTimeoutMs' | 'log' | 'contacts'
   >;
   /**
+   * 'environments' runs every function in its own Lambda execution environments (worker threads, see
+   * local/gateway/README.md); 'in-process' calls the handlers in this process, only to compare.
+   * @default 'environments'
+   */
+  readonly lambda?: 'environments' | 'in-process';
+  /** Execution environments per function this machine runs at once. @default 32 */
+  readonly maxEnvironmentsPerFunction?: number;
+  /** The functions' own output (Powertools JSON lines), by function name. @default process.stdout */
+  readonly functionOutput?: (functionName: string, line: string) => void;
+  /**
+   * Runtime settings by function name, overriding functions/runtime-settings.ts (tests shorten timeouts).
+   * @default - the deployed settings
+   */
+  readonly runtimeOverrides?: Readonly<Record<string, Partial<RuntimeSettings>>>;
+  /**
    * The master key file that seals device keys.
    * @default - `master.key` in dataDir, else in the local data folder
    */
@@ -90,6 +112,8 @@ export interface LocalStack {
   readonly cwa: CwaSimulator;
   /** Runs the event pump and the reaper, as EventBridge Scheduler does on AWS. */
   readonly scheduler: LocalScheduler;
+  /** The local Lambda runtime (undefined with `lambda: 'in-process'`): stats, environments. */
+  readonly lambda: LambdaRuntime | undefined;
   /** What seeding did (empty lists when `seed` was false). */
   readonly seeded: SeedResult;
   stop(): Promise<void>;
@@ -111,8 +135,8 @@ async function step<T>(
 }
 
 /**
- * The handlers read their configuration from the environment at cold start, exactly as in Lambda;
- * locally they run in this process, so the stack sets that environment before their first invocation.
+ * The handlers read their configuration from the environment at cold start, exactly as in Lambda. Execution
+ * environments get it from the runtime; in-process handlers (`lambda: 'in-process'`) from this process's.
  */
 function configureHandlerEnvironment(values: Record<string, string>): void {
   for (const [key, value] of Object.entries(values)) process.env[key] = value;
@@ -180,21 +204,63 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await Promise.allSettled([cwa.close(), dynamoDb.stop()]);
     throw error;
   }
-  configureHandlerEnvironment({
-    MASTER_KEY_FILE: masterKeyFile,
-    [serviceTable.envVar]: serviceTableName,
-    AWS_REGION: localRegion,
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    DYNAMODB_ENDPOINT: dynamoDb.endpoint,
-    POWERTOOLS_SERVICE_NAME: 'collaboration-service',
-    POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-    POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
-    // Where CWA is when the Configuration Database does not say (seed: false): this run's simulator.
-    CWA_BASE_URL: cwaSettings.baseUrl,
-    ...(cwaSettings.caBundle ? { CWA_CA_BUNDLE: cwaSettings.caBundle } : {}),
-  });
+  const pumpShards = options.pumpShards ?? 2;
+  const periods = options.schedules === false ? {} : (options.schedules ?? {});
+  const pumpPeriodMs = periods.eventPump ?? 60_000;
+  // The functions' environment, as the CDK stack builds it (functions/runtime-settings.ts), with the local
+  // endpoints; the @connections endpoint follows once the gateway listens, before any function runs.
+  const environment = (connectionsEndpoint: string) =>
+    serviceEnvironment({
+      tables: Object.fromEntries(tables.map((table) => [table.envVar, dynamoDb.tableNames[table.id] ?? ''])),
+      connectionsEndpoint,
+      secrets: { MASTER_KEY_FILE: masterKeyFile },
+      pumpShards,
+      pumpPeriodMs,
+      extra: {
+        AWS_REGION: localRegion,
+        AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+        AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        DYNAMODB_ENDPOINT: dynamoDb.endpoint,
+        POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+        POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
+        // Where CWA is when the Configuration Database does not say (seed: false): this run's simulator.
+        CWA_BASE_URL: cwaSettings.baseUrl,
+        ...(cwaSettings.caBundle ? { CWA_CA_BUNDLE: cwaSettings.caBundle } : {}),
+      },
+    });
+  const functions: LocalFunction[] = [
+    ...routes.map((route) => ({ name: route.name, entry: route.entry, settings: routeRuntime })),
+    ...scheduledFunctions.map((fn) => ({
+      name: fn.name,
+      entry: fn.entry,
+      settings: scheduledRuntime(fn.name, pumpShards),
+    })),
+  ].map((fn) => ({ ...fn, settings: { ...fn.settings, ...options.runtimeOverrides?.[fn.name] } }));
+  let lambda: LambdaRuntime | undefined;
+  try {
+    lambda =
+      options.lambda === 'in-process'
+        ? undefined
+        : await step(
+            'Lambda runtime',
+            progress,
+            () =>
+              startLambdaRuntime({
+                rootDir: repositoryRoot,
+                functions,
+                ...(options.maxEnvironmentsPerFunction !== undefined
+                  ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
+                  : {}),
+                ...(options.log ? { log: (line: string) => options.log?.(`[lambda] ${line}`) } : {}),
+                ...(options.functionOutput ? { output: options.functionOutput } : {}),
+              }),
+            () => `${functions.length} functions bundled; environments start on first use`,
+          );
+  } catch (error) {
+    await Promise.allSettled([cwa.close(), dynamoDb.stop()]);
+    throw error;
+  }
 
   let gateway: RunningGateway;
   try {
@@ -205,7 +271,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         startGateway({
           port: options.port ?? 0,
           routes,
-          invoke: moduleRouteInvoker(repositoryRoot),
+          invoke: lambda ? lambdaRouteInvoker(lambda) : moduleRouteInvoker(repositoryRoot),
           ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
           ...(options.maxDurationMs ? { maxDurationMs: options.maxDurationMs } : {}),
           throttle: options.throttle ?? stageThrottle,
@@ -218,24 +284,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       (gw) => gw.url,
     );
   } catch (error) {
-    await Promise.allSettled([cwa.close(), dynamoDb.stop()]);
+    await Promise.allSettled([lambda?.close(), cwa.close(), dynamoDb.stop()]);
     throw error;
   }
   // Known only once the gateway listens; no handler has run yet, so none has read it.
-  const pumpShards = options.pumpShards ?? 2;
-  const periods = options.schedules === false ? {} : (options.schedules ?? {});
-  const pumpPeriodMs = periods.eventPump ?? 60_000;
-  configureHandlerEnvironment({
-    CONNECTIONS_ENDPOINT: gateway.managementEndpoint,
-    PUMP_SHARDS: String(pumpShards),
-    // Each pump invocation serves its shard until just after the next one starts, which takes the lease
-    // over the moment it is released: no gap in between.
-    PUMP_RUN_MS: String(pumpPeriodMs + 2_000),
-  });
+  const variables = environment(gateway.managementEndpoint);
+  lambda?.configure(variables);
+  // In-process handlers (and CLIs run by tests in this process) read the same variables here.
+  configureHandlerEnvironment(variables);
   const scheduler = startLocalScheduler({
     rootDir: repositoryRoot,
     functions: scheduledFunctions,
     shards: pumpShards,
+    ...(lambda ? { runtime: lambda } : {}),
     everyMs:
       options.schedules === false
         ? Object.fromEntries(scheduledFunctions.map((fn) => [fn.name, 0]))
@@ -250,6 +311,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cwa,
     scheduler,
     seeded,
+    lambda,
     endpoints: {
       cwaUrl: cwa.url,
       masterKeyFile,
@@ -265,7 +327,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stopped ??= scheduler
         .stop()
         .then(() => gateway.close())
-        .finally(() => Promise.allSettled([cwa.close(), dynamoDb.stop()]))
+        .finally(() => Promise.allSettled([lambda?.close(), cwa.close(), dynamoDb.stop()]))
         .then(() => undefined);
       return stopped;
     },

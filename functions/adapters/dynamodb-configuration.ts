@@ -210,7 +210,7 @@ export class DynamoDbSessionStore implements SessionStore {
         TableName: this.tableName,
         Key: sessionKey(sessionId),
         UpdateExpression:
-          'SET #state = :active, sealedImSession = :cache, #cursor = :cursor, signInMethod = :method, lastStatusAt = :at, gsi1sk = :sk',
+          'SET #state = :active, sealedImSession = :cache, #cursor = :cursor, signInMethod = :method, lastStatusAt = :at, gsi1sk = :sk REMOVE signInDeadline',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#state': 'state', '#cursor': 'cursor' },
         ExpressionAttributeValues: {

@@ -14,7 +14,8 @@ export type LogoutReason =
   | 'out-of-coverage'
   | 'reclaimed'
   | 'administrator'
-  | 'cwa-ended';
+  | 'cwa-ended'
+  | 'sign-in-abandoned';
 
 const explanations: Record<LogoutReason, string> = {
   device: 'You signed out.',
@@ -24,6 +25,7 @@ const explanations: Record<LogoutReason, string> = {
   reclaimed: 'Signed out to make room: the maximum number of sessions was reached and this one was idle.',
   administrator: 'An administrator ended this session.',
   'cwa-ended': 'The IM server ended this session.',
+  'sign-in-abandoned': 'The sign-in did not complete in time; sign in again.',
 };
 
 export interface EndSessionDeps {

@@ -1,6 +1,8 @@
 // The login flow of SPEC §2, in the source's order: admission (limit, reclaim, Server Busy / Failed),
 // permission, IWA then forms through CWA, the connectivity cache sealed at rest. The acceptance itself goes
-// out through the dispatcher (the handler's job). A slot taken is released on every failure after it.
+// out through the dispatcher (the handler's job). A slot taken is released on every failure after it; CWA
+// gets only the invocation's remaining time, and a slot whose invocation was stopped anyway carries a
+// deadline past which reclaim and the reaper free it.
 
 import type { ConnectionState, ConnectionStore } from '../domain/connections';
 import {
@@ -13,6 +15,7 @@ import {
   ImServerError,
   type ImSession,
 } from '../im-server';
+import { routeRuntime } from '../runtime-settings';
 import type { SecretSealer } from '../secrets';
 import { connectivityCacheContext } from './end-session';
 import { shardOf } from './keys';
@@ -59,6 +62,44 @@ export interface LoginDeps {
   readonly announce?: (accepted: Extract<LoginResult, { outcome: 'Accepted' }>) => Promise<void>;
   /** Measures the CWA sign-in (IWA/forms + session start), for the latency metric. */
   readonly onSignIn?: (method: string, ms: number) => void;
+  /**
+   * The invocation's time left, in ms (Lambda `context.getRemainingTimeInMillis`). CWA gets this minus
+   * `SIGN_IN_MARGIN_MS`, so a slow CWA ends in Failed and a freed slot before Lambda stops the invocation.
+   * @default - the route timeout from functions/runtime-settings.ts, counted from the start of the login
+   */
+  readonly remainingMs?: () => number;
+}
+
+/**
+ * Time kept back from the invocation's remaining time when CWA is called: enough to release the slot,
+ * sign out a started CWA session and send the device its answer (a few DynamoDB and HTTP round trips).
+ */
+export const SIGN_IN_MARGIN_MS = 2_000;
+
+/**
+ * Slack added to the invocation's end for a session's `signInDeadline`: clocks of different Lambda hosts
+ * may differ a little, and a sign-in must never be taken for abandoned while its invocation still runs.
+ */
+export const SIGN_IN_DEADLINE_SLACK_MS = 5_000;
+
+/** CWA did not answer within the sign-in budget: treated as CWA unreachable (timeout). */
+class SignInBudgetExceeded extends CwaUnreachableError {
+  constructor(budgetMs: number) {
+    super('CWA', 'timeout', { cause: new Error(`sign-in budget of ${budgetMs} ms spent`) });
+  }
+}
+
+/** `work`, or SignInBudgetExceeded once `budgetMs` has passed (the work is abandoned, not awaited). */
+async function withinBudget<T>(work: Promise<T>, budgetMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SignInBudgetExceeded(budgetMs)), Math.max(0, budgetMs));
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface LoginRequest {
@@ -154,6 +195,8 @@ export function cwaFailure(error: unknown, reclaimed: readonly Reclaimed[]): Rej
 
 export async function login(deps: LoginDeps, request: LoginRequest): Promise<LoginResult> {
   const { connection, frameSeq, credentials } = request;
+  const invocationEnd = deps.now() + routeRuntime.timeoutSeconds * 1000;
+  const remainingMs = deps.remainingMs ?? (() => Math.max(0, invocationEnd - deps.now()));
   const snapshot = await deps.sessions.loginSnapshot(connection.userId);
   const { settings } = snapshot;
   const { limit, whenFull } = sessionLimit(settings);
@@ -197,6 +240,9 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
     state: 'signing-in',
     createdAt: now,
     lastStatusAt: now,
+    // Past this, the invocation that admitted the session is over: if it is still signing in, the invocation
+    // was stopped before releasing the slot, and reclaim or the reaper end it.
+    signInDeadline: now + remainingMs() + SIGN_IN_DEADLINE_SLACK_MS,
   };
   let admitted = await deps.sessions.admit({ session, limit, frameSeq });
   if (admitted === 'full' && (await reclaimIfAllowed())) {
@@ -211,12 +257,25 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   try {
     const imServer = deps.imServerFor(settings);
     const started = performance.now();
-    const signIn = await imServer.signIn({
-      user: connection.userId,
-      password: credentials.password,
-      ...(credentials.sipUri ? { sipUri: credentials.sipUri } : {}),
-    });
-    imSession = await imServer.startSession(signIn);
+    const budget = () => remainingMs() - SIGN_IN_MARGIN_MS;
+    const signIn = await withinBudget(
+      imServer.signIn({
+        user: connection.userId,
+        password: credentials.password,
+        ...(credentials.sipUri ? { sipUri: credentials.sipUri } : {}),
+      }),
+      budget(),
+    );
+    const starting = imServer.startSession(signIn);
+    try {
+      imSession = await withinBudget(starting, budget());
+    } catch (error) {
+      // A session CWA opens after we gave up is signed out when it comes, if the invocation still runs.
+      if (error instanceof SignInBudgetExceeded) {
+        void starting.then((late) => imServer.signOut(late)).catch(() => undefined);
+      }
+      throw error;
+    }
     deps.onSignIn?.(signIn.method, performance.now() - started);
     const at = deps.now();
     const accepted = { ...session, state: 'active' as const, lastStatusAt: at };

@@ -3,6 +3,7 @@
 // between the session count and the real sessions. The policy is pure; `runReaper` does bounded work per run
 // through narrow ports, and two overlapping runs are harmless.
 
+import { abandonedSignIn } from './reclaim';
 import type { SessionRecord, SessionStore } from './sessions';
 import type { Settings } from './settings';
 
@@ -27,9 +28,9 @@ export const DEFAULT_CONFIRM_DRIFT_AFTER_MS = 1000;
 /** Time kept back from the Lambda timeout: one CWA sign-out may take its full request timeout (10 s). */
 export const DEFAULT_RESERVE_MS = 15_000;
 
-export type ReapReason = 'inactivity' | 'out-of-coverage';
+export type ReapReason = 'inactivity' | 'out-of-coverage' | 'sign-in-abandoned';
 
-export const reapReasons: readonly ReapReason[] = ['inactivity', 'out-of-coverage'];
+export const reapReasons: readonly ReapReason[] = ['inactivity', 'out-of-coverage', 'sign-in-abandoned'];
 
 export type ReapDecision =
   | { readonly action: 'end'; readonly reason: ReapReason }
@@ -87,10 +88,11 @@ export function silentBefore(policy: ReaperPolicy, now: number): number {
  * why the device went silent. A device out of coverage within the grace is left to resume, not probed.
  */
 export function decide(
-  session: Pick<SessionRecord, 'lastStatusAt' | 'goneAt'>,
+  session: Pick<SessionRecord, 'lastStatusAt' | 'goneAt' | 'state' | 'signInDeadline'>,
   policy: ReaperPolicy,
   now: number,
 ): ReapDecision {
+  if (abandonedSignIn(session, now)) return { action: 'end', reason: 'sign-in-abandoned' };
   const silentFor = now - session.lastStatusAt;
   if (session.goneAt !== undefined && now - session.goneAt > policy.resumeGraceMs) {
     return { action: 'end', reason: 'out-of-coverage' };
@@ -191,7 +193,7 @@ export async function runReaper(deps: ReaperDeps, options: ReaperOptions): Promi
   const maxExamined = Math.max(1, options.maxExamined ?? DEFAULT_MAX_EXAMINED);
   const pageSize = Math.max(1, options.pageSize ?? 100);
   const warn = deps.warn ?? (() => {});
-  const ended: Record<ReapReason, number> = { inactivity: 0, 'out-of-coverage': 0 };
+  const ended: Record<ReapReason, number> = { inactivity: 0, 'out-of-coverage': 0, 'sign-in-abandoned': 0 };
   let probesLeft = options.maxProbes ?? DEFAULT_MAX_PROBES;
   let examined = 0;
   let markedGone = 0;

@@ -1,6 +1,6 @@
 // Reclaim (SPEC §2 step 1, second branch): when the maximum is reached and an idle timeout is set, log out
 // the sessions whose devices are out of coverage (a post answered 410, or @connections says the connection
-// is gone) and those silent past the idle timeout. Bounded work: the least recently active page only.
+// is gone), those silent past the idle timeout, and sign-ins abandoned past their deadline. Bounded work: the least recently active page only.
 
 import type { LogoutReason } from './end-session';
 import type { SessionRecord, SessionStore } from './sessions';
@@ -26,6 +26,16 @@ export interface Reclaimed {
   readonly reason: 'out-of-coverage' | 'reclaimed';
 }
 
+/** A `signing-in` session whose login invocation is certainly over (see `SessionRecord.signInDeadline`). */
+export function abandonedSignIn(
+  session: Pick<SessionRecord, 'state' | 'signInDeadline'>,
+  now: number,
+): boolean {
+  return (
+    session.state === 'signing-in' && session.signInDeadline !== undefined && now > session.signInDeadline
+  );
+}
+
 export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions): Promise<Reclaimed[]> {
   const { sessions } = await deps.sessions.leastRecentlyActive(options.candidates ?? 25);
   const now = deps.now();
@@ -33,6 +43,9 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
   const decisions = await Promise.all(
     sessions.map(async (session): Promise<Reclaimed | undefined> => {
       if (session.goneAt !== undefined) return { sessionId: session.sessionId, reason: 'out-of-coverage' };
+      // A sign-in past its deadline was abandoned: the login invocation was stopped before it could
+      // release the slot (Lambda kills a timed-out invocation, its catch never runs).
+      if (abandonedSignIn(session, now)) return { sessionId: session.sessionId, reason: 'reclaimed' };
       if (now - session.lastStatusAt > options.idleTimeoutMs)
         return { sessionId: session.sessionId, reason: 'reclaimed' };
       if (probes > 0) {

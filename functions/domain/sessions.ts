@@ -28,6 +28,12 @@ export interface SessionRecord {
   readonly shard?: number;
   /** When the pump last published presence to keep the CWA session alive. */
   readonly lastPresenceAt?: number;
+  /**
+   * While `signing-in`: when the login invocation that admitted it is certainly over (epoch ms; Lambda stops
+   * it at its timeout). Past it, a session still signing in was abandoned by a stopped invocation: reclaim
+   * and the reaper end it. Removed when the session turns active.
+   */
+  readonly signInDeadline?: number;
 }
 
 /** A pump's claim on a shard: only the holder of the current token may move cursors. */

@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { config } from '../commons/config';
 import { openDeviceFrame } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
@@ -23,7 +24,7 @@ export interface LoginHandlerDeps {
   readonly login: LoginDeps;
 }
 
-function defaultDeps(): LoginHandlerDeps {
+function defaultDeps(context?: Pick<Context, 'getRemainingTimeInMillis'>): LoginHandlerDeps {
   return {
     dispatcher: dispatcher(),
     login: {
@@ -35,6 +36,7 @@ function defaultDeps(): LoginHandlerDeps {
       now: Date.now,
       newSessionId: randomUUID,
       pumpShards: config().pumpShards,
+      ...(context ? { remainingMs: () => context.getRemainingTimeInMillis() } : {}),
       onSignIn: (method, ms) => {
         metrics.addMetric('CwaSignInLatency', MetricUnit.Milliseconds, ms);
         const single = metrics.singleMetric();
@@ -131,6 +133,9 @@ export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerD
   return { statusCode: 200 };
 }
 
-export const handler = websocketHandler((event: ParsedMessageEvent) => handleLogin(event), {
-  parseJsonBody: true,
-});
+export const handler = websocketHandler(
+  (event: ParsedMessageEvent, context: Context) => handleLogin(event, defaultDeps(context)),
+  {
+    parseJsonBody: true,
+  },
+);

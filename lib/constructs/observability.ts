@@ -91,9 +91,14 @@ const endReasons = allOf<LogoutReason>({
   reclaimed: true,
   administrator: true,
   'cwa-ended': true,
+  'sign-in-abandoned': true,
 });
 const reclaimReasons = allOf<Reclaimed['reason']>({ 'out-of-coverage': true, reclaimed: true });
-const reapReasons = allOf<ReapReason>({ inactivity: true, 'out-of-coverage': true });
+const reapReasons = allOf<ReapReason>({
+  inactivity: true,
+  'out-of-coverage': true,
+  'sign-in-abandoned': true,
+});
 const handshakeRefusals = allOf<HandshakeErrorCode>({
   missing: true,
   malformed: true,

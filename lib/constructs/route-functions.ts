@@ -7,6 +7,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { RouteDefinition } from '../../functions/routes';
+import { routeRuntime, serviceEnvironment } from '../../functions/runtime-settings';
 import { grantPermissions } from '../grants';
 import type { RoutePermissionMap } from '../route-permissions';
 import { type FunctionDefaults, maxRouteTimeout, ServiceFunction } from './service-function';
@@ -24,14 +25,16 @@ export interface RouteFunctionsProps {
   readonly secretsKey: IKey;
   /**
    * Memory of every route function, in MB.
-   * @default 256
+   * @default - `routeRuntime.memoryMb` (functions/runtime-settings.ts)
    */
   readonly memorySize?: number;
   /**
    * Timeout of every route function; at most 29 s, the API Gateway integration timeout.
-   * @default Duration.seconds(10)
+   * @default - `routeRuntime.timeoutSeconds` (functions/runtime-settings.ts)
    */
   readonly timeout?: Duration;
+  /** Event-pump shards and period: part of every function's environment. */
+  readonly pump: { readonly shards: number; readonly periodMs: number };
   /**
    * @default RetentionDays.ONE_MONTH
    */
@@ -49,15 +52,17 @@ export class RouteFunctions extends Construct {
   constructor(scope: Construct, id: string, props: RouteFunctionsProps) {
     super(scope, id);
     checkPermissionMap(props.routes, props.permissions);
-    const timeout = props.timeout ?? Duration.seconds(10);
+    const timeout = props.timeout ?? Duration.seconds(routeRuntime.timeoutSeconds);
     if (!Token.isUnresolved(timeout.toSeconds()) && timeout.toSeconds() > maxRouteTimeout.toSeconds()) {
       throw new Error(`Route functions time out after at most 29 s (API Gateway's limit), got ${timeout}`);
     }
-    const environment = {
-      ...props.tables.environment,
-      CONNECTIONS_ENDPOINT: props.gateway.callbackUrl,
-      KMS_KEY_ID: props.secretsKey.keyArn,
-    };
+    const environment = serviceEnvironment({
+      tables: props.tables.environment,
+      connectionsEndpoint: props.gateway.callbackUrl,
+      secrets: { KMS_KEY_ID: props.secretsKey.keyArn },
+      pumpShards: props.pump.shards,
+      pumpPeriodMs: props.pump.periodMs,
+    });
     for (const route of props.routes) {
       const { function: fn } = new ServiceFunction(this, idFor(route.name), {
         ...props.functionDefaults,
@@ -65,7 +70,7 @@ export class RouteFunctions extends Construct {
         description: `Collaboration Service ${route.routeKey} route`,
         environment,
         timeout,
-        ...(props.memorySize !== undefined ? { memorySize: props.memorySize } : {}),
+        memorySize: props.memorySize ?? routeRuntime.memoryMb,
         ...(props.logRetention !== undefined ? { logRetention: props.logRetention } : {}),
       });
       props.gateway.addRoute(route.routeKey, idFor(route.name), fn, { returnResponse: route.returnResponse });

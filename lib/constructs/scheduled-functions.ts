@@ -10,7 +10,8 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type ScheduledFunction, scheduleInputs } from '../../functions/schedules';
+import { scheduledRuntime, serviceEnvironment } from '../../functions/runtime-settings';
+import { pumpPeriodMs, type ScheduledFunction, scheduleInputs } from '../../functions/schedules';
 import { grantPermissions } from '../grants';
 import type { RoutePermissionMap } from '../route-permissions';
 import { type FunctionDefaults, ServiceFunction } from './service-function';
@@ -27,25 +28,13 @@ export interface ScheduledFunctionsProps {
   readonly gateway: WebSocketGateway;
   readonly secretsKey: IKey;
   /**
-   * Memory of each function, in MB. The pump's cost per session-hour is its memory × its running time.
-   * @default 256
-   */
-  readonly memorySize?: number;
-  /**
    * Tracing, VPC placement and log removal of every scheduled function.
    * @default - no tracing, no VPC, logs retained
    */
   readonly functionDefaults?: FunctionDefaults;
 }
 
-/**
- * Concurrency reserved for a per-shard function (the pump): each shard's invocation overlaps its successor
- * for a moment at every handover, so two per shard. The ceiling stops a runaway from starving the routes;
- * anything lower would throttle a successor at handover, leaving its shard unserved until Lambda retries.
- */
-export function perShardConcurrency(shards: number): number {
-  return 2 * shards;
-}
+export { perShardConcurrency } from '../../functions/runtime-settings';
 
 export class ScheduledFunctions extends Construct {
   private readonly byName = new Map<string, NodejsFunction>();
@@ -59,6 +48,7 @@ export class ScheduledFunctions extends Construct {
       const permissions = props.permissions[definition.name];
       if (!permissions) throw new Error(`Scheduled function ${definition.name} has no permission entry`);
       const periodSeconds = definition.rateMinutes * 60;
+      const runtime = scheduledRuntime(definition.name, props.shards);
       const name = `${definition.name.charAt(0).toUpperCase()}${definition.name.slice(1)}`;
       // One queue catches both ways an invocation is lost: Scheduler failing to hand it to Lambda, and
       // Lambda failing it (an error, a timeout, or too old to run). Nothing reads it automatically: it is
@@ -72,20 +62,20 @@ export class ScheduledFunctions extends Construct {
         ...props.functionDefaults,
         entry: definition.entry,
         description: `Collaboration Service ${definition.name} (every ${definition.rateMinutes} min)`,
-        timeout: Duration.seconds(definition.timeoutSeconds),
-        memorySize: props.memorySize ?? 256,
-        ...(definition.perShard ? { reservedConcurrentExecutions: perShardConcurrency(props.shards) } : {}),
+        timeout: Duration.seconds(runtime.timeoutSeconds),
+        memorySize: runtime.memoryMb,
+        ...(runtime.reservedConcurrency !== undefined
+          ? { reservedConcurrentExecutions: runtime.reservedConcurrency }
+          : {}),
         // An invocation older than a period is obsolete: the next one has started.
         asyncFailures: { queue: deadLetters, maxEventAge: Duration.seconds(Math.max(60, periodSeconds)) },
-        environment: {
-          ...props.tables.environment,
-          CONNECTIONS_ENDPOINT: props.gateway.callbackUrl,
-          KMS_KEY_ID: props.secretsKey.keyArn,
-          PUMP_SHARDS: String(props.shards),
-          // Serve until just after the next invocation starts: it waits for the lease and takes it over the
-          // moment it is released, so no period goes unserved.
-          PUMP_RUN_MS: String((periodSeconds + 2) * 1000),
-        },
+        environment: serviceEnvironment({
+          tables: props.tables.environment,
+          connectionsEndpoint: props.gateway.callbackUrl,
+          secrets: { KMS_KEY_ID: props.secretsKey.keyArn },
+          pumpShards: props.shards,
+          pumpPeriodMs: pumpPeriodMs(props.functions),
+        }),
       });
       grantPermissions(fn, permissions, props);
       const invoker = this.invokerRole(name, definition.name);

@@ -12,6 +12,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { powertoolsEnvironment, routeRuntime } from '../../functions/runtime-settings';
 
 /** Repository root: handler entries in functions/routes.ts are relative to it. */
 export const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -70,13 +71,12 @@ export interface ServiceFunctionProps extends FunctionDefaults {
    */
   readonly environment?: Readonly<Record<string, string>>;
   /**
-   * Memory in MB. 256 MB on arm64 keeps cold starts of a ~100 KB bundle short at a low cost per
-   * invocation; handlers that call CWA may want more CPU.
-   * @default 256
+   * Memory in MB.
+   * @default - `routeRuntime.memoryMb` (functions/runtime-settings.ts)
    */
   readonly memorySize?: number;
   /**
-   * @default Duration.seconds(10)
+   * @default - `routeRuntime.timeoutSeconds` (functions/runtime-settings.ts)
    */
   readonly timeout?: Duration;
   /**
@@ -114,8 +114,8 @@ export class ServiceFunction extends Construct {
       description: props.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 256,
-      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? routeRuntime.memoryMb,
+      timeout: props.timeout ?? Duration.seconds(routeRuntime.timeoutSeconds),
       logGroup: this.logGroup,
       ...(props.tracing ? { tracing: Tracing.ACTIVE } : {}),
       ...(props.network
@@ -151,9 +151,7 @@ export class ServiceFunction extends Construct {
       environment: {
         // sourceMap is useless without it: stack traces would point into the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'collaboration-service',
-        POWERTOOLS_METRICS_NAMESPACE: 'CollaborationService',
-        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...powertoolsEnvironment,
         ...props.environment,
       },
     });

@@ -1,11 +1,12 @@
-// Route invokers: run a route's handler in this process, from its entry module (the local stack) or
-// from functions given directly (tests, experiments).
+// Route invokers: run a route's handler in the local Lambda runtime (the local stack), in this process from
+// its entry module (`--in-process`, for comparison), or from functions given directly (tests, experiments).
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import type { RouteDefinition } from '../../functions/routes';
+import type { LambdaRuntime } from '../lambda/runtime';
 import { HandlerNotFoundError, RouteNotConfiguredError } from './errors';
 import type { RouteInvoker } from './options';
 
@@ -68,4 +69,12 @@ export function functionRouteInvoker(handlers: Readonly<Record<string, LambdaHan
     if (!handler) return Promise.reject(new RouteNotConfiguredError(route.routeKey));
     return callHandler(handler, event, context);
   };
+}
+
+/**
+ * Each route is its own Lambda function in the local Lambda runtime (local/lambda): separate execution
+ * environments, its timeout, memory and concurrency limit. The gateway's context gives the request id.
+ */
+export function lambdaRouteInvoker(runtime: Pick<LambdaRuntime, 'invoke'>): RouteInvoker {
+  return (route, event, context) => runtime.invoke(route.name, event, { requestId: context.awsRequestId });
 }

@@ -6,6 +6,12 @@ export {
   ManagementApiError,
   RouteNotConfiguredError,
 } from './errors';
-export { callHandler, functionRouteInvoker, type LambdaHandler, moduleRouteInvoker } from './handler-invoker';
+export {
+  callHandler,
+  functionRouteInvoker,
+  type LambdaHandler,
+  lambdaRouteInvoker,
+  moduleRouteInvoker,
+} from './handler-invoker';
 export type { GatewayOptions, RouteInvoker, RunningGateway } from './options';
 export { startGateway } from './server';

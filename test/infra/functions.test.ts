@@ -4,7 +4,8 @@
 import type { CfnResource } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { routes } from '../../functions/routes';
-import { scheduledFunctions } from '../../functions/schedules';
+import { routeRuntime, serviceEnvironment } from '../../functions/runtime-settings';
+import { pumpPeriodMs, scheduledFunctions } from '../../functions/schedules';
 import { tables } from '../../functions/tables';
 import { functionLogicalId, resourceOf, synthesize } from './template';
 
@@ -69,12 +70,36 @@ describe('route functions', () => {
     });
   });
 
-  it.each(routes)('$name: 256 MB and a timeout within the 29 s integration limit', (route) => {
-    const { MemorySize, Timeout } = functionOf(route.routeKey);
-    expect(MemorySize).toBe(256);
-    expect(Timeout).toBeGreaterThan(0);
-    expect(Timeout).toBeLessThanOrEqual(29);
-  });
+  it.each(routes)(
+    '$name: memory and timeout from functions/runtime-settings.ts, within the 29 s integration limit',
+    (route) => {
+      const { MemorySize, Timeout, ReservedConcurrentExecutions } = functionOf(route.routeKey);
+      expect(MemorySize).toBe(routeRuntime.memoryMb);
+      expect(Timeout).toBe(routeRuntime.timeoutSeconds);
+      expect(Timeout).toBeLessThanOrEqual(29);
+      expect(ReservedConcurrentExecutions).toBeUndefined();
+    },
+  );
+
+  it.each(routes)(
+    '$name: the environment is serviceEnvironment() of functions/runtime-settings.ts',
+    (route) => {
+      const variables = (
+        functionOf(route.routeKey) as { Environment: { Variables: Record<string, unknown> } }
+      ).Environment.Variables;
+      const expected = serviceEnvironment({
+        tables: {},
+        connectionsEndpoint: 'token',
+        secrets: { KMS_KEY_ID: 'token' },
+        pumpShards: 2,
+        pumpPeriodMs: pumpPeriodMs(scheduledFunctions),
+      });
+      for (const [name, value] of Object.entries(expected)) {
+        if (value !== 'token') expect(variables[name], name).toBe(value);
+        else expect(variables[name], name).toBeDefined();
+      }
+    },
+  );
 
   it.each(routes)('$name: logs to its own log group kept for one month', (route) => {
     const { LoggingConfig } = functionOf(route.routeKey) as {
@@ -123,6 +148,7 @@ describe('route functions', () => {
           gateway,
           tables: serviceTables,
           secretsKey: new Key(scope, 'Key'),
+          pump: { shards: 1, periodMs: 60_000 },
           timeout: Duration.seconds(30),
         }),
     ).toThrow(/at most 29 s/);

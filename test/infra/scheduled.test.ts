@@ -5,6 +5,7 @@ import type { CfnResource } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { scheduledRuntime } from '../../functions/runtime-settings';
 import { actionsOf, directStatements, statementsOfRole, synthesize } from './template';
 
 describe('scheduled functions', () => {
@@ -33,10 +34,19 @@ describe('scheduled functions', () => {
   });
 
   it('lets the pump serve until just after the next one starts, inside its 70 s timeout', () => {
+    expect(scheduledRuntime('eventPump', 3).timeoutSeconds).toBe(70);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Timeout: 70,
       Environment: { Variables: Match.objectLike({ PUMP_SHARDS: '3', PUMP_RUN_MS: '62000' }) },
     });
+  });
+
+  it.each(['eventPump', 'reaper'])('%s: timeout, memory and concurrency from runtime-settings.ts', (name) => {
+    const settings = scheduledRuntime(name, 3);
+    const fn = template.findResources('AWS::Lambda::Function')[fnId(name)]?.Properties;
+    expect(fn?.Timeout).toBe(settings.timeoutSeconds);
+    expect(fn?.MemorySize).toBe(settings.memoryMb);
+    expect(fn?.ReservedConcurrentExecutions).toBe(settings.reservedConcurrency);
   });
 
   it('grants the pump its shard query, fenced checkpoints, @connections and sealing; never Scan', () => {

@@ -61,7 +61,8 @@ describe('npm start', () => {
     await expect(openSocket(endpoints.websocketUrl)).rejects.toThrow(/HTTP 401/);
     const device = spawnSync(
       tsx,
-      ['device/main.ts', '--device', 'demo-alice', '--script', '--linger-ms', '1500'],
+      // The ping function's first invocation is a cold start (a new execution environment): give it time.
+      ['device/main.ts', '--device', 'demo-alice', '--script', '--linger-ms', '8000'],
       {
         cwd: repositoryRoot,
         env: { ...process.env, COLLAB_LOCAL_DIR: dir },

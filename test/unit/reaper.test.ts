@@ -50,6 +50,15 @@ describe('reaper policy', () => {
     expect(decide(session('a', { lastStatusAt: NOW - MINUTE }), policy, NOW)).toEqual({ action: 'keep' });
   });
 
+  it('ends a sign-in abandoned past its deadline (its invocation was stopped), and only past it', () => {
+    const signingIn = (deadline: number) =>
+      session('a', { lastStatusAt: NOW - MINUTE, state: 'signing-in', signInDeadline: deadline });
+    expect(decide(signingIn(NOW - 1), policy, NOW)).toEqual({ action: 'end', reason: 'sign-in-abandoned' });
+    expect(decide(signingIn(NOW + 1), policy, NOW)).toEqual({ action: 'keep' });
+    const active = session('a', { lastStatusAt: NOW - MINUTE, state: 'active', signInDeadline: NOW - 1 });
+    expect(decide(active, policy, NOW)).toEqual({ action: 'keep' });
+  });
+
   it('closes a session silent past the inactivity timeout, and not a millisecond before', () => {
     const at = (silentFor: number) => decide(session('a', { lastStatusAt: NOW - silentFor }), policy, NOW);
     expect(at(30 * MINUTE)).toEqual({ action: 'probe' });
@@ -233,7 +242,7 @@ describe('runReaper', () => {
     const summary = await run(world);
     expect(summary).toEqual({
       examined: 2,
-      ended: { inactivity: 1, 'out-of-coverage': 1 },
+      ended: { inactivity: 1, 'out-of-coverage': 1, 'sign-in-abandoned': 0 },
       markedGone: 0,
       probed: 0,
       failed: 0,
@@ -525,7 +534,7 @@ describe('reaper metrics', () => {
     const added = vi.spyOn(metrics, 'addMetric').mockImplementation(() => metrics);
     publishReaperMetrics({
       examined: 7,
-      ended: { inactivity: 2, 'out-of-coverage': 1 },
+      ended: { inactivity: 2, 'out-of-coverage': 1, 'sign-in-abandoned': 0 },
       markedGone: 0,
       probed: 0,
       failed: 0,
@@ -536,6 +545,7 @@ describe('reaper metrics', () => {
     expect(singles).toEqual([
       { dimensions: { reason: 'inactivity' }, metrics: [['SessionsReaped', 2]] },
       { dimensions: { reason: 'out-of-coverage' }, metrics: [['SessionsReaped', 1]] },
+      { dimensions: { reason: 'sign-in-abandoned' }, metrics: [['SessionsReaped', 0]] },
     ]);
     expect(added.mock.calls.map(([name, , value]) => [name, value])).toEqual([
       ['CountRepairs', 1],

@@ -1,0 +1,93 @@
+// The one table of each function's Lambda runtime settings (timeout, memory, reserved concurrency) and the
+// environment every function gets. The CDK stack deploys them; the local stack runs its execution
+// environments with the same values, as both read the route and schedule tables.
+
+/** What Lambda enforces on one function. */
+export interface RuntimeSettings {
+  /** Lambda timeout, in seconds: the invocation is stopped then (`Task timed out after N seconds`). */
+  readonly timeoutSeconds: number;
+  /** Lambda memory, in MB (CPU is proportional to it). */
+  readonly memoryMb: number;
+  /**
+   * Reserved concurrent executions: set aside for the function and also its ceiling.
+   * @default - none: the function shares the account's unreserved pool (`accountConcurrency`)
+   */
+  readonly reservedConcurrency?: number;
+}
+
+/** Lambda's default concurrent-execution quota per account and Region ("Lambda quotas"; raisable). */
+export const accountConcurrency = 1_000;
+
+/**
+ * Every route function (functions/routes.ts). 10 s: a login's CWA sign-in fits with room to spare, and a
+ * route may not exceed API Gateway's 29 s integration timeout. 256 MB on arm64 keeps the cold start of a
+ * ~100 KB bundle short at a low cost per invocation.
+ */
+export const routeRuntime: RuntimeSettings = { timeoutSeconds: 10, memoryMb: 256 };
+
+/**
+ * Concurrency reserved for a per-shard function (the pump): each shard's invocation overlaps its successor
+ * for a moment at every handover, so two per shard. The ceiling stops a runaway from starving the routes;
+ * anything lower would throttle a successor at handover, leaving its shard unserved until Lambda retries.
+ */
+export function perShardConcurrency(shards: number): number {
+  return 2 * shards;
+}
+
+/**
+ * The scheduled functions (functions/schedules.ts), by name. The pump serves its shard for most of a
+ * one-minute period and then hands over, so its timeout is a period plus the handover margin.
+ */
+export function scheduledRuntime(name: string, shards: number): RuntimeSettings {
+  switch (name) {
+    case 'eventPump':
+      return { timeoutSeconds: 70, memoryMb: 256, reservedConcurrency: perShardConcurrency(shards) };
+    case 'reaper':
+      return { timeoutSeconds: 60, memoryMb: 256 };
+    default:
+      throw new Error(`No runtime settings for scheduled function ${name}`);
+  }
+}
+
+/**
+ * How long one pump invocation serves its shard (`PUMP_RUN_MS`): until just after the next invocation
+ * starts, which waits for the lease and takes it over the moment it is released, so no period goes unserved.
+ */
+export function pumpRunMs(periodMs: number): number {
+  return periodMs + 2_000;
+}
+
+/** Where a deployment's functions find their resources; the CDK stack passes tokens, the local stack URLs. */
+export interface ServiceEnvironmentInputs {
+  /** Table name variables (functions/tables.ts `envVar` → name). */
+  readonly tables: Readonly<Record<string, string>>;
+  /** The `@connections` endpoint of the stage. */
+  readonly connectionsEndpoint: string;
+  /** The sealer: `KMS_KEY_ID` on AWS, `MASTER_KEY_FILE` locally. */
+  readonly secrets: { readonly KMS_KEY_ID: string } | { readonly MASTER_KEY_FILE: string };
+  readonly pumpShards: number;
+  /** The event pump's schedule period, in ms. */
+  readonly pumpPeriodMs: number;
+  /** Anything else the platform needs (the local stack: DynamoDB endpoint, credentials, region). */
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+/** The Powertools settings every function gets. */
+export const powertoolsEnvironment = {
+  POWERTOOLS_SERVICE_NAME: 'collaboration-service',
+  POWERTOOLS_METRICS_NAMESPACE: 'CollaborationService',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+} as const;
+
+/** The environment variables of every function of the service (routes and scheduled functions alike). */
+export function serviceEnvironment(inputs: ServiceEnvironmentInputs): Record<string, string> {
+  return {
+    ...powertoolsEnvironment,
+    ...inputs.tables,
+    CONNECTIONS_ENDPOINT: inputs.connectionsEndpoint,
+    ...inputs.secrets,
+    PUMP_SHARDS: String(inputs.pumpShards),
+    PUMP_RUN_MS: String(pumpRunMs(inputs.pumpPeriodMs)),
+    ...inputs.extra,
+  };
+}

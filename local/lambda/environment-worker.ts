@@ -1,0 +1,71 @@
+// One Lambda execution environment, run in a worker thread by the local Lambda runtime: the init phase
+// imports the function's bundle (timed: the cold start), then it serves one invocation at a time with a
+// Lambda context built here, so Powertools and getRemainingTimeInMillis see this invocation only.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Context } from 'aws-lambda';
+import type { WebSocketEvent } from '../../functions/commons/websocket-event';
+import { callHandler, type LambdaHandler } from '../gateway/handler-invoker';
+import type { EnvironmentData, FromEnvironment, FunctionError, ToEnvironment } from './messages';
+
+const data = workerData as EnvironmentData;
+const port = parentPort;
+if (!port) throw new Error('environment-worker runs only in a worker thread');
+const post = (message: FromEnvironment) => port.postMessage(message);
+
+function functionError(error: unknown): FunctionError {
+  if (error instanceof Error) return { errorType: error.name, errorMessage: error.message };
+  return { errorType: 'Error', errorMessage: String(error) };
+}
+
+function lambdaContext(requestId: string, deadline: { at: number }): Context {
+  const region = process.env.AWS_REGION ?? 'us-east-1';
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: data.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${region}:000000000000:function:${data.functionName}`,
+    memoryLimitInMB: String(data.memoryMb),
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${data.functionName}`,
+    logStreamName: `local/${data.functionName}/${process.pid}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline.at - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+const began = performance.now();
+let handler: LambdaHandler;
+try {
+  const module = (await import(data.bundle)) as { handler?: unknown };
+  if (typeof module.handler !== 'function') throw new Error(`${data.bundle} exports no handler`);
+  handler = module.handler as LambdaHandler;
+  post({ type: 'ready', initMs: performance.now() - began });
+} catch (error) {
+  post({ type: 'init-error', error: functionError(error) });
+  throw error;
+}
+
+let current: { requestId: string; deadline: { at: number } } | undefined;
+port.on('message', (message: ToEnvironment) => {
+  if (message.type === 'deadline') {
+    if (current) current.deadline.at = Math.min(current.deadline.at, message.at);
+    return;
+  }
+  const deadline = { at: message.deadline };
+  current = { requestId: message.requestId, deadline };
+  const context = lambdaContext(message.requestId, deadline);
+  callHandler(handler, message.event as WebSocketEvent, context).then(
+    (result) => {
+      current = undefined;
+      post({ type: 'result', requestId: message.requestId, ok: true, result });
+    },
+    (error: unknown) => {
+      current = undefined;
+      console.error(`${message.requestId} ERROR Invoke Error`, error);
+      post({ type: 'result', requestId: message.requestId, ok: false, error: functionError(error) });
+    },
+  );
+});

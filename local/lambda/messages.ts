@@ -1,0 +1,39 @@
+// What the local Lambda runtime and one execution environment (a worker thread) say to each other.
+
+/** Given to the worker at creation (`workerData`). */
+export interface EnvironmentData {
+  /** Absolute path of the function's bundle (ESM); it exports `handler`. */
+  readonly bundle: string;
+  readonly functionName: string;
+  readonly memoryMb: number;
+}
+
+/** Runtime → environment. */
+export type ToEnvironment =
+  | {
+      readonly type: 'invoke';
+      readonly requestId: string;
+      readonly event: unknown;
+      /** Epoch ms when Lambda stops the invocation (`getRemainingTimeInMillis` counts down to it). */
+      readonly deadline: number;
+    }
+  /** Pulls the deadline in (the local scheduler stopping: "you are out of time"); the timer is unchanged. */
+  | { readonly type: 'deadline'; readonly at: number };
+
+/** An error as Lambda reports it (`errorType`, `errorMessage`); the stack stays in the function's log. */
+export interface FunctionError {
+  readonly errorType: string;
+  readonly errorMessage: string;
+}
+
+/** Environment → runtime. */
+export type FromEnvironment =
+  | { readonly type: 'ready'; readonly initMs: number }
+  | { readonly type: 'init-error'; readonly error: FunctionError }
+  | { readonly type: 'result'; readonly requestId: string; readonly ok: true; readonly result: unknown }
+  | {
+      readonly type: 'result';
+      readonly requestId: string;
+      readonly ok: false;
+      readonly error: FunctionError;
+    };

@@ -1,0 +1,137 @@
+// The local Lambda service: every function of the service (routes and scheduled functions) gets its own
+// execution environments (worker threads running its bundle), its runtime settings from
+// functions/runtime-settings.ts, and Lambda's concurrency accounting (throttled beyond its limit).
+
+import { randomUUID } from 'node:crypto';
+import type { RuntimeSettings } from '../../functions/runtime-settings';
+import { bundleFunctions, type FunctionBundles } from './bundles';
+import { ConcurrencyLimits } from './concurrency';
+import { LambdaThrottledError } from './errors';
+import { FunctionPool, type FunctionStats } from './function-pool';
+
+/** One function of the service, as deployed. */
+export interface LocalFunction {
+  /** The short name of the route or schedule table; the Lambda function is `local-<name>`. */
+  readonly name: string;
+  /** Handler entry file, relative to the repository root. */
+  readonly entry: string;
+  readonly settings: RuntimeSettings;
+}
+
+export interface LambdaRuntimeOptions {
+  readonly rootDir: string;
+  readonly functions: readonly LocalFunction[];
+  /**
+   * Execution environments this machine runs at once per function. AWS would start up to the concurrency
+   * limit (1,000 for the account); a 2-core machine cannot, so invocations beyond this many wait for a
+   * free environment. They still count against the concurrency limit, so throttling is decided as on AWS.
+   * @default 32
+   */
+  readonly maxEnvironmentsPerFunction?: number;
+  /** @default 1_000 (Lambda's default account quota) */
+  readonly accountConcurrency?: number;
+  /** Runtime lines: cold starts with their init duration, timeouts, throttles, environment exits. */
+  readonly log?: (line: string) => void;
+  /** The functions' own output (Powertools JSON lines), by function name. @default process.stdout */
+  readonly output?: (functionName: string, line: string) => void;
+}
+
+export interface LambdaRuntime {
+  /**
+   * Invokes a function as a synchronous Lambda invoke would: resolves with its result, or rejects with the
+   * handler's error, `Sandbox.Timedout`, `TooManyRequestsException` or `Runtime.ExitError` (./errors.ts).
+   */
+  invoke(
+    name: string,
+    event: unknown,
+    options?: { readonly requestId?: string; readonly timeoutMs?: number },
+  ): Promise<unknown>;
+  /** Sets environment variables of every function; environments started from now on get them. */
+  configure(variables: Readonly<Record<string, string>>): void;
+  /** Tells the invocations of `name` in flight that their time is up (getRemainingTimeInMillis → 0). */
+  hurry(name: string): void;
+  /** Counts by function name. */
+  stats(): Record<string, FunctionStats>;
+  /** Live environments by function name. */
+  environments(): Record<string, number>;
+  /** Terminates every environment and deletes the bundles. */
+  close(): Promise<void>;
+}
+
+/** Bundles the functions (once) and returns the runtime; environments start on first use. */
+export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise<LambdaRuntime> {
+  const bundles: FunctionBundles = await bundleFunctions(
+    options.rootDir,
+    options.functions.map((fn) => fn.entry),
+  );
+  const log = options.log ?? (() => undefined);
+  const output = options.output ?? ((_name: string, line: string) => process.stdout.write(`${line}\n`));
+  const variables: Record<string, string> = {};
+  const limits = new ConcurrencyLimits(
+    new Map(
+      options.functions.flatMap((fn) =>
+        fn.settings.reservedConcurrency !== undefined
+          ? [[fn.name, fn.settings.reservedConcurrency] as const]
+          : [],
+      ),
+    ),
+    options.accountConcurrency,
+  );
+  const pools = new Map(
+    options.functions.map((fn) => [
+      fn.name,
+      new FunctionPool({
+        functionName: `local-${fn.name}`,
+        bundle: bundles.bundleOf(fn.entry),
+        workerFile: bundles.worker,
+        settings: fn.settings,
+        environment: () => variables,
+        maxEnvironments: Math.min(
+          options.maxEnvironmentsPerFunction ?? 32,
+          fn.settings.reservedConcurrency ?? Number.POSITIVE_INFINITY,
+        ),
+        log,
+        output,
+      }),
+    ]),
+  );
+  const poolOf = (name: string) => {
+    const pool = pools.get(name);
+    if (!pool) throw new Error(`No local function ${name}`);
+    return pool;
+  };
+  let closed: Promise<void> | undefined;
+  return {
+    async invoke(name, event, invokeOptions = {}) {
+      const pool = poolOf(name);
+      if (!limits.tryAcquire(name)) {
+        pool.stats.throttles += 1;
+        log(`local-${name} throttled: Rate Exceeded (TooManyRequestsException)`);
+        throw new LambdaThrottledError(`local-${name}`);
+      }
+      try {
+        return await pool.invoke({
+          requestId: invokeOptions.requestId ?? randomUUID(),
+          event,
+          ...(invokeOptions.timeoutMs !== undefined ? { timeoutMs: invokeOptions.timeoutMs } : {}),
+        });
+      } finally {
+        limits.release(name);
+      }
+    },
+    configure(more) {
+      Object.assign(variables, more);
+    },
+    hurry(name) {
+      poolOf(name).hurry();
+    },
+    stats: () => Object.fromEntries([...pools].map(([name, pool]) => [name, pool.stats])),
+    environments: () => Object.fromEntries([...pools].map(([name, pool]) => [name, pool.size])),
+    close() {
+      closed ??= Promise.allSettled([...pools.values()].map((pool) => pool.close())).then(() =>
+        bundles.remove(),
+      );
+      return closed;
+    },
+  };
+}
