@@ -84,8 +84,12 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
             return result;
           },
           (error: unknown) => {
+            // stop() pulls the deadline in: a run cut short by it was stopped, not failed.
+            const cut = stopped && error instanceof Error && error.name === 'AbortError';
             log(
-              `${fn.name} ${JSON.stringify(input)} → failed: ${error instanceof Error ? error.message : String(error)}`,
+              cut
+                ? `${fn.name} ${JSON.stringify(input)} → stopped (npm start is stopping)`
+                : `${fn.name} ${JSON.stringify(input)} → failed: ${error instanceof Error ? error.message : String(error)}`,
             );
             return undefined;
           },
