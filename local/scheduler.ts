@@ -84,8 +84,9 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
             return result;
           },
           (error: unknown) => {
-            // stop() pulls the deadline in: a run cut short by it was stopped, not failed.
-            const cut = stopped && error instanceof Error && error.name === 'AbortError';
+            // stop() pulls the deadline in: a run cut short by it (Middy's early timeout) was stopped, not failed.
+            const cut =
+              stopped && error instanceof Error && ['TimeoutError', 'AbortError'].includes(error.name);
             log(
               cut
                 ? `${fn.name} ${JSON.stringify(input)} → stopped (npm start is stopping)`
