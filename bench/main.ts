@@ -12,6 +12,8 @@ const benchmarks: Readonly<Record<string, string>> = {
   'cwa-signin': 'IWA and forms sign-in round trips against the CWA simulator over HTTPS',
   'frame-crypto': 'compress+encrypt and decrypt+decompress throughput, per-message overhead',
   login: 'concurrent logins through the full local stack: latency, logins/s, DynamoDB requests per login',
+  activation:
+    'bulk activation in one process (devices activate --count N --out-dir): devices/s, credentials written 0600',
   events:
     'CWA → device through the event pump: delivery latency, events/s, lost/duplicated, pump GB-s per session-hour',
 };
