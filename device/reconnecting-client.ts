@@ -36,10 +36,11 @@ export interface ReconnectOptions {
 }
 
 /**
- * Close codes that are refusals of what this device sent — reconnecting would not help: 1003 (a binary
- * frame), 1008 (policy), 1009 (a message over 128 KB).
+ * Closes after which the device does not reconnect: 1000 (a normal close: the service meant it, e.g. an
+ * administrator's DeleteConnection) and the refusals of what this device sent, where reconnecting would not
+ * help — 1003 (a binary message), 1008 (policy), 1009 (a message over 128 KB or a frame over 32 KB).
  */
-export const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([1003, 1008, 1009]);
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1003, 1008, 1009]);
 
 /** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in [0, min(max, base·2ⁿ)]. */
 export function backoffDelayMs(attempt: number, options: ReconnectOptions = {}): number {
@@ -132,7 +133,7 @@ export class ReconnectingDevice {
 
   private closedBy(client: DeviceClient, closed: { code: number; reason: string }): void {
     if (client !== this.current || this.closing) return;
-    if (REFUSAL_CLOSE_CODES.has(closed.code) || (this.reconnect.maxAttempts ?? 20) === 0) {
+    if (FINAL_CLOSE_CODES.has(closed.code) || (this.reconnect.maxAttempts ?? 20) === 0) {
       this.onLifecycle({ kind: 'closed', ...closed });
       this.markEnded(closed);
       return;

@@ -131,7 +131,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
             if (seq <= connection.inSeq) {
               throw new FrameCryptoError(
                 'replayed',
-                `Sequence number ${seq} was already used on this connection.`,
+                `Sequence number ${seq} is not above the last one accepted on this connection.`,
               );
             }
           },
@@ -154,7 +154,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (outcome === 'replayed') {
         throw new InboundFrameError(
           'Replayed',
-          `Sequence number ${inbound.seq} was already used on this connection.`,
+          `Sequence number ${inbound.seq} is not above the last one accepted on this connection.`,
         );
       }
       if (outcome === 'gone')

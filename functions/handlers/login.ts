@@ -96,7 +96,7 @@ export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerD
       (await deps.login.connections.acceptInbound(inbound.connection.connectionId, inbound.seq)) ===
       'replayed'
     ) {
-      throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used on this connection.`);
+      throw new FrameError('Replayed', `Sequence number ${inbound.seq} is not above the last one accepted on this connection.`);
     }
     countLogin('Bad Request');
     await deps.dispatcher.reply(inbound, {
@@ -119,7 +119,7 @@ export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerD
     { connection: inbound.connection, frameSeq: inbound.seq, credentials },
   );
   if (result.outcome === 'Replayed') {
-    throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used on this connection.`);
+    throw new FrameError('Replayed', `Sequence number ${inbound.seq} is not above the last one accepted on this connection.`);
   }
   if (result.outcome === 'Gone') return { statusCode: 200 };
   countLogin(result.outcome);

@@ -19,7 +19,7 @@ export async function handleResume(event: ParsedMessageEvent) {
     at: Date.now(),
   });
   if (outcome === 'replayed')
-    throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used.`);
+    throw new FrameError('Replayed', `Sequence number ${inbound.seq} is not above the last one accepted on this connection.`);
   if (outcome === 'connection-gone') return { statusCode: 200 };
   if (outcome === 'not-yours') {
     // Ended meanwhile (reaped, logged out) or never this device's: it must sign in again.
