@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { config } from '../commons/config';
 import { openDeviceFrame } from '../commons/device-frames';
-import { FrameError } from '../commons/errors';
+import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { logger, metrics } from '../commons/powertools';
@@ -96,7 +96,7 @@ export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerD
       (await deps.login.connections.acceptInbound(inbound.connection.connectionId, inbound.seq)) ===
       'replayed'
     ) {
-      throw new FrameError('Replayed', `Sequence number ${inbound.seq} is not above the last one accepted on this connection.`);
+      throw new FrameError('Replayed', replayedMessage(inbound.seq));
     }
     countLogin('Bad Request');
     await deps.dispatcher.reply(inbound, {
@@ -119,7 +119,7 @@ export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerD
     { connection: inbound.connection, frameSeq: inbound.seq, credentials },
   );
   if (result.outcome === 'Replayed') {
-    throw new FrameError('Replayed', `Sequence number ${inbound.seq} is not above the last one accepted on this connection.`);
+    throw new FrameError('Replayed', replayedMessage(inbound.seq));
   }
   if (result.outcome === 'Gone') return { statusCode: 200 };
   countLogin(result.outcome);
