@@ -14,6 +14,8 @@ const benchmarks: Readonly<Record<string, string>> = {
   'frame-guard':
     "the local gateway's 32 KB frame check on the inbound byte stream: MB/s, ns per frame and per read",
   login: 'concurrent logins through the full local stack: latency, logins/s, DynamoDB requests per login',
+  activation:
+    'bulk activation in one process (devices activate --count N --out-dir): devices/s, credentials written 0600',
   events:
     'CWA → device through the event pump: delivery latency, events/s, lost/duplicated, pump GB-s per session-hour',
 };

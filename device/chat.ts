@@ -82,7 +82,8 @@ const commandLabels: Readonly<Record<string, string>> = {
   endIm: 'leaving',
 };
 
-function hhmm(date: Date): string {
+/** The device CLI's one time format, for chat lines and everything else it prints: 24-hour local `HH:MM`. */
+export function hhmm(date: Date): string {
   return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
 }
 

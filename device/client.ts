@@ -1,6 +1,8 @@
 // The device client library: connects with a signed handshake, seals what it sends (compress, then
 // AES-256-GCM under its own sequence numbers) and opens what the service sends, refusing a tampered,
-// replayed or reordered frame. Used by the device CLI, the end-to-end tests and the benchmarks.
+// replayed or reordered frame. Every message goes in frames of at most 32 KB (API Gateway closes a connection
+// on a larger frame) and no message exceeds API Gateway's 128 KB. Used by the device CLI, the end-to-end
+// tests and the benchmarks.
 
 import WebSocket from 'ws';
 import {
@@ -14,6 +16,8 @@ import {
   sealFrame,
   signHandshake,
 } from '../functions/crypto';
+import { sendFragmented } from '../local/ws-fragments';
+import { checkPayloadSize, checkSealedSize } from './limits';
 
 export interface ErrorFrame {
   readonly type: 'error';
@@ -113,16 +117,24 @@ export class DeviceClient {
     });
   }
 
-  /** Seals `payload` for `action` under the next sequence number and sends it; returns that number. */
+  /**
+   * Seals `payload` for `action` under the next sequence number and sends it; returns that number.
+   * @throws PayloadTooLargeError when the payload exceeds the action's limit (limits.ts) or the sealed
+   *   message would exceed 128 KB; nothing is sent and no sequence number is used.
+   */
   send(action: string, payload: unknown = {}): number {
-    this.outSeq += 1;
-    const frame = sealFrame(
-      this.keys.toServer,
-      { deviceId: this.deviceId, channel: this.channel, direction: 'toServer', action },
-      this.outSeq,
-      payload,
+    checkPayloadSize(action, payload);
+    const frame = JSON.stringify(
+      sealFrame(
+        this.keys.toServer,
+        { deviceId: this.deviceId, channel: this.channel, direction: 'toServer', action },
+        this.outSeq + 1,
+        payload,
+      ),
     );
-    this.socket.send(JSON.stringify(frame));
+    checkSealedSize(action, frame);
+    this.outSeq += 1;
+    sendFragmented(this.socket, frame);
     return this.outSeq;
   }
 
@@ -138,9 +150,9 @@ export class DeviceClient {
     };
   }
 
-  /** Sends a frame as it is: plaintext actions (status heartbeats) and tests. */
+  /** Sends a message as it is (plaintext actions: status heartbeats; tests), in frames of at most 32 KB. */
   sendRaw(text: string): void {
-    this.socket.send(text);
+    sendFragmented(this.socket, text);
   }
 
   /** The next thing that arrives, or a rejection after `timeoutMs`. */

@@ -2,8 +2,9 @@
 // and how what arrives is shown.
 
 import { type Availability, availabilities } from '../functions/im-server/presence';
-import type { ChatCommand } from './chat';
+import { type ChatCommand, hhmm } from './chat';
 import type { Incoming } from './client';
+import type { Lifecycle } from './reconnecting-client';
 
 export const interactiveCommands = `Commands:
   /login [password]          sign in as this device's user (asks for the password, hidden, if not given)
@@ -131,8 +132,13 @@ export function parseInteractive(line: string): InteractiveCommand {
   }
 }
 
+/** The one time format of the device CLI (chat lines use it too). */
+export function clock(epochMs = Date.now()): string {
+  return hhmm(new Date(epochMs));
+}
+
 function time(): string {
-  return new Date().toLocaleTimeString();
+  return clock();
 }
 
 export function describeIncoming(incoming: Incoming): string {
@@ -145,7 +151,7 @@ export function describeIncoming(incoming: Incoming): string {
   const { message } = incoming;
   if (message.type === 'pong') {
     const echo = typeof message.echo === 'string' ? ` "${message.echo}"` : '';
-    return `[${time()}] ← pong${echo} (server time ${new Date(Number(message.serverTime)).toISOString()})`;
+    return `[${time()}] ← pong${echo} (server time ${clock(Number(message.serverTime))})`;
   }
   if (message.type === 'status') {
     const reason = typeof message.reason === 'string' ? ` (${message.reason})` : '';
@@ -172,4 +178,25 @@ export function askHidden(rl: import('node:readline').Interface, question: strin
       resolve(answer);
     });
   });
+}
+
+/** One line for what happened to the connection (interactive mode). */
+export function describeLifecycle(event: Lifecycle): string {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  switch (event.kind) {
+    case 'closed': {
+      const why = `${event.code}${event.reason ? ` ${event.reason}` : ''}`;
+      return event.reconnectInMs === undefined
+        ? `[${time()}] ✗ The service closed the connection (${why}).`
+        : `[${time()}] ✗ The service closed the connection (${why}); reconnecting in ${seconds(event.reconnectInMs)}…`;
+    }
+    case 'reconnect-failed':
+      return `[${time()}] ✗ Reconnecting failed (${event.error}); trying again in ${seconds(event.retryInMs)}…`;
+    case 'reconnected':
+      return `[${time()}] ● Reconnected after ${seconds(event.downMs)}.`;
+    case 'resuming':
+      return `[${time()}] ● Resuming session ${event.sessionId}…`;
+    case 'gave-up':
+      return `[${time()}] ✗ Gave up reconnecting: ${event.reason}`;
+  }
 }

@@ -1,15 +1,24 @@
 // `npm run device -- …`: the device CLI. Imports a credential, connects with a signed handshake, and
-// sends and receives encrypted frames — interactively for a person, or as JSON lines for scripts.
+// sends and receives encrypted frames — interactively for a person, or as JSON lines for scripts. When the
+// service closes the connection (idle, 2-hour cut, lost network) it reconnects and resumes the session.
 
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { CredentialFormatError, decodeDeviceCredential } from '../functions/crypto';
 import { readEndpoints } from '../local/endpoints-file';
 import { ChatSession, isChatCommand } from './chat';
-import { DeviceClient, HandshakeRefusedError, type Incoming } from './client';
+import { HandshakeRefusedError, type Incoming } from './client';
 import { defaultCredentialDir, listCredentials, loadCredential, saveCredential } from './credentials';
 import { EventDeduper } from './events';
-import { askHidden, describeIncoming, interactiveCommands, parseInteractive } from './interactive';
+import {
+  askHidden,
+  describeIncoming,
+  describeLifecycle,
+  interactiveCommands,
+  parseInteractive,
+} from './interactive';
+import { PayloadTooLargeError } from './limits';
+import { type Lifecycle, ReconnectingDevice } from './reconnecting-client';
 import { SessionKeeper } from './session-keeper';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -29,6 +38,8 @@ Options for connect:
                           exits when stdin ends and nothing arrives for --linger-ms
   --linger-ms N           script mode: how long to wait for replies after stdin ends (default 1000)
   --status-interval-ms N  interactive: status messages while signed in, every N ms (default 60000)
+  --no-reconnect          stop when the service closes the connection, instead of reconnecting (with
+                          backoff and jitter) and resuming the session
   --dir DIR               where credentials are kept (default ${defaultCredentialDir})
 
 Exit codes: 0 done, 1 failed (refused handshake, no stack, unknown device), 2 usage error.`;
@@ -45,6 +56,7 @@ function options() {
       script: { type: 'boolean', default: false },
       'linger-ms': { type: 'string', default: '1000' },
       'status-interval-ms': { type: 'string', default: '60000' },
+      'no-reconnect': { type: 'boolean', default: false },
       dir: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -76,11 +88,26 @@ async function resolveDevice(device: string | undefined, dir: string): Promise<s
   return first;
 }
 
-async function runScript(client: DeviceClient, lingerMs: number): Promise<void> {
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Sends what was asked; a payload too large to send is reported, not thrown. */
+function sendSafely(client: ReconnectingDevice, action: string, payload: unknown): string | undefined {
+  try {
+    client.send(action, payload);
+    return undefined;
+  } catch (error) {
+    if (error instanceof PayloadTooLargeError) return error.message;
+    throw error;
+  }
+}
+
+async function runScript(client: ReconnectingDevice, lingerMs: number): Promise<void> {
   // The event pump delivers at least once: a repeated event is dropped here, as any client must.
   const events = new EventDeduper();
   client.onIncoming((incoming) => {
-    if (events.observe(incoming)) process.stdout.write(`${JSON.stringify(incoming)}\n`);
+    if (events.observe(incoming)) printJson(incoming);
   });
   const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) {
@@ -93,16 +120,18 @@ async function runScript(client: DeviceClient, lingerMs: number): Promise<void> 
       continue;
     }
     if (typeof request.raw === 'string') client.sendRaw(request.raw);
-    else if (typeof request.action === 'string') client.send(request.action, request.payload ?? {});
-    else
+    else if (typeof request.action === 'string') {
+      const problem = sendSafely(client, request.action, request.payload ?? {});
+      if (problem) printJson({ kind: 'input-error', reason: problem, line: line.slice(0, 200) });
+    } else
       process.stdout.write(
         `${JSON.stringify({ kind: 'input-error', reason: 'needs "action" or "raw"', line })}\n`,
       );
   }
-  await Promise.race([new Promise((r) => setTimeout(r, lingerMs)), client.closed]);
+  await Promise.race([new Promise((r) => setTimeout(r, lingerMs)), client.ended]);
 }
 
-async function runInteractive(client: DeviceClient, statusIntervalMs: number): Promise<void> {
+async function runInteractive(client: ReconnectingDevice, statusIntervalMs: number): Promise<void> {
   const rl = createInterface({
     input: process.stdin,
     output: process.stdout,
@@ -139,8 +168,10 @@ async function runInteractive(client: DeviceClient, statusIntervalMs: number): P
     }
     if (command.kind === 'help') console.log(interactiveCommands);
     else if (command.kind === 'error') console.log(command.message);
-    else if (command.kind === 'send') client.send(command.action, command.payload);
-    else if (command.kind === 'raw') client.sendRaw(command.text);
+    else if (command.kind === 'send') {
+      const problem = sendSafely(client, command.action, command.payload);
+      if (problem) console.log(problem);
+    } else if (command.kind === 'raw') client.sendRaw(command.text);
     else if (isChatCommand(command)) {
       print(chat.run(command));
       updatePrompt();
@@ -164,12 +195,16 @@ async function runInteractive(client: DeviceClient, statusIntervalMs: number): P
       session.stop();
       resolve();
     });
-    client.closed.then(({ code, reason }) => {
-      console.log(`\nThe service closed the connection (${code}${reason ? `: ${reason}` : ''}).`);
-      rl.close();
-    });
+    lifecycle.listener = (event) => {
+      print([describeLifecycle(event)]);
+      rl.prompt(true);
+    };
+    client.ended.then(() => rl.close());
   });
 }
+
+/** Where lifecycle events go; interactive mode redirects them over its prompt once it is up. */
+const lifecycle: { listener: (event: Lifecycle) => void } = { listener: () => {} };
 
 async function main(): Promise<number> {
   let parsed: ReturnType<typeof options>;
@@ -210,7 +245,14 @@ async function main(): Promise<number> {
   const deviceId = await resolveDevice(values.device, dir);
   const credential = await loadCredential(deviceId, dir);
   const url = await resolveUrl(values.url);
-  const client = await DeviceClient.connect({ url, credential });
+  // Script mode reports the connection's life as JSON lines; interactive mode as one line each.
+  lifecycle.listener = values.script ? printJson : (event) => console.log(describeLifecycle(event));
+  const client = await ReconnectingDevice.connect({
+    url,
+    credential,
+    onLifecycle: (event) => lifecycle.listener(event),
+    ...(values['no-reconnect'] ? { reconnect: { maxAttempts: 0 } } : {}),
+  });
   if (values.script) await runScript(client, parsed.linger);
   else await runInteractive(client, parsed.statusIntervalMs);
   await client.close();

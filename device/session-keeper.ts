@@ -8,7 +8,7 @@ export class SessionKeeper {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly client: DeviceClient,
+    private readonly client: Pick<DeviceClient, 'sendRaw'>,
     private readonly intervalMs: number,
   ) {}
 

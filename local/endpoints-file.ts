@@ -13,6 +13,8 @@ export interface LocalEndpoints {
   readonly dynamoDbEndpoint: string;
   /** The embedded CWA simulator's site root. */
   readonly cwaUrl?: string;
+  /** The CWA simulator's CA certificate (PEM), for curl --cacert and clients that verify it. */
+  readonly cwaCaFile?: string;
   readonly region: string;
   /** The master key that seals device keys locally (KMS does this on AWS); the admin CLI needs it too. */
   readonly masterKeyFile: string;

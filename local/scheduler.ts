@@ -94,8 +94,13 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
           return result;
         },
         (error: unknown) => {
+          // stop() pulls the deadline in: a run cut short by it (Middy's early timeout) was stopped, not failed.
+          const cut =
+            stopped && error instanceof Error && ['TimeoutError', 'AbortError'].includes(error.name);
           log(
-            `${fn.name} ${JSON.stringify(input)} → failed: ${error instanceof Error ? error.message : String(error)}`,
+            cut
+              ? `${fn.name} ${JSON.stringify(input)} → stopped (npm start is stopping)`
+              : `${fn.name} ${JSON.stringify(input)} → failed: ${error instanceof Error ? error.message : String(error)}`,
           );
           return undefined;
         },

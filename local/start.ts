@@ -1,11 +1,16 @@
 // `npm start`: brings up the whole service on this machine — DynamoDB Local, the WebSocket gateway
-// running the Lambda handlers — prints a ready block, and stops everything on Ctrl-C.
+// running the Lambda handlers — prints a ready block, and stops everything however it is stopped: SIGINT
+// (Ctrl-C), SIGTERM or SIGHUP to npm, to this process or to the whole group, or its parent (npm) dying.
 
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stageThrottle } from '../functions/stage';
 import { checkJava, JavaMissingError } from './dynamodb-local';
-import { endpointsFile, removeEndpoints, writeEndpoints } from './endpoints-file';
+import { endpointsFile, localDataDir, removeEndpoints, writeEndpoints } from './endpoints-file';
+import { watchParent } from './parent-watch';
 import { type LocalStack, type ProgressEvent, startLocalStack } from './stack';
+import { PreflightError, preflight } from './start-preflight';
 
 // Local tooling runs on Node 20; Lambda runs Node.js 22. The SDK's notice about that is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -95,6 +100,9 @@ function printProgress(event: ProgressEvent): void {
   }
 }
 
+/** Where `npm start` writes the CWA simulator's CA certificate (curl --cacert, a client's trust store). */
+const cwaCaFile = join(localDataDir, 'cwa-ca.pem');
+
 function readyBlock(stack: LocalStack, startedMs: number): string {
   const { websocketUrl, connectionsEndpoint, dynamoDbEndpoint, region } = stack.endpoints;
   return [
@@ -104,21 +112,22 @@ function readyBlock(stack: LocalStack, startedMs: number): string {
     `  @connections endpoint  ${connectionsEndpoint}`,
     `  DynamoDB endpoint      ${dynamoDbEndpoint}   (region ${region}, any credentials)`,
     `  CWA simulator          ${stack.endpoints.cwaUrl ?? ''}   (users CONTOSO\\alice, bob, carol)`,
+    `  CWA simulator CA       ${cwaCaFile}`,
     `  Endpoints file         ${endpointsFile}`,
     '',
     'Try it (each in its own terminal; passwords: alice Alice#2007, bob Bob#2007, carol Carol#2007):',
     '  npm run device -- --device demo-alice          then /login Alice#2007  → Accepted',
     '  npm run device -- --device demo-bob            then /login Bob#2007    → Accepted',
-    '  npm run admin -- config set maxSessions=2',
-    '  npm run device -- --device demo-alice-tablet   then /login Alice#2007  → Server Busy',
+    '  npm run device -- --device demo-alice-tablet   then /login wrong-pass  → Authentication Failed',
     '  npm run device -- --device demo-carol          then /login Carol#2007  → Forbidden (not permitted)',
-    '  a wrong password                                                       → Authentication Failed',
+    '  npm run admin -- config set maxSessions=2     then on the tablet: /login Alice#2007 → Server Busy',
     '  npm run admin -- config set maxSessions=none connectionCapacity=2     → a third login: Failed',
     '  npm run admin -- sessions list | sessions kick <id> | users list | config show',
     '  chat: alice /im bob Hello Bob!   bob: /accept, then type — messages arrive through the event pump',
-    `  npx wscat -c ${websocketUrl}    no signed handshake: refused (401)`,
+    `  curl -i ${websocketUrl.replace(/^ws/, 'http')} -H 'Connection: Upgrade' -H 'Upgrade: websocket' \\`,
+    "       -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=='   → 401 (no signed handshake)",
     '',
-    'Stop: Ctrl-C (stops DynamoDB Local and the gateway, removes the endpoints file).',
+    'Stop: Ctrl-C or kill (stops the gateway and DynamoDB Local, removes the endpoints and CA files).',
     '',
   ].join('\n');
 }
@@ -137,10 +146,12 @@ async function main(): Promise<number> {
     return 0;
   }
   try {
+    await preflight({ port: options.port, dynamoDbPort: options.dynamoDbPort, endpointsFile });
     await checkJava();
   } catch (error) {
-    if (error instanceof JavaMissingError) {
-      console.error(error.message);
+    if (error instanceof JavaMissingError || error instanceof PreflightError) {
+      // Nothing started, nothing written: a running stack's files stay as they are.
+      console.error(error instanceof PreflightError ? `npm start failed: ${error.message}` : error.message);
       return 1;
     }
     throw error;
@@ -160,24 +171,46 @@ async function main(): Promise<number> {
     progress: printProgress,
     log: (line) => console.log(`  [gateway] ${line}`),
   });
-  await writeEndpoints({ ...stack.endpoints, pid: process.pid, startedAt: new Date().toISOString() });
+  wroteFiles = true;
+  if (stack.cwa.caPem) await writeFile(cwaCaFile, stack.cwa.caPem, { mode: 0o644 });
+  await writeEndpoints({
+    ...stack.endpoints,
+    ...(stack.cwa.caPem ? { cwaCaFile } : {}),
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  });
   console.log(readyBlock(stack, startedMs));
+  return await stopOnSignal(stack);
+}
 
-  return await new Promise<number>((resolve) => {
+/** This run's files, removed on the way out (never another run's: see preflight). */
+let wroteFiles = false;
+function removeFiles(): Promise<unknown> {
+  if (!wroteFiles) return Promise.resolve();
+  return Promise.all([removeEndpoints(), rm(cwaCaFile, { force: true })]);
+}
+
+/**
+ * Resolves with the exit code once the stack has stopped: on SIGINT, SIGTERM or SIGHUP (npm forwards the
+ * first two to us; a terminal's Ctrl-C reaches the whole group), or when the parent dies (npm killed with
+ * SIGKILL: nobody else would tell us). A second signal while stopping is ignored; the stop is bounded.
+ */
+function stopOnSignal(stack: LocalStack): Promise<number> {
+  return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    const stop = (why: string) => {
       if (stopping) return;
       stopping = true;
-      console.log(`\n${signal}: stopping…`);
-      Promise.allSettled([stack.stop(), removeEndpoints()]).then((results) => {
+      console.log(`\n${why}: stopping…`);
+      Promise.allSettled([stack.stop(), removeFiles()]).then((results) => {
         const failed = results.find((r) => r.status === 'rejected');
         if (failed) console.error(`Stopped with an error: ${String(failed.reason)}`);
         else console.log('Stopped.');
         resolve(failed ? 1 : 0);
       });
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+    watchParent(() => stop('parent process gone'));
   });
 }
 
@@ -192,6 +225,6 @@ main().then(
           ? error.message
           : String(error);
     console.error(`npm start failed: ${message}`);
-    removeEndpoints().finally(() => process.exit(1));
+    removeFiles().finally(() => process.exit(1));
   },
 );

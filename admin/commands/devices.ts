@@ -1,8 +1,9 @@
 // `npm run admin -- devices …`: activate a user's device (its credential is shown once), deactivate one
 // (its key is deleted and its live connections closed), and list them — never with key material.
 
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
 import { isValidDeviceId } from '../../functions/crypto/transport-key';
 import {
   activateDevice,
@@ -14,10 +15,12 @@ import {
   UnknownDeviceError,
   validateUserId,
 } from '../../functions/domain/devices';
+import { activateInBulk, type BulkRequest, MAX_BULK_DEVICES, parseUsersCsv } from '../bulk-activation';
 import {
   type Command,
   CommandError,
   type CommandGroup,
+  type CommandInput,
   flag,
   formatTable,
   formatTime,
@@ -32,6 +35,8 @@ const importHint = 'npm run device -- import';
 const activate: Command = {
   summary: 'activate a device for a user and print its credential (once)',
   usage: `Usage: npm run admin -- devices activate --user <userId> [--device-id ID] [--out FILE]
+       npm run admin -- devices activate --user <userId> --count N --out-dir DIR
+       npm run admin -- devices activate --csv USERS.csv --out-dir DIR
 
 Gives the device its transport key. The credential that carries it is shown this once (or written to
 --out FILE, readable by you only); the service keeps only a sealed copy.
@@ -40,13 +45,31 @@ Gives the device its transport key. The credential that carries it is shown this
   --device-id ID     3 to 64 characters of A-Z a-z 0-9 _ - (default: dev-<10 random characters>)
   --out FILE         write the credential to FILE (mode 0600, never overwritten) instead of printing it
 
+Many devices in one run (each with its own key; credentials never printed):
+  --count N          activate N devices for --user
+  --csv FILE         activate devices for every user in FILE: one "user[,count]" per row (count default 1),
+                     an optional header row, # comments
+  --out-dir DIR      write each credential to DIR/<deviceId>.credential (mode 0600; the folder is created
+                     0700) and list the devices in DIR/devices.csv (deviceId,userId); the device CLI reads
+                     the folder with: npm run device -- --dir DIR --device <deviceId>
+  --concurrency N    activations in flight at once (default 16)
+A progress bar is drawn on a terminal. Exit code 1 if any activation failed (each is listed).
+
 ${targetHelp}`,
   options: {
     user: { type: 'string' },
     'device-id': { type: 'string' },
     out: { type: 'string' },
+    count: { type: 'string' },
+    csv: { type: 'string' },
+    'out-dir': { type: 'string' },
+    concurrency: { type: 'string' },
   },
-  async run({ values, target, print }) {
+  async run(input) {
+    const { values, target, print } = input;
+    if (['count', 'csv', 'out-dir', 'concurrency'].some((name) => values[name] !== undefined)) {
+      return activateMany(input);
+    }
     const userId = stringOption(values, 'user');
     if (userId === undefined) throw new UsageError('devices activate needs --user <userId>');
     const deviceId = stringOption(values, 'device-id');
@@ -118,6 +141,83 @@ ${targetHelp}`,
     }
   },
 };
+
+function wholeNumber(values: CommandInput['values'], name: string, fallback: number, max: number): number {
+  const text = stringOption(values, name);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new UsageError(`--${name} must be a whole number from 1 to ${max}`);
+  }
+  return n;
+}
+
+/** `devices activate --count N | --csv FILE --out-dir DIR`: many devices in one process. */
+async function activateMany({ values, target, print, warn }: CommandInput): Promise<void> {
+  const outDir = stringOption(values, 'out-dir');
+  if (outDir === undefined) throw new UsageError('--count and --csv need --out-dir DIR for the credentials');
+  if (values['device-id'] !== undefined || values.out !== undefined) {
+    throw new UsageError('--device-id and --out name one device; with --count or --csv use --out-dir');
+  }
+  const csv = stringOption(values, 'csv');
+  const userId = stringOption(values, 'user');
+  if ((csv === undefined) === (userId === undefined)) {
+    throw new UsageError('give either --user (with --count) or --csv, not both');
+  }
+  const concurrency = wholeNumber(values, 'concurrency', 16, 256);
+  let requests: BulkRequest[];
+  if (csv !== undefined) {
+    if (values.count !== undefined) throw new UsageError('--count goes with --user; the CSV gives counts');
+    let text: string;
+    try {
+      text = await readFile(csv, 'utf8');
+    } catch (error) {
+      throw new CommandError(`Cannot read ${csv}: ${(error as Error).message}`);
+    }
+    try {
+      requests = parseUsersCsv(text);
+    } catch (error) {
+      throw new UsageError(`--csv ${csv}: ${(error as Error).message}`);
+    }
+  } else {
+    try {
+      validateUserId(userId as string);
+    } catch (error) {
+      throw new UsageError(`--user: ${(error as Error).message}`);
+    }
+    requests = [{ userId: userId as string, count: wholeNumber(values, 'count', 1, MAX_BULK_DEVICES) }];
+  }
+  const total = requests.reduce((sum, request) => sum + request.count, 0);
+  if (total > MAX_BULK_DEVICES) throw new UsageError(`at most ${MAX_BULK_DEVICES} devices per run`);
+  const service = await target();
+  const dir = resolve(outDir);
+  const bar = process.stderr.isTTY
+    ? new SingleBar({
+        stream: process.stderr,
+        format: 'Activating [{bar}] {value}/{total} devices, {percentage}% | {eta_formatted} left',
+      })
+    : undefined;
+  bar?.start(total, 0);
+  const began = performance.now();
+  let result: Awaited<ReturnType<typeof activateInBulk>>;
+  try {
+    result = await activateInBulk({ store: service.devices, sealer: service.sealer() }, requests, dir, {
+      concurrency,
+      onProgress: (done) => bar?.update(done),
+    });
+  } finally {
+    bar?.stop();
+  }
+  const seconds = (performance.now() - began) / 1000;
+  for (const failure of result.failed) warn(`${failure.userId}: ${failure.message}`);
+  print(
+    `Activated ${pluralize(result.activated.length, 'device')} for ${pluralize(requests.length, 'user')} ` +
+      `in ${seconds.toFixed(1)} s (${(result.activated.length / seconds).toFixed(0)}/s; ${service.description}).\n` +
+      `Credentials (mode 0600) in ${dir}; the list in ${result.manifest}. They are the devices' secret keys.`,
+  );
+  if (result.failed.length > 0)
+    throw new CommandError(`${pluralize(result.failed.length, 'activation')} failed`);
+}
 
 async function discard(file: FileHandle, path: string): Promise<void> {
   await file.close().catch(() => {});

@@ -28,6 +28,14 @@ const handshakeStatus: Record<ErrorCode, number> = {
   NotSignedIn: 400,
 };
 
+/**
+ * Why a frame was refused as `Replayed`: its number is not above the last one accepted on the connection,
+ * whether or not that number was ever sent (docs/device-protocol.md §3).
+ */
+export function replayedMessage(seq: number): string {
+  return `Sequence number ${seq} is not above the last one accepted on this connection.`;
+}
+
 export class FrameError extends Error {
   override readonly name: string = 'FrameError';
   constructor(

@@ -2,6 +2,7 @@
 // device frames are read. Outbound: build → compress → encrypt → post via `@connections`. Inbound: tag,
 // then sequence, then decompress. A 410 marks the device out of coverage instead of failing the caller.
 
+import { replayedMessage } from '../commons/errors';
 import {
   encodedFrameBytes,
   FrameCryptoError,
@@ -129,10 +130,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           ...(deps.maxPlaintextBytes ? { maxPlaintextBytes: deps.maxPlaintextBytes } : {}),
           checkSequence: (seq) => {
             if (seq <= connection.inSeq) {
-              throw new FrameCryptoError(
-                'replayed',
-                `Sequence number ${seq} was already used on this connection.`,
-              );
+              throw new FrameCryptoError('replayed', replayedMessage(seq));
             }
           },
         },
@@ -152,10 +150,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       const inbound = await open(connectionId, frame);
       const outcome = await deps.connections.acceptInbound(connectionId, inbound.seq);
       if (outcome === 'replayed') {
-        throw new InboundFrameError(
-          'Replayed',
-          `Sequence number ${inbound.seq} was already used on this connection.`,
-        );
+        throw new InboundFrameError('Replayed', replayedMessage(inbound.seq));
       }
       if (outcome === 'gone')
         throw new InboundFrameError('ConnectionGone', 'The connection is no longer registered.');

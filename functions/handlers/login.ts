@@ -7,7 +7,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { config } from '../commons/config';
 import { openDeviceFrame } from '../commons/device-frames';
-import { FrameError } from '../commons/errors';
+import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { logger, metrics } from '../commons/powertools';
@@ -98,7 +98,7 @@ export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerD
       (await deps.login.connections.acceptInbound(inbound.connection.connectionId, inbound.seq)) ===
       'replayed'
     ) {
-      throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used on this connection.`);
+      throw new FrameError('Replayed', replayedMessage(inbound.seq));
     }
     countLogin('Bad Request');
     await deps.dispatcher.reply(inbound, {
@@ -121,7 +121,7 @@ export async function handleLogin(event: ParsedMessageEvent, deps: LoginHandlerD
     { connection: inbound.connection, frameSeq: inbound.seq, credentials },
   );
   if (result.outcome === 'Replayed') {
-    throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used on this connection.`);
+    throw new FrameError('Replayed', replayedMessage(inbound.seq));
   }
   if (result.outcome === 'Gone') return { statusCode: 200 };
   countLogin(result.outcome);

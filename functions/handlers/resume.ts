@@ -2,7 +2,7 @@
 // without signing in again. The event pump then delivers what it missed, in order, from the stored cursor.
 
 import { openDeviceFrame, sessionIdOf } from '../commons/device-frames';
-import { FrameError } from '../commons/errors';
+import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { connectionStore, dispatcher, sessionStore } from '../commons/stores';
@@ -18,8 +18,7 @@ export async function handleResume(event: ParsedMessageEvent) {
     frameSeq: inbound.seq,
     at: Date.now(),
   });
-  if (outcome === 'replayed')
-    throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used.`);
+  if (outcome === 'replayed') throw new FrameError('Replayed', replayedMessage(inbound.seq));
   if (outcome === 'connection-gone') return { statusCode: 200 };
   if (outcome === 'not-yours') {
     // Ended meanwhile (reaped, logged out) or never this device's: it must sign in again.

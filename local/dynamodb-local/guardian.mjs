@@ -26,8 +26,9 @@ if (!command) {
   process.exit(2);
 }
 
-// stdin ignored: the program must not hold (or read) the parent's pipe.
-const child = spawn(command, args, { stdio: ['ignore', 2, 2] });
+// stdin ignored: the program must not hold (or read) the parent's pipe. Detached (its own process group):
+// a Ctrl-C at the terminal, or a signal to the whole group, must not stop it behind the parent's back.
+const child = spawn(command, args, { stdio: ['ignore', 2, 2], detached: true });
 let stopping = false;
 
 function stop() {
@@ -55,4 +56,22 @@ process.stdin.on('end', stop);
 process.stdin.on('close', stop);
 process.stdin.on('error', stop);
 process.stdin.resume();
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, stop);
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, deferToParent);
+
+// A signal that reached us also reached the parent when it went to the whole group (Ctrl-C at a terminal,
+// `kill -- -PGID`): the parent stops in order — the event pump hands over, the last $disconnects run — and
+// only then closes our stdin. So while the parent lives, a signal only arms a fallback; with no parent, stop.
+const parentPid = process.ppid;
+function deferToParent() {
+  if (!isAlive(parentPid)) return stop();
+  setTimeout(stop, 2 * graceMs).unref();
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -3,6 +3,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import WebSocket from 'ws';
+import { sendFragmented } from '../ws-fragments';
 import type { ConnectionFacts } from './events';
 
 export interface CloseCause {
@@ -60,11 +61,14 @@ export class Connection {
     this.lastActiveAt = now;
   }
 
-  /** Sends as a text frame when the bytes are valid UTF-8, else as a binary frame. */
+  /**
+   * Sends as a text message when the bytes are valid UTF-8, else as a binary one, in frames of at most
+   * 32 KB as API Gateway does (its frame limit applies to `@connections` posts too).
+   */
   send(data: string | Buffer): void {
     if (this.socket.readyState !== WebSocket.OPEN) return;
-    if (typeof data === 'string') this.socket.send(data);
-    else this.socket.send(data, { binary: !isUtf8(data) });
+    if (typeof data === 'string') sendFragmented(this.socket, data);
+    else sendFragmented(this.socket, data, { binary: !isUtf8(data) });
   }
 
   /** Server-initiated close; the first cause wins and becomes `$disconnect`'s status code and reason. */

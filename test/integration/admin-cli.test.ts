@@ -221,6 +221,78 @@ describe('admin devices activate', () => {
   });
 });
 
+describe('admin devices activate in bulk', () => {
+  it('activates --count N devices in one process: a 0600 credential each, and a manifest', async () => {
+    const out = join(dir, 'bulk');
+    const run = await admin([
+      'devices',
+      'activate',
+      '--user',
+      'CONTOSO\\alice',
+      '--count',
+      '25',
+      '--out-dir',
+      out,
+    ]);
+
+    expect(run.stderr).toBe(''); // no progress bar when stderr is not a terminal
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toMatch(credentialPattern);
+    expect(run.stdout).toMatch(/^Activated 25 devices for 1 user in [\d.]+ s/);
+    expect((await stat(out)).mode & 0o777).toBe(0o700);
+    const manifest = (await readFile(join(out, 'devices.csv'), 'utf8')).trim().split('\n');
+    expect(manifest[0]).toBe('deviceId,userId');
+    expect(manifest).toHaveLength(26);
+    const ids = manifest.slice(1).map((row) => row.split(',')[0] ?? '');
+    expect(new Set(ids).size).toBe(25);
+    for (const [i, deviceId] of ids.entries()) {
+      const file = join(out, `${deviceId}.credential`);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      const credential = decodeDeviceCredential((await readFile(file, 'utf8')).trim());
+      expect(credential.deviceId).toBe(deviceId);
+      if (i < 3) {
+        // Each sealed key in the table opens to the key in its own file.
+        const item = await deviceItem(deviceId);
+        expect(item).toMatchObject({ userId: 'CONTOSO\\alice', status: 'active' });
+        const key = await createLocalSealer(masterKeyFile).open(
+          String(item?.sealedKey),
+          deviceTransportKeyContext(deviceId),
+        );
+        expect(key).toEqual(credential.transportKey);
+      }
+    }
+  });
+
+  it('activates the users of a CSV (user[,count], header, comments, quoted fields)', async () => {
+    const csv = join(dir, 'users.csv');
+    await writeFile(csv, 'user,count\n# the sales team\nCONTOSO\\bob,2\n"Smith, Jo",1\ncarol@example.com\n');
+    const out = join(dir, 'bulk-csv');
+    const run = await admin(['devices', 'activate', '--csv', csv, '--out-dir', out]);
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Activated 4 devices for 3 users/);
+    const rows = (await readFile(join(out, 'devices.csv'), 'utf8')).trim().split('\n').slice(1);
+    expect(rows.map((row) => row.slice(row.indexOf(',') + 1)).sort()).toEqual([
+      '"Smith, Jo"',
+      'CONTOSO\\bob',
+      'CONTOSO\\bob',
+      'carol@example.com',
+    ]);
+  });
+
+  it('refuses a bad CSV or a missing --out-dir before activating anything (exit code 2)', async () => {
+    const csv = join(dir, 'bad.csv');
+    await writeFile(csv, 'alice,0\n');
+    const bad = await admin(['devices', 'activate', '--csv', csv, '--out-dir', join(dir, 'never')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('row 1: expected "user[,count]" with a whole count of at least 1');
+    await expect(stat(join(dir, 'never'))).rejects.toThrow();
+    const noDir = await admin(['devices', 'activate', '--user', 'alice', '--count', '3']);
+    expect(noDir.code).toBe(2);
+    expect(noDir.stderr).toContain('--count and --csv need --out-dir DIR');
+  });
+});
+
 describe('admin devices list', () => {
   it('prints an aligned table without key material', async () => {
     const run = await admin(['devices', 'list']);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ChatSession, isChatCommand } from '../../device/chat';
 import type { Incoming } from '../../device/client';
 import { EventDeduper, eventMessageOf } from '../../device/events';
-import { availabilityOf, parseInteractive } from '../../device/interactive';
+import { availabilityOf, describeLifecycle, parseInteractive } from '../../device/interactive';
 import type { ImEvent } from '../../functions/im-server/events';
 
 let seq = 0;
@@ -541,5 +541,29 @@ describe('EventDeduper', () => {
     ).toBeUndefined();
     expect(eventMessageOf(message({ type: 'event', eventId: 3 }))).toBeUndefined();
     expect(eventMessageOf(message({ type: 'result' }))).toBeUndefined();
+  });
+});
+
+describe('what happened to the connection, in one line', () => {
+  it('says the close, the wait, the reconnection and the resume, in the one time format', () => {
+    const closed = describeLifecycle({
+      kind: 'closed',
+      code: 1001,
+      reason: 'Going away',
+      reconnectInMs: 312,
+    });
+    expect(closed).toMatch(
+      /^\[\d\d:\d\d\] ✗ The service closed the connection \(1001 Going away\); reconnecting in 0\.3 s…$/,
+    );
+    expect(describeLifecycle({ kind: 'closed', code: 1009, reason: '' })).toMatch(
+      /✗ The service closed the connection \(1009\)\.$/,
+    );
+    expect(describeLifecycle({ kind: 'reconnected', attempt: 1, downMs: 405 })).toMatch(
+      /● Reconnected after 0\.4 s\.$/,
+    );
+    expect(describeLifecycle({ kind: 'resuming', sessionId: 's-1' })).toMatch(/● Resuming session s-1…$/);
+    expect(describeLifecycle({ kind: 'gave-up', reason: 'no connection after 20 attempts' })).toMatch(
+      /✗ Gave up reconnecting: no connection after 20 attempts$/,
+    );
   });
 });
