@@ -72,6 +72,8 @@ export class FunctionPool {
   private readonly busy = new Set<Environment>();
   private nextId = 1;
   private closed = false;
+  /** Set by hurry(): invocations that start later (still queued or in their cold start) get no time either. */
+  private hurried = false;
 
   constructor(private readonly options: FunctionPoolOptions) {}
 
@@ -102,7 +104,7 @@ export class FunctionPool {
         type: 'invoke',
         requestId: invocation.requestId,
         event: invocation.event,
-        deadline: Date.now() + timeoutMs,
+        deadline: this.hurried ? Date.now() : Date.now() + timeoutMs,
       };
       environment.worker.postMessage(message);
     });
@@ -132,8 +134,12 @@ export class FunctionPool {
     }
   }
 
-  /** Pulls the deadline of every invocation in flight in to now (they see no remaining time). */
+  /**
+   * Pulls the deadline of every invocation in flight in to now (they see no remaining time), and of every
+   * invocation that starts from now on (one still waiting for its environment's cold start, say).
+   */
   hurry(): void {
+    this.hurried = true;
     const message: ToEnvironment = { type: 'deadline', at: Date.now() };
     for (const environment of this.busy) environment.worker.postMessage(message);
   }
