@@ -34,6 +34,11 @@ export interface RunningDynamoDbLocal {
   /** http://127.0.0.1:<port> */
   readonly endpoint: string;
   readonly port: number;
+  /**
+   * The Unix socket through which DynamoDB Local answers when it runs in its own network namespace (then
+   * unreachable over TCP from outside); undefined when it listens on TCP.
+   */
+  readonly socketPath?: string;
   /** Pid of the java process. */
   readonly pid: number;
   /** Table id → physical table name. */
