@@ -319,25 +319,45 @@ export class StrictRules {
     for (const charge of charges) this.throughput.charge(capacity, charge.partition, charge.units * factor);
   }
 
+  /** The items as they are now, in one consistent BatchGetItem (one round trip however many items). */
   private async oldImages(touched: readonly Touched[]): Promise<(Item | undefined)[]> {
-    return Promise.all(
-      touched.map(async (t) => {
-        const answer = await this.upstream.call<{ Item?: Item }>('GetItem', {
-          TableName: t.schema.name,
-          Key: t.key,
-          ConsistentRead: true,
-        });
-        return answer.Item;
-      }),
+    const byTable = new Map<string, Map<string, Item>>();
+    for (const t of touched) {
+      const keys = byTable.get(t.schema.name) ?? new Map<string, Item>();
+      keys.set(t.id, t.key);
+      byTable.set(t.schema.name, keys);
+    }
+    const found = new Map<string, Item>();
+    let pending: Record<string, { Keys: Item[]; ConsistentRead: true }> = Object.fromEntries(
+      [...byTable].map(([table, keys]) => [
+        table,
+        { Keys: [...keys.values()], ConsistentRead: true as const },
+      ]),
     );
+    while (Object.keys(pending).length > 0) {
+      const answer = await this.upstream.call<{
+        Responses?: Record<string, Item[]>;
+        UnprocessedKeys?: typeof pending;
+      }>('BatchGetItem', { RequestItems: pending });
+      for (const [table, items] of Object.entries(answer.Responses ?? {})) {
+        const schema = touched.find((t) => t.schema.name === table)?.schema;
+        if (schema) for (const item of items) found.set(itemId(schema, keyOf(schema, item)), item);
+      }
+      pending = answer.UnprocessedKeys ?? {};
+    }
+    return touched.map((t) => found.get(t.id));
   }
 
   private async newImage(t: Touched, old: Item | undefined): Promise<Item | undefined> {
     if (t.action === 'Put') return t.item;
     if (t.action === 'Delete') return undefined;
     if (t.action === 'ConditionCheck') return old;
-    const [after] = await this.oldImages([t]);
-    return after;
+    const answer = await this.upstream.call<{ Item?: Item }>('GetItem', {
+      TableName: t.schema.name,
+      Key: t.key,
+      ConsistentRead: true,
+    });
+    return answer.Item;
   }
 
   private async touched(action: string, request: Request): Promise<Touched> {
@@ -346,7 +366,7 @@ export class StrictRules {
     return {
       schema,
       key,
-      id: `${schema.name}\u0000${JSON.stringify([key[schema.pk], schema.sk ? key[schema.sk] : null])}`,
+      id: itemId(schema, key),
       action,
       ...(action === 'Put' && request.Item ? { item: request.Item } : {}),
     };
@@ -397,6 +417,10 @@ function keyOf(schema: TableSchema, item: Item): Item {
     if (name !== undefined && value !== undefined) key[name] = value;
   }
   return key;
+}
+
+function itemId(schema: TableSchema, key: Item): string {
+  return `${schema.name}\u0000${JSON.stringify([key[schema.pk], schema.sk ? key[schema.sk] : null])}`;
 }
 
 function partitionId(table: string, index: string | undefined, value: unknown): string {

@@ -2,6 +2,8 @@
 // the right positions and parse into the SDK's exception classes, a hot partition is throttled in a scale
 // model and the SDK's retries show, expired items (handshake nonces) disappear, items over 400 KB are refused.
 
+import { createConnection } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import {
   DynamoDBClient,
   ProvisionedThroughputExceededException,
@@ -211,4 +213,38 @@ describe('item size', () => {
     });
     await expect(put(400 * 1024 - 200)).resolves.toBeDefined();
   });
+});
+
+describe('loopback only', () => {
+  const nonLoopback = Object.values(networkInterfaces())
+    .flat()
+    .find((address) => address && !address.internal && address.family === 'IPv4')?.address;
+
+  const connects = (host: string, port: number) =>
+    new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host, port, timeout: 3_000 });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(false));
+    });
+
+  it.runIf(nonLoopback !== undefined)(
+    'no DynamoDB port answers on a non-loopback address of this host (JVM in its own network namespace)',
+    async () => {
+      expect(db.socketPath).toBeDefined();
+      const host = nonLoopback as string;
+      // The JVM's own port inside its namespace, the loopback relay's port, the strict layer's port.
+      for (const port of [8000, db.port, strict.port, scaled.port]) {
+        expect(await connects(host, port), `${host}:${port}`).toBe(false);
+      }
+      // The same ports answer on loopback (the relay and the layers), so the refusals above are not vacuous.
+      for (const port of [db.port, strict.port]) expect(await connects('127.0.0.1', port)).toBe(true);
+    },
+  );
 });
