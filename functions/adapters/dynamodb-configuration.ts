@@ -36,7 +36,7 @@ import type {
   ShardLease,
 } from '../domain/sessions';
 import { type Settings, type SettingsStore, settingsFromItem } from '../domain/settings';
-import { withConflictRetry } from './transactions';
+import { ContentionError, withConflictRetry } from './transactions';
 
 type Item = Record<string, unknown>;
 
@@ -192,6 +192,7 @@ export class DynamoDbSessionStore implements SessionStore {
       );
       return 'admitted';
     } catch (error) {
+      if (error instanceof ContentionError) return 'contended';
       if (!(error instanceof TransactionCanceledException)) throw error;
       const [count, , connection] = error.CancellationReasons ?? [];
       if (connection?.Code === 'ConditionalCheckFailed')

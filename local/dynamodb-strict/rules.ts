@@ -121,7 +121,7 @@ export class StrictRules {
       this.stats.writeConflicts++;
       return transactionConflict();
     }
-    return this.holding('write', [touched], async () => {
+    return this.holding('write', [touched], async (release) => {
       const [old] = await this.oldImages([touched]);
       const throttledBy = this.emptyWritePartition(touched, old);
       if (throttledBy !== undefined) {
@@ -129,6 +129,8 @@ export class StrictRules {
         return throughputExceeded(throttledBy.index);
       }
       const answer = await forward();
+      // In flight until DynamoDB Local has answered; reading the new image for the bill is not part of it.
+      release();
       const after = answer.status === 200 ? await this.newImage(touched, old) : old;
       this.chargeAll('write', this.writeCharges(touched, old, after), 1);
       return answer;
@@ -151,11 +153,12 @@ export class StrictRules {
       this.stats.transactionsCancelledByConflict++;
       return transactionCanceled(conflicted.map((c) => (c ? 'TransactionConflict' : 'None')));
     }
-    return this.holding('transactWrite', touched, async () => {
+    return this.holding('transactWrite', touched, async (release) => {
       const olds = await this.oldImages(touched);
       const throttled = touched.map((t, i) => this.emptyWritePartition(t, olds[i]) !== undefined);
       if (throttled.some(Boolean)) return this.throttledTransaction(throttled);
       const answer = await forward();
+      release();
       const afters = await Promise.all(
         touched.map((t, i) => (answer.status === 200 ? this.newImage(t, olds[i]) : olds[i])),
       );
@@ -254,13 +257,17 @@ export class StrictRules {
     return answer;
   }
 
-  private async holding(kind: Holder, touched: readonly Touched[], work: () => Promise<Outcome>) {
+  private async holding(
+    kind: Holder,
+    touched: readonly Touched[],
+    work: (release: () => void) => Promise<Outcome>,
+  ) {
     const release = this.conflicts.hold(
       kind,
       touched.map((t) => t.id),
     );
     try {
-      return await work();
+      return await work(release);
     } finally {
       release();
     }
