@@ -2,19 +2,22 @@
 // gateway, the real handlers, the CWA simulator at zero added latency over HTTPS). For each concurrency
 // level it prints login latency (login frame sent → acceptance decrypted) p50/p95/p99 and logins per
 // second; then the DynamoDB requests per successful login and per status message, counted on the
-// handlers' own client. Options: --concurrency 1,10,50 --rounds 6 --warmup 2
+// handlers' own client, and what the strict DynamoDB layer saw (conflicts, throttles, SDK retries).
+// Options: --concurrency 1,10,50 --rounds 6 --warmup 2 --lenient --capacity-scale K
 
 import { parseArgs } from 'node:util';
 import type { DeviceClient } from '../device/client';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
 import { countDynamoDbRequests } from './dynamodb-requests';
 import { ms, summarize, table } from './measure';
+import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
 
 const { values } = parseArgs({
   options: {
     concurrency: { type: 'string', default: '1,10,50' },
     rounds: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
+    ...strictOptions,
   },
 });
 const levels = String(values.concurrency)
@@ -23,12 +26,14 @@ const levels = String(values.concurrency)
 const rounds = Number(values.rounds);
 const warmup = Number(values.warmup);
 if (levels.some((level) => !Number.isInteger(level) || level < 1) || !(rounds >= 1) || !(warmup >= 0)) {
-  console.error('Usage: npm run bench -- login [--concurrency 1,10,50] [--rounds N] [--warmup N]');
+  console.error(
+    'Usage: npm run bench -- login [--concurrency 1,10,50] [--rounds N] [--warmup N] [--lenient] [--capacity-scale K]',
+  );
   process.exit(2);
 }
 
 console.log('Starting the local stack (DynamoDB Local, gateway, CWA simulator)…');
-const service = await startServiceFixture();
+const service = await startServiceFixture(strictStackOptions(values));
 const counter = countDynamoDbRequests();
 const totals = { accepted: 0, loginRequests: 0, statusRequests: 0, statusMessages: 0 };
 const loginOps: Record<string, number> = {};
@@ -118,5 +123,6 @@ console.log(
 console.log(
   `DynamoDB requests per status message:   ${(totals.statusRequests / totals.statusMessages).toFixed(2)} (target ≤ 1)`,
 );
+console.log(strictSummary(service.stack));
 await service.stop();
 process.exit(0);

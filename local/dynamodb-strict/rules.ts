@@ -35,6 +35,8 @@ export interface StrictStats {
   throttled: number;
   itemsTooLarge: number;
   ttlDeleted: number;
+  /** Requests that were an AWS SDK retry (`amz-sdk-request: attempt=N`, N > 1). */
+  sdkRetries: number;
 }
 
 export function emptyStats(): StrictStats {
@@ -45,6 +47,7 @@ export function emptyStats(): StrictStats {
     throttled: 0,
     itemsTooLarge: 0,
     ttlDeleted: 0,
+    sdkRetries: 0,
   };
 }
 

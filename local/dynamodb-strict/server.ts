@@ -73,6 +73,8 @@ export async function startStrictLayer(options: StrictLayerOptions): Promise<Run
       send(response, { status: 413, body: validation('Request size exceeds 16 MB').body });
       return;
     }
+    const attempt = /attempt=(\d+)/.exec(String(request.headers['amz-sdk-request'] ?? ''))?.[1];
+    if (attempt !== undefined && Number(attempt) > 1) stats.sdkRetries++;
     const target = String(request.headers['x-amz-target'] ?? '');
     const operation = target.startsWith('DynamoDB_20120810.') ? target.slice(18) : '';
     const forward = () => upstream.forward(request.headers, body);
