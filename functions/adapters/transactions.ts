@@ -38,9 +38,8 @@ export async function withConflictRetry<T>(
     try {
       return await attempt();
     } catch (error) {
-      const codes = cancellationCodes(error);
+      const codes = cancellationCodes(error) ?? [];
       const retryable =
-        codes !== undefined &&
         codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError') &&
         !codes.includes('ConditionalCheckFailed');
       if (!retryable) throw error;

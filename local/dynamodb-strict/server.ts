@@ -84,12 +84,12 @@ export async function startStrictLayer(options: StrictLayerOptions): Promise<Run
     } catch {
       input = undefined; // DynamoDB Local gives the right SerializationException
     }
-    const outcome: Outcome =
-      input === null || typeof input !== 'object'
-        ? await forward()
-        : lenient
-          ? (stats.requests++, await forward())
-          : await rules.apply(operation, input, forward);
+    let outcome: Outcome;
+    if (input === null || typeof input !== 'object') outcome = await forward();
+    else if (lenient) {
+      stats.requests++;
+      outcome = await forward();
+    } else outcome = await rules.apply(operation, input, forward);
     send(response, outcome);
   }
 
