@@ -59,7 +59,17 @@ async function round(concurrency: number, measured: boolean) {
       ? r.status.message.sessionId
       : undefined,
   );
-  if (sessions.some((id) => id === undefined)) throw new Error(`a login of ${concurrency} was not accepted`);
+  if (sessions.some((id) => id === undefined)) {
+    const refused = results
+      .map((r) => r.status)
+      .filter((s) => s.kind !== 'message' || s.message.status !== 'Accepted')
+      .map((s) =>
+        s.kind === 'message' ? `${s.message.status} (${String(s.message.reason ?? '')})` : s.kind,
+      );
+    throw new Error(
+      `${refused.length} logins of ${concurrency} were not accepted: ${refused.slice(0, 5).join(', ')}`,
+    );
+  }
   const loginRequests = counter.total();
   const ops = counter.byOperation();
 
