@@ -131,11 +131,14 @@ export class StrictRules {
         this.stats.throttled++;
         return throughputExceeded(throttledBy.index);
       }
+      // One unit now, the rest when the size is known: concurrent requests cannot all pass a full bucket.
+      this.reserve(touched, 1);
       const answer = await forward();
       // In flight until DynamoDB Local has answered; reading the new image for the bill is not part of it.
       release();
       const after = answer.status === 200 ? await this.newImage(touched, old) : old;
       this.chargeAll('write', this.writeCharges(touched, old, after), 1);
+      this.reserve(touched, -1);
       return answer;
     });
   }
@@ -160,8 +163,10 @@ export class StrictRules {
       const olds = await this.oldImages(touched);
       const throttled = touched.map((t, i) => this.emptyWritePartition(t, olds[i]) !== undefined);
       if (throttled.some(Boolean)) return this.throttledTransaction(throttled);
+      for (const t of touched) this.reserve(t, 2);
       const answer = await forward();
       release();
+      for (const t of touched) this.reserve(t, -2);
       const afters = await Promise.all(
         touched.map((t, i) => (answer.status === 200 ? this.newImage(t, olds[i]) : olds[i])),
       );
@@ -323,6 +328,11 @@ export class StrictRules {
       if (is) charges.push({ partition: is.partition, units: writeUnits(itemSize(after)) });
     }
     return charges;
+  }
+
+  /** Takes (or, negative, gives back) write units on the item's base partition ahead of the real bill. */
+  private reserve(t: Touched, units: number): void {
+    this.throughput.charge('write', basePartition(t.schema, t.key), units);
   }
 
   private chargeAll(capacity: Capacity, charges: readonly Charge[], factor: number): void {

@@ -2,9 +2,9 @@
 // value of the base table and of each global secondary index serves at most 3,000 read units and 1,000 write
 // units per second (DynamoDB developer guide: partitions, burst capacity, GSI write throttling).
 // Modelled as one token bucket per (table or index, partition key value, reads or writes), holding at most one
-// second of capacity. A request is refused while a bucket it needs is empty; what it consumed is charged
-// when DynamoDB Local has answered (item sizes are known then), which can leave a bucket in debt, as a large
-// item does on AWS. `scale` divides every limit (a scale model: a run at 1/K of a load meets what the full
+// second of capacity. A request is refused while a bucket it needs is empty; a write reserves a unit when
+// admitted and what it consumed is charged when DynamoDB Local has answered (item sizes are known then),
+// which can leave a bucket in debt, as a large item does on AWS. `scale` divides every limit (a scale model: a run at 1/K of a load meets what the full
 // load would meet).
 
 export const WRITE_UNITS_PER_PARTITION = 1_000;
