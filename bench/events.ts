@@ -11,6 +11,7 @@ import type { DeviceClient } from '../device/client';
 import { cwaUser, EventInbox } from '../test/support/chat';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
 import { coldStartReport, ms, summarize, table } from './measure';
+import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     'memory-mb': { type: 'string', default: '256' },
     'poll-wait-ms': { type: 'string', default: '3000' },
     'in-process': { type: 'boolean', default: false },
+    ...strictOptions,
   },
 });
 const sessions = Number(values.sessions);
@@ -39,6 +41,7 @@ const pumpRuns: Array<[number, number]> = [];
 console.log(`Starting the local stack with ${sessions} CWA users, ${shards} pump shards…`);
 const service = await startServiceFixture({
   lambda: values['in-process'] === true ? 'in-process' : 'environments',
+  ...strictStackOptions(values),
   pumpShards: shards,
   schedules: { eventPump: 60_000, reaper: 0 },
   cwa: {
@@ -178,5 +181,6 @@ console.log(
 console.log(
   `  pump invocations: ${pumpRuns.length}; ${pumpSeconds.toFixed(0)} s of pump time inside the ${elapsedS.toFixed(0)} s window`,
 );
+console.log(strictSummary(service.stack));
 bot.connector.close();
 process.exit(0);

@@ -3,13 +3,15 @@
 // level it prints login latency (login frame sent → acceptance decrypted) p50/p95/p99 and logins per
 // second; then the DynamoDB requests per successful login and per status message, counted on the
 // handlers' own client (with --in-process, where the handlers run in this process), and the cold starts of the
-// local Lambda runtime. Options: --concurrency 1,10,50 --rounds 6 --warmup 2 --in-process
+// local Lambda runtime, and what the strict DynamoDB layer saw (conflicts, throttles, SDK retries).
+// Options: --concurrency 1,10,50 --rounds 6 --warmup 2 --in-process --lenient --capacity-scale K
 
 import { parseArgs } from 'node:util';
 import type { DeviceClient } from '../device/client';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
 import { countDynamoDbRequests } from './dynamodb-requests';
 import { coldStartReport, ms, summarize, table } from './measure';
+import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
     'in-process': { type: 'boolean', default: false },
+    ...strictOptions,
   },
 });
 const inProcess = values['in-process'] === true;
@@ -26,14 +29,19 @@ const levels = String(values.concurrency)
 const rounds = Number(values.rounds);
 const warmup = Number(values.warmup);
 if (levels.some((level) => !Number.isInteger(level) || level < 1) || !(rounds >= 1) || !(warmup >= 0)) {
-  console.error('Usage: npm run bench -- login [--concurrency 1,10,50] [--rounds N] [--warmup N]');
+  console.error(
+    'Usage: npm run bench -- login [--concurrency 1,10,50] [--rounds N] [--warmup N] [--in-process] [--lenient] [--capacity-scale K]',
+  );
   process.exit(2);
 }
 
 console.log(
   `Starting the local stack (DynamoDB Local, gateway, CWA simulator; handlers ${inProcess ? 'in this process' : 'in Lambda execution environments'})…`,
 );
-const service = await startServiceFixture({ lambda: inProcess ? 'in-process' : 'environments' });
+const service = await startServiceFixture({
+  ...strictStackOptions(values),
+  lambda: inProcess ? 'in-process' : 'environments',
+});
 // The counter sits on the handlers' module-scope client: in this process only with --in-process.
 const counter = inProcess ? countDynamoDbRequests() : undefined;
 const totals = { accepted: 0, loginRequests: 0, statusRequests: 0, statusMessages: 0 };
@@ -60,7 +68,17 @@ async function round(concurrency: number, measured: boolean) {
       ? r.status.message.sessionId
       : undefined,
   );
-  if (sessions.some((id) => id === undefined)) throw new Error(`a login of ${concurrency} was not accepted`);
+  if (sessions.some((id) => id === undefined)) {
+    const refused = results
+      .map((r) => r.status)
+      .filter((s) => s.kind !== 'message' || s.message.status !== 'Accepted')
+      .map((s) =>
+        s.kind === 'message' ? `${s.message.status} (${String(s.message.reason ?? '')})` : s.kind,
+      );
+    throw new Error(
+      `${refused.length} logins of ${concurrency} were not accepted: ${refused.slice(0, 5).join(', ')}`,
+    );
+  }
   if (counter && measured) {
     const loginRequests = counter.total();
     const ops = counter.byOperation();
@@ -115,6 +133,7 @@ console.log(
 console.log(table(rows));
 console.log('Targets at 50 concurrent: p50 ≤ 30 ms, p99 ≤ 150 ms.');
 console.log(`\n${coldStartReport(service.stack.lambda?.stats())}`);
+console.log(strictSummary(service.stack));
 if (counter) {
   console.log(
     `\nDynamoDB requests per successful login: ${(totals.loginRequests / totals.accepted).toFixed(2)} (target ≤ 4) — ${Object.entries(

@@ -17,6 +17,7 @@ import { createLocalSealer, ensureLocalMasterKey } from '../functions/secrets';
 import { type StageThrottle, stageThrottle } from '../functions/stage';
 import { serviceTable, tables } from '../functions/tables';
 import { dynamoDbLocalClientConfig, type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import { type RunningStrictLayer, startStrictLayer } from './dynamodb-strict';
 import type { LocalEndpoints } from './endpoints-file';
 import { localDataDir, repositoryRoot } from './endpoints-file';
 import { lambdaRouteInvoker, moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
@@ -29,6 +30,10 @@ export interface LocalStackOptions {
   readonly port?: number;
   /** DynamoDB Local port; 0 for a free one. @default 0 */
   readonly dynamoDbPort?: number;
+  /** Strict DynamoDB layer: every per-partition limit divided by this (a scale model). @default 1 */
+  readonly capacityScale?: number;
+  /** Strict DynamoDB layer without conflicts and throughput limits (only to compare). @default false */
+  readonly lenient?: boolean;
   /** Persist DynamoDB data in this folder; in memory when undefined. */
   readonly dataDir?: string;
   readonly idleTimeoutMs?: number;
@@ -106,7 +111,10 @@ export interface ProgressEvent {
 
 export interface LocalStack {
   readonly endpoints: Omit<LocalEndpoints, 'pid' | 'startedAt'>;
+  /** DynamoDB Local itself; clients use `strictDynamoDb.endpoint` (endpoints.dynamoDbEndpoint), never this. */
   readonly dynamoDb: RunningDynamoDbLocal;
+  /** The strict layer in front of DynamoDB Local (local/dynamodb-strict): conflicts, throughput, TTL, size. */
+  readonly strictDynamoDb: RunningStrictLayer;
   readonly gateway: RunningGateway;
   /** The embedded CWA simulator (its `faults` switch failures on for tests and demos). */
   readonly cwa: CwaSimulator;
@@ -157,6 +165,35 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   );
   const serviceTableName = dynamoDb.tableNames[serviceTable.id];
   if (!serviceTableName) throw new Error(`DynamoDB Local did not create ${serviceTable.id}`);
+  // --- strict DynamoDB layer (issue 10): every client below reaches DynamoDB Local through it.
+  let strictDynamoDb: RunningStrictLayer;
+  try {
+    strictDynamoDb = await step(
+      'Strict DynamoDB',
+      progress,
+      () =>
+        startStrictLayer({
+          upstream: {
+            origin: dynamoDb.endpoint,
+            ...(dynamoDb.socketPath ? { socketPath: dynamoDb.socketPath } : {}),
+          },
+          capacityScale: options.capacityScale ?? 1,
+          lenient: options.lenient ?? false,
+          ttlTables: tables.map((table) => ({
+            name: dynamoDb.tableNames[table.id] ?? '',
+            attribute: table.timeToLiveAttribute,
+          })),
+        }),
+      (layer) =>
+        `${layer.endpoint} (${layer.lenient ? 'lenient: no conflicts, no throughput limits' : `strict, capacity 1/${layer.capacityScale}`})`,
+    );
+  } catch (error) {
+    await dynamoDb.stop();
+    throw error;
+  }
+  const dynamoDbEndpoint = strictDynamoDb.endpoint;
+  const stopDynamoDb = () => strictDynamoDb.stop().finally(() => dynamoDb.stop());
+  // --- end strict DynamoDB layer wiring
   let cwa: CwaSimulator;
   try {
     cwa = await step(
@@ -166,7 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       (sim) => `${sim.url} (users ${sim.users.map((user) => `${user.domain}\\${user.name}`).join(', ')})`,
     );
   } catch (error) {
-    await dynamoDb.stop();
+    await stopDynamoDb();
     throw error;
   }
   const cwaSettings = { baseUrl: cwa.url, ...(cwa.caPem ? { caBundle: cwa.caPem } : {}) };
@@ -177,7 +214,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await ensureLocalMasterKey(masterKeyFile);
     if (options.seed ?? true) {
       const documents = DynamoDBDocumentClient.from(
-        new DynamoDBClient(dynamoDbLocalClientConfig(dynamoDb.endpoint)),
+        new DynamoDBClient(dynamoDbLocalClientConfig(dynamoDbEndpoint)),
       );
       await seedConfiguration(documents, serviceTableName, cwaSettings);
       seeded = await step(
@@ -201,7 +238,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       documents.destroy();
     }
   } catch (error) {
-    await Promise.allSettled([cwa.close(), dynamoDb.stop()]);
+    await Promise.allSettled([cwa.close(), stopDynamoDb()]);
     throw error;
   }
   const pumpShards = options.pumpShards ?? 2;
@@ -221,7 +258,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
         AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        DYNAMODB_ENDPOINT: dynamoDb.endpoint,
+        DYNAMODB_ENDPOINT: dynamoDbEndpoint,
         POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
         POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
         // Where CWA is when the Configuration Database does not say (seed: false): this run's simulator.
@@ -258,7 +295,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             () => `${functions.length} functions bundled; environments start on first use`,
           );
   } catch (error) {
-    await Promise.allSettled([cwa.close(), dynamoDb.stop()]);
+    await Promise.allSettled([cwa.close(), stopDynamoDb()]);
     throw error;
   }
 
@@ -284,7 +321,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       (gw) => gw.url,
     );
   } catch (error) {
-    await Promise.allSettled([lambda?.close(), cwa.close(), dynamoDb.stop()]);
+    await Promise.allSettled([lambda?.close(), cwa.close(), stopDynamoDb()]);
     throw error;
   }
   // Known only once the gateway listens; no handler has run yet, so none has read it.
@@ -307,6 +344,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let stopped: Promise<void> | undefined;
   return {
     dynamoDb,
+    strictDynamoDb,
     gateway,
     cwa,
     scheduler,
@@ -317,7 +355,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       masterKeyFile,
       websocketUrl: gateway.url,
       connectionsEndpoint: gateway.managementEndpoint,
-      dynamoDbEndpoint: dynamoDb.endpoint,
+      dynamoDbEndpoint,
       dynamoDbPid: dynamoDb.pid,
       region: localRegion,
       tables: dynamoDb.tableNames,
@@ -327,7 +365,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stopped ??= scheduler
         .stop()
         .then(() => gateway.close())
-        .finally(() => Promise.allSettled([lambda?.close(), cwa.close(), dynamoDb.stop()]))
+        .finally(() => Promise.allSettled([lambda?.close(), cwa.close(), stopDynamoDb()]))
         .then(() => undefined);
       return stopped;
     },

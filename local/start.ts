@@ -20,6 +20,11 @@ const usage = `Usage: npm start -- [options]
   --port N              WebSocket gateway port (default 3001; 0 = any free port)
   --dynamodb-port N     DynamoDB Local port (default: a free port)
   --data-dir DIR        keep DynamoDB data in DIR across restarts (default: in memory)
+  --capacity-scale K    strict DynamoDB: divide every per-partition limit (1,000 write and 3,000 read
+                        units/s per partition key) by K, so a run at 1/K of a load meets what the full
+                        load would meet on AWS (default 1)
+  --lenient             DynamoDB without the strict rules (no transaction conflicts, no throughput
+                        limits; TTL deletion and the 400 KB item limit stay) — only to compare
   --idle-timeout-ms N   close connections idle this long (default 600000, as API Gateway)
   --max-duration-ms N   close connections this old (default 7200000, as API Gateway)
   --throttle-rate N     requests per second on each route (default ${stageThrottle.rateLimit}, as the deployed stage)
@@ -63,6 +68,8 @@ function parseOptions() {
       port: { type: 'string' },
       'dynamodb-port': { type: 'string' },
       'data-dir': { type: 'string' },
+      'capacity-scale': { type: 'string' },
+      lenient: { type: 'boolean', default: false },
       'idle-timeout-ms': { type: 'string' },
       'max-duration-ms': { type: 'string' },
       'throttle-rate': { type: 'string' },
@@ -80,6 +87,8 @@ function parseOptions() {
     port: integer('port', values.port, 3001, 0),
     dynamoDbPort: integer('dynamodb-port', values['dynamodb-port'], 0, 0),
     dataDir: values['data-dir'],
+    capacityScale: integer('capacity-scale', values['capacity-scale'], 1, 1),
+    lenient: values.lenient ?? false,
     idleTimeoutMs: integer('idle-timeout-ms', values['idle-timeout-ms'], 600_000, 1),
     maxDurationMs: integer('max-duration-ms', values['max-duration-ms'], 7_200_000, 1),
     throttle: {
@@ -110,7 +119,7 @@ function readyBlock(stack: LocalStack, startedMs: number): string {
     `Collaboration Service is ready (${((performance.now() - startedMs) / 1000).toFixed(1)} s)`,
     `  WebSocket URL          ${websocketUrl}`,
     `  @connections endpoint  ${connectionsEndpoint}`,
-    `  DynamoDB endpoint      ${dynamoDbEndpoint}   (region ${region}, any credentials)`,
+    `  DynamoDB endpoint      ${dynamoDbEndpoint}   (strict layer${stack.strictDynamoDb.lenient ? ', lenient' : ''}; region ${region}, any credentials; GET /stats for its counters)`,
     `  CWA simulator          ${stack.endpoints.cwaUrl ?? ''}   (users CONTOSO\\alice, bob, carol)`,
     `  CWA simulator CA       ${cwaCaFile}`,
     `  Endpoints file         ${endpointsFile}`,
@@ -161,6 +170,8 @@ async function main(): Promise<number> {
     port: options.port,
     dynamoDbPort: options.dynamoDbPort,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    capacityScale: options.capacityScale,
+    lenient: options.lenient,
     idleTimeoutMs: options.idleTimeoutMs,
     maxDurationMs: options.maxDurationMs,
     throttle: options.throttle,

@@ -36,7 +36,7 @@ import type {
   ShardLease,
 } from '../domain/sessions';
 import { type Settings, type SettingsStore, settingsFromItem } from '../domain/settings';
-import { withConflictRetry } from './transactions';
+import { ContentionError, withConflictRetry } from './transactions';
 
 type Item = Record<string, unknown>;
 
@@ -192,6 +192,7 @@ export class DynamoDbSessionStore implements SessionStore {
       );
       return 'admitted';
     } catch (error) {
+      if (error instanceof ContentionError) return 'contended';
       if (!(error instanceof TransactionCanceledException)) throw error;
       const [count, , connection] = error.CancellationReasons ?? [];
       if (connection?.Code === 'ConditionalCheckFailed')
@@ -342,35 +343,39 @@ export class DynamoDbSessionStore implements SessionStore {
     update: { from: number; to: number; sealedImSession?: string; lease: ShardLease },
   ): Promise<CheckpointOutcome> {
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              // The fencing token: a pump that lost its lease (paused, then resumed) cannot move a cursor.
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: pumpLeaseKey(update.lease.shard),
-                ConditionExpression: '#token = :token AND #owner = :owner',
-                ExpressionAttributeNames: { '#token': 'token', '#owner': 'owner' },
-                ExpressionAttributeValues: { ':token': update.lease.token, ':owner': update.lease.owner },
-              },
-            },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: sessionKey(sessionId),
-                UpdateExpression: `SET #cursor = :to${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
-                ConditionExpression: '#cursor = :from',
-                ExpressionAttributeNames: { '#cursor': 'cursor' },
-                ExpressionAttributeValues: {
-                  ':to': update.to,
-                  ':from': update.from,
-                  ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
+      // Every checkpoint of a shard checks the one lease item, so checkpoints of its sessions conflict with
+      // each other and with lease renewals (TransactionConflict): retried, or the events would be re-sent.
+      await withConflictRetry(() =>
+        this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                // The fencing token: a pump that lost its lease (paused, then resumed) cannot move a cursor.
+                ConditionCheck: {
+                  TableName: this.tableName,
+                  Key: pumpLeaseKey(update.lease.shard),
+                  ConditionExpression: '#token = :token AND #owner = :owner',
+                  ExpressionAttributeNames: { '#token': 'token', '#owner': 'owner' },
+                  ExpressionAttributeValues: { ':token': update.lease.token, ':owner': update.lease.owner },
                 },
               },
-            },
-          ],
-        }),
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: sessionKey(sessionId),
+                  UpdateExpression: `SET #cursor = :to${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
+                  ConditionExpression: '#cursor = :from',
+                  ExpressionAttributeNames: { '#cursor': 'cursor' },
+                  ExpressionAttributeValues: {
+                    ':to': update.to,
+                    ':from': update.from,
+                    ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
+                  },
+                },
+              },
+            ],
+          }),
+        ),
       );
       return 'saved';
     } catch (error) {

@@ -1,24 +1,56 @@
-// Transactions that contend on one item (the session count) are cancelled with TransactionConflict when
-// another is in flight; that is not an answer, so retry, boundedly and with jitter, until one is.
+// Transactions that contend on one item (the session count) are cancelled with TransactionConflict while
+// another transaction or write on that item is in flight, and with ThrottlingError when its partition is over
+// its throughput; neither is an answer, so retry, with exponential back-off and full jitter, within a time
+// budget. Past the budget the caller gets ContentionError and decides what to tell its client.
+// Sources: "Amazon DynamoDB Transactions: How it works" (conflict handling; the SDK does not retry
+// TransactionCanceledException), "Error retries and exponential backoff" (AWS general reference).
 
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The item stayed contended for the whole budget; `cause` is the last cancellation. */
+export class ContentionError extends Error {
+  override name = 'ContentionError';
+}
 
 export function cancellationCodes(error: unknown): string[] | undefined {
   if (!(error instanceof TransactionCanceledException)) return undefined;
   return (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
 }
 
-export async function withConflictRetry<T>(attempt: () => Promise<T>, maxAttempts = 12): Promise<T> {
+export interface ConflictRetryOptions {
+  /** Give up (ContentionError) once this much time has gone by. @default 5000 ms */
+  readonly budgetMs?: number;
+  /** First back-off ceiling; it doubles per attempt up to capMs. @default 10 ms */
+  readonly baseMs?: number;
+  /** @default 500 ms */
+  readonly capMs?: number;
+}
+
+export async function withConflictRetry<T>(
+  attempt: () => Promise<T>,
+  options: ConflictRetryOptions = {},
+): Promise<T> {
+  const { budgetMs = 5_000, baseMs = 10, capMs = 500 } = options;
+  const deadline = performance.now() + budgetMs;
   for (let tries = 1; ; tries++) {
     try {
       return await attempt();
     } catch (error) {
-      const codes = cancellationCodes(error);
-      const conflict = codes?.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
-      if (!conflict || tries >= maxAttempts) throw error;
-      await sleep(Math.min(200, 5 * 2 ** tries) * (0.5 + Math.random()));
+      const codes = cancellationCodes(error) ?? [];
+      const retryable =
+        codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError') &&
+        !codes.includes('ConditionalCheckFailed');
+      if (!retryable) throw error;
+      // Full jitter: contenders that collided once spread out instead of colliding again in step.
+      const wait = Math.random() * Math.min(capMs, baseMs * 2 ** tries);
+      if (performance.now() + wait >= deadline) {
+        throw new ContentionError(`still contended after ${tries} attempts in ${budgetMs} ms`, {
+          cause: error,
+        });
+      }
+      await sleep(wait);
     }
   }
 }

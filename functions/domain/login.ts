@@ -251,6 +251,11 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   if (admitted === 'replayed') return { outcome: 'Replayed' };
   if (admitted === 'connection-gone') return { outcome: 'Gone' };
   if (admitted === 'full') return refuse(full(whenFull, limit, reclaimed));
+  if (admitted === 'contended') {
+    return refuse(
+      rejected('Server Busy', 'contention', 'Too many logins at this moment; try again shortly.', reclaimed),
+    );
+  }
 
   // 3–7. Authentication through CWA, IWA then forms; then the IM session. The slot is ours until released.
   let imSession: ImSession | undefined;

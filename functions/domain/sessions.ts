@@ -53,7 +53,8 @@ export interface LoginSnapshot {
   readonly permission: UserPermission | undefined;
 }
 
-export type AdmitOutcome = 'admitted' | 'full' | 'replayed' | 'connection-gone';
+/** 'contended': the session count stayed contended (transaction conflicts, throttling) past the retry budget. */
+export type AdmitOutcome = 'admitted' | 'full' | 'replayed' | 'connection-gone' | 'contended';
 
 export interface AdmitInput {
   readonly session: SessionRecord;

@@ -9,6 +9,7 @@ import { localTableName, type TableDefinition } from '../../functions/tables';
 import { emulatorArgs, emulatorDir } from './emulator';
 import { killOnExit } from './exit-hooks';
 import { type GuardedProcess, spawnGuarded } from './guarded-process';
+import { launchIsolated, namespaceTools } from './isolated';
 import { checkJava, findOnPath } from './java';
 import { freePort, isPortFree, listensOn } from './ports';
 import { createTables } from './tables';
@@ -28,12 +29,24 @@ export interface DynamoDbLocalOptions {
   readonly startTimeoutMs?: number;
   /** Replaces the default JVM tuning flags (DEFAULT_JVM_ARGS). */
   readonly jvmArgs?: readonly string[];
+  /**
+   * 'isolated': the JVM runs in its own network namespace (Linux user namespaces), reachable only through a
+   * Unix socket and the loopback relay at `endpoint`; 'host': it listens on every interface of the host
+   * (DynamoDB Local has no bind option). 'isolated' falls back to 'host', with a warning in the log, where
+   * namespaces are not available. @default 'isolated'
+   */
+  readonly network?: 'isolated' | 'host';
 }
 
 export interface RunningDynamoDbLocal {
   /** http://127.0.0.1:<port> */
   readonly endpoint: string;
   readonly port: number;
+  /**
+   * The Unix socket through which DynamoDB Local answers when it runs in its own network namespace (then
+   * unreachable over TCP from outside); undefined when it listens on TCP.
+   */
+  readonly socketPath?: string;
   /** Pid of the java process. */
   readonly pid: number;
   /** Table id → physical table name. */
@@ -72,6 +85,14 @@ export async function launchDynamoDbLocal(
   // Where the guardian can, it runs java with a parent-death signal so that java dies with the guardian too.
   const setpriv = process.platform === 'linux' ? await findOnPath('setpriv') : undefined;
 
+  if ((options.network ?? 'isolated') === 'isolated') {
+    const tools = await namespaceTools();
+    if (tools) {
+      return launchIsolated({ options, tools, java: java.path, setpriv, dataDir, log, deadline });
+    }
+    log('user network namespaces are not available here: DynamoDB Local listens on every interface');
+  }
+
   // 0 means "any free port", as it does for listen().
   const fixedPort = options.port || undefined;
 
@@ -94,7 +115,7 @@ export async function launchDynamoDbLocal(
       },
     });
     const endpoint = `http://127.0.0.1:${port}`;
-    const outcome = await waitUntilAnswering(program, port, endpoint, output, deadline);
+    const outcome = await waitUntilAnswering(program, port, endpoint, output, deadline, true);
     if (outcome === 'answering') {
       try {
         return await finishStart(program, port, endpoint, options);
@@ -121,14 +142,16 @@ export async function launchDynamoDbLocal(
   }
 }
 
-type WaitOutcome = 'answering' | 'port taken' | 'exited' | 'timed out';
+export type WaitOutcome = 'answering' | 'port taken' | 'exited' | 'timed out';
 
-async function waitUntilAnswering(
+export async function waitUntilAnswering(
   program: GuardedProcess,
   port: number,
   endpoint: string,
   output: readonly string[],
   deadline: number,
+  /** Whether our JVM must be seen holding `port` first (not when a relay of ours holds it). */
+  checkOwner: boolean,
 ): Promise<WaitOutcome> {
   // One attempt per call and short timeouts: the loop is the retry.
   const client = new DynamoDBClient({
@@ -142,7 +165,7 @@ async function waitUntilAnswering(
       // The JVM does not exit when it cannot bind: the main thread dies, other threads live on.
       if (output.some((line) => /BindException|Failed to bind/.test(line))) return 'port taken';
       // Not before our JVM holds the port: a server that took it first may be another DynamoDB Local.
-      if ((await listensOn(program.pid, port)) !== false) {
+      if (!checkOwner || (await listensOn(program.pid, port)) !== false) {
         try {
           await client.send(new ListTablesCommand({ Limit: 1 }));
           return 'answering';
@@ -158,11 +181,19 @@ async function waitUntilAnswering(
   }
 }
 
-async function finishStart(
+/** What an isolated launch adds: the JVM's own pid, its socket, and the relay to close after it. */
+export interface IsolatedParts {
+  readonly javaPid: number;
+  readonly socketPath: string;
+  readonly cleanup: () => Promise<void>;
+}
+
+export async function finishStart(
   program: GuardedProcess,
   port: number,
   endpoint: string,
   options: DynamoDbLocalOptions,
+  isolated?: IsolatedParts,
 ): Promise<RunningDynamoDbLocal> {
   const tables = options.tables ?? [];
   const nameOf = options.tableName ?? localTableName;
@@ -181,10 +212,14 @@ async function finishStart(
   return {
     endpoint,
     port,
-    pid: program.pid,
+    pid: isolated?.javaPid ?? program.pid,
+    ...(isolated ? { socketPath: isolated.socketPath } : {}),
     tableNames: Object.fromEntries(tables.map((table) => [table.id, nameOf(table)])),
     stop() {
-      stopping ??= program.stop().then(forget);
+      stopping ??= program
+        .stop()
+        .then(forget)
+        .finally(() => isolated?.cleanup());
       return stopping;
     },
   };

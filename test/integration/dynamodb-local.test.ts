@@ -112,7 +112,11 @@ describe('DynamoDB Local in memory with the service tables', () => {
 
   it('does not take another DynamoDB Local that holds the picked port for its own', async () => {
     const picks = [db.port];
-    const second = await launchDynamoDbLocal({}, { pickPort: async () => picks.shift() ?? freePort() });
+    // The port picking below is the host-network path (where namespaces are not available).
+    const second = await launchDynamoDbLocal(
+      { network: 'host' },
+      { pickPort: async () => picks.shift() ?? freePort() },
+    );
     try {
       expect(second.port).not.toBe(db.port);
       expect(second.pid).not.toBe(db.pid);
@@ -196,7 +200,7 @@ describe('DynamoDB Local lifecycle', () => {
     const log: string[] = [];
     try {
       const db = await launchDynamoDbLocal(
-        { log: (line) => log.push(line) },
+        { log: (line) => log.push(line), network: 'host' },
         { pickPort: async () => picks.shift() ?? freePort() },
       );
       await db.stop();
@@ -222,7 +226,7 @@ describe('DynamoDB Local lifecycle', () => {
   it('gives up after startTimeoutMs with the last lines of output, and leaves no JVM behind', async () => {
     let port = 0;
     const error = await launchDynamoDbLocal(
-      { startTimeoutMs: 1 },
+      { startTimeoutMs: 1, network: 'host' },
       {
         pickPort: async () => {
           port = await freePort();

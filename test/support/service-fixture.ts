@@ -22,7 +22,8 @@ export interface ServiceFixture {
   readonly stores: DynamoDbConfigurationStores;
   readonly tableName: string;
   activate(userId: string, deviceId?: string): Promise<DeviceCredential>;
-  connect(credential: DeviceCredential): Promise<DeviceClient>;
+  /** connectTimeoutMs: the WebSocket opening handshake's bound (default 10 s). */
+  connect(credential: DeviceCredential, connectTimeoutMs?: number): Promise<DeviceClient>;
   setSettings(settings: Partial<Settings>): Promise<void>;
   stop(): Promise<void>;
 }
@@ -60,7 +61,12 @@ export async function startServiceFixture(options: LocalStackOptions = {}): Prom
       );
       return decodeDeviceCredential(credential);
     },
-    connect: (credential) => DeviceClient.connect({ url: stack.endpoints.websocketUrl, credential }),
+    connect: (credential, connectTimeoutMs) =>
+      DeviceClient.connect({
+        url: stack.endpoints.websocketUrl,
+        credential,
+        ...(connectTimeoutMs ? { connectTimeoutMs } : {}),
+      }),
     async setSettings(settings) {
       await stores.settings.put(
         { ...DEFAULT_SETTINGS, ...(seededCwa ? { cwa: seededCwa } : {}), ...settings },

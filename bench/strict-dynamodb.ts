@@ -1,0 +1,33 @@
+// What the strict DynamoDB layer saw during a benchmark (conflicts, throttles, SDK retries), and the
+// --lenient / --capacity-scale options that the benchmarks pass to the local stack to compare.
+import type { LocalStack, LocalStackOptions } from '../local/stack';
+
+export const strictOptions = {
+  lenient: { type: 'boolean', default: false },
+  'capacity-scale': { type: 'string', default: '1' },
+} as const;
+
+export function strictStackOptions(values: {
+  lenient?: boolean;
+  'capacity-scale'?: string;
+}): Pick<LocalStackOptions, 'lenient' | 'capacityScale'> {
+  const capacityScale = Number(values['capacity-scale'] ?? 1);
+  if (!Number.isInteger(capacityScale) || capacityScale < 1) {
+    throw new Error(`--capacity-scale must be a whole number of at least 1, got ${values['capacity-scale']}`);
+  }
+  return { lenient: values.lenient ?? false, capacityScale };
+}
+
+export function strictSummary(stack: LocalStack): string {
+  const layer = stack.strictDynamoDb;
+  const s = layer.stats();
+  const mode = layer.lenient
+    ? 'lenient (no conflicts, no throughput limits)'
+    : `strict, capacity 1/${layer.capacityScale}`;
+  return [
+    `Strict DynamoDB layer: ${mode}`,
+    `  requests ${s.requests}; transactions cancelled by conflict ${s.transactionsCancelledByConflict}; ` +
+      `single writes refused by conflict ${s.writeConflicts}; throttled ${s.throttled}; SDK retries ${s.sdkRetries}; ` +
+      `TTL deletions ${s.ttlDeleted}`,
+  ].join('\n');
+}

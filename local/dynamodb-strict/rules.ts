@@ -1,0 +1,484 @@
+// The strict rules applied to each DynamoDB request on its way to DynamoDB Local: transaction conflicts
+// (conflicts.ts), per-partition throughput (throughput.ts) and the 400 KB item size. Operations not named here
+// (Scan, BatchWriteItem, control plane) pass through unchanged.
+import { ConflictRegistry, type Holder } from './conflicts';
+import {
+  type CancellationCode,
+  type ErrorAnswer,
+  itemTooLarge,
+  throughputExceeded,
+  transactionCanceled,
+  transactionConflict,
+} from './errors';
+import { type Item, itemSize, MAX_ITEM_BYTES, readUnits, writeUnits } from './item-size';
+import { type Capacity, ThroughputModel } from './throughput';
+import type { Upstream, UpstreamAnswer } from './upstream';
+
+interface KeyNames {
+  readonly pk: string;
+  readonly sk?: string;
+}
+
+interface TableSchema extends KeyNames {
+  readonly name: string;
+  readonly indexes: readonly (KeyNames & { readonly name: string })[];
+}
+
+/** What the layer saw; bench and tests read it from GET /stats. */
+export interface StrictStats {
+  requests: number;
+  /** TransactWriteItems/TransactGetItems cancelled with TransactionConflict. */
+  transactionsCancelledByConflict: number;
+  /** Single-item writes refused with TransactionConflictException. */
+  writeConflicts: number;
+  /** Requests refused for partition throughput (ProvisionedThroughputExceeded or ThrottlingError). */
+  throttled: number;
+  itemsTooLarge: number;
+  ttlDeleted: number;
+  /** Requests that were an AWS SDK retry (`amz-sdk-request: attempt=N`, N > 1). */
+  sdkRetries: number;
+}
+
+export function emptyStats(): StrictStats {
+  return {
+    requests: 0,
+    transactionsCancelledByConflict: 0,
+    writeConflicts: 0,
+    throttled: 0,
+    itemsTooLarge: 0,
+    ttlDeleted: 0,
+    sdkRetries: 0,
+  };
+}
+
+type Forward = () => Promise<UpstreamAnswer>;
+export type Outcome = UpstreamAnswer | ErrorAnswer;
+
+interface Request {
+  TableName?: string;
+  Key?: Item;
+  Item?: Item;
+  ConsistentRead?: boolean;
+  IndexName?: string;
+  KeyConditionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Item;
+  Select?: string;
+  TransactItems?: Record<string, Request>[];
+  RequestItems?: Record<string, { Keys?: Item[]; ConsistentRead?: boolean }>;
+}
+
+interface Touched {
+  readonly schema: TableSchema;
+  readonly key: Item;
+  readonly id: string;
+  /** Put: the item to be written. */
+  readonly item?: Item;
+  readonly action: string;
+}
+
+interface Charge {
+  readonly partition: string;
+  readonly units: number;
+}
+
+export class StrictRules {
+  readonly stats = emptyStats();
+  private readonly conflicts = new ConflictRegistry();
+  private readonly throughput: ThroughputModel;
+  private readonly schemas = new Map<string, Promise<TableSchema>>();
+
+  constructor(
+    private readonly upstream: Upstream,
+    capacityScale: number,
+  ) {
+    this.throughput = new ThroughputModel(capacityScale);
+  }
+
+  async apply(operation: string, request: Request, forward: Forward): Promise<Outcome> {
+    this.stats.requests++;
+    switch (operation) {
+      case 'PutItem':
+      case 'UpdateItem':
+      case 'DeleteItem':
+        return this.singleWrite(operation, request, forward);
+      case 'TransactWriteItems':
+        return this.transactWrite(request, forward);
+      case 'TransactGetItems':
+        return this.transactGet(request, forward);
+      case 'GetItem':
+        return this.getItem(request, forward);
+      case 'BatchGetItem':
+        return this.batchGet(request, forward);
+      case 'Query':
+        return this.query(request, forward);
+      default:
+        return forward();
+    }
+  }
+
+  private async singleWrite(operation: string, request: Request, forward: Forward): Promise<Outcome> {
+    const touched = await this.touched(operation.replace('Item', ''), request);
+    if (touched.item && itemSize(touched.item) > MAX_ITEM_BYTES) return this.tooLarge();
+    if (this.conflicts.conflicts('write', [touched.id])[0]) {
+      this.stats.writeConflicts++;
+      return transactionConflict();
+    }
+    return this.holding('write', [touched], async (release) => {
+      const [old] = await this.oldImages([touched]);
+      const throttledBy = this.emptyWritePartition(touched, old);
+      if (throttledBy !== undefined) {
+        this.stats.throttled++;
+        return throughputExceeded(throttledBy.index);
+      }
+      // One unit now, the rest when the size is known: concurrent requests cannot all pass a full bucket.
+      this.reserve(touched, 1);
+      const answer = await forward();
+      // In flight until DynamoDB Local has answered; reading the new image for the bill is not part of it.
+      release();
+      const after = answer.status === 200 ? await this.newImage(touched, old) : old;
+      this.chargeAll('write', this.writeCharges(touched, old, after), 1);
+      this.reserve(touched, -1);
+      return answer;
+    });
+  }
+
+  private async transactWrite(request: Request, forward: Forward): Promise<Outcome> {
+    const touched = await Promise.all(
+      (request.TransactItems ?? []).map((entry) => {
+        const [action, inner] = Object.entries(entry)[0] ?? ['', {}];
+        return this.touched(action, inner);
+      }),
+    );
+    if (touched.some((t) => t.item && itemSize(t.item) > MAX_ITEM_BYTES)) return this.tooLarge();
+    const conflicted = this.conflicts.conflicts(
+      'transactWrite',
+      touched.map((t) => t.id),
+    );
+    if (conflicted.some(Boolean)) {
+      this.stats.transactionsCancelledByConflict++;
+      return transactionCanceled(conflicted.map((c) => (c ? 'TransactionConflict' : 'None')));
+    }
+    return this.holding('transactWrite', touched, async (release) => {
+      const olds = await this.oldImages(touched);
+      const throttled = touched.map((t, i) => this.emptyWritePartition(t, olds[i]) !== undefined);
+      if (throttled.some(Boolean)) return this.throttledTransaction(throttled);
+      for (const t of touched) this.reserve(t, 2);
+      const answer = await forward();
+      release();
+      for (const t of touched) this.reserve(t, -2);
+      const afters = await Promise.all(
+        touched.map((t, i) => (answer.status === 200 ? this.newImage(t, olds[i]) : olds[i])),
+      );
+      // Transactions cost two units per item (prepare and commit).
+      touched.forEach((t, i) => {
+        this.chargeAll('write', this.writeCharges(t, olds[i], afters[i]), 2);
+      });
+      return answer;
+    });
+  }
+
+  private async transactGet(request: Request, forward: Forward): Promise<Outcome> {
+    const touched = await Promise.all(
+      (request.TransactItems ?? []).map((entry) => this.touched('Get', entry.Get ?? {})),
+    );
+    const conflicted = this.conflicts.conflicts(
+      'transactGet',
+      touched.map((t) => t.id),
+    );
+    if (conflicted.some(Boolean)) {
+      this.stats.transactionsCancelledByConflict++;
+      return transactionCanceled(conflicted.map((c) => (c ? 'TransactionConflict' : 'None')));
+    }
+    return this.holding('transactGet', touched, async () => {
+      const throttled = touched.map(
+        (t) => this.throughput.firstEmpty('read', [basePartition(t.schema, t.key)]) !== undefined,
+      );
+      if (throttled.some(Boolean)) return this.throttledTransaction(throttled);
+      const answer = await forward();
+      if (answer.status === 200) {
+        const responses = (parse(answer).Responses ?? []) as { Item?: Item }[];
+        touched.forEach((t, i) => {
+          this.throughput.charge(
+            'read',
+            basePartition(t.schema, t.key),
+            2 * readUnits(itemSize(responses[i]?.Item)),
+          );
+        });
+      }
+      return answer;
+    });
+  }
+
+  private async getItem(request: Request, forward: Forward): Promise<Outcome> {
+    const touched = await this.touched('Get', request);
+    const partition = basePartition(touched.schema, touched.key);
+    if (this.throughput.firstEmpty('read', [partition]) !== undefined) return this.throttledRead(undefined);
+    const answer = await forward();
+    if (answer.status === 200) {
+      const units = readUnits(itemSize(parse(answer).Item as Item | undefined));
+      this.throughput.charge('read', partition, request.ConsistentRead ? units : units / 2);
+    }
+    return answer;
+  }
+
+  private async batchGet(request: Request, forward: Forward): Promise<Outcome> {
+    const partitions: { partition: string; consistent: boolean }[] = [];
+    for (const [table, entry] of Object.entries(request.RequestItems ?? {})) {
+      const schema = await this.schema(table);
+      for (const key of entry.Keys ?? []) {
+        partitions.push({ partition: basePartition(schema, key), consistent: entry.ConsistentRead === true });
+      }
+    }
+    // AWS answers ProvisionedThroughputExceeded only when no key could be read; a partial throttle becomes
+    // UnprocessedKeys, which this layer does not model (see README).
+    if (partitions.length > 0 && partitions.every((p) => this.throughput.firstEmpty('read', [p.partition]))) {
+      return this.throttledRead(undefined);
+    }
+    const answer = await forward();
+    if (answer.status === 200) {
+      for (const p of partitions) this.throughput.charge('read', p.partition, p.consistent ? 1 : 0.5);
+    }
+    return answer;
+  }
+
+  private async query(request: Request, forward: Forward): Promise<Outcome> {
+    const schema = await this.schema(request.TableName ?? '');
+    const index = request.IndexName;
+    const keys = index === undefined ? schema : schema.indexes.find((i) => i.name === index);
+    const value = keys && partitionKeyValue(request, keys.pk);
+    if (value === undefined) return forward();
+    const partition = partitionId(schema.name, index, value);
+    if (this.throughput.firstEmpty('read', [partition]) !== undefined) return this.throttledRead(index);
+    const answer = await forward();
+    if (answer.status === 200) {
+      const page = parse(answer);
+      const items = (page.Items ?? []) as Item[];
+      // Select COUNT returns no items: count each one as 1 KB.
+      const bytes =
+        items.length > 0
+          ? items.reduce((sum, item) => sum + itemSize(item), 0)
+          : Number(page.ScannedCount ?? 0) * 1024;
+      const units = readUnits(bytes);
+      this.throughput.charge('read', partition, request.ConsistentRead ? units : units / 2);
+    }
+    return answer;
+  }
+
+  private async holding(
+    kind: Holder,
+    touched: readonly Touched[],
+    work: (release: () => void) => Promise<Outcome>,
+  ) {
+    const release = this.conflicts.hold(
+      kind,
+      touched.map((t) => t.id),
+    );
+    try {
+      return await work(release);
+    } finally {
+      release();
+    }
+  }
+
+  private tooLarge(): ErrorAnswer {
+    this.stats.itemsTooLarge++;
+    return itemTooLarge();
+  }
+
+  private throttledRead(index: string | undefined): ErrorAnswer {
+    this.stats.throttled++;
+    return throughputExceeded(index);
+  }
+
+  private throttledTransaction(throttled: readonly boolean[]): ErrorAnswer {
+    this.stats.throttled++;
+    return transactionCanceled(throttled.map((t): CancellationCode => (t ? 'ThrottlingError' : 'None')));
+  }
+
+  private emptyWritePartition(t: Touched, old: Item | undefined): { index?: string } | undefined {
+    const candidates = [{ partition: basePartition(t.schema, t.key) }, ...indexEntries(t.schema, old)];
+    if (t.item) candidates.push(...indexEntries(t.schema, t.item));
+    const empty = this.throughput.firstEmpty(
+      'write',
+      candidates.map((c) => c.partition),
+    );
+    if (empty === undefined) return undefined;
+    const found = candidates.find((c) => c.partition === empty);
+    return found && 'index' in found ? { index: found.index } : {};
+  }
+
+  /** What a write consumes, on the base table and on each index whose entry it adds, changes or removes. */
+  private writeCharges(t: Touched, old: Item | undefined, after: Item | undefined): Charge[] {
+    const charges: Charge[] = [
+      {
+        partition: basePartition(t.schema, t.key),
+        units: writeUnits(Math.max(itemSize(old), itemSize(after))),
+      },
+    ];
+    if (t.action === 'ConditionCheck' || JSON.stringify(old) === JSON.stringify(after)) return charges;
+    const before = new Map(indexEntries(t.schema, old).map((e) => [e.index, e]));
+    const now = new Map(indexEntries(t.schema, after).map((e) => [e.index, e]));
+    for (const index of t.schema.indexes) {
+      const was = before.get(index.name);
+      const is = now.get(index.name);
+      if (was && (!is || was.entry !== is.entry)) {
+        charges.push({ partition: was.partition, units: writeUnits(itemSize(old)) });
+      }
+      if (is) charges.push({ partition: is.partition, units: writeUnits(itemSize(after)) });
+    }
+    return charges;
+  }
+
+  /** Takes (or, negative, gives back) write units on the item's base partition ahead of the real bill. */
+  private reserve(t: Touched, units: number): void {
+    this.throughput.charge('write', basePartition(t.schema, t.key), units);
+  }
+
+  private chargeAll(capacity: Capacity, charges: readonly Charge[], factor: number): void {
+    for (const charge of charges) this.throughput.charge(capacity, charge.partition, charge.units * factor);
+  }
+
+  /** The items as they are now, in one consistent BatchGetItem (one round trip however many items). */
+  private async oldImages(touched: readonly Touched[]): Promise<(Item | undefined)[]> {
+    const byTable = new Map<string, Map<string, Item>>();
+    for (const t of touched) {
+      const keys = byTable.get(t.schema.name) ?? new Map<string, Item>();
+      keys.set(t.id, t.key);
+      byTable.set(t.schema.name, keys);
+    }
+    const found = new Map<string, Item>();
+    let pending: Record<string, { Keys: Item[]; ConsistentRead: true }> = Object.fromEntries(
+      [...byTable].map(([table, keys]) => [
+        table,
+        { Keys: [...keys.values()], ConsistentRead: true as const },
+      ]),
+    );
+    while (Object.keys(pending).length > 0) {
+      const answer = await this.upstream.call<{
+        Responses?: Record<string, Item[]>;
+        UnprocessedKeys?: typeof pending;
+      }>('BatchGetItem', { RequestItems: pending });
+      for (const [table, items] of Object.entries(answer.Responses ?? {})) {
+        const schema = touched.find((t) => t.schema.name === table)?.schema;
+        if (schema) for (const item of items) found.set(itemId(schema, keyOf(schema, item)), item);
+      }
+      pending = answer.UnprocessedKeys ?? {};
+    }
+    return touched.map((t) => found.get(t.id));
+  }
+
+  private async newImage(t: Touched, old: Item | undefined): Promise<Item | undefined> {
+    if (t.action === 'Put') return t.item;
+    if (t.action === 'Delete') return undefined;
+    if (t.action === 'ConditionCheck') return old;
+    const answer = await this.upstream.call<{ Item?: Item }>('GetItem', {
+      TableName: t.schema.name,
+      Key: t.key,
+      ConsistentRead: true,
+    });
+    return answer.Item;
+  }
+
+  private async touched(action: string, request: Request): Promise<Touched> {
+    const schema = await this.schema(request.TableName ?? '');
+    const key = request.Item ? keyOf(schema, request.Item) : (request.Key ?? {});
+    return {
+      schema,
+      key,
+      id: itemId(schema, key),
+      action,
+      ...(action === 'Put' && request.Item ? { item: request.Item } : {}),
+    };
+  }
+
+  private schema(table: string): Promise<TableSchema> {
+    let schema = this.schemas.get(table);
+    if (!schema) {
+      schema = describe(this.upstream, table);
+      // A failed lookup (no such table yet) is not remembered: DynamoDB Local answers the request itself.
+      schema.catch(() => this.schemas.delete(table));
+      this.schemas.set(table, schema);
+    }
+    return schema;
+  }
+}
+
+interface KeySchemaElement {
+  AttributeName: string;
+  KeyType: 'HASH' | 'RANGE';
+}
+
+async function describe(upstream: Upstream, table: string): Promise<TableSchema> {
+  const { Table } = await upstream.call<{
+    Table: {
+      KeySchema: KeySchemaElement[];
+      GlobalSecondaryIndexes?: { IndexName: string; KeySchema: KeySchemaElement[] }[];
+    };
+  }>('DescribeTable', { TableName: table });
+  const names = (schema: KeySchemaElement[]): KeyNames => {
+    const sk = schema.find((k) => k.KeyType === 'RANGE')?.AttributeName;
+    return { pk: schema.find((k) => k.KeyType === 'HASH')?.AttributeName ?? '', ...(sk ? { sk } : {}) };
+  };
+  return {
+    name: table,
+    ...names(Table.KeySchema),
+    indexes: (Table.GlobalSecondaryIndexes ?? []).map((index) => ({
+      name: index.IndexName,
+      ...names(index.KeySchema),
+    })),
+  };
+}
+
+function keyOf(schema: TableSchema, item: Item): Item {
+  const key: Item = {};
+  for (const name of [schema.pk, schema.sk]) {
+    const value = name === undefined ? undefined : item[name];
+    if (name !== undefined && value !== undefined) key[name] = value;
+  }
+  return key;
+}
+
+function itemId(schema: TableSchema, key: Item): string {
+  return `${schema.name}\u0000${JSON.stringify([key[schema.pk], schema.sk ? key[schema.sk] : null])}`;
+}
+
+function partitionId(table: string, index: string | undefined, value: unknown): string {
+  return `${table}/${index ?? ''}\u0000${JSON.stringify(value)}`;
+}
+
+function basePartition(schema: TableSchema, key: Item): string {
+  return partitionId(schema.name, undefined, key[schema.pk]);
+}
+
+/** The index entries an item image has: only items carrying an index's key attributes are in that index. */
+function indexEntries(schema: TableSchema, image: Item | undefined) {
+  if (!image) return [];
+  return schema.indexes.flatMap((index) => {
+    const pk = image[index.pk];
+    const sk = index.sk === undefined ? null : image[index.sk];
+    if (pk === undefined || sk === undefined) return [];
+    return [
+      {
+        index: index.name,
+        partition: partitionId(schema.name, index.name, pk),
+        entry: JSON.stringify([pk, sk]),
+      },
+    ];
+  });
+}
+
+/** The partition key value a Query names with `pk = :v` (attribute names resolved), if it does. */
+function partitionKeyValue(request: Request, pk: string): unknown {
+  const pattern = /(#?[A-Za-z0-9_.-]+)\s*=\s*(:[A-Za-z0-9_]+)/g;
+  for (const match of (request.KeyConditionExpression ?? '').matchAll(pattern)) {
+    const [, name = '', placeholder = ''] = match;
+    const resolved = name.startsWith('#') ? request.ExpressionAttributeNames?.[name] : name;
+    if (resolved === pk) return request.ExpressionAttributeValues?.[placeholder];
+  }
+  return undefined;
+}
+
+function parse(answer: UpstreamAnswer): Record<string, unknown> {
+  return JSON.parse(answer.body.toString()) as Record<string, unknown>;
+}

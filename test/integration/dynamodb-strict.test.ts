@@ -1,0 +1,250 @@
+// The strict DynamoDB layer against real DynamoDB Local and the real AWS SDK v3: transaction conflicts land at
+// the right positions and parse into the SDK's exception classes, a hot partition is throttled in a scale
+// model and the SDK's retries show, expired items (handshake nonces) disappear, items over 400 KB are refused.
+
+import { createConnection } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import {
+  DynamoDBClient,
+  ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbConnectionStore } from '../../functions/adapters/dynamodb-connection-store';
+import { handshakeNonceKey } from '../../functions/domain/keys';
+import { serviceTable, tables } from '../../functions/tables';
+import {
+  dynamoDbLocalClientConfig,
+  type RunningDynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../local/dynamodb-local';
+import { type RunningStrictLayer, startStrictLayer } from '../../local/dynamodb-strict';
+
+let db: RunningDynamoDbLocal;
+let strict: RunningStrictLayer;
+let scaled: RunningStrictLayer;
+let documents: DynamoDBDocumentClient;
+let tableName: string;
+
+const clientFor = (layer: RunningStrictLayer, maxAttempts?: number) =>
+  DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      ...dynamoDbLocalClientConfig(layer.endpoint),
+      ...(maxAttempts ? { maxAttempts } : {}),
+    }),
+  );
+
+beforeAll(async () => {
+  db = await startDynamoDbLocal({ tables });
+  tableName = db.tableNames[serviceTable.id] as string;
+  const upstream = { origin: db.endpoint, ...(db.socketPath ? { socketPath: db.socketPath } : {}) };
+  strict = await startStrictLayer({
+    upstream,
+    ttlTables: [{ name: tableName, attribute: serviceTable.timeToLiveAttribute }],
+    ttlSweepMs: 60_000,
+  });
+  // 1/100 of every limit: 10 write units per second per partition key.
+  scaled = await startStrictLayer({ upstream, capacityScale: 100 });
+  documents = clientFor(strict);
+});
+
+afterAll(async () => {
+  documents?.destroy();
+  await Promise.allSettled([strict?.stop(), scaled?.stop()]);
+  await db?.stop();
+});
+
+const counterKey = { pk: 'COUNTER#strict', sk: 'COUNTER' };
+
+function admit(i: number) {
+  return documents.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        { Put: { TableName: tableName, Item: { pk: `ENTRY#${i}`, sk: 'ENTRY' } } },
+        {
+          Update: {
+            TableName: tableName,
+            Key: counterKey,
+            UpdateExpression: 'ADD #n :one',
+            ExpressionAttributeNames: { '#n': 'n' },
+            ExpressionAttributeValues: { ':one': 1 },
+          },
+        },
+      ],
+    }),
+  );
+}
+
+describe('transaction conflicts', () => {
+  it('cancels concurrent transactions on one item with TransactionConflict at that item’s position', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => admit(i)));
+    const cancelled = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    const committed = results.filter((r) => r.status === 'fulfilled').length;
+    expect(cancelled.length).toBeGreaterThan(0);
+    expect(committed).toBeGreaterThan(0);
+    for (const error of cancelled) {
+      expect(error).toBeInstanceOf(TransactionCanceledException);
+      const reasons = (error as TransactionCanceledException).CancellationReasons ?? [];
+      expect(reasons.map((r) => r.Code)).toEqual(['None', 'TransactionConflict']);
+    }
+    // Cancelled means not applied: the counter counts exactly the committed transactions.
+    const counter = await documents.send(
+      new GetCommand({ TableName: tableName, Key: counterKey, ConsistentRead: true }),
+    );
+    expect(counter.Item?.n).toBe(committed);
+    expect(strict.stats().transactionsCancelledByConflict).toBeGreaterThanOrEqual(cancelled.length);
+  });
+
+  it('refuses a single write into an in-flight transaction with TransactionConflictException', async () => {
+    let seen: unknown;
+    for (let round = 0; round < 100 && seen === undefined; round++) {
+      const transaction = admit(1000 + round).catch(() => undefined);
+      const write = documents
+        .send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: counterKey,
+            UpdateExpression: 'SET touched = :t',
+            ExpressionAttributeValues: { ':t': round },
+          }),
+        )
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      const [, error] = await Promise.all([transaction, write]);
+      if (error !== undefined) seen = error;
+    }
+    expect(seen).toBeInstanceOf(TransactionConflictException);
+    expect(strict.stats().writeConflicts).toBeGreaterThan(0);
+  });
+});
+
+describe('per-partition throughput (scale model, --capacity-scale 100)', () => {
+  it('throttles a hot partition key; the SDK retries with back-off; a cold key is unaffected', async () => {
+    const client = clientFor(scaled, 3);
+    try {
+      const writes = Array.from({ length: 60 }, (_, i) =>
+        client.send(
+          new PutCommand({ TableName: tableName, Item: { pk: 'HOT#1', sk: `S#${i}`, pad: 'x'.repeat(100) } }),
+        ),
+      );
+      const results = await Promise.allSettled(writes);
+      const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.$metadata] : []));
+      const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      // 10 units per second and a second of burst: 60 writes cannot all pass on the first attempt.
+      const retried = ok.filter((m) => (m.attempts ?? 1) > 1);
+      expect(retried.length + failed.length).toBeGreaterThan(0);
+      for (const m of retried) expect(m.totalRetryDelay ?? 0).toBeGreaterThan(0);
+      for (const error of failed) expect(error).toBeInstanceOf(ProvisionedThroughputExceededException);
+      expect(scaled.stats().throttled).toBeGreaterThan(0);
+      const cold = await client.send(
+        new PutCommand({ TableName: tableName, Item: { pk: 'COLD#1', sk: 'S' } }),
+      );
+      expect(cold.$metadata.attempts).toBe(1);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('time to live', () => {
+  it('deletes expired handshake nonces in the background and keeps live ones', async () => {
+    const store = new DynamoDbConnectionStore(documents, tableName);
+    await documents.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { pk: 'DEVICE#ttl-dev', sk: 'DEVICE', status: 'active' },
+      }),
+    );
+    const past = Math.floor(Date.now() / 1000) - 5;
+    const future = Math.floor(Date.now() / 1000) + 600;
+    const base = {
+      connectedAt: Date.now(),
+      sourceIp: '127.0.0.1',
+      userAgent: 't',
+      deviceId: 'ttl-dev',
+      userId: 'CONTOSO\\alice',
+      sealedKey: 'v1.local.x.y.z',
+      channel: 'AAAAAAAAAAAAAAAAAAAAAA',
+    };
+    await store.open(
+      { ...base, connectionId: 'ttl-a' },
+      { deviceId: 'ttl-dev', nonce: 'expiredexpiredexpired0', expiresAt: past },
+    );
+    await store.open(
+      { ...base, connectionId: 'ttl-b' },
+      { deviceId: 'ttl-dev', nonce: 'livelivelivelivelive00', expiresAt: future },
+    );
+    expect(await strict.sweepExpired()).toBeGreaterThanOrEqual(1);
+    const read = (nonce: string) =>
+      documents.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: handshakeNonceKey('ttl-dev', nonce),
+          ConsistentRead: true,
+        }),
+      );
+    expect((await read('expiredexpiredexpired0')).Item).toBeUndefined();
+    expect((await read('livelivelivelivelive00')).Item).toBeDefined();
+  });
+});
+
+describe('item size', () => {
+  it('refuses an item over 400 KB with ValidationException and stores one just under', async () => {
+    const put = (bytes: number) =>
+      documents.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { pk: `BIG#${bytes}`, sk: 'BIG', blob: 'x'.repeat(bytes) },
+        }),
+      );
+    await expect(put(400 * 1024 + 1)).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringMatching(/maximum allowed size/),
+    });
+    await expect(put(400 * 1024 - 200)).resolves.toBeDefined();
+  });
+});
+
+describe('loopback only', () => {
+  const nonLoopback = Object.values(networkInterfaces())
+    .flat()
+    .find((address) => address && !address.internal && address.family === 'IPv4')?.address;
+
+  const connects = (host: string, port: number) =>
+    new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host, port, timeout: 3_000 });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(false));
+    });
+
+  it.runIf(nonLoopback !== undefined)(
+    'no DynamoDB port answers on a non-loopback address of this host (JVM in its own network namespace)',
+    async () => {
+      expect(db.socketPath).toBeDefined();
+      const host = nonLoopback as string;
+      // The JVM's own port inside its namespace, the loopback relay's port, the strict layer's port.
+      for (const port of [8000, db.port, strict.port, scaled.port]) {
+        expect(await connects(host, port), `${host}:${port}`).toBe(false);
+      }
+      // The same ports answer on loopback (the relay and the layers), so the refusals above are not vacuous.
+      for (const port of [db.port, strict.port]) expect(await connects('127.0.0.1', port)).toBe(true);
+    },
+  );
+});
