@@ -4,6 +4,7 @@
 import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { ImServer, ImSession } from '../im-server/port';
 import type { SecretSealer } from '../secrets';
+import { errorDetail } from './error-detail';
 import type { SessionRecord, SessionStore } from './sessions';
 
 /** Why a session ended, as the device sees it in its `Logged Out` status. */
@@ -70,7 +71,7 @@ export async function endSession(
   } catch (error) {
     warn('CWA sign-out failed; CWA will end the session by its own timeout', {
       sessionId: session.sessionId,
-      error: error instanceof Error ? error.name : String(error),
+      ...errorDetail(error),
     });
   }
   if (options.tellDevice ?? true) {
@@ -85,7 +86,7 @@ export async function endSession(
     } catch (error) {
       warn('Could not tell the device it was signed out', {
         sessionId: session.sessionId,
-        error: error instanceof Error ? error.name : String(error),
+        ...errorDetail(error),
       });
     }
   }

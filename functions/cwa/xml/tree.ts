@@ -144,10 +144,15 @@ export function childText(parent: XmlElement, name: string): string | undefined 
   return child === undefined ? undefined : child.text.trim();
 }
 
-/** An integer attribute or child text; undefined when absent or not an integer. */
+/**
+ * An integer attribute or child text; undefined when absent, not an integer, or outside the safe integers
+ * (±2^53−1): a bigger number would lose its last digits (or turn into Infinity) and compare wrongly.
+ */
 export function integerOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
-  if (trimmed === '' || !/^-?\d+$/.test(trimmed)) return undefined;
-  return Number.parseInt(trimmed, 10);
+  // 16 digits already exceed 2^53; refusing longer text up front keeps parsing it cheap.
+  if (trimmed === '' || trimmed.length > 17 || !/^-?\d+$/.test(trimmed)) return undefined;
+  const n = Number.parseInt(trimmed, 10);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
