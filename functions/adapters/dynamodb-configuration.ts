@@ -15,6 +15,7 @@ import {
 import {
   activitySortKey,
   connectionKey,
+  deviceSessionsKey,
   permissionKey,
   pumpLeaseKey,
   SESSIONS_PARTITION,
@@ -23,6 +24,7 @@ import {
   settingsKey,
   shardPartition,
   USERS_PARTITION,
+  userSessionsKey,
 } from '../domain/keys';
 import type { PermissionStore, UserPermission } from '../domain/permissions';
 import type {
@@ -31,6 +33,7 @@ import type {
   CheckpointOutcome,
   LeaseStore,
   LoginSnapshot,
+  SessionHolder,
   SessionRecord,
   SessionStore,
   ShardLease,
@@ -43,6 +46,12 @@ type Item = Record<string, unknown>;
 function permissionOf(item: Item | undefined): UserPermission | undefined {
   if (!item || typeof item.userId !== 'string') return undefined;
   return { userId: item.userId, allowed: item.allowed === true, updatedAt: Number(item.updatedAt ?? 0) };
+}
+
+/** The session ids a holder item (user or device) lists; the document client reads a string set as a Set. */
+function idsOf(item: Item | undefined): ReadonlySet<string> {
+  const ids = item?.sessions;
+  return ids instanceof Set ? (ids as Set<string>) : new Set();
 }
 
 function sessionOf(item: Item): SessionRecord {
@@ -130,8 +139,14 @@ export class DynamoDbSessionStore implements SessionStore {
     private readonly tableName: string,
   ) {}
 
-  async loginSnapshot(userId: string): Promise<LoginSnapshot> {
-    const keys = [settingsKey, sessionCountKey, permissionKey(userId)];
+  async loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot> {
+    const keys = [
+      settingsKey,
+      sessionCountKey,
+      permissionKey(userId),
+      userSessionsKey(userId),
+      deviceSessionsKey(deviceId),
+    ];
     const { Responses } = await this.client.send(
       new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
     );
@@ -142,10 +157,23 @@ export class DynamoDbSessionStore implements SessionStore {
       settings: settingsFromItem(find(settingsKey)),
       activeSessions: Number(find(sessionCountKey)?.active ?? 0),
       permission: permissionOf(find(permissionKey(userId))),
+      deviceSessions: [...idsOf(find(deviceSessionsKey(deviceId)))],
+      userSessions: idsOf(find(userSessionsKey(userId))).size,
     };
   }
 
-  async admit({ session, limit, frameSeq }: AdmitInput): Promise<AdmitOutcome> {
+  async admit({ session, limits, frameSeq, previousSessionId }: AdmitInput): Promise<AdmitOutcome> {
+    const ids = new Set([session.sessionId]);
+    const holder = (key: { pk: string; sk: string }, limit: number) => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'ADD #sessions :ids',
+        ConditionExpression: 'attribute_not_exists(#sessions) OR size(#sessions) < :limit',
+        ExpressionAttributeNames: { '#sessions': 'sessions' },
+        ExpressionAttributeValues: { ':ids': ids, ':limit': limit },
+      },
+    });
     try {
       await withConflictRetry(() =>
         this.client.send(
@@ -157,7 +185,7 @@ export class DynamoDbSessionStore implements SessionStore {
                   Key: sessionCountKey,
                   UpdateExpression: 'ADD active :one',
                   ConditionExpression: 'attribute_not_exists(active) OR active < :limit',
-                  ExpressionAttributeValues: { ':one': 1, ':limit': limit },
+                  ExpressionAttributeValues: { ':one': 1, ':limit': limits.total },
                 },
               },
               {
@@ -181,11 +209,33 @@ export class DynamoDbSessionStore implements SessionStore {
                   TableName: this.tableName,
                   Key: connectionKey(session.connectionId),
                   UpdateExpression: 'SET inSeq = :seq, sessionId = :sid',
-                  ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
-                  ExpressionAttributeValues: { ':seq': frameSeq, ':sid': session.sessionId },
+                  // One signed-in session per connection: the session it carried (if any) is the one the
+                  // login saw, and (next item) that one has ended.
+                  ConditionExpression:
+                    previousSessionId === undefined
+                      ? 'attribute_exists(pk) AND inSeq < :seq AND attribute_not_exists(sessionId)'
+                      : 'attribute_exists(pk) AND inSeq < :seq AND sessionId = :previous',
+                  ExpressionAttributeValues: {
+                    ':seq': frameSeq,
+                    ':sid': session.sessionId,
+                    ...(previousSessionId === undefined ? {} : { ':previous': previousSessionId }),
+                  },
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
+              holder(userSessionsKey(session.userId), limits.perUser),
+              holder(deviceSessionsKey(session.deviceId), limits.perDevice),
+              ...(previousSessionId === undefined
+                ? []
+                : [
+                    {
+                      ConditionCheck: {
+                        TableName: this.tableName,
+                        Key: sessionKey(previousSessionId),
+                        ConditionExpression: 'attribute_not_exists(pk)',
+                      },
+                    },
+                  ]),
             ],
           }),
         ),
@@ -193,9 +243,17 @@ export class DynamoDbSessionStore implements SessionStore {
       return 'admitted';
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const [count, , connection] = error.CancellationReasons ?? [];
-      if (connection?.Code === 'ConditionalCheckFailed')
-        return connection.Item ? 'replayed' : 'connection-gone';
+      const [count, , connection, user, device, previous] = error.CancellationReasons ?? [];
+      if (connection?.Code === 'ConditionalCheckFailed') {
+        if (!connection.Item) return 'connection-gone';
+        // The frame's number used already: a retried frame. Otherwise the connection carries a session.
+        const inSeq: unknown = connection.Item.inSeq;
+        const seen = Number(inSeq && typeof inSeq === 'object' && 'N' in inSeq ? inSeq.N : inSeq);
+        return seen >= frameSeq ? 'replayed' : 'signed-in';
+      }
+      if (previous?.Code === 'ConditionalCheckFailed') return 'signed-in';
+      if (device?.Code === 'ConditionalCheckFailed') return 'device-full';
+      if (user?.Code === 'ConditionalCheckFailed') return 'user-full';
       if (count?.Code === 'ConditionalCheckFailed') return 'full';
       throw error;
     }
@@ -232,7 +290,17 @@ export class DynamoDbSessionStore implements SessionStore {
     return Item ? sessionOf(Item) : undefined;
   }
 
-  async end(sessionId: string): Promise<boolean> {
+  async end({ sessionId, userId, deviceId }: SessionHolder): Promise<boolean> {
+    const ids = new Set([sessionId]);
+    const release = (key: { pk: string; sk: string }) => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'DELETE #sessions :ids',
+        ExpressionAttributeNames: { '#sessions': 'sessions' },
+        ExpressionAttributeValues: { ':ids': ids },
+      },
+    });
     try {
       await withConflictRetry(() =>
         this.client.send(
@@ -242,7 +310,9 @@ export class DynamoDbSessionStore implements SessionStore {
                 Delete: {
                   TableName: this.tableName,
                   Key: sessionKey(sessionId),
-                  ConditionExpression: 'attribute_exists(pk)',
+                  // The holder named is the session's own: its id leaves the right sets.
+                  ConditionExpression: 'attribute_exists(pk) AND userId = :user AND deviceId = :device',
+                  ExpressionAttributeValues: { ':user': userId, ':device': deviceId },
                 },
               },
               {
@@ -253,6 +323,8 @@ export class DynamoDbSessionStore implements SessionStore {
                   ExpressionAttributeValues: { ':minus': -1 },
                 },
               },
+              release(userSessionsKey(userId)),
+              release(deviceSessionsKey(deviceId)),
             ],
           }),
         ),

@@ -63,7 +63,7 @@ export async function endSession(
   reason: LogoutReason,
   options: EndSessionOptions = {},
 ): Promise<boolean> {
-  if (!(await deps.sessions.end(session.sessionId))) return false;
+  if (!(await deps.sessions.end(session))) return false;
   const warn = deps.warn ?? (() => {});
   try {
     const imSession = await openConnectivityCache(deps.sealer, session);

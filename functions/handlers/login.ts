@@ -10,7 +10,7 @@ import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { logger, metrics } from '../commons/powertools';
-import { reclaimHere } from '../commons/session-ending';
+import { reclaimDeviceHere, reclaimHere } from '../commons/session-ending';
 import { connectionStore, dispatcher, imServerFor, secretSealer, sessionStore } from '../commons/stores';
 import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { StatusMessage } from '../dispatcher/messages';
@@ -32,6 +32,7 @@ function defaultDeps(): LoginHandlerDeps {
       imServerFor: imServerFor(),
       sealer: secretSealer(),
       reclaim: reclaimHere,
+      reclaimDevice: reclaimDeviceHere,
       now: Date.now,
       newSessionId: randomUUID,
       pumpShards: config().pumpShards,
@@ -78,6 +79,7 @@ function statusFor(result: Exclude<LoginResult, { outcome: 'Replayed' | 'Gone' }
     reason: result.reason,
     message: result.message,
     ...(result.methodsTried ? { methodsTried: result.methodsTried } : {}),
+    ...(result.sessionId ? { sessionId: result.sessionId } : {}),
   };
 }
 

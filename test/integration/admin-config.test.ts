@@ -118,7 +118,9 @@ async function openConnection(connectionId: string, deviceId: string, channel: s
 }
 
 async function admitSession(session: SessionRecord): Promise<void> {
-  expect(await sessions.admit({ session, limit: 10, frameSeq: 1 })).toBe('admitted');
+  expect(
+    await sessions.admit({ session, limits: { total: 10, perDevice: 10, perUser: 10 }, frameSeq: 1 }),
+  ).toBe('admitted');
 }
 
 const sessionRecord = (
