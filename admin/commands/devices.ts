@@ -3,6 +3,7 @@
 
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { createImServerResolver } from '../../functions/commons/im-servers';
 import { isValidDeviceId } from '../../functions/crypto/transport-key';
 import {
   activateDevice,
@@ -14,6 +15,7 @@ import {
   UnknownDeviceError,
   validateUserId,
 } from '../../functions/domain/devices';
+import { endSession } from '../../functions/domain/end-session';
 import {
   type Command,
   CommandError,
@@ -152,7 +154,7 @@ Device ids are not reused: activate the device again under a new id.
 ${targetHelp}`,
   options: {},
   positionals: { min: 1, max: 1, label: '<deviceId>' },
-  async run({ positionals, target, print }) {
+  async run({ positionals, target, print, warn }) {
     const [deviceId = ''] = positionals;
     if (!isValidDeviceId(deviceId)) {
       throw new UsageError('<deviceId> must be 3 to 64 characters of A-Z, a-z, 0-9, _ or -');
@@ -160,9 +162,32 @@ ${targetHelp}`,
     const service = await target();
     // Asked first: with --aws and no endpoint this stops before anything is revoked.
     const disconnect = service.disconnector();
+    const dispatcher = service.dispatcher();
+    const resolver = createImServerResolver();
+    const endSessions = async (revoked: string) => {
+      const sealer = service.sealer();
+      for (const sessionId of await service.sessions.heldByDevice(revoked)) {
+        const session = await service.sessions.get(sessionId);
+        if (!session) continue;
+        await endSession(
+          {
+            sessions: service.sessions,
+            imServer: {
+              signOut: async (imSession) => resolver(await service.settings.get()).signOut(imSession),
+            },
+            sealer,
+            dispatcher,
+            warn: (message, detail) =>
+              warn(`${message}${typeof detail.error === 'string' ? ` (${detail.error})` : ''}`),
+          },
+          session,
+          'device-deactivated',
+        );
+      }
+    };
     try {
       const { device, disconnected } = await deactivateDevice(
-        { store: service.devices, connections: service.devices, disconnect },
+        { store: service.devices, connections: service.devices, disconnect, endSessions },
         deviceId,
       );
       print(
@@ -174,6 +199,8 @@ ${targetHelp}`,
         throw new CommandError(error.message);
       }
       throw error;
+    } finally {
+      resolver.close();
     }
   },
 };

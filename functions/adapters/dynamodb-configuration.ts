@@ -232,7 +232,9 @@ export class DynamoDbSessionStore implements SessionStore {
                       ConditionCheck: {
                         TableName: this.tableName,
                         Key: sessionKey(previousSessionId),
-                        ConditionExpression: 'attribute_not_exists(pk)',
+                        // Ended, or resumed on another connection: either way not this connection's now.
+                        ConditionExpression: 'attribute_not_exists(pk) OR connectionId <> :connection',
+                        ExpressionAttributeValues: { ':connection': session.connectionId },
                       },
                     },
                   ]),
@@ -529,6 +531,14 @@ export class DynamoDbSessionStore implements SessionStore {
       if (session?.Code === 'ConditionalCheckFailed') return 'not-yours' as const;
       throw error;
     }
+  }
+
+  /** The ids of the sessions a device holds (its holder item; 1 read). */
+  async heldByDevice(deviceId: string): Promise<string[]> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: deviceSessionsKey(deviceId), ConsistentRead: true }),
+    );
+    return [...idsOf(Item)];
   }
 
   async count(): Promise<number> {

@@ -15,7 +15,9 @@ export type LogoutReason =
   | 'out-of-coverage'
   | 'reclaimed'
   | 'administrator'
-  | 'cwa-ended';
+  | 'cwa-ended'
+  | 'resumed-elsewhere'
+  | 'device-deactivated';
 
 const explanations: Record<LogoutReason, string> = {
   device: 'You signed out.',
@@ -25,6 +27,8 @@ const explanations: Record<LogoutReason, string> = {
   reclaimed: 'Signed out to make room: the maximum number of sessions was reached and this one was idle.',
   administrator: 'An administrator ended this session.',
   'cwa-ended': 'The IM server ended this session.',
+  'resumed-elsewhere': 'The session was resumed on another connection of this device.',
+  'device-deactivated': 'An administrator deactivated this device.',
 };
 
 export interface EndSessionDeps {
@@ -40,6 +44,17 @@ export interface EndSessionDeps {
 export interface EndSessionOptions {
   /** Send the device a `Logged Out` status. @default true */
   readonly tellDevice?: boolean;
+}
+
+/** The `Logged Out` status for a session, as the device receives it. */
+export function loggedOut(sessionId: string, reason: LogoutReason) {
+  return {
+    type: 'status',
+    status: 'Logged Out',
+    reason,
+    message: explanations[reason],
+    sessionId,
+  } as const;
 }
 
 /** The sealed connectivity cache is bound to its session: it opens for that session only. */
@@ -76,13 +91,7 @@ export async function endSession(
   }
   if (options.tellDevice ?? true) {
     try {
-      await deps.dispatcher.send(session.connectionId, {
-        type: 'status',
-        status: 'Logged Out',
-        reason,
-        message: explanations[reason],
-        sessionId: session.sessionId,
-      });
+      await deps.dispatcher.send(session.connectionId, loggedOut(session.sessionId, reason));
     } catch (error) {
       warn('Could not tell the device it was signed out', {
         sessionId: session.sessionId,

@@ -195,8 +195,10 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
 
   // 0. One signed-in session per connection (checked first: it costs nobody anything).
   const previousSessionId = connection.sessionId;
-  if (previousSessionId !== undefined && (await deps.sessions.get(previousSessionId))) {
-    return refuse(alreadySignedIn(previousSessionId));
+  if (previousSessionId !== undefined) {
+    const carried = await deps.sessions.get(previousSessionId);
+    // A session resumed on another connection is no longer this one's.
+    if (carried?.connectionId === connection.connectionId) return refuse(alreadySignedIn(previousSessionId));
   }
 
   // 1. Admission: the device's and the user's fair share first, so that neither reclaims others' slots.

@@ -122,6 +122,8 @@ export interface SessionStore {
     readonly sessions: SessionRecord[];
     readonly next: Record<string, unknown> | undefined;
   }>;
+  /** The ids of the sessions a device holds. */
+  heldByDevice(deviceId: string): Promise<string[]>;
   /** The session count item as it stands. */
   count(): Promise<number>;
   /** The sessions one pump shard serves (index query). */

@@ -6,11 +6,14 @@ import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { connectionStore, dispatcher, sessionStore } from '../commons/stores';
+import { loggedOut } from '../domain/end-session';
 
 export async function handleResume(event: ParsedMessageEvent) {
   const deps = dispatcher();
   const inbound = await openDeviceFrame(deps, event);
   const sessionId = sessionIdOf(inbound.payload);
+  // Where the session is now: if it moves, that connection is told it no longer carries it.
+  const before = await sessionStore().get(sessionId);
   const outcome = await sessionStore().attach({
     sessionId,
     deviceId: inbound.connection.deviceId,
@@ -32,6 +35,10 @@ export async function handleResume(event: ParsedMessageEvent) {
       sessionId,
     });
     return { statusCode: 200 };
+  }
+  if (before && before.connectionId !== inbound.connection.connectionId) {
+    // Best effort: the old connection may be gone (that is what resume is for), which the dispatcher records.
+    await deps.send(before.connectionId, loggedOut(sessionId, 'resumed-elsewhere')).catch(() => undefined);
   }
   await deps.reply(inbound, {
     type: 'status',

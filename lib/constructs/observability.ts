@@ -91,6 +91,8 @@ const endReasons = allOf<LogoutReason>({
   reclaimed: true,
   administrator: true,
   'cwa-ended': true,
+  'resumed-elsewhere': true,
+  'device-deactivated': true,
 });
 const reclaimReasons = allOf<Reclaimed['reason']>({ 'out-of-coverage': true, reclaimed: true });
 const reapReasons = allOf<ReapReason>({ inactivity: true, 'out-of-coverage': true });

@@ -470,6 +470,8 @@ describe('admin config', () => {
         idleTimeoutMs: null,
         inactivityTimeoutMs: 1_800_000,
         connectionCapacity: 1000,
+        maxSessionsPerDevice: 1,
+        maxSessionsPerUser: 10,
         'cwa.baseUrl': null,
         'cwa.iwaLogonUrl': null,
         'cwa.formsLogonUrl': null,
