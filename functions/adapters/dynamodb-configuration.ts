@@ -39,6 +39,7 @@ import type {
   ShardLease,
 } from '../domain/sessions';
 import { type Settings, type SettingsStore, settingsFromItem } from '../domain/settings';
+import { DynamoDbConnectionStore } from './dynamodb-connection-store';
 import { withConflictRetry } from './transactions';
 
 type Item = Record<string, unknown>;
@@ -134,10 +135,14 @@ export class DynamoDbPermissionStore implements PermissionStore {
 }
 
 export class DynamoDbSessionStore implements SessionStore {
+  private readonly connections: DynamoDbConnectionStore;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.connections = new DynamoDbConnectionStore(client, tableName);
+  }
 
   async loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot> {
     const keys = [
@@ -214,7 +219,7 @@ export class DynamoDbSessionStore implements SessionStore {
                   ConditionExpression:
                     previousSessionId === undefined
                       ? 'attribute_exists(pk) AND inSeq < :seq AND attribute_not_exists(sessionId)'
-                      : 'attribute_exists(pk) AND inSeq < :seq AND sessionId = :previous',
+                      : 'attribute_exists(pk) AND inSeq < :seq AND (attribute_not_exists(sessionId) OR sessionId = :previous)',
                   ExpressionAttributeValues: {
                     ':seq': frameSeq,
                     ':sid': session.sessionId,
@@ -292,7 +297,7 @@ export class DynamoDbSessionStore implements SessionStore {
     return Item ? sessionOf(Item) : undefined;
   }
 
-  async end({ sessionId, userId, deviceId }: SessionHolder): Promise<boolean> {
+  async end({ sessionId, userId, deviceId, connectionId }: SessionHolder): Promise<boolean> {
     const ids = new Set([sessionId]);
     const release = (key: { pk: string; sk: string }) => ({
       Update: {
@@ -331,6 +336,8 @@ export class DynamoDbSessionStore implements SessionStore {
           }),
         ),
       );
+      // The connection no longer carries it: no event of this session is sent there after its Logged Out.
+      await this.connections.release(connectionId, sessionId);
       return true;
     } catch (error) {
       if (

@@ -54,9 +54,11 @@ export interface PumpDeps {
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
   readonly openImSession: (session: SessionRecord) => Promise<ImSession | undefined>;
   readonly sealImSession: (sessionId: string, imSession: ImSession) => Promise<string>;
+  /** Sends to the connection only while it carries `sessionId` (no event after the session's Logged Out). */
   readonly deliver: (
     connectionId: string,
     message: EventMessage | EventTooLargeNotice,
+    sessionId: string,
   ) => Promise<DeliveryOutcome>;
   readonly endSession: (session: SessionRecord, reason: LogoutReason) => Promise<boolean>;
   readonly now: () => number;
@@ -171,7 +173,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           if (worker.stopped || stopping) break;
           parts = event.eventId === previousId ? parts + 1 : 0;
           previousId = event.eventId;
-          const outcome = await deliverOrNotice(worker.session.connectionId, event, parts);
+          const outcome = await deliverOrNotice(worker.session, event, parts);
           if (!outcome.delivered) {
             // 410: the device is out of coverage. Everything before this event is delivered; the rest waits.
             worker.session = { ...worker.session, goneAt: deps.now() };
@@ -250,9 +252,14 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   }
 
   /** The event, or — when it cannot fit in a frame — a notice in its place, so the cursor can move on. */
-  async function deliverOrNotice(connectionId: string, event: ImEvent, part: number) {
+  async function deliverOrNotice(session: SessionRecord, event: ImEvent, part: number) {
+    const { connectionId, sessionId } = session;
     try {
-      return await deps.deliver(connectionId, { type: 'event', eventId: event.eventId, part, event });
+      return await deps.deliver(
+        connectionId,
+        { type: 'event', eventId: event.eventId, part, event },
+        sessionId,
+      );
     } catch (error) {
       if (!(error instanceof MessageTooLargeError)) throw error;
       deps.observe?.warn?.('Event pump: an event too large for one frame was replaced by a notice', {
@@ -261,15 +268,19 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         bytes: error.bytes,
       });
       const conversationId = 'conversationId' in event ? event.conversationId : undefined;
-      return deps.deliver(connectionId, {
-        type: 'eventTooLarge',
-        eventId: event.eventId,
-        part,
-        kind: event.type,
-        ...(typeof conversationId === 'string' ? { conversationId } : {}),
-        bytes: error.bytes,
-        limit: error.limit,
-      });
+      return deps.deliver(
+        connectionId,
+        {
+          type: 'eventTooLarge',
+          eventId: event.eventId,
+          part,
+          kind: event.type,
+          ...(typeof conversationId === 'string' ? { conversationId } : {}),
+          bytes: error.bytes,
+          limit: error.limit,
+        },
+        sessionId,
+      );
     }
   }
 

@@ -73,7 +73,7 @@ export interface AdmitLimits {
 }
 
 /** Who holds a session: what ending it must update besides the session itself. */
-export type SessionHolder = Pick<SessionRecord, 'sessionId' | 'userId' | 'deviceId'>;
+export type SessionHolder = Pick<SessionRecord, 'sessionId' | 'userId' | 'deviceId' | 'connectionId'>;
 
 export interface AdmitInput {
   readonly session: SessionRecord;

@@ -37,7 +37,9 @@ export async function handleResume(event: ParsedMessageEvent) {
     return { statusCode: 200 };
   }
   if (before && before.connectionId !== inbound.connection.connectionId) {
-    // Best effort: the old connection may be gone (that is what resume is for), which the dispatcher records.
+    // It stops carrying the session (no event of it goes there any more), then hears why. Best effort: the
+    // old connection may be gone — that is what resume is for.
+    await connectionStore().release(before.connectionId, sessionId);
     await deps.send(before.connectionId, loggedOut(sessionId, 'resumed-elsewhere')).catch(() => undefined);
   }
   await deps.reply(inbound, {
