@@ -21,6 +21,12 @@ import { defaults, type GatewayOptions, type ResolvedOptions, type RunningGatewa
 import { findRoute, selectRoute } from './route-selection';
 
 /** API Gateway rejects binary frames with 1003 (developer guide, "Binary media types for WebSocket APIs"). */
+/**
+ * Frames one connection may have queued or running at once (a frame takes one handler invocation). Past it
+ * the gateway drops the connection's new frames; documented in docs/security.md.
+ */
+export const MAX_BACKLOG = 64;
+
 const BINARY_REFUSED: CloseCause = { code: 1003, reason: 'Binary frames are not supported' };
 
 /** Close codes for the protocol failures ws detects and closes on by itself. */
@@ -197,6 +203,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return;
     }
     connection.touch();
+    // One device cannot queue unbounded work: past the bound its frames are dropped (and logged), so a
+    // flood costs that connection, not every other device's latency.
+    if (connection.backlog >= MAX_BACKLOG) {
+      log(`MESSAGE ${connection.id} dropped: ${MAX_BACKLOG} frames already queued`);
+      return;
+    }
     // ws hands text messages over as one Buffer (binaryType 'nodebuffer'), fragments already joined.
     const body = (data as Buffer).toString('utf8');
     void connection.enqueue(() => dispatch(connection, body));
@@ -208,6 +220,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
 
   async function dispatch(connection: Connection, body: string): Promise<void> {
+    // A frame still queued when its connection closed is dropped, not processed: nobody is there to answer.
+    if (!connection.isOpen) return;
     const route = selectRoute(routes, body);
     if (!route) {
       const requestId = newAwsStyleId();

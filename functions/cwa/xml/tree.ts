@@ -2,6 +2,7 @@
 // them, with entities escaped and decoded by the library. No regular expressions touch XML anywhere.
 
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { checkXmlLimits, XmlLimitError } from './limits';
 
 export interface XmlElement {
   readonly name: string;
@@ -72,6 +73,13 @@ function toElement(node: OrderedNode): XmlElement | undefined {
 export function parseXml(xml: string): XmlElement {
   const trimmed = xml.trim();
   if (trimmed.length === 0) throw new XmlFormatError('empty document');
+  // Size, depth and attribute counts first, in one cheap pass: the validator and parser are far slower.
+  try {
+    checkXmlLimits(trimmed);
+  } catch (error) {
+    if (error instanceof XmlLimitError) throw new XmlFormatError(`over a limit: ${error.message}`);
+    throw error;
+  }
   // The parser is lenient (it accepts unclosed tags), so well-formedness is checked first.
   const validation = XMLValidator.validate(trimmed);
   if (validation !== true) {
