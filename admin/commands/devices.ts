@@ -162,11 +162,22 @@ ${targetHelp}`,
     const service = await target();
     // Asked first: with --aws and no endpoint this stops before anything is revoked.
     const disconnect = service.disconnector();
-    const dispatcher = service.dispatcher();
     const resolver = createImServerResolver();
     const endSessions = async (revoked: string) => {
-      const sealer = service.sealer();
-      for (const sessionId of await service.sessions.heldByDevice(revoked)) {
+      const sessionIds = await service.sessions.heldByDevice(revoked);
+      if (sessionIds.length === 0) return;
+      let tools: {
+        sealer: ReturnType<typeof service.sealer>;
+        dispatcher: ReturnType<typeof service.dispatcher>;
+      };
+      try {
+        tools = { sealer: service.sealer(), dispatcher: service.dispatcher() };
+      } catch (error) {
+        // Without the key (--aws and no --kms-key-id) the device cannot be told; closing still ends its sessions.
+        warn(`the device's sessions end with its connections, untold (${(error as Error).message})`);
+        return;
+      }
+      for (const sessionId of sessionIds) {
         const session = await service.sessions.get(sessionId);
         if (!session) continue;
         await endSession(
@@ -175,8 +186,7 @@ ${targetHelp}`,
             imServer: {
               signOut: async (imSession) => resolver(await service.settings.get()).signOut(imSession),
             },
-            sealer,
-            dispatcher,
+            ...tools,
             warn: (message, detail) =>
               warn(`${message}${typeof detail.error === 'string' ? ` (${detail.error})` : ''}`),
           },

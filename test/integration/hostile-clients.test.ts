@@ -2,12 +2,16 @@
 // simulator): each case is one abuse that held before (docs/security.md lists them), and after each a
 // well-behaved device still signs in and is answered — success asserted strictly, latency loosely.
 
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handshakeQueryString, signHandshake } from '../../functions/crypto/handshake';
+import { repositoryRoot, writeEndpoints } from '../../local/endpoints-file';
 import { type CwaUser, cwaUser, EventInbox } from '../support/chat';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
 
@@ -169,6 +173,52 @@ describe('session lifecycle', () => {
     expect(after).toEqual([]);
     await client.close();
   });
+});
+
+/** The real admin CLI against this suite's stack (its endpoints written to a temporary COLLAB_LOCAL_DIR). */
+async function admin(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'collab-hostile-'));
+  await writeEndpoints(
+    { ...service.stack.endpoints, pid: process.pid, startedAt: new Date().toISOString() },
+    join(dir, 'endpoints.json'),
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'admin/main.ts', ...args], {
+      cwd: repositoryRoot,
+      env: { ...process.env, COLLAB_LOCAL_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('deactivation', () => {
+  it('tells a signed-in device Logged Out (device-deactivated) before closing it', async () => {
+    const { credential, client, sessionId } = await signedIn();
+    const heard: string[] = [];
+    client.onIncoming((incoming) => {
+      if (incoming.kind === 'message' && incoming.message.type === 'status')
+        heard.push(String(incoming.message.reason));
+    });
+    const run = await admin(['devices', 'deactivate', credential.deviceId]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(heard).toEqual(['device-deactivated']);
+    expect(await service.stores.sessions.get(sessionId)).toBeUndefined();
+    await client.close();
+    await wellBehavedDeviceWorks();
+  }, 120_000);
 });
 
 describe('the event pump', () => {
