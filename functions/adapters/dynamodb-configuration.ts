@@ -49,6 +49,12 @@ function permissionOf(item: Item | undefined): UserPermission | undefined {
   return { userId: item.userId, allowed: item.allowed === true, updatedAt: Number(item.updatedAt ?? 0) };
 }
 
+/** The connection's last accepted sequence number, from a transaction's cancellation reason (raw item). */
+function seenSeq(item: Record<string, unknown>): number {
+  const inSeq = item.inSeq;
+  return Number(inSeq && typeof inSeq === 'object' && 'N' in inSeq ? inSeq.N : inSeq);
+}
+
 /** The session ids a holder item (user or device) lists; the document client reads a string set as a Set. */
 function idsOf(item: Item | undefined): ReadonlySet<string> {
   const ids = item?.sessions;
@@ -254,9 +260,7 @@ export class DynamoDbSessionStore implements SessionStore {
       if (connection?.Code === 'ConditionalCheckFailed') {
         if (!connection.Item) return 'connection-gone';
         // The frame's number used already: a retried frame. Otherwise the connection carries a session.
-        const inSeq: unknown = connection.Item.inSeq;
-        const seen = Number(inSeq && typeof inSeq === 'object' && 'N' in inSeq ? inSeq.N : inSeq);
-        return seen >= frameSeq ? 'replayed' : 'signed-in';
+        return seenSeq(connection.Item) >= frameSeq ? 'replayed' : 'signed-in';
       }
       if (previous?.Code === 'ConditionalCheckFailed') return 'signed-in';
       if (device?.Code === 'ConditionalCheckFailed') return 'device-full';
@@ -520,7 +524,9 @@ export class DynamoDbSessionStore implements SessionStore {
                 TableName: this.tableName,
                 Key: connectionKey(input.connectionId),
                 UpdateExpression: 'SET inSeq = :seq, sessionId = :sid',
-                ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
+                // One session per connection: a connection carrying another live session cannot take this one.
+                ConditionExpression:
+                  'attribute_exists(pk) AND inSeq < :seq AND (attribute_not_exists(sessionId) OR sessionId = :sid)',
                 ExpressionAttributeValues: { ':seq': input.frameSeq, ':sid': input.sessionId },
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
@@ -533,7 +539,8 @@ export class DynamoDbSessionStore implements SessionStore {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const [session, connection] = error.CancellationReasons ?? [];
       if (connection?.Code === 'ConditionalCheckFailed') {
-        return connection.Item ? ('replayed' as const) : ('connection-gone' as const);
+        if (!connection.Item) return 'connection-gone' as const;
+        return seenSeq(connection.Item) >= input.frameSeq ? ('replayed' as const) : ('signed-in' as const);
       }
       if (session?.Code === 'ConditionalCheckFailed') return 'not-yours' as const;
       throw error;

@@ -148,7 +148,8 @@ export interface SessionStore {
   recordPresence(sessionId: string, at: number): Promise<void>;
   /**
    * Resume: the session moves to the device's new connection and is back in coverage, in one transaction
-   * with the connection's frame number. Fails ('not-yours') unless the session is this device's.
+   * with the connection's frame number. Fails ('not-yours') unless the session is this device's, and
+   * ('signed-in') when the connection carries another live session.
    */
   attach(input: {
     readonly sessionId: string;
@@ -156,7 +157,7 @@ export interface SessionStore {
     readonly connectionId: string;
     readonly frameSeq: number;
     readonly at: number;
-  }): Promise<'attached' | 'not-yours' | 'replayed' | 'connection-gone'>;
+  }): Promise<'attached' | 'not-yours' | 'signed-in' | 'replayed' | 'connection-gone'>;
 }
 
 export interface LeaseStore {

@@ -24,6 +24,18 @@ export async function handleResume(event: ParsedMessageEvent) {
   if (outcome === 'replayed')
     throw new FrameError('Replayed', `Sequence number ${inbound.seq} was already used.`);
   if (outcome === 'connection-gone') return { statusCode: 200 };
+  if (outcome === 'signed-in') {
+    // One signed-in session per connection: this one carries another.
+    await connectionStore().acceptInbound(inbound.connection.connectionId, inbound.seq);
+    await deps.reply(inbound, {
+      type: 'status',
+      status: 'Bad Request',
+      reason: 'already-signed-in',
+      message:
+        'This connection already carries another session; log it out first, or resume on a new connection.',
+    });
+    return { statusCode: 200 };
+  }
   if (outcome === 'not-yours') {
     // Ended meanwhile (reaped, logged out) or never this device's: it must sign in again.
     await connectionStore().acceptInbound(inbound.connection.connectionId, inbound.seq);

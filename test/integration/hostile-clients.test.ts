@@ -151,6 +151,25 @@ describe('session lifecycle', () => {
     await wellBehavedDeviceWorks();
   });
 
+  it('refuses to resume a session onto a connection that carries another', async () => {
+    await service.setSettings({ maxSessions: 50, maxSessionsPerDevice: 2 });
+    try {
+      const first = await signedIn();
+      const second = await service.connect(first.credential);
+      second.send('login', { password: 'Alice#2007' });
+      expect(statusOf(await nextStatus(second, 30_000)).status).toBe('Accepted');
+      second.send('resume', { sessionId: first.sessionId });
+      expect(statusOf(await nextStatus(second, 30_000))).toMatchObject({
+        status: 'Bad Request',
+        reason: 'already-signed-in',
+      });
+      expect((await service.stores.sessions.get(first.sessionId))?.connectionId).not.toBe(undefined);
+      await Promise.all([first.client.close(), second.close()]);
+    } finally {
+      await service.setSettings({ maxSessions: 50 });
+    }
+  });
+
   it('sends no event frame after Logged Out', async () => {
     const { client, sessionId } = await signedIn();
     const inbox = new EventInbox(client);
