@@ -155,6 +155,7 @@ describe('session lifecycle', () => {
     await service.setSettings({ maxSessions: 50, maxSessionsPerDevice: 2 });
     try {
       const first = await signedIn();
+      const before = await service.stores.sessions.get(first.sessionId);
       const second = await service.connect(first.credential);
       second.send('login', { password: 'Alice#2007' });
       expect(statusOf(await nextStatus(second, 30_000)).status).toBe('Accepted');
@@ -163,7 +164,8 @@ describe('session lifecycle', () => {
         status: 'Bad Request',
         reason: 'already-signed-in',
       });
-      expect((await service.stores.sessions.get(first.sessionId))?.connectionId).not.toBe(undefined);
+      // It stays where it was.
+      expect((await service.stores.sessions.get(first.sessionId))?.connectionId).toBe(before?.connectionId);
       await Promise.all([first.client.close(), second.close()]);
     } finally {
       await service.setSettings({ maxSessions: 50 });
