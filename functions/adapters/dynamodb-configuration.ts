@@ -234,7 +234,12 @@ export class DynamoDbSessionStore implements SessionStore {
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
-              holder(userSessionsKey(session.userId), limits.perUser),
+              // A user ceiling at or above the total cannot bind: leaving the user's item out keeps one
+              // user's many devices (one hot item) from slowing every admission. Sessions admitted so are
+              // not in the user's set; were the ceiling lowered later, they would not count against it.
+              ...(limits.perUser < limits.total
+                ? [holder(userSessionsKey(session.userId), limits.perUser)]
+                : []),
               holder(deviceSessionsKey(session.deviceId), limits.perDevice),
               ...(previousSessionId === undefined
                 ? []
@@ -256,7 +261,12 @@ export class DynamoDbSessionStore implements SessionStore {
       return 'admitted';
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const [count, , connection, user, device, previous] = error.CancellationReasons ?? [];
+      const reasons = error.CancellationReasons ?? [];
+      const withUser = limits.perUser < limits.total;
+      const [count, , connection] = reasons;
+      const user = withUser ? reasons[3] : undefined;
+      const device = reasons[withUser ? 4 : 3];
+      const previous = reasons[withUser ? 5 : 4];
       if (connection?.Code === 'ConditionalCheckFailed') {
         if (!connection.Item) return 'connection-gone';
         // The frame's number used already: a retried frame. Otherwise the connection carries a session.
