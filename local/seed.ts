@@ -30,6 +30,8 @@ export const demoSettings: Settings = {
   idleTimeoutMs: 5 * 60 * 1000,
   inactivityTimeoutMs: 30 * 60 * 1000,
   connectionCapacity: 1000,
+  maxSessionsPerDevice: 1,
+  maxSessionsPerUser: 10,
 };
 
 export const demoDevices: readonly DemoDevice[] = [

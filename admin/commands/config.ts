@@ -40,6 +40,8 @@ function settingValues(settings: Settings): Record<SettingName, string | number 
     idleTimeoutMs: settings.idleTimeoutMs,
     inactivityTimeoutMs: settings.inactivityTimeoutMs,
     connectionCapacity: settings.connectionCapacity,
+    maxSessionsPerDevice: settings.maxSessionsPerDevice,
+    maxSessionsPerUser: settings.maxSessionsPerUser,
     'cwa.baseUrl': cwa?.baseUrl,
     'cwa.iwaLogonUrl': cwa?.iwaLogonUrl,
     'cwa.formsLogonUrl': cwa?.formsLogonUrl,
@@ -133,9 +135,12 @@ const settingHelp = (() => {
   return names.map((name) => `  ${name.padEnd(width)}  ${settingNames[name]}`).join('\n');
 })();
 
-/** `name=value` arguments; the value may itself hold `=` (URLs). */
+/**
+ * `name=value` arguments; the value may itself hold `=` (URLs). A prototype-less object: `__proto__=1` is
+ * then a key like any other (and refused as an unknown setting), not a silent change of the prototype.
+ */
 function parseAssignments(args: readonly string[]): Record<string, string> {
-  const changes: Record<string, string> = {};
+  const changes: Record<string, string> = Object.create(null);
   for (const arg of args) {
     const at = arg.indexOf('=');
     if (at <= 0) throw new UsageError(`"${arg}" is not name=value`);

@@ -4,6 +4,7 @@
 import { type FileHandle, open, readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
+import { createImServerResolver } from '../../functions/commons/im-servers';
 import { isValidDeviceId } from '../../functions/crypto/transport-key';
 import {
   activateDevice,
@@ -15,6 +16,7 @@ import {
   UnknownDeviceError,
   validateUserId,
 } from '../../functions/domain/devices';
+import { endSession } from '../../functions/domain/end-session';
 import { activateInBulk, type BulkRequest, MAX_BULK_DEVICES, parseUsersCsv } from '../bulk-activation';
 import {
   type Command,
@@ -252,7 +254,7 @@ Device ids are not reused: activate the device again under a new id.
 ${targetHelp}`,
   options: {},
   positionals: { min: 1, max: 1, label: '<deviceId>' },
-  async run({ positionals, target, print }) {
+  async run({ positionals, target, print, warn }) {
     const [deviceId = ''] = positionals;
     if (!isValidDeviceId(deviceId)) {
       throw new UsageError('<deviceId> must be 3 to 64 characters of A-Z, a-z, 0-9, _ or -');
@@ -260,9 +262,42 @@ ${targetHelp}`,
     const service = await target();
     // Asked first: with --aws and no endpoint this stops before anything is revoked.
     const disconnect = service.disconnector();
+    const resolver = createImServerResolver();
+    const endSessions = async (revoked: string) => {
+      const sessionIds = await service.sessions.heldByDevice(revoked);
+      if (sessionIds.length === 0) return;
+      let tools: {
+        sealer: ReturnType<typeof service.sealer>;
+        dispatcher: ReturnType<typeof service.dispatcher>;
+      };
+      try {
+        tools = { sealer: service.sealer(), dispatcher: service.dispatcher() };
+      } catch (error) {
+        // Without the key (--aws and no --kms-key-id) the device cannot be told; closing still ends its sessions.
+        warn(`the device's sessions end with its connections, untold (${(error as Error).message})`);
+        return;
+      }
+      for (const sessionId of sessionIds) {
+        const session = await service.sessions.get(sessionId);
+        if (!session) continue;
+        await endSession(
+          {
+            sessions: service.sessions,
+            imServer: {
+              signOut: async (imSession) => resolver(await service.settings.get()).signOut(imSession),
+            },
+            ...tools,
+            warn: (message, detail) =>
+              warn(`${message}${typeof detail.error === 'string' ? ` (${detail.error})` : ''}`),
+          },
+          session,
+          'device-deactivated',
+        );
+      }
+    };
     try {
       const { device, disconnected } = await deactivateDevice(
-        { store: service.devices, connections: service.devices, disconnect },
+        { store: service.devices, connections: service.devices, disconnect, endSessions },
         deviceId,
       );
       print(
@@ -274,6 +309,8 @@ ${targetHelp}`,
         throw new CommandError(error.message);
       }
       throw error;
+    } finally {
+      resolver.close();
     }
   },
 };

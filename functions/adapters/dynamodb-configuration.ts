@@ -15,6 +15,7 @@ import {
 import {
   activitySortKey,
   connectionKey,
+  deviceSessionsKey,
   permissionKey,
   pumpLeaseKey,
   SESSIONS_PARTITION,
@@ -23,6 +24,7 @@ import {
   settingsKey,
   shardPartition,
   USERS_PARTITION,
+  userSessionsKey,
 } from '../domain/keys';
 import type { PermissionStore, UserPermission } from '../domain/permissions';
 import type {
@@ -31,11 +33,13 @@ import type {
   CheckpointOutcome,
   LeaseStore,
   LoginSnapshot,
+  SessionHolder,
   SessionRecord,
   SessionStore,
   ShardLease,
 } from '../domain/sessions';
 import { type Settings, type SettingsStore, settingsFromItem } from '../domain/settings';
+import { DynamoDbConnectionStore } from './dynamodb-connection-store';
 import { ContentionError, withConflictRetry } from './transactions';
 
 type Item = Record<string, unknown>;
@@ -43,6 +47,18 @@ type Item = Record<string, unknown>;
 function permissionOf(item: Item | undefined): UserPermission | undefined {
   if (!item || typeof item.userId !== 'string') return undefined;
   return { userId: item.userId, allowed: item.allowed === true, updatedAt: Number(item.updatedAt ?? 0) };
+}
+
+/** The connection's last accepted sequence number, from a transaction's cancellation reason (raw item). */
+function seenSeq(item: Record<string, unknown>): number {
+  const inSeq = item.inSeq;
+  return Number(inSeq && typeof inSeq === 'object' && 'N' in inSeq ? inSeq.N : inSeq);
+}
+
+/** The session ids a holder item (user or device) lists; the document client reads a string set as a Set. */
+function idsOf(item: Item | undefined): ReadonlySet<string> {
+  const ids = item?.sessions;
+  return ids instanceof Set ? (ids as Set<string>) : new Set();
 }
 
 function sessionOf(item: Item): SessionRecord {
@@ -125,13 +141,23 @@ export class DynamoDbPermissionStore implements PermissionStore {
 }
 
 export class DynamoDbSessionStore implements SessionStore {
+  private readonly connections: DynamoDbConnectionStore;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.connections = new DynamoDbConnectionStore(client, tableName);
+  }
 
-  async loginSnapshot(userId: string): Promise<LoginSnapshot> {
-    const keys = [settingsKey, sessionCountKey, permissionKey(userId)];
+  async loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot> {
+    const keys = [
+      settingsKey,
+      sessionCountKey,
+      permissionKey(userId),
+      userSessionsKey(userId),
+      deviceSessionsKey(deviceId),
+    ];
     const { Responses } = await this.client.send(
       new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
     );
@@ -142,10 +168,23 @@ export class DynamoDbSessionStore implements SessionStore {
       settings: settingsFromItem(find(settingsKey)),
       activeSessions: Number(find(sessionCountKey)?.active ?? 0),
       permission: permissionOf(find(permissionKey(userId))),
+      deviceSessions: [...idsOf(find(deviceSessionsKey(deviceId)))],
+      userSessions: idsOf(find(userSessionsKey(userId))).size,
     };
   }
 
-  async admit({ session, limit, frameSeq }: AdmitInput): Promise<AdmitOutcome> {
+  async admit({ session, limits, frameSeq, previousSessionId }: AdmitInput): Promise<AdmitOutcome> {
+    const ids = new Set([session.sessionId]);
+    const holder = (key: { pk: string; sk: string }, limit: number) => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'ADD #sessions :ids',
+        ConditionExpression: 'attribute_not_exists(#sessions) OR size(#sessions) < :limit',
+        ExpressionAttributeNames: { '#sessions': 'sessions' },
+        ExpressionAttributeValues: { ':ids': ids, ':limit': limit },
+      },
+    });
     try {
       await withConflictRetry(() =>
         this.client.send(
@@ -157,7 +196,7 @@ export class DynamoDbSessionStore implements SessionStore {
                   Key: sessionCountKey,
                   UpdateExpression: 'ADD active :one',
                   ConditionExpression: 'attribute_not_exists(active) OR active < :limit',
-                  ExpressionAttributeValues: { ':one': 1, ':limit': limit },
+                  ExpressionAttributeValues: { ':one': 1, ':limit': limits.total },
                 },
               },
               {
@@ -181,11 +220,40 @@ export class DynamoDbSessionStore implements SessionStore {
                   TableName: this.tableName,
                   Key: connectionKey(session.connectionId),
                   UpdateExpression: 'SET inSeq = :seq, sessionId = :sid',
-                  ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
-                  ExpressionAttributeValues: { ':seq': frameSeq, ':sid': session.sessionId },
+                  // One signed-in session per connection: the session it carried (if any) is the one the
+                  // login saw, and (next item) that one has ended.
+                  ConditionExpression:
+                    previousSessionId === undefined
+                      ? 'attribute_exists(pk) AND inSeq < :seq AND attribute_not_exists(sessionId)'
+                      : 'attribute_exists(pk) AND inSeq < :seq AND (attribute_not_exists(sessionId) OR sessionId = :previous)',
+                  ExpressionAttributeValues: {
+                    ':seq': frameSeq,
+                    ':sid': session.sessionId,
+                    ...(previousSessionId === undefined ? {} : { ':previous': previousSessionId }),
+                  },
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
+              // A user ceiling at or above the total cannot bind: leaving the user's item out keeps one
+              // user's many devices (one hot item) from slowing every admission. Sessions admitted so are
+              // not in the user's set; were the ceiling lowered later, they would not count against it.
+              ...(limits.perUser < limits.total
+                ? [holder(userSessionsKey(session.userId), limits.perUser)]
+                : []),
+              holder(deviceSessionsKey(session.deviceId), limits.perDevice),
+              ...(previousSessionId === undefined
+                ? []
+                : [
+                    {
+                      ConditionCheck: {
+                        TableName: this.tableName,
+                        Key: sessionKey(previousSessionId),
+                        // Ended, or resumed on another connection: either way not this connection's now.
+                        ConditionExpression: 'attribute_not_exists(pk) OR connectionId <> :connection',
+                        ExpressionAttributeValues: { ':connection': session.connectionId },
+                      },
+                    },
+                  ]),
             ],
           }),
         ),
@@ -194,9 +262,20 @@ export class DynamoDbSessionStore implements SessionStore {
     } catch (error) {
       if (error instanceof ContentionError) return 'contended';
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const [count, , connection] = error.CancellationReasons ?? [];
-      if (connection?.Code === 'ConditionalCheckFailed')
-        return connection.Item ? 'replayed' : 'connection-gone';
+      const reasons = error.CancellationReasons ?? [];
+      const withUser = limits.perUser < limits.total;
+      const [count, , connection] = reasons;
+      const user = withUser ? reasons[3] : undefined;
+      const device = reasons[withUser ? 4 : 3];
+      const previous = reasons[withUser ? 5 : 4];
+      if (connection?.Code === 'ConditionalCheckFailed') {
+        if (!connection.Item) return 'connection-gone';
+        // The frame's number used already: a retried frame. Otherwise the connection carries a session.
+        return seenSeq(connection.Item) >= frameSeq ? 'replayed' : 'signed-in';
+      }
+      if (previous?.Code === 'ConditionalCheckFailed') return 'signed-in';
+      if (device?.Code === 'ConditionalCheckFailed') return 'device-full';
+      if (user?.Code === 'ConditionalCheckFailed') return 'user-full';
       if (count?.Code === 'ConditionalCheckFailed') return 'full';
       throw error;
     }
@@ -233,7 +312,17 @@ export class DynamoDbSessionStore implements SessionStore {
     return Item ? sessionOf(Item) : undefined;
   }
 
-  async end(sessionId: string): Promise<boolean> {
+  async end({ sessionId, userId, deviceId, connectionId }: SessionHolder): Promise<boolean> {
+    const ids = new Set([sessionId]);
+    const release = (key: { pk: string; sk: string }) => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'DELETE #sessions :ids',
+        ExpressionAttributeNames: { '#sessions': 'sessions' },
+        ExpressionAttributeValues: { ':ids': ids },
+      },
+    });
     try {
       await withConflictRetry(() =>
         this.client.send(
@@ -243,7 +332,9 @@ export class DynamoDbSessionStore implements SessionStore {
                 Delete: {
                   TableName: this.tableName,
                   Key: sessionKey(sessionId),
-                  ConditionExpression: 'attribute_exists(pk)',
+                  // The holder named is the session's own: its id leaves the right sets.
+                  ConditionExpression: 'attribute_exists(pk) AND userId = :user AND deviceId = :device',
+                  ExpressionAttributeValues: { ':user': userId, ':device': deviceId },
                 },
               },
               {
@@ -254,10 +345,14 @@ export class DynamoDbSessionStore implements SessionStore {
                   ExpressionAttributeValues: { ':minus': -1 },
                 },
               },
+              release(userSessionsKey(userId)),
+              release(deviceSessionsKey(deviceId)),
             ],
           }),
         ),
       );
+      // The connection no longer carries it: no event of this session is sent there after its Logged Out.
+      await this.connections.release(connectionId, sessionId);
       return true;
     } catch (error) {
       if (
@@ -444,7 +539,9 @@ export class DynamoDbSessionStore implements SessionStore {
                 TableName: this.tableName,
                 Key: connectionKey(input.connectionId),
                 UpdateExpression: 'SET inSeq = :seq, sessionId = :sid',
-                ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
+                // One session per connection: a connection carrying another live session cannot take this one.
+                ConditionExpression:
+                  'attribute_exists(pk) AND inSeq < :seq AND (attribute_not_exists(sessionId) OR sessionId = :sid)',
                 ExpressionAttributeValues: { ':seq': input.frameSeq, ':sid': input.sessionId },
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
@@ -457,11 +554,20 @@ export class DynamoDbSessionStore implements SessionStore {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const [session, connection] = error.CancellationReasons ?? [];
       if (connection?.Code === 'ConditionalCheckFailed') {
-        return connection.Item ? ('replayed' as const) : ('connection-gone' as const);
+        if (!connection.Item) return 'connection-gone' as const;
+        return seenSeq(connection.Item) >= input.frameSeq ? ('replayed' as const) : ('signed-in' as const);
       }
       if (session?.Code === 'ConditionalCheckFailed') return 'not-yours' as const;
       throw error;
     }
+  }
+
+  /** The ids of the sessions a device holds (its holder item; 1 read). */
+  async heldByDevice(deviceId: string): Promise<string[]> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: deviceSessionsKey(deviceId), ConsistentRead: true }),
+    );
+    return [...idsOf(Item)];
   }
 
   async count(): Promise<number> {

@@ -96,16 +96,21 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     return Attributes as ConnectionState | undefined;
   }
 
-  async nextOutbound(connectionId: string): Promise<{ state: ConnectionState; seq: number } | undefined> {
+  async nextOutbound(
+    connectionId: string,
+    carrying?: string,
+  ): Promise<{ state: ConnectionState; seq: number } | undefined> {
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: connectionKey(connectionId),
           UpdateExpression: 'ADD outSeq :one',
-          // Without it, ADD on a vanished connection would create a ghost record.
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':one': 1 },
+          // Without it, ADD on a vanished connection would create a ghost record. With `carrying`, an event
+          // of a session the connection no longer carries (after its Logged Out) is never sent.
+          ConditionExpression:
+            carrying === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND sessionId = :sid',
+          ExpressionAttributeValues: { ':one': 1, ...(carrying === undefined ? {} : { ':sid': carrying }) },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -133,6 +138,22 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return error.Item ? 'replayed' : 'gone';
       throw error;
+    }
+  }
+
+  async release(connectionId: string, sessionId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: connectionKey(connectionId),
+          UpdateExpression: 'REMOVE sessionId',
+          ConditionExpression: 'sessionId = :sid',
+          ExpressionAttributeValues: { ':sid': sessionId },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 

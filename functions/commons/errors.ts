@@ -58,6 +58,16 @@ export class BadRequestError extends FrameError {
   }
 }
 
+/** How much of a device-chosen action name an error frame repeats: enough to recognise, never a flood. */
+export const MAX_ECHOED_ACTION_CHARS = 64;
+
+/** The action as an error frame may repeat it: cut to MAX_ECHOED_ACTION_CHARS, saying how long it was. */
+export function echoedAction(action: string): string {
+  return action.length <= MAX_ECHOED_ACTION_CHARS
+    ? action
+    : `${action.slice(0, MAX_ECHOED_ACTION_CHARS)}… (${action.length} characters)`;
+}
+
 export class UnknownActionError extends FrameError {
   override readonly name = 'UnknownActionError';
   constructor(
@@ -69,7 +79,7 @@ export class UnknownActionError extends FrameError {
       'UnknownAction',
       action === undefined
         ? `The frame has no "action" field. Known actions: ${known}.`
-        : `Unknown action "${action}". Known actions: ${known}.`,
+        : `Unknown action "${echoedAction(action)}". Known actions: ${known}.`,
     );
   }
 }

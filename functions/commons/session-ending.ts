@@ -4,7 +4,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 import { type EndSessionOptions, endSession, type LogoutReason } from '../domain/end-session';
-import { type Reclaimed, reclaimSessions } from '../domain/reclaim';
+import { type Reclaimed, reclaimDeviceSessions, reclaimSessions } from '../domain/reclaim';
 import type { SessionRecord } from '../domain/sessions';
 import type { Settings } from '../domain/settings';
 import { connectionsApi } from './clients/connections';
@@ -61,6 +61,24 @@ export async function reclaimHere(
       now: Date.now,
     },
     { idleTimeoutMs: settings.idleTimeoutMs },
+  );
+  for (const each of reclaimed) countEnded(each.reason, 'SessionsReclaimed');
+  return reclaimed;
+}
+
+export async function reclaimDeviceHere(
+  settings: Settings,
+  sessionIds: readonly string[],
+  connectionId: string,
+): Promise<Reclaimed[]> {
+  const reclaimed = await reclaimDeviceSessions(
+    {
+      sessions: sessionStore(),
+      connectionExists,
+      endSession: (session, reason) => endSessionHere(settings, session, reason),
+    },
+    sessionIds,
+    connectionId,
   );
   for (const each of reclaimed) countEnded(each.reason, 'SessionsReclaimed');
   return reclaimed;

@@ -49,6 +49,17 @@ export interface CwaConnector extends ImServer {
 
 /** CWA's example value (bb969634), used if an initiateSession answer omits it. */
 const DEFAULT_POLL_WAIT_MS = 3000;
+/**
+ * The pollWaitTime we honour, whatever CWA says: below the floor a server (or a forged answer) could make
+ * the pump poll one idle session hundreds of times a second; above the ceiling a session would look dead.
+ * Documented in docs/security.md.
+ */
+export const POLL_WAIT_RANGE_MS = { min: 200, max: 60_000 } as const;
+
+export function clampPollWait(ms: number | undefined, fallback: number): number {
+  if (ms === undefined) return fallback;
+  return Math.min(POLL_WAIT_RANGE_MS.max, Math.max(POLL_WAIT_RANGE_MS.min, ms));
+}
 const COMMAND_PATH = 'cwa/MainCommandHandler.ashx';
 const DATA_CHANNEL_PATH = 'cwa/AsyncDataChannel.ashx';
 
@@ -153,7 +164,7 @@ export function createCwaConnector(config: CwaConfig, deps: CwaConnectorDeps = {
         sipUri: signInResult.sipUri,
         endpoints,
         cursor: 0,
-        pollWaitTimeMs: answer.session.pollWaitTimeMs ?? DEFAULT_POLL_WAIT_MS,
+        pollWaitTimeMs: clampPollWait(answer.session.pollWaitTimeMs, DEFAULT_POLL_WAIT_MS),
         sessionTimeoutMs: undefined,
       };
     },
@@ -193,7 +204,7 @@ export function createCwaConnector(config: CwaConfig, deps: CwaConnectorDeps = {
         events.push(...item.events);
         ackId = Math.max(ackId, item.eid);
       }
-      const pollWaitTimeMs = answer.pollWaitTimeMs ?? session.pollWaitTimeMs;
+      const pollWaitTimeMs = clampPollWait(answer.pollWaitTimeMs, session.pollWaitTimeMs);
       const sessionTimeoutMs =
         answer.sessionTimeoutSeconds === undefined
           ? session.sessionTimeoutMs

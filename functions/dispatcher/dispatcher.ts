@@ -75,6 +75,11 @@ export interface Dispatcher {
   reply(inbound: InboundFrame, message: DeviceMessage): Promise<DeliveryOutcome>;
   /** Sends a message to a connection under a newly handed-out sequence number. */
   send(connectionId: string, message: DeviceMessage): Promise<DeliveryOutcome>;
+  /**
+   * Like send, but only while the connection still carries `sessionId` (events): after the session's
+   * `Logged Out` — it ended or moved — nothing more of it reaches that connection ('gone').
+   */
+  sendForSession(connectionId: string, sessionId: string, message: DeviceMessage): Promise<DeliveryOutcome>;
 }
 
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
@@ -161,6 +166,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
     async send(connectionId, message) {
       const reserved = await deps.connections.nextOutbound(connectionId);
+      if (!reserved) return { delivered: false, reason: 'gone' };
+      return deliver(reserved.state, reserved.seq, message);
+    },
+    async sendForSession(connectionId, sessionId, message) {
+      const reserved = await deps.connections.nextOutbound(connectionId, sessionId);
       if (!reserved) return { delivered: false, reason: 'gone' };
       return deliver(reserved.state, reserved.seq, message);
     },

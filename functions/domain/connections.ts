@@ -57,8 +57,16 @@ export interface ConnectionStore {
   open(connection: Connection, nonce: HandshakeNonce): Promise<void>;
   /** Forgets the connection and returns what it was; forgetting an unknown connection is harmless. */
   remove(connectionId: string): Promise<ConnectionState | undefined>;
-  /** Hands out the next service→device sequence number; undefined when the connection is gone. */
-  nextOutbound(connectionId: string): Promise<{ state: ConnectionState; seq: number } | undefined>;
+  /**
+   * Hands out the next service→device sequence number; undefined when the connection is gone — or, with
+   * `carrying`, when the connection no longer carries that session (it ended, or resumed elsewhere).
+   */
+  nextOutbound(
+    connectionId: string,
+    carrying?: string,
+  ): Promise<{ state: ConnectionState; seq: number } | undefined>;
+  /** The connection stops carrying the session (ended or resumed elsewhere); harmless if it no longer does. */
+  release(connectionId: string, sessionId: string): Promise<void>;
   /** Accepts device→service sequence number `seq` only if it is above the last one accepted. */
   acceptInbound(connectionId: string, seq: number): Promise<'accepted' | 'replayed' | 'gone'>;
   /** Records that a post answered 410; harmless when the record is already gone. */

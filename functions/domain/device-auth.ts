@@ -2,6 +2,7 @@
 // timestamped, single-use handshake. Only then is the connection recorded — with the device, its user
 // and the handshake nonce that names the connection's crypto channel.
 
+import { randomBytes } from 'node:crypto';
 import { HandshakeError, parseHandshake, verifyHandshake } from '../crypto/handshake';
 import type { DeviceKeyring } from '../secrets';
 import { type ConnectionStore, DeviceNotActiveError, HandshakeReplayedError } from './connections';
@@ -30,6 +31,13 @@ export interface AuthenticatedDevice {
   readonly userId: string;
 }
 
+/**
+ * An unknown device's proof is checked against this key, known to nobody: it fails exactly as a wrong proof
+ * for a known device does (skewed, then forged, with the same words), so a 401 never tells an attacker
+ * whether a device id exists.
+ */
+const NOBODYS_KEY = randomBytes(32);
+
 /** Throws HandshakeError (its `code` says why) unless the handshake is good; records the connection if it is. */
 export async function authenticateConnection(
   deps: DeviceAuthDeps,
@@ -37,7 +45,17 @@ export async function authenticateConnection(
 ): Promise<AuthenticatedDevice> {
   const proof = parseHandshake(request.query, request.headers);
   const device = await deps.devices.get(proof.deviceId);
-  if (!device) throw new HandshakeError('unknown-device', 'This device is not activated.');
+  if (!device) {
+    try {
+      verifyHandshake(proof, NOBODYS_KEY, { now: deps.now(), maxSkewMs: deps.maxSkewMs });
+    } catch (error) {
+      // Same words as a wrong proof; the code (for metrics and logs only) still says what it was.
+      const message =
+        error instanceof Error ? error.message : 'The device proof is not valid for this device';
+      throw new HandshakeError('unknown-device', message, { cause: error });
+    }
+    throw new HandshakeError('unknown-device', 'The device proof is not valid for this device');
+  }
   if (device.status !== 'active') throw new HandshakeError('revoked', 'This device was deactivated.');
   const keys = await deps.keyring.keysFor(device.deviceId, device.sealedKey);
   verifyHandshake(proof, keys.handshake, { now: deps.now(), maxSkewMs: deps.maxSkewMs });

@@ -137,6 +137,8 @@ export interface DeactivationDeps {
   readonly connections: DeviceConnections;
   /** Closes one connection; resolves also when the connection is already gone. */
   readonly disconnect: (connectionId: string) => Promise<void>;
+  /** Ends the device's sessions, telling it `Logged Out` (device-deactivated); before any close. */
+  readonly endSessions?: (deviceId: string) => Promise<void>;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -170,6 +172,9 @@ export class DisconnectFailedError extends Error {
 export async function deactivateDevice(deps: DeactivationDeps, deviceId: string): Promise<Deactivation> {
   const device = await deps.store.revoke(deviceId, (deps.now ?? Date.now)());
   if (!device) throw new UnknownDeviceError(deviceId);
+  // Its sessions end while their connections are still open, so the device hears why (`Logged Out`,
+  // reason device-deactivated) before the close.
+  await deps.endSessions?.(deviceId);
   const connectionIds = await deps.connections.listConnectionIds(deviceId);
   const results = await Promise.allSettled(connectionIds.map((id) => deps.disconnect(id)));
   const failed = connectionIds.filter((_, i) => results[i]?.status === 'rejected');

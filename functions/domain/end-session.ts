@@ -4,6 +4,7 @@
 import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { ImServer, ImSession } from '../im-server/port';
 import type { SecretSealer } from '../secrets';
+import { errorDetail } from './error-detail';
 import type { SessionRecord, SessionStore } from './sessions';
 
 /** Why a session ended, as the device sees it in its `Logged Out` status. */
@@ -15,7 +16,9 @@ export type LogoutReason =
   | 'reclaimed'
   | 'administrator'
   | 'cwa-ended'
-  | 'sign-in-abandoned';
+  | 'sign-in-abandoned'
+  | 'resumed-elsewhere'
+  | 'device-deactivated';
 
 const explanations: Record<LogoutReason, string> = {
   device: 'You signed out.',
@@ -26,6 +29,8 @@ const explanations: Record<LogoutReason, string> = {
   administrator: 'An administrator ended this session.',
   'cwa-ended': 'The IM server ended this session.',
   'sign-in-abandoned': 'The sign-in did not complete in time; sign in again.',
+  'resumed-elsewhere': 'The session was resumed on another connection of this device.',
+  'device-deactivated': 'An administrator deactivated this device.',
 };
 
 export interface EndSessionDeps {
@@ -41,6 +46,17 @@ export interface EndSessionDeps {
 export interface EndSessionOptions {
   /** Send the device a `Logged Out` status. @default true */
   readonly tellDevice?: boolean;
+}
+
+/** The `Logged Out` status for a session, as the device receives it. */
+export function loggedOut(sessionId: string, reason: LogoutReason) {
+  return {
+    type: 'status',
+    status: 'Logged Out',
+    reason,
+    message: explanations[reason],
+    sessionId,
+  } as const;
 }
 
 /** The sealed connectivity cache is bound to its session: it opens for that session only. */
@@ -64,7 +80,7 @@ export async function endSession(
   reason: LogoutReason,
   options: EndSessionOptions = {},
 ): Promise<boolean> {
-  if (!(await deps.sessions.end(session.sessionId))) return false;
+  if (!(await deps.sessions.end(session))) return false;
   const warn = deps.warn ?? (() => {});
   try {
     const imSession = await openConnectivityCache(deps.sealer, session);
@@ -72,22 +88,16 @@ export async function endSession(
   } catch (error) {
     warn('CWA sign-out failed; CWA will end the session by its own timeout', {
       sessionId: session.sessionId,
-      error: error instanceof Error ? error.name : String(error),
+      ...errorDetail(error),
     });
   }
   if (options.tellDevice ?? true) {
     try {
-      await deps.dispatcher.send(session.connectionId, {
-        type: 'status',
-        status: 'Logged Out',
-        reason,
-        message: explanations[reason],
-        sessionId: session.sessionId,
-      });
+      await deps.dispatcher.send(session.connectionId, loggedOut(session.sessionId, reason));
     } catch (error) {
       warn('Could not tell the device it was signed out', {
         sessionId: session.sessionId,
-        error: error instanceof Error ? error.name : String(error),
+        ...errorDetail(error),
       });
     }
   }

@@ -4,6 +4,7 @@
 // the previous cursor and on the lease, so a pump that dies mid-batch, or a second pump, can neither skip
 // nor double-checkpoint. Delivery is at least once; every event carries its id so the device drops a repeat.
 
+import { MessageTooLargeError } from '../dispatcher/connection-poster';
 import type { DeliveryOutcome } from '../dispatcher/dispatcher';
 import {
   CwaSessionNotFoundError,
@@ -13,6 +14,7 @@ import {
   withTicket,
 } from '../im-server';
 import type { LogoutReason } from './end-session';
+import { errorDetail } from './error-detail';
 import type { LeaseStore, SessionRecord, SessionStore, ShardLease } from './sessions';
 import type { Settings } from './settings';
 
@@ -27,6 +29,24 @@ export interface EventMessage {
   readonly event: ImEvent;
 }
 
+/**
+ * What the device receives instead of an event that cannot fit in one frame (128 KB sealed): the event's id,
+ * part and kind, so that the device knows something was there; the cursor moves past it, so one oversized
+ * event never stalls the session's stream.
+ */
+export interface EventTooLargeNotice {
+  readonly [field: string]: unknown;
+  readonly type: 'eventTooLarge';
+  readonly eventId: number;
+  readonly part: number;
+  /** The event's type (`message`, `presence`, …). */
+  readonly kind: string;
+  readonly conversationId?: string;
+  /** The sealed frame's size and the limit, in bytes. */
+  readonly bytes: number;
+  readonly limit: number;
+}
+
 export interface PumpDeps {
   readonly sessions: Pick<SessionStore, 'sessionsInShard' | 'checkpoint' | 'recordPresence'>;
   readonly leases: LeaseStore;
@@ -34,7 +54,12 @@ export interface PumpDeps {
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
   readonly openImSession: (session: SessionRecord) => Promise<ImSession | undefined>;
   readonly sealImSession: (sessionId: string, imSession: ImSession) => Promise<string>;
-  readonly deliver: (connectionId: string, message: EventMessage) => Promise<DeliveryOutcome>;
+  /** Sends to the connection only while it carries `sessionId` (no event after the session's Logged Out). */
+  readonly deliver: (
+    connectionId: string,
+    message: EventMessage | EventTooLargeNotice,
+    sessionId: string,
+  ) => Promise<DeliveryOutcome>;
   readonly endSession: (session: SessionRecord, reason: LogoutReason) => Promise<boolean>;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
@@ -148,12 +173,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           if (worker.stopped || stopping) break;
           parts = event.eventId === previousId ? parts + 1 : 0;
           previousId = event.eventId;
-          const outcome = await deps.deliver(worker.session.connectionId, {
-            type: 'event',
-            eventId: event.eventId,
-            part: parts,
-            event,
-          });
+          const outcome = await deliverOrNotice(worker.session, event, parts);
           if (!outcome.delivered) {
             // 410: the device is out of coverage. Everything before this event is delivered; the rest waits.
             worker.session = { ...worker.session, goneAt: deps.now() };
@@ -223,11 +243,44 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         }
         deps.observe?.warn?.('Event pump: polling failed; retrying', {
           sessionId: worker.session.sessionId,
-          error: error instanceof Error ? error.name : String(error),
+          ...errorDetail(error),
         });
         imSession = undefined;
         await sleepUnlessStopped(worker, options.retryAfterMs);
       }
+    }
+  }
+
+  /** The event, or — when it cannot fit in a frame — a notice in its place, so the cursor can move on. */
+  async function deliverOrNotice(session: SessionRecord, event: ImEvent, part: number) {
+    const { connectionId, sessionId } = session;
+    try {
+      return await deps.deliver(
+        connectionId,
+        { type: 'event', eventId: event.eventId, part, event },
+        sessionId,
+      );
+    } catch (error) {
+      if (!(error instanceof MessageTooLargeError)) throw error;
+      deps.observe?.warn?.('Event pump: an event too large for one frame was replaced by a notice', {
+        eventId: event.eventId,
+        kind: event.type,
+        bytes: error.bytes,
+      });
+      const conversationId = 'conversationId' in event ? event.conversationId : undefined;
+      return deps.deliver(
+        connectionId,
+        {
+          type: 'eventTooLarge',
+          eventId: event.eventId,
+          part,
+          kind: event.type,
+          ...(typeof conversationId === 'string' ? { conversationId } : {}),
+          bytes: error.bytes,
+          limit: error.limit,
+        },
+        sessionId,
+      );
     }
   }
 

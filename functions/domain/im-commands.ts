@@ -16,6 +16,7 @@ import {
   isAvailability,
   withTicket,
 } from '../im-server';
+import { errorDetail } from './error-detail';
 
 /** Longest message text, in characters (code points). */
 export const MAX_TEXT_CHARS = 8000;
@@ -297,7 +298,7 @@ export async function executeImCommand(
       await deps.saveRotated(rotated);
     } catch (error) {
       deps.warn?.('Could not store the rotated CWA ticket; the previous one stays valid for now', {
-        error: error instanceof Error ? error.name : String(error),
+        ...errorDetail(error),
       });
     }
   }

@@ -29,6 +29,16 @@ export function permissionKey(userId: string): ItemKey {
   return { pk: `USER#${userId.toLowerCase()}`, sk: 'PERMISSION' };
 }
 
+/** The sessions one user holds (a string set of session ids): the per-user ceiling is its size. */
+export function userSessionsKey(userId: string): ItemKey {
+  return { pk: `USER#${userId.toLowerCase()}`, sk: 'SESSIONS' };
+}
+
+/** The sessions one device holds (a string set of session ids): the per-device ceiling is its size. */
+export function deviceSessionsKey(deviceId: string): ItemKey {
+  return { pk: `DEVICE#${deviceId}`, sk: 'SESSIONS' };
+}
+
 export function sessionKey(sessionId: string): ItemKey {
   return { pk: `SESSION#${sessionId}`, sk: 'SESSION' };
 }

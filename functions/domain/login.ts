@@ -36,9 +36,11 @@ export type LoginResult =
       readonly reclaimed: readonly Reclaimed[];
     }
   | {
-      readonly outcome: 'Server Busy' | 'Failed' | 'Forbidden' | 'Authentication Failed';
+      readonly outcome: 'Server Busy' | 'Failed' | 'Forbidden' | 'Authentication Failed' | 'Bad Request';
       readonly reason: string;
       readonly message: string;
+      /** For `already-signed-in`: the session the connection carries. */
+      readonly sessionId?: string;
       readonly methodsTried?: readonly string[];
       readonly reclaimed: readonly Reclaimed[];
     }
@@ -48,12 +50,21 @@ export type LoginResult =
   | { readonly outcome: 'Gone' };
 
 export interface LoginDeps {
-  readonly sessions: Pick<SessionStore, 'loginSnapshot' | 'admit' | 'activate' | 'end'>;
+  readonly sessions: Pick<SessionStore, 'loginSnapshot' | 'admit' | 'activate' | 'end' | 'get'>;
   readonly connections: Pick<ConnectionStore, 'acceptInbound'>;
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'signIn' | 'startSession' | 'signOut'>;
   readonly sealer: Pick<SecretSealer, 'seal'>;
   /** Logs out reclaimable sessions (out of coverage, idle past the timeout); returns what it freed. */
   readonly reclaim: (settings: Settings & { readonly idleTimeoutMs: number }) => Promise<Reclaimed[]>;
+  /**
+   * At the device's ceiling: logs out the device's sessions left on other connections that are gone;
+   * returns what it freed.
+   */
+  readonly reclaimDevice: (
+    settings: Settings,
+    sessionIds: readonly string[],
+    connectionId: string,
+  ) => Promise<Reclaimed[]>;
   readonly now: () => number;
   readonly newSessionId: () => string;
   /** How many event-pump shards sessions are spread over. */
@@ -132,6 +143,35 @@ function full(whenFull: 'Server Busy' | 'Failed', limit: number, reclaimed: read
       );
 }
 
+/** One signed-in session per connection: a second login is refused, the first session goes on. */
+function alreadySignedIn(sessionId: string | undefined): Rejection {
+  return rejected(
+    'Bad Request',
+    'already-signed-in',
+    'This connection is already signed in; log out first (or use the session you have).',
+    [],
+    sessionId === undefined ? {} : { sessionId },
+  );
+}
+
+function deviceFull(limit: number, reclaimed: readonly Reclaimed[]): Rejection {
+  return rejected(
+    'Server Busy',
+    'device-sessions',
+    `This device already holds ${limit === 1 ? 'a session' : `${limit} sessions`} on another connection; resume it or log it out.`,
+    reclaimed,
+  );
+}
+
+function userFull(limit: number, reclaimed: readonly Reclaimed[]): Rejection {
+  return rejected(
+    'Server Busy',
+    'user-sessions',
+    `This user already holds ${limit} sessions (the most one user may hold); log one out first.`,
+    reclaimed,
+  );
+}
+
 /** What went wrong with CWA, in words for the device: never a credential, never a URL with secrets. */
 export function cwaFailure(error: unknown, reclaimed: readonly Reclaimed[]): Rejection | undefined {
   if (error instanceof AuthenticationFailedError) {
@@ -197,7 +237,7 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   const { connection, frameSeq, credentials } = request;
   const invocationEnd = deps.now() + routeRuntime.timeoutSeconds * 1000;
   const remainingMs = deps.remainingMs ?? (() => Math.max(0, invocationEnd - deps.now()));
-  const snapshot = await deps.sessions.loginSnapshot(connection.userId);
+  const snapshot = await deps.sessions.loginSnapshot(connection.userId, connection.deviceId);
   const { settings } = snapshot;
   const { limit, whenFull } = sessionLimit(settings);
   const allowed = snapshot.permission?.allowed === true;
@@ -214,8 +254,28 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
       'This user may not use the collaboration client; ask your administrator.',
     );
 
-  // 1. Admission.
+  // 0. One signed-in session per connection (checked first: it costs nobody anything).
+  const previousSessionId = connection.sessionId;
+  if (previousSessionId !== undefined) {
+    const carried = await deps.sessions.get(previousSessionId);
+    // A session resumed on another connection is no longer this one's.
+    if (carried?.connectionId === connection.connectionId) return refuse(alreadySignedIn(previousSessionId));
+  }
+
+  // 1. Admission: the device's and the user's fair share first, so that neither reclaims others' slots.
   let reclaimed: Reclaimed[] = [];
+  const perDevice = settings.maxSessionsPerDevice;
+  const perUser = settings.maxSessionsPerUser;
+  const reclaimDevice = async () => {
+    if (!allowed) return false;
+    const freed = await deps.reclaimDevice(settings, snapshot.deviceSessions, connection.connectionId);
+    reclaimed = reclaimed.concat(freed);
+    return freed.length > 0;
+  };
+  if (snapshot.deviceSessions.length >= perDevice && !(await reclaimDevice())) {
+    return refuse(allowed ? deviceFull(perDevice, reclaimed) : forbidden());
+  }
+  if (snapshot.userSessions >= perUser) return refuse(allowed ? userFull(perUser, reclaimed) : forbidden());
   const reclaimIfAllowed = async () => {
     if (whenFull !== 'Server Busy' || settings.idleTimeoutMs === undefined) return false;
     reclaimed = reclaimed.concat(await deps.reclaim({ ...settings, idleTimeoutMs: settings.idleTimeoutMs }));
@@ -244,10 +304,14 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
     // was stopped before releasing the slot, and reclaim or the reaper end it.
     signInDeadline: now + remainingMs() + SIGN_IN_DEADLINE_SLACK_MS,
   };
-  let admitted = await deps.sessions.admit({ session, limit, frameSeq });
-  if (admitted === 'full' && (await reclaimIfAllowed())) {
-    admitted = await deps.sessions.admit({ session, limit, frameSeq });
-  }
+  const admission = {
+    session,
+    limits: { total: limit, perDevice, perUser },
+    frameSeq,
+    ...(previousSessionId === undefined ? {} : { previousSessionId }),
+  };
+  let admitted = await deps.sessions.admit(admission);
+  if (admitted === 'full' && (await reclaimIfAllowed())) admitted = await deps.sessions.admit(admission);
   if (admitted === 'replayed') return { outcome: 'Replayed' };
   if (admitted === 'connection-gone') return { outcome: 'Gone' };
   if (admitted === 'full') return refuse(full(whenFull, limit, reclaimed));
@@ -256,6 +320,10 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
       rejected('Server Busy', 'contention', 'Too many logins at this moment; try again shortly.', reclaimed),
     );
   }
+  // Raced: another login on this connection, or of this device or user, took the share meanwhile.
+  if (admitted === 'signed-in') return refuse(alreadySignedIn(previousSessionId));
+  if (admitted === 'device-full') return refuse(deviceFull(perDevice, reclaimed));
+  if (admitted === 'user-full') return refuse(userFull(perUser, reclaimed));
 
   // 3–7. Authentication through CWA, IWA then forms; then the IM session. The slot is ours until released.
   let imSession: ImSession | undefined;
@@ -300,7 +368,7 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
     });
     return { outcome: 'Accepted', session: accepted, imSession, reclaimed };
   } catch (error) {
-    await deps.sessions.end(session.sessionId);
+    await deps.sessions.end(session);
     if (imSession) {
       const started = imSession;
       await deps

@@ -3,6 +3,7 @@
 // between the session count and the real sessions. The policy is pure; `runReaper` does bounded work per run
 // through narrow ports, and two overlapping runs are harmless.
 
+import { errorDetail } from './error-detail';
 import { abandonedSignIn } from './reclaim';
 import type { SessionRecord, SessionStore } from './sessions';
 import type { Settings } from './settings';
@@ -258,7 +259,7 @@ export async function runReaper(deps: ReaperDeps, options: ReaperOptions): Promi
         warn('The reaper could not handle a session; the next sweep meets it again', {
           sessionId: each.session.sessionId,
           action: each.decision.action,
-          error: error instanceof Error ? error.name : String(error),
+          ...errorDetail(error),
         });
       }
     });

@@ -6,7 +6,7 @@ import type { LogoutReason } from './end-session';
 import type { SessionRecord, SessionStore } from './sessions';
 
 export interface ReclaimDeps {
-  readonly sessions: Pick<SessionStore, 'leastRecentlyActive'>;
+  readonly sessions: Pick<SessionStore, 'leastRecentlyActive' | 'get'>;
   /** Whether API Gateway still has the connection (`GetConnection`: 410 → false). */
   readonly connectionExists: (connectionId: string) => Promise<boolean>;
   readonly endSession: (session: SessionRecord, reason: LogoutReason) => Promise<boolean>;
@@ -62,6 +62,30 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
     sessions.map(async (session, index) => {
       const decision = decisions[index];
       if (decision && (await deps.endSession(session, decision.reason))) reclaimed.push(decision);
+    }),
+  );
+  return reclaimed;
+}
+
+/**
+ * At the device's ceiling: the device's own sessions that it left behind — on another connection that is
+ * out of coverage or gone — are logged out (`out-of-coverage`), so that a device back on a new connection
+ * can sign in again. A session on a live connection is never touched. Bounded by the ceiling (ids given).
+ */
+export async function reclaimDeviceSessions(
+  deps: Omit<ReclaimDeps, 'now'>,
+  sessionIds: readonly string[],
+  connectionId: string,
+): Promise<Reclaimed[]> {
+  const reclaimed: Reclaimed[] = [];
+  await Promise.all(
+    sessionIds.map(async (sessionId) => {
+      const session = await deps.sessions.get(sessionId);
+      if (!session || session.connectionId === connectionId) return;
+      const left = session.goneAt !== undefined || !(await deps.connectionExists(session.connectionId));
+      if (left && (await deps.endSession(session, 'out-of-coverage'))) {
+        reclaimed.push({ sessionId, reason: 'out-of-coverage' });
+      }
     }),
   );
   return reclaimed;

@@ -51,22 +51,56 @@ export interface LoginSnapshot {
   /** Sessions counted now (a hint: the admission transaction decides). */
   readonly activeSessions: number;
   readonly permission: UserPermission | undefined;
+  /** The ids of the sessions the device holds now (a hint, as the count). */
+  readonly deviceSessions: readonly string[];
+  /** How many sessions the user holds now (a hint). */
+  readonly userSessions: number;
 }
 
-/** 'contended': the session count stayed contended (transaction conflicts, throttling) past the retry budget. */
-export type AdmitOutcome = 'admitted' | 'full' | 'replayed' | 'connection-gone' | 'contended';
+/**
+ * `device-full` / `user-full`: the device's or the user's ceiling is reached; `signed-in`: the connection
+ * already carries a live session (one signed-in session per connection); `contended`: the session count stayed
+ * contended (transaction conflicts, throttling) past the retry budget.
+ */
+export type AdmitOutcome =
+  | 'admitted'
+  | 'full'
+  | 'device-full'
+  | 'user-full'
+  | 'signed-in'
+  | 'replayed'
+  | 'connection-gone'
+  | 'contended';
+
+/** The ceilings one admission checks, all in the same transaction. */
+export interface AdmitLimits {
+  /** All sessions (maxSessions, or the capacity when no maximum is set). */
+  readonly total: number;
+  readonly perDevice: number;
+  readonly perUser: number;
+}
+
+/** Who holds a session: what ending it must update besides the session itself. */
+export type SessionHolder = Pick<SessionRecord, 'sessionId' | 'userId' | 'deviceId' | 'connectionId'>;
 
 export interface AdmitInput {
   readonly session: SessionRecord;
-  /** The limit in force (maxSessions, or the capacity when no maximum is set). */
-  readonly limit: number;
+  readonly limits: AdmitLimits;
+  /**
+   * The session the connection carried before (its record's `sessionId`), if any: admission requires that it
+   * has ended, so that a connection never carries two live sessions.
+   */
+  readonly previousSessionId?: string;
   /** The login frame's sequence number, recorded in the same transaction (a retried frame takes nothing). */
   readonly frameSeq: number;
 }
 
 export interface SessionStore {
-  loginSnapshot(userId: string): Promise<LoginSnapshot>;
-  /** One transaction: count + 1 if below the limit, the session, the connection's frame number and session. */
+  loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot>;
+  /**
+   * One transaction: count + 1 if below the limit, the session id into its user's and device's sets if below
+   * their ceilings, the session, the connection's frame number and session (if it carries no live one).
+   */
   admit(input: AdmitInput): Promise<AdmitOutcome>;
   /** Stores the connectivity cache and marks the session active. */
   activate(
@@ -83,7 +117,7 @@ export interface SessionStore {
    * Ends the session and frees its slot in one transaction. True for the one call that did it; false when
    * the session was already gone (a duplicated logout or $disconnect frees nothing).
    */
-  end(sessionId: string): Promise<boolean>;
+  end(session: SessionHolder): Promise<boolean>;
   /** A status message: one conditional UpdateItem. False when the session is not this connection's. */
   recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean>;
   /** Marks the session's device out of coverage (sorts it first for reclaim). */
@@ -96,6 +130,8 @@ export interface SessionStore {
     readonly sessions: SessionRecord[];
     readonly next: Record<string, unknown> | undefined;
   }>;
+  /** The ids of the sessions a device holds. */
+  heldByDevice(deviceId: string): Promise<string[]>;
   /** The session count item as it stands. */
   count(): Promise<number>;
   /** The sessions one pump shard serves (index query). */
@@ -120,7 +156,8 @@ export interface SessionStore {
   recordPresence(sessionId: string, at: number): Promise<void>;
   /**
    * Resume: the session moves to the device's new connection and is back in coverage, in one transaction
-   * with the connection's frame number. Fails ('not-yours') unless the session is this device's.
+   * with the connection's frame number. Fails ('not-yours') unless the session is this device's, and
+   * ('signed-in') when the connection carries another live session.
    */
   attach(input: {
     readonly sessionId: string;
@@ -128,7 +165,7 @@ export interface SessionStore {
     readonly connectionId: string;
     readonly frameSeq: number;
     readonly at: number;
-  }): Promise<'attached' | 'not-yours' | 'replayed' | 'connection-gone'>;
+  }): Promise<'attached' | 'not-yours' | 'signed-in' | 'replayed' | 'connection-gone'>;
 }
 
 export interface LeaseStore {

@@ -29,6 +29,10 @@ export interface Settings {
   readonly inactivityTimeoutMs: number;
   /** Sessions the HTTP persistent connections to CWA support; with no maximum, reaching it → `Failed`. */
   readonly connectionCapacity: number;
+  /** Sessions one device may hold at once (its connections together): a fair share. @default 1 */
+  readonly maxSessionsPerDevice: number;
+  /** Sessions one user may hold at once, over all their devices: a fair share. @default 10 */
+  readonly maxSessionsPerUser: number;
   /** Where CWA is; unset = the deployment's environment (CWA_* variables). */
   readonly cwa?: CwaSettings;
 }
@@ -36,6 +40,9 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Settings = {
   inactivityTimeoutMs: 30 * 60 * 1000,
   connectionCapacity: 1000,
+  // The BlackBerry Collaboration Service held one IM session per device.
+  maxSessionsPerDevice: 1,
+  maxSessionsPerUser: 10,
 };
 
 export class SettingsError extends Error {
@@ -52,6 +59,8 @@ export const settingNames = {
     'idle timeout in ms: reclaim silent sessions when the maximum is reached (≥ 1000, or "none")',
   inactivityTimeoutMs: 'inactivity timeout in ms: the reaper closes silent sessions (≥ 1000)',
   connectionCapacity: 'sessions the persistent connections to CWA support (a whole number ≥ 1)',
+  maxSessionsPerDevice: 'sessions one device may hold at once (a whole number ≥ 1; default 1)',
+  maxSessionsPerUser: 'sessions one user may hold at once, all devices together (≥ 1; default 10)',
   'cwa.baseUrl': 'CWA site root, https://host[:port] (or "none")',
   'cwa.iwaLogonUrl': 'IWA sign-in URL …/iwa/logon.html (or "none")',
   'cwa.formsLogonUrl': 'forms sign-in URL …/forms/logon.html (or "none")',
@@ -102,6 +111,11 @@ export function applySettingChanges(current: Settings, changes: Readonly<Record<
   const next: Mutable<Settings> = { ...current };
   const cwa: Mutable<CwaSettings> = { ...(current.cwa ?? {}) };
   for (const [name, value] of Object.entries(changes)) {
+    // Only the known names, checked as own keys: `__proto__`, `constructor` and the like are unknown too.
+    if (!Object.hasOwn(settingNames, name)) {
+      problems.push(`unknown setting "${name}" (known: ${Object.keys(settingNames).join(', ')})`);
+      continue;
+    }
     switch (name) {
       case 'maxSessions':
       case 'idleTimeoutMs': {
@@ -112,6 +126,8 @@ export function applySettingChanges(current: Settings, changes: Readonly<Record<
         }
         break;
       }
+      case 'maxSessionsPerDevice':
+      case 'maxSessionsPerUser':
       case 'inactivityTimeoutMs':
       case 'connectionCapacity': {
         const n = wholeNumber(name, value, name === 'connectionCapacity' ? 1 : 1000, problems);
@@ -174,6 +190,12 @@ export function applySettingChanges(current: Settings, changes: Readonly<Record<
       `maxSessions (${next.maxSessions}) cannot exceed connectionCapacity (${next.connectionCapacity}): CWA could not carry them`,
     );
   }
+  for (const name of ['maxSessionsPerDevice', 'maxSessionsPerUser'] as const) {
+    // Each holder's session ids live in one item (400 KB): the ceiling keeps it far below that.
+    if (next[name] > next.connectionCapacity) {
+      problems.push(`${name} (${next[name]}) cannot exceed connectionCapacity (${next.connectionCapacity})`);
+    }
+  }
   if (problems.length > 0) throw new SettingsError(problems);
   if (Object.keys(cwa).length > 0) next.cwa = cwa;
   else delete next.cwa;
@@ -190,6 +212,8 @@ export function settingsFromItem(item: Readonly<Record<string, unknown>> | undef
   return {
     inactivityTimeoutMs: positive(item.inactivityTimeoutMs) ?? DEFAULT_SETTINGS.inactivityTimeoutMs,
     connectionCapacity: positive(item.connectionCapacity) ?? DEFAULT_SETTINGS.connectionCapacity,
+    maxSessionsPerDevice: positive(item.maxSessionsPerDevice) ?? DEFAULT_SETTINGS.maxSessionsPerDevice,
+    maxSessionsPerUser: positive(item.maxSessionsPerUser) ?? DEFAULT_SETTINGS.maxSessionsPerUser,
     ...(maxSessions === undefined ? {} : { maxSessions }),
     ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
     ...(cwa ? { cwa } : {}),

@@ -51,7 +51,8 @@ export async function handlePump(
       imServerFor: imServerFor(),
       openImSession: (session) => cache.open(session),
       sealImSession: (sessionId, imSession) => cache.seal(sessionId, imSession),
-      deliver: (connectionId, message) => dispatcher().send(connectionId, message),
+      deliver: (connectionId, message, sessionId) =>
+        dispatcher().sendForSession(connectionId, sessionId, message),
       endSession: async (session, reason) => endSessionHere(await settings.get(), session, reason),
       now: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

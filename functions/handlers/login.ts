@@ -11,7 +11,7 @@ import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { logger, metrics } from '../commons/powertools';
-import { reclaimHere } from '../commons/session-ending';
+import { reclaimDeviceHere, reclaimHere } from '../commons/session-ending';
 import { connectionStore, dispatcher, imServerFor, secretSealer, sessionStore } from '../commons/stores';
 import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { StatusMessage } from '../dispatcher/messages';
@@ -33,6 +33,7 @@ function defaultDeps(context?: Pick<Context, 'getRemainingTimeInMillis'>): Login
       imServerFor: imServerFor(),
       sealer: secretSealer(),
       reclaim: reclaimHere,
+      reclaimDevice: reclaimDeviceHere,
       now: Date.now,
       newSessionId: randomUUID,
       pumpShards: config().pumpShards,
@@ -80,6 +81,7 @@ function statusFor(result: Exclude<LoginResult, { outcome: 'Replayed' | 'Gone' }
     reason: result.reason,
     message: result.message,
     ...(result.methodsTried ? { methodsTried: result.methodsTried } : {}),
+    ...(result.sessionId ? { sessionId: result.sessionId } : {}),
   };
 }
 

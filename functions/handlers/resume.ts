@@ -6,11 +6,14 @@ import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { connectionStore, dispatcher, sessionStore } from '../commons/stores';
+import { loggedOut } from '../domain/end-session';
 
 export async function handleResume(event: ParsedMessageEvent) {
   const deps = dispatcher();
   const inbound = await openDeviceFrame(deps, event);
   const sessionId = sessionIdOf(inbound.payload);
+  // Where the session is now: if it moves, that connection is told it no longer carries it.
+  const before = await sessionStore().get(sessionId);
   const outcome = await sessionStore().attach({
     sessionId,
     deviceId: inbound.connection.deviceId,
@@ -20,6 +23,18 @@ export async function handleResume(event: ParsedMessageEvent) {
   });
   if (outcome === 'replayed') throw new FrameError('Replayed', replayedMessage(inbound.seq));
   if (outcome === 'connection-gone') return { statusCode: 200 };
+  if (outcome === 'signed-in') {
+    // One signed-in session per connection: this one carries another.
+    await connectionStore().acceptInbound(inbound.connection.connectionId, inbound.seq);
+    await deps.reply(inbound, {
+      type: 'status',
+      status: 'Bad Request',
+      reason: 'already-signed-in',
+      message:
+        'This connection already carries another session; log it out first, or resume on a new connection.',
+    });
+    return { statusCode: 200 };
+  }
   if (outcome === 'not-yours') {
     // Ended meanwhile (reaped, logged out) or never this device's: it must sign in again.
     await connectionStore().acceptInbound(inbound.connection.connectionId, inbound.seq);
@@ -31,6 +46,12 @@ export async function handleResume(event: ParsedMessageEvent) {
       sessionId,
     });
     return { statusCode: 200 };
+  }
+  if (before && before.connectionId !== inbound.connection.connectionId) {
+    // It stops carrying the session (no event of it goes there any more), then hears why. Best effort: the
+    // old connection may be gone — that is what resume is for.
+    await connectionStore().release(before.connectionId, sessionId);
+    await deps.send(before.connectionId, loggedOut(sessionId, 'resumed-elsewhere')).catch(() => undefined);
   }
   await deps.reply(inbound, {
     type: 'status',

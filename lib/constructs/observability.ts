@@ -92,6 +92,8 @@ const endReasons = allOf<LogoutReason>({
   administrator: true,
   'cwa-ended': true,
   'sign-in-abandoned': true,
+  'resumed-elsewhere': true,
+  'device-deactivated': true,
 });
 const reclaimReasons = allOf<Reclaimed['reason']>({ 'out-of-coverage': true, reclaimed: true });
 const reapReasons = allOf<ReapReason>({

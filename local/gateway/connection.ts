@@ -112,6 +112,11 @@ export class Connection {
     return run;
   }
 
+  /** Tasks queued or running: the connection's backlog. */
+  get backlog(): number {
+    return this.inFlight.size;
+  }
+
   /** Resolves when every queued task has finished. */
   async drained(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);

@@ -153,13 +153,17 @@ export function queryParameters(url: string): QueryMaps {
   const at = url.indexOf('?');
   if (at < 0) return {};
   const params = new URLSearchParams(url.slice(at + 1));
-  const multi: Record<string, string[]> = {};
-  for (const [name, value] of params) multi[name] = [...(multi[name] ?? []), value];
-  const names = Object.keys(multi);
-  if (names.length === 0) return {};
-  const single: Record<string, string> = {};
-  for (const name of names) single[name] = multi[name]?.at(-1) ?? '';
-  return { queryStringParameters: single, multiValueQueryStringParameters: multi };
+  // A Map, then own properties: a client-chosen name (`constructor`, `__proto__`, `toString`) is just a
+  // name, never an inherited member to read or a prototype to set.
+  const multi = new Map<string, string[]>();
+  for (const [name, value] of params) multi.set(name, [...(multi.get(name) ?? []), value]);
+  if (multi.size === 0) return {};
+  return {
+    queryStringParameters: Object.fromEntries(
+      [...multi].map(([name, values]) => [name, values.at(-1) ?? '']),
+    ),
+    multiValueQueryStringParameters: Object.fromEntries(multi),
+  };
 }
 
 /** X-Ray's format: `Root=1-<epoch seconds, hex>-<24 hex digits>`. */

@@ -27,6 +27,12 @@ import { defaults, type GatewayOptions, type ResolvedOptions, type RunningGatewa
 import { findRoute, selectRoute } from './route-selection';
 import { RouteThrottle, TokenBucket } from './throttle';
 
+/**
+ * Frames one connection may have queued or running at once (a frame takes one handler invocation). Past it
+ * the gateway drops the connection's new frames; documented in docs/security.md.
+ */
+export const MAX_BACKLOG = 64;
+
 /** API Gateway rejects binary frames with 1003 (developer guide, "Binary media types for WebSocket APIs"). */
 const BINARY_REFUSED: CloseCause = { code: 1003, reason: 'Binary frames are not supported' };
 
@@ -250,6 +256,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return;
     }
     connection.touch();
+    // One device cannot queue unbounded work: past the bound its frames are dropped (and logged), so a
+    // flood costs that connection, not every other device's latency.
+    if (connection.backlog >= MAX_BACKLOG) {
+      log(`MESSAGE ${connection.id} dropped: ${MAX_BACKLOG} frames already queued`);
+      return;
+    }
     // ws hands text messages over as one Buffer (binaryType 'nodebuffer'), fragments already joined.
     const body = (data as Buffer).toString('utf8');
     const route = selectRoute(routes, body);
@@ -276,6 +288,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     route: RouteDefinition | undefined,
     body: string,
   ): Promise<void> {
+    // A frame still queued when its connection closed is dropped, not processed: nobody is there to answer.
+    if (!connection.isOpen) return;
     if (!route) {
       log(`MESSAGE ${connection.id} → Forbidden (no route matches and there is no $default)`);
       return reply(connection, errorFrame('Forbidden', connection.id, newAwsStyleId()));

@@ -118,7 +118,9 @@ async function openConnection(connectionId: string, deviceId: string, channel: s
 }
 
 async function admitSession(session: SessionRecord): Promise<void> {
-  expect(await sessions.admit({ session, limit: 10, frameSeq: 1 })).toBe('admitted');
+  expect(
+    await sessions.admit({ session, limits: { total: 10, perDevice: 10, perUser: 10 }, frameSeq: 1 }),
+  ).toBe('admitted');
 }
 
 const sessionRecord = (
@@ -470,6 +472,8 @@ describe('admin config', () => {
         idleTimeoutMs: null,
         inactivityTimeoutMs: 1_800_000,
         connectionCapacity: 1000,
+        maxSessionsPerDevice: 1,
+        maxSessionsPerUser: 10,
         'cwa.baseUrl': null,
         'cwa.iwaLogonUrl': null,
         'cwa.formsLogonUrl': null,

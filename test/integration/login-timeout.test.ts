@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../device/client';
 import { SIGN_IN_MARGIN_MS } from '../../functions/domain/login';
 import { DEFAULT_PROBE_AFTER_MS } from '../../functions/domain/reaper';
+import type { SessionHolder } from '../../functions/domain/sessions';
 import { routeRuntime } from '../../functions/runtime-settings';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
 import { eventually } from '../support/ws-client';
@@ -42,7 +43,7 @@ async function device(): Promise<{ client: DeviceClient; connectionId: string }>
 }
 
 /** What a login invocation stopped at its timeout leaves behind: a slot held by a session still signing in. */
-async function abandonedSignIn(signInDeadline: number, lastStatusAt = Date.now()): Promise<string> {
+async function abandonedSignIn(signInDeadline: number, lastStatusAt = Date.now()): Promise<SessionHolder> {
   const { connectionId } = await device();
   const sessionId = randomUUID();
   const admitted = await service.stores.sessions.admit({
@@ -56,11 +57,11 @@ async function abandonedSignIn(signInDeadline: number, lastStatusAt = Date.now()
       lastStatusAt,
       signInDeadline,
     },
-    limit: 1,
+    limits: { total: 1, perDevice: 1, perUser: 10 },
     frameSeq: 1_000_000,
   });
   expect(admitted).toBe('admitted');
-  return sessionId;
+  return { sessionId, userId: ALICE, deviceId: 'abandoned', connectionId };
 }
 
 describe('login against the route timeout', () => {
@@ -90,15 +91,15 @@ describe('login against the route timeout', () => {
   });
 
   it('leaves a sign-in within its deadline alone: the maximum is reached (Server Busy)', async () => {
-    const sessionId = await abandonedSignIn(Date.now() + 60_000);
+    const holder = await abandonedSignIn(Date.now() + 60_000);
     const { client } = await device();
     client.send('login', { password: ALICE_PASSWORD });
     expect(statusOf(await nextStatus(client, 20_000))).toMatchObject({ status: 'Server Busy' });
-    await service.stores.sessions.end(sessionId);
+    await service.stores.sessions.end(holder);
   });
 
   it('the reaper ends a sign-in abandoned past its deadline and frees the slot', async () => {
-    const sessionId = await abandonedSignIn(Date.now() - 1, Date.now() - DEFAULT_PROBE_AFTER_MS - 1_000);
+    const { sessionId } = await abandonedSignIn(Date.now() - 1, Date.now() - DEFAULT_PROBE_AFTER_MS - 1_000);
     await service.stack.scheduler.runNow('reaper');
     expect(await service.stores.sessions.get(sessionId)).toBeUndefined();
     expect(await service.stores.sessions.count()).toBe(0);

@@ -27,12 +27,18 @@ export class MemoryConnectionStore implements ConnectionStore {
     this.records.delete(connectionId);
     return state;
   }
-  async nextOutbound(connectionId: string) {
+  async nextOutbound(connectionId: string, carrying?: string) {
     const state = this.records.get(connectionId);
-    if (!state) return undefined;
+    if (!state || (carrying !== undefined && state.sessionId !== carrying)) return undefined;
     const next = { ...state, outSeq: state.outSeq + 1 };
     this.records.set(connectionId, next);
     return { state: next, seq: next.outSeq };
+  }
+  async release(connectionId: string, sessionId: string) {
+    const state = this.records.get(connectionId);
+    if (state?.sessionId !== sessionId) return;
+    const { sessionId: _released, ...rest } = state;
+    this.records.set(connectionId, rest);
   }
   async acceptInbound(connectionId: string, seq: number) {
     const state = this.records.get(connectionId);

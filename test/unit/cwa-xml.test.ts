@@ -390,7 +390,7 @@ describe('data-channel events', () => {
   it('refuses events without an eid, truncated XML and foreign documents', () => {
     expect(() =>
       events('<conference confId="1"><imSessionState>connected</imSessionState></conference>'),
-    ).toThrow(/no integer eid/);
+    ).toThrow(/no eid between 0 and 2\^53−1/);
     expect(() => parseEventsResponse('<cwaEvents sid="1" ackId="2"><conference eid="3" confId')).toThrow(
       XmlFormatError,
     );

@@ -3,7 +3,7 @@
 // (401/403/…) on $connect. Internal details are logged, never sent.
 
 import type { MiddlewareObj } from '@middy/core';
-import { FrameError } from '../errors';
+import { echoedAction, FrameError } from '../errors';
 import { errorFrame } from '../frames';
 import { logger } from '../powertools';
 import type { WebSocketEvent, WebSocketResult } from '../websocket-event';
@@ -11,7 +11,8 @@ import type { WebSocketEvent, WebSocketResult } from '../websocket-event';
 function actionOf(event: WebSocketEvent & { message?: unknown }): string | undefined {
   const message = event.message;
   if (message && typeof message === 'object' && 'action' in message && typeof message.action === 'string') {
-    return message.action;
+    // A device chooses the action's text: the answer repeats a bounded piece of it, never all 128 KB.
+    return echoedAction(message.action);
   }
   return undefined;
 }

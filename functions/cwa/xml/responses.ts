@@ -255,7 +255,9 @@ export function parseEventsResponse(xml: string): EventsResponse {
   const items: EventItem[] = [];
   for (const item of events?.children ?? []) {
     const eid = integerOf(item.attributes.eid);
-    if (eid === undefined) throw new XmlFormatError(`event <${item.name}> has no integer eid`);
+    // The eid becomes the stored cursor: it must be a whole number the checkpoint can compare exactly.
+    if (eid === undefined || eid < 0)
+      throw new XmlFormatError(`event <${item.name}> has no eid between 0 and 2^53−1`);
     items.push({ eid, events: eventsOf(eid, item) });
   }
   return {

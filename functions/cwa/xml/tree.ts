@@ -2,6 +2,7 @@
 // them, with entities escaped and decoded by the library. No regular expressions touch XML anywhere.
 
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { checkXmlLimits, XmlLimitError } from './limits';
 
 export interface XmlElement {
   readonly name: string;
@@ -72,6 +73,13 @@ function toElement(node: OrderedNode): XmlElement | undefined {
 export function parseXml(xml: string): XmlElement {
   const trimmed = xml.trim();
   if (trimmed.length === 0) throw new XmlFormatError('empty document');
+  // Size, depth and attribute counts first, in one cheap pass: the validator and parser are far slower.
+  try {
+    checkXmlLimits(trimmed);
+  } catch (error) {
+    if (error instanceof XmlLimitError) throw new XmlFormatError(`over a limit: ${error.message}`);
+    throw error;
+  }
   // The parser is lenient (it accepts unclosed tags), so well-formedness is checked first.
   const validation = XMLValidator.validate(trimmed);
   if (validation !== true) {
@@ -144,10 +152,15 @@ export function childText(parent: XmlElement, name: string): string | undefined 
   return child === undefined ? undefined : child.text.trim();
 }
 
-/** An integer attribute or child text; undefined when absent or not an integer. */
+/**
+ * An integer attribute or child text; undefined when absent, not an integer, or outside the safe integers
+ * (±2^53−1): a bigger number would lose its last digits (or turn into Infinity) and compare wrongly.
+ */
 export function integerOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
-  if (trimmed === '' || !/^-?\d+$/.test(trimmed)) return undefined;
-  return Number.parseInt(trimmed, 10);
+  // 16 digits already exceed 2^53; refusing longer text up front keeps parsing it cheap.
+  if (trimmed === '' || trimmed.length > 17 || !/^-?\d+$/.test(trimmed)) return undefined;
+  const n = Number.parseInt(trimmed, 10);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
