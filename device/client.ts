@@ -27,7 +27,22 @@ export interface ErrorFrame {
   readonly requestId?: string;
 }
 
-/** What arrives: a decrypted message, a plaintext error frame, or a frame the client refused to open. */
+/**
+ * What API Gateway itself sends on a message it could not hand to the service: `{"message", "connectionId",
+ * "requestId"}` in plaintext — `Internal server error` (the function failed, timed out or was throttled),
+ * `Endpoint request timed out` (29 s), `Too Many Requests` (stage throttling), `Forbidden` (no route).
+ * See docs/device-protocol.md ("Frames from API Gateway itself").
+ */
+export interface GatewayFrame {
+  readonly message: string;
+  readonly connectionId?: string;
+  readonly requestId?: string;
+}
+
+/**
+ * What arrives: a decrypted message, a plaintext error frame of the service, a plaintext frame of API Gateway
+ * itself, or a frame the client refused to open.
+ */
 export type Incoming =
   | {
       readonly kind: 'message';
@@ -35,6 +50,7 @@ export type Incoming =
       readonly message: { readonly type: string; readonly [k: string]: unknown };
     }
   | { readonly kind: 'error'; readonly frame: ErrorFrame }
+  | { readonly kind: 'gateway'; readonly frame: GatewayFrame }
   | { readonly kind: 'refused'; readonly code: string; readonly reason: string };
 
 export interface DeviceClientOptions {
@@ -210,6 +226,7 @@ export class DeviceClient {
     if (value && typeof value === 'object' && (value as { type?: unknown }).type === 'error') {
       return { kind: 'error', frame: value as ErrorFrame };
     }
+    if (isGatewayFrame(value)) return { kind: 'gateway', frame: value };
     try {
       const opened = openFrame(
         this.keys.toDevice,
@@ -229,4 +246,11 @@ export class DeviceClient {
       throw error;
     }
   }
+}
+
+/** API Gateway's own frames carry a `message` and no envelope version (`v`) nor `type`. */
+function isGatewayFrame(value: unknown): value is GatewayFrame {
+  if (!value || typeof value !== 'object') return false;
+  const frame = value as Record<string, unknown>;
+  return typeof frame.message === 'string' && !('v' in frame) && !('type' in frame);
 }

@@ -145,6 +145,9 @@ export function describeIncoming(incoming: Incoming): string {
   if (incoming.kind === 'error') {
     return `[${time()}] ✗ error ${incoming.frame.code}: ${incoming.frame.message}`;
   }
+  if (incoming.kind === 'gateway') {
+    return `[${time()}] ✗ API Gateway: ${incoming.frame.message}${incoming.frame.requestId ? ` (request ${incoming.frame.requestId})` : ''}`;
+  }
   if (incoming.kind === 'refused') {
     return `[${time()}] ✗ refused a frame from the service (${incoming.code}): ${incoming.reason}`;
   }

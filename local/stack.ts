@@ -81,8 +81,13 @@ export interface LocalStackOptions {
    * @default 'environments'
    */
   readonly lambda?: 'environments' | 'in-process';
-  /** Execution environments per function this machine runs at once. @default 32 */
+  /** Execution environments per function this machine runs at once. @default 16 */
   readonly maxEnvironmentsPerFunction?: number;
+  /**
+   * The account's Lambda concurrency quota that the local runtime enforces (AWS default 1,000, shared by every
+   * function without reserved concurrency and reduced by the reserved ones). @default 1_000
+   */
+  readonly accountConcurrency?: number;
   /** The functions' own output (Powertools JSON lines), by function name. @default process.stdout */
   readonly functionOutput?: (functionName: string, line: string) => void;
   /**
@@ -288,6 +293,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
                 functions,
                 ...(options.maxEnvironmentsPerFunction !== undefined
                   ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
+                  : {}),
+                ...(options.accountConcurrency !== undefined
+                  ? { accountConcurrency: options.accountConcurrency }
                   : {}),
                 ...(options.log ? { log: (line: string) => options.log?.(`[lambda] ${line}`) } : {}),
                 ...(options.functionOutput ? { output: options.functionOutput } : {}),

@@ -44,6 +44,9 @@ import { ContentionError, withConflictRetry } from './transactions';
 
 type Item = Record<string, unknown>;
 
+/** How long ending a session keeps retrying a contended session count (ms): most of a route's 10 s timeout. */
+const END_CONTENTION_BUDGET_MS = 8_000;
+
 function permissionOf(item: Item | undefined): UserPermission | undefined {
   if (!item || typeof item.userId !== 'string') return undefined;
   return { userId: item.userId, allowed: item.allowed === true, updatedAt: Number(item.updatedAt ?? 0) };
@@ -234,10 +237,8 @@ export class DynamoDbSessionStore implements SessionStore {
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
                 },
               },
-              // A user ceiling at or above the total cannot bind: leaving the user's item out keeps one
-              // user's many devices (one hot item) from slowing every admission. Sessions admitted so are
-              // not in the user's set; were the ceiling lowered later, they would not count against it.
-              ...(limits.perUser < limits.total
+              // Only when the user's ceiling can bind (the login decides: SessionRecord.countsTowardsUser).
+              ...(session.countsTowardsUser === true
                 ? [holder(userSessionsKey(session.userId), limits.perUser)]
                 : []),
               holder(deviceSessionsKey(session.deviceId), limits.perDevice),
@@ -263,7 +264,7 @@ export class DynamoDbSessionStore implements SessionStore {
       if (error instanceof ContentionError) return 'contended';
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
-      const withUser = limits.perUser < limits.total;
+      const withUser = session.countsTowardsUser === true;
       const [count, , connection] = reasons;
       const user = withUser ? reasons[3] : undefined;
       const device = reasons[withUser ? 4 : 3];
@@ -312,7 +313,13 @@ export class DynamoDbSessionStore implements SessionStore {
     return Item ? sessionOf(Item) : undefined;
   }
 
-  async end({ sessionId, userId, deviceId, connectionId }: SessionHolder): Promise<boolean> {
+  async end({
+    sessionId,
+    userId,
+    deviceId,
+    connectionId,
+    countsTowardsUser,
+  }: SessionHolder): Promise<boolean> {
     const ids = new Set([sessionId]);
     const release = (key: { pk: string; sk: string }) => ({
       Update: {
@@ -324,32 +331,36 @@ export class DynamoDbSessionStore implements SessionStore {
       },
     });
     try {
-      await withConflictRetry(() =>
-        this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Delete: {
-                  TableName: this.tableName,
-                  Key: sessionKey(sessionId),
-                  // The holder named is the session's own: its id leaves the right sets.
-                  ConditionExpression: 'attribute_exists(pk) AND userId = :user AND deviceId = :device',
-                  ExpressionAttributeValues: { ':user': userId, ':device': deviceId },
+      await withConflictRetry(
+        () =>
+          this.client.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                {
+                  Delete: {
+                    TableName: this.tableName,
+                    Key: sessionKey(sessionId),
+                    // The holder named is the session's own: its id leaves the right sets.
+                    ConditionExpression: 'attribute_exists(pk) AND userId = :user AND deviceId = :device',
+                    ExpressionAttributeValues: { ':user': userId, ':device': deviceId },
+                  },
                 },
-              },
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: sessionCountKey,
-                  UpdateExpression: 'ADD active :minus',
-                  ExpressionAttributeValues: { ':minus': -1 },
+                {
+                  Update: {
+                    TableName: this.tableName,
+                    Key: sessionCountKey,
+                    UpdateExpression: 'ADD active :minus',
+                    ExpressionAttributeValues: { ':minus': -1 },
+                  },
                 },
-              },
-              release(userSessionsKey(userId)),
-              release(deviceSessionsKey(deviceId)),
-            ],
-          }),
-        ),
+                ...(countsTowardsUser === true ? [release(userSessionsKey(userId))] : []),
+                release(deviceSessionsKey(deviceId)),
+              ],
+            }),
+          ),
+        // Ending must not give up the way a login may (a login refused for contention takes no slot; an end
+        // that gave up would hold its slot until the reaper).
+        { budgetMs: END_CONTENTION_BUDGET_MS },
       );
       // The connection no longer carries it: no event of this session is sent there after its Logged Out.
       await this.connections.release(connectionId, sessionId);

@@ -303,6 +303,10 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
     // Past this, the invocation that admitted the session is over: if it is still signing in, the invocation
     // was stopped before releasing the slot, and reclaim or the reaper end it.
     signInDeadline: now + remainingMs() + SIGN_IN_DEADLINE_SLACK_MS,
+    // A user ceiling at or above the total cannot bind: the user's set (one item for all of a user's devices)
+    // is then left out of admission and ending, so it is not a hot item. Sessions admitted so would not count
+    // against a ceiling lowered later.
+    ...(perUser < limit ? { countsTowardsUser: true } : {}),
   };
   const admission = {
     session,

@@ -34,6 +34,12 @@ export interface SessionRecord {
    * and the reaper end it. Removed when the session turns active.
    */
   readonly signInDeadline?: number;
+  /**
+   * Whether the session's id is in its user's session set (kept only while `maxSessionsPerUser` is below the
+   * total limit and so can bind): admission adds it there and ending removes it, both only when this is set, so a
+   * user with many devices is not one hot item that every login and logout must write.
+   */
+  readonly countsTowardsUser?: boolean;
 }
 
 /** A pump's claim on a shard: only the holder of the current token may move cursors. */
@@ -81,7 +87,10 @@ export interface AdmitLimits {
 }
 
 /** Who holds a session: what ending it must update besides the session itself. */
-export type SessionHolder = Pick<SessionRecord, 'sessionId' | 'userId' | 'deviceId' | 'connectionId'>;
+export type SessionHolder = Pick<
+  SessionRecord,
+  'sessionId' | 'userId' | 'deviceId' | 'connectionId' | 'countsTowardsUser'
+>;
 
 export interface AdmitInput {
   readonly session: SessionRecord;

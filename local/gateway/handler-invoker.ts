@@ -76,5 +76,9 @@ export function functionRouteInvoker(handlers: Readonly<Record<string, LambdaHan
  * environments, its timeout, memory and concurrency limit. The gateway's context gives the request id.
  */
 export function lambdaRouteInvoker(runtime: Pick<LambdaRuntime, 'invoke'>): RouteInvoker {
-  return (route, event, context) => runtime.invoke(route.name, event, { requestId: context.awsRequestId });
+  return Object.assign(
+    (route: RouteDefinition, event: WebSocketEvent, context: Context, started?: () => void) =>
+      runtime.invoke(route.name, event, { requestId: context.awsRequestId, ...(started ? { started } : {}) }),
+    { reportsStart: true },
+  );
 }

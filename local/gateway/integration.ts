@@ -43,15 +43,20 @@ export async function invokeRoute(
 ): Promise<IntegrationOutcome> {
   const context = lambdaContext(route, Date.now() + timeoutMs);
   let timer: NodeJS.Timeout | undefined;
+  let startClock: () => void = () => undefined;
   const timeout = new Promise<IntegrationOutcome>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ ok: false, error: new IntegrationTimeoutError(route.routeKey, timeoutMs) }),
-      timeoutMs,
-    );
+    startClock = () => {
+      timer ??= setTimeout(
+        () => resolve({ ok: false, error: new IntegrationTimeoutError(route.routeKey, timeoutMs) }),
+        timeoutMs,
+      );
+    };
   });
+  // The clock starts now, or (an invoker that may queue locally) once the invocation has an environment.
+  if (!invoke.reportsStart) startClock();
   const run = (async (): Promise<IntegrationOutcome> => {
     try {
-      return { ok: true, result: await invoke(route, event, context) };
+      return { ok: true, result: await invoke(route, event, context, startClock) };
     } catch (error) {
       return { ok: false, error };
     }

@@ -6,12 +6,18 @@ import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import type { RouteDefinition } from '../../functions/routes';
 import type { ThrottleLimits } from './throttle';
 
-/** Runs a route's handler, as the Lambda proxy integration would. The resolved value is the Lambda's result. */
-export type RouteInvoker = (
+/**
+ * Runs a route's handler, as the Lambda proxy integration would. The resolved value is the Lambda's result.
+ * An invoker that can make an invocation wait for this machine's resources (the local Lambda runtime, whose
+ * environments per function are capped) sets `reportsStart` and calls `started` once the invocation has an
+ * environment: the integration timeout counts from then, since on AWS that wait does not exist.
+ */
+export type RouteInvoker = ((
   route: RouteDefinition,
   event: WebSocketEvent,
   context: Context,
-) => Promise<unknown>;
+  started?: () => void,
+) => Promise<unknown>) & { readonly reportsStart?: boolean };
 
 export interface GatewayOptions {
   /** Listening port; 0 or undefined for a free one. */

@@ -55,6 +55,8 @@ export interface Invocation {
   readonly event: unknown;
   /** @default the function's timeout */
   readonly timeoutMs?: number;
+  /** Called once the invocation has an environment (warm, or starting cold); not for the wait before it. */
+  readonly started?: () => void;
 }
 
 export class FunctionPool {
@@ -83,6 +85,7 @@ export class FunctionPool {
       throw new LambdaEnvironmentExitError(this.options.functionName, invocation.requestId, 'runtime closed');
     this.stats.invocations += 1;
     const environment = await this.acquire();
+    invocation.started?.();
     try {
       await environment.ready;
     } catch (error) {

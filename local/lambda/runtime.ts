@@ -25,7 +25,7 @@ export interface LambdaRuntimeOptions {
    * Execution environments this machine runs at once per function. AWS would start up to the concurrency
    * limit (1,000 for the account); a 2-core machine cannot, so invocations beyond this many wait for a
    * free environment. They still count against the concurrency limit, so throttling is decided as on AWS.
-   * @default 32
+   * @default 16
    */
   readonly maxEnvironmentsPerFunction?: number;
   /** @default 1_000 (Lambda's default account quota) */
@@ -44,7 +44,12 @@ export interface LambdaRuntime {
   invoke(
     name: string,
     event: unknown,
-    options?: { readonly requestId?: string; readonly timeoutMs?: number },
+    options?: {
+      readonly requestId?: string;
+      readonly timeoutMs?: number;
+      /** Called once the invocation has an environment (after any wait for this machine's cap). */
+      readonly started?: () => void;
+    },
   ): Promise<unknown>;
   /** Sets environment variables of every function; environments started from now on get them. */
   configure(variables: Readonly<Record<string, string>>): void;
@@ -87,7 +92,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
         settings: fn.settings,
         environment: () => variables,
         maxEnvironments: Math.min(
-          options.maxEnvironmentsPerFunction ?? 32,
+          options.maxEnvironmentsPerFunction ?? 16,
           fn.settings.reservedConcurrency ?? Number.POSITIVE_INFINITY,
         ),
         log,
@@ -114,6 +119,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
           requestId: invokeOptions.requestId ?? randomUUID(),
           event,
           ...(invokeOptions.timeoutMs !== undefined ? { timeoutMs: invokeOptions.timeoutMs } : {}),
+          ...(invokeOptions.started ? { started: invokeOptions.started } : {}),
         });
       } finally {
         limits.release(name);

@@ -265,7 +265,10 @@ describe('admin devices activate in bulk', () => {
 
   it('activates the users of a CSV (user[,count], header, comments, quoted fields)', async () => {
     const csv = join(dir, 'users.csv');
-    await writeFile(csv, 'user,count\n# the sales team\nCONTOSO\\bob,2\n"dave@contoso.com", 1\ncarol@example.com\n');
+    await writeFile(
+      csv,
+      'user,count\n# the sales team\nCONTOSO\\bob,2\n"dave@contoso.com", 1\ncarol@example.com\n',
+    );
     const out = join(dir, 'bulk-csv');
     const run = await admin(['devices', 'activate', '--csv', csv, '--out-dir', out]);
 
