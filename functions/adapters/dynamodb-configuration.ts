@@ -659,15 +659,19 @@ export class DynamoDbLeaseStore implements LeaseStore {
 
   async release(lease: ShardLease): Promise<void> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: pumpLeaseKey(lease.shard),
-          UpdateExpression: 'SET expiresAt = :past',
-          ConditionExpression: '#owner = :owner AND #token = :token',
-          ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token' },
-          ExpressionAttributeValues: { ':past': 0, ':owner': lease.owner, ':token': lease.token },
-        }),
+      // The shard's checkpoints are transactions that include the lease item: a release racing the last of them
+      // gets TransactionConflictException, which is retried rather than leaving the lease to expire.
+      await withConflictRetry(() =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: pumpLeaseKey(lease.shard),
+            UpdateExpression: 'SET expiresAt = :past',
+            ConditionExpression: '#owner = :owner AND #token = :token',
+            ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token' },
+            ExpressionAttributeValues: { ':past': 0, ':owner': lease.owner, ':token': lease.token },
+          }),
+        ),
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;

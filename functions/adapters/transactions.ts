@@ -5,7 +5,7 @@
 // Sources: "Amazon DynamoDB Transactions: How it works" (conflict handling; the SDK does not retry
 // TransactionCanceledException), "Error retries and exponential backoff" (AWS general reference).
 
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -39,9 +39,11 @@ export async function withConflictRetry<T>(
       return await attempt();
     } catch (error) {
       const codes = cancellationCodes(error) ?? [];
+      // A single write into an item of an in-flight transaction gets TransactionConflictException instead.
       const retryable =
-        codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError') &&
-        !codes.includes('ConditionalCheckFailed');
+        error instanceof TransactionConflictException ||
+        (codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError') &&
+          !codes.includes('ConditionalCheckFailed'));
       if (!retryable) throw error;
       // Full jitter: contenders that collided once spread out instead of colliding again in step.
       const wait = Math.random() * Math.min(capMs, baseMs * 2 ** tries);

@@ -1,7 +1,7 @@
 // The session-count retry loop: conflicts and throttling are retried within the time budget, then
 // ContentionError; a failed condition is an answer and is never retried.
 
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ContentionError, withConflictRetry } from '../../functions/adapters/transactions';
 
@@ -24,6 +24,21 @@ describe('withConflictRetry', () => {
     });
     expect(result).toBe('done');
     expect(calls).toBe(3);
+  });
+
+  it('retries a single write refused with TransactionConflictException (an item inside a transaction)', async () => {
+    let calls = 0;
+    const result = await withConflictRetry(async () => {
+      calls++;
+      if (calls === 1)
+        throw new TransactionConflictException({
+          $metadata: {},
+          message: 'Transaction is ongoing for the item',
+        });
+      return 'released';
+    });
+    expect(result).toBe('released');
+    expect(calls).toBe(2);
   });
 
   it('gives up with ContentionError (the last cancellation as cause) once the budget is spent', async () => {
