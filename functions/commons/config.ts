@@ -1,6 +1,7 @@
 // Handler configuration: read from the environment once, at cold start, and validated as a whole so a
 // misconfigured function fails on its first invocation with one message that lists every problem.
 
+import { DEFAULT_SLOT_SHARDS, MAX_SLOT_SHARDS } from '../domain/keys';
 import { serviceTable } from '../tables';
 
 export interface ServiceConfig {
@@ -22,6 +23,8 @@ export interface ServiceConfig {
   readonly cwaMaxSockets: number;
   /** How long one pump invocation serves its shard before handing over. */
   readonly pumpRunMs: number;
+  /** Items the session count is spread over (`ADMISSION_SHARDS`); the same in every function and the admin CLI. */
+  readonly slotShards: number;
 }
 
 export type SealingConfig =
@@ -108,6 +111,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   }
   const cwaMaxSockets = wholeNumber(env, 'CWA_MAX_SOCKETS', 1024, 1, 100_000, problems);
   const pumpRunMs = wholeNumber(env, 'PUMP_RUN_MS', 55_000, 1_000, 900_000, problems);
+  const slotShards = wholeNumber(env, 'ADMISSION_SHARDS', DEFAULT_SLOT_SHARDS, 1, MAX_SLOT_SHARDS, problems);
   if (problems.length > 0 || !sealing) throw new ConfigError(problems);
   return {
     region,
@@ -119,6 +123,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     pumpShards,
     cwaMaxSockets,
     pumpRunMs,
+    slotShards,
   };
 }
 

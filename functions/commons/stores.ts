@@ -57,7 +57,9 @@ export function deviceStore(): DeviceStore {
 }
 
 function configurationStores(): DynamoDbConfigurationStores {
-  configuration ??= new DynamoDbConfigurationStores(dynamoDb(), config().serviceTableName);
+  configuration ??= new DynamoDbConfigurationStores(dynamoDb(), config().serviceTableName, {
+    slotShards: config().slotShards,
+  });
   return configuration;
 }
 

@@ -21,8 +21,20 @@ export function deviceConnectionsPartition(deviceId: string): string {
 /** The Configuration Database's settings item. */
 export const settingsKey: ItemKey = { pk: 'CONFIG', sk: 'SETTINGS' };
 
-/** The session count: changed only by the transactions that create and end sessions. */
-export const sessionCountKey: ItemKey = { pk: 'CONFIG', sk: 'SESSIONS' };
+/**
+ * Slot shard `shard` of the session count (`active`): the count is spread over `slotShards` items, each its own
+ * partition key, so no single item is written by every login and logout. Changed only by the transactions
+ * that create and end sessions (docs/data-model.md, "Admission").
+ */
+export function slotKey(shard: number): ItemKey {
+  return { pk: `SLOTS#${shard}`, sk: 'SLOTS' };
+}
+
+/** Slot shards by default: enough that no shard item or gsi1 partition is hot at 2,000 logins/s. */
+export const DEFAULT_SLOT_SHARDS = 8;
+
+/** The most slot shards a deployment may use (the login snapshot reads them all in one BatchGetItem). */
+export const MAX_SLOT_SHARDS = 64;
 
 /** User ids compare case-insensitively, as Windows accounts do. */
 export function permissionKey(userId: string): ItemKey {
@@ -43,8 +55,18 @@ export function sessionKey(sessionId: string): ItemKey {
   return { pk: `SESSION#${sessionId}`, sk: 'SESSION' };
 }
 
-/** gsi1 partition of every session, sorted by last activity (reclaim, reaper, admin list). */
-export const SESSIONS_PARTITION = 'SESSIONS';
+/**
+ * gsi1 partition of the sessions of one slot shard, sorted by last activity (reclaim, reaper, admin list): a
+ * session lives in its slot shard's partition, so status messages spread over `slotShards` index partitions.
+ */
+export function sessionsPartition(slot: number): string {
+  return `SESSIONS#${slot}`;
+}
+
+/** The session id inside a gsi1 sort key built by activitySortKey. */
+export function sessionIdOfSortKey(sortKey: string): string {
+  return sortKey.slice(sortKey.indexOf('#') + 1);
+}
 
 /** gsi1 partition of the users with a permission item (admin list). */
 export const USERS_PARTITION = 'USERS';

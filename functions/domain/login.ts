@@ -313,6 +313,7 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
     limits: { total: limit, perDevice, perUser },
     frameSeq,
     ...(previousSessionId === undefined ? {} : { previousSessionId }),
+    ...(snapshot.slots ? { slotHint: snapshot.slots } : {}),
   };
   let admitted = await deps.sessions.admit(admission);
   if (admitted === 'full' && (await reclaimIfAllowed())) admitted = await deps.sessions.admit(admission);

@@ -139,12 +139,14 @@ export interface ReaperStore {
     limit: number,
     start?: ReaperContinuation,
   ): Promise<{ readonly sessions: SessionRecord[]; readonly next: ReaperContinuation | undefined }>;
-  /** The session count item's `active`; undefined when it has none. */
-  storedCount(): Promise<number | undefined>;
-  /** The sessions as they are, counted on the index. */
-  realCount(): Promise<number>;
-  /** Sets the count to `real` only if it is still `seen`; false when it moved meanwhile. */
-  repairCount(seen: number | undefined, real: number): Promise<boolean>;
+  /** How many slot shards the count is spread over (each repaired on its own). @default 1 */
+  readonly slotShards?: number;
+  /** Slot shard `slot`'s stored `active`; undefined when it has none. */
+  storedCount(slot?: number): Promise<number | undefined>;
+  /** The sessions of slot shard `slot` as they are, counted on the index. */
+  realCount(slot?: number): Promise<number>;
+  /** Sets shard `slot`'s count to `real` only if it is still `seen`; false when it moved meanwhile. */
+  repairCount(seen: number | undefined, real: number, slot?: number): Promise<boolean>;
   loadContinuation(): Promise<ReaperContinuation | undefined>;
   /** Stores where to resume; undefined clears it (the sweep reached the end). */
   saveContinuation(next: ReaperContinuation | undefined, at: number): Promise<void>;
@@ -295,22 +297,29 @@ export async function runReaper(deps: ReaperDeps, options: ReaperOptions): Promi
  */
 export async function repairCountDrift(
   deps: {
-    readonly store: Pick<ReaperStore, 'storedCount' | 'realCount' | 'repairCount'>;
+    readonly store: Pick<ReaperStore, 'storedCount' | 'realCount' | 'repairCount' | 'slotShards'>;
     readonly sleep?: (ms: number) => Promise<void>;
   },
   confirmAfterMs: number,
 ): Promise<{ readonly drift: number; readonly repaired: boolean }> {
-  const seen = await deps.store.storedCount();
-  const real = await deps.store.realCount();
-  const drift = (seen ?? 0) - real;
-  if (drift === 0) return { drift, repaired: false };
-  if (confirmAfterMs > 0) {
-    await (deps.sleep ?? delay)(confirmAfterMs);
-    const seenAgain = await deps.store.storedCount();
-    const realAgain = await deps.store.realCount();
-    if (seenAgain !== seen || realAgain !== real) return { drift, repaired: false };
+  // Each slot shard is its own count with its own sessions (those that recorded it): repaired on its own.
+  const shards = Array.from({ length: deps.store.slotShards ?? 1 }, (_, slot) => slot);
+  const seen = await Promise.all(shards.map((slot) => deps.store.storedCount(slot)));
+  const real = await Promise.all(shards.map((slot) => deps.store.realCount(slot)));
+  const drifted = shards.filter((slot) => (seen[slot] ?? 0) !== real[slot]);
+  const drift = shards.reduce((sum, slot) => sum + (seen[slot] ?? 0) - (real[slot] ?? 0), 0);
+  if (drifted.length === 0) return { drift, repaired: false };
+  if (confirmAfterMs > 0) await (deps.sleep ?? delay)(confirmAfterMs);
+  let repaired = false;
+  for (const slot of drifted) {
+    if (confirmAfterMs > 0) {
+      const seenAgain = await deps.store.storedCount(slot);
+      const realAgain = await deps.store.realCount(slot);
+      if (seenAgain !== seen[slot] || realAgain !== real[slot]) continue;
+    }
+    if (await deps.store.repairCount(seen[slot], real[slot] ?? 0, slot)) repaired = true;
   }
-  return { drift, repaired: await deps.store.repairCount(seen, real) };
+  return { drift, repaired };
 }
 
 function delay(ms: number): Promise<void> {

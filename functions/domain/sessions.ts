@@ -26,6 +26,11 @@ export interface SessionRecord {
   readonly signInMethod?: string;
   /** The event-pump shard that serves the session. */
   readonly shard?: number;
+  /**
+   * The slot shard whose count holds this session's slot (set by admission; absent on sessions admitted
+   * before slot shards, which count in shard 0). Ending releases exactly this shard's slot.
+   */
+  readonly slot?: number;
   /** When the pump last published presence to keep the CWA session alive. */
   readonly lastPresenceAt?: number;
   /**
@@ -54,8 +59,10 @@ export type CheckpointOutcome = 'saved' | 'moved' | 'fenced';
 /** What a login needs to decide, read in one request. */
 export interface LoginSnapshot {
   readonly settings: Settings;
-  /** Sessions counted now (a hint: the admission transaction decides). */
+  /** Sessions counted now, all slot shards together (a hint: the admission transaction decides). */
   readonly activeSessions: number;
+  /** Each slot shard's count as read (a hint: admission tries the shards with room first). */
+  readonly slots?: readonly number[];
   readonly permission: UserPermission | undefined;
   /** The ids of the sessions the device holds now (a hint, as the count). */
   readonly deviceSessions: readonly string[];
@@ -89,7 +96,7 @@ export interface AdmitLimits {
 /** Who holds a session: what ending it must update besides the session itself. */
 export type SessionHolder = Pick<
   SessionRecord,
-  'sessionId' | 'userId' | 'deviceId' | 'connectionId' | 'countsTowardsUser'
+  'sessionId' | 'userId' | 'deviceId' | 'connectionId' | 'countsTowardsUser' | 'slot'
 >;
 
 export interface AdmitInput {
@@ -102,13 +109,17 @@ export interface AdmitInput {
   readonly previousSessionId?: string;
   /** The login frame's sequence number, recorded in the same transaction (a retried frame takes nothing). */
   readonly frameSeq: number;
+  /** Each slot shard's count as the login snapshot read it: shards with room are tried first. */
+  readonly slotHint?: readonly number[];
 }
 
 export interface SessionStore {
   loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot>;
   /**
-   * One transaction: count + 1 if below the limit, the session id into its user's and device's sets if below
-   * their ceilings, the session, the connection's frame number and session (if it carries no live one).
+   * One transaction per slot shard tried: that shard's count + 1 if below its share of the limit, the session
+   * id into its user's and device's sets if below their ceilings, the session (recording the shard), the
+   * connection's frame number and session (if it carries no live one). A shard found full sends the login to
+   * the next; `full` only when one atomic read of every shard shows each at its share (no slot free anywhere).
    */
   admit(input: AdmitInput): Promise<AdmitOutcome>;
   /** Stores the connectivity cache and marks the session active. */
@@ -141,7 +152,7 @@ export interface SessionStore {
   }>;
   /** The ids of the sessions a device holds. */
   heldByDevice(deviceId: string): Promise<string[]>;
-  /** The session count item as it stands. */
+  /** Active sessions: the slot shards' counts summed (one BatchGetItem). The ActiveSessions gauge reads it. */
   count(): Promise<number>;
   /** The sessions one pump shard serves (index query). */
   sessionsInShard(shard: number): Promise<SessionRecord[]>;

@@ -18,7 +18,9 @@ import { type ReaperLimits, type ReaperSummary, reapReasons, runReaper } from '.
 let reaperStore: DynamoDbReaperStore | undefined;
 
 function reaperStoreHere(): DynamoDbReaperStore {
-  reaperStore ??= new DynamoDbReaperStore(dynamoDb(), config().serviceTableName);
+  reaperStore ??= new DynamoDbReaperStore(dynamoDb(), config().serviceTableName, {
+    slotShards: config().slotShards,
+  });
   return reaperStore;
 }
 

@@ -16,7 +16,7 @@ import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import { deriveDeviceKeys, generateTransportKey, openFrame } from '../../functions/crypto';
 import { connectionBasics } from '../../functions/domain/connections';
 import { connectivityCacheContext } from '../../functions/domain/end-session';
-import { connectionKey, sessionCountKey, sessionKey, settingsKey } from '../../functions/domain/keys';
+import { connectionKey, sessionKey, settingsKey, slotKey } from '../../functions/domain/keys';
 import type { SessionRecord } from '../../functions/domain/sessions';
 import type { RouteDefinition } from '../../functions/routes';
 import {
@@ -143,7 +143,7 @@ async function bumpCount(by: number): Promise<void> {
   await documents.send(
     new UpdateCommand({
       TableName: tableName,
-      Key: sessionCountKey,
+      Key: slotKey(0),
       UpdateExpression: 'ADD active :n',
       ExpressionAttributeValues: { ':n': by },
     }),

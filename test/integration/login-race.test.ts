@@ -5,7 +5,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../device/client';
-import { SESSIONS_PARTITION } from '../../functions/domain/keys';
+import { DEFAULT_SLOT_SHARDS, sessionsPartition } from '../../functions/domain/keys';
 import { nextStatus, type ServiceFixture, startServiceFixture } from '../support/service-fixture';
 import { eventually } from '../support/ws-client';
 
@@ -27,6 +27,12 @@ async function inBatches<T, R>(
 
 async function storedSessions(): Promise<number> {
   let total = 0;
+  for (let slot = 0; slot < DEFAULT_SLOT_SHARDS; slot++) total += await storedIn(sessionsPartition(slot));
+  return total;
+}
+
+async function storedIn(partition: string): Promise<number> {
+  let total = 0;
   let start: Record<string, unknown> | undefined;
   do {
     const page = await service.documents.send(
@@ -34,7 +40,7 @@ async function storedSessions(): Promise<number> {
         TableName: service.tableName,
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :p',
-        ExpressionAttributeValues: { ':p': SESSIONS_PARTITION },
+        ExpressionAttributeValues: { ':p': partition },
         Select: 'COUNT',
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),

@@ -6,7 +6,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../device/client';
 import { DynamoDbReaperStore, reaperStateKey } from '../../functions/adapters/dynamodb-reaper';
-import { activitySortKey, SESSIONS_PARTITION, sessionCountKey } from '../../functions/domain/keys';
+import { activitySortKey, slotKey } from '../../functions/domain/keys';
 import { handler, runReaperHere } from '../../functions/handlers/reaper';
 import { lambdaContext } from '../support/events';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
@@ -33,9 +33,15 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
-  await eventually(async () => ((await reaperStore.realCount()) === 0 ? true : undefined), 10_000);
+  await eventually(async () => ((await realSessions()) === 0 ? true : undefined), 10_000);
   expect(await service.stores.sessions.count()).toBe(0);
 });
+
+/** The sessions on the index, every slot shard's partition. */
+async function realSessions(): Promise<number> {
+  const slots = Array.from({ length: reaperStore.slotShards }, (_, slot) => reaperStore.realCount(slot));
+  return (await Promise.all(slots)).reduce((sum, each) => sum + each, 0);
+}
 
 async function signIn(): Promise<{ client: DeviceClient; sessionId: string }> {
   const client = await service.connect(await service.activate(ALICE));
@@ -104,9 +110,10 @@ describe('reaper', () => {
     await service.documents.send(
       new UpdateCommand({
         TableName: service.tableName,
-        Key: sessionCountKey,
-        UpdateExpression: 'SET active = :wrong',
-        ExpressionAttributeValues: { ':wrong': 5 },
+        // Four more than shard 0 holds, wherever the one session's slot is.
+        Key: slotKey(0),
+        UpdateExpression: 'ADD active :wrong',
+        ExpressionAttributeValues: { ':wrong': 4 },
       }),
     );
 
@@ -123,18 +130,13 @@ describe('reaper', () => {
     await wait(1100);
     // A position outside the range (a lowered threshold, say) is not used: the sweep starts over.
     await reaperStore.saveContinuation(
-      {
-        pk: 'SESSION#x',
-        sk: 'SESSION',
-        gsi1pk: SESSIONS_PARTITION,
-        gsi1sk: activitySortKey(Date.now() + 3_600_000, 'x'),
-      },
+      { gsi1sk: activitySortKey(Date.now() + 3_600_000, 'x') },
       Date.now(),
     );
 
     const first = await runReaperHere(Date.now(), { maxExamined: 2, pageSize: 2 });
     expect(first).toMatchObject({ examined: 2, ended: { inactivity: 2 }, more: true });
-    expect(await storedContinuation()).toMatchObject({ gsi1pk: SESSIONS_PARTITION });
+    expect(await storedContinuation()).toMatchObject({ gsi1sk: expect.any(String) });
 
     const second = await runReaperHere(Date.now(), { maxExamined: 2, pageSize: 2 });
     expect(second).toMatchObject({ examined: 1, ended: { inactivity: 1 }, more: false });
@@ -159,6 +161,6 @@ describe('reaper', () => {
     }
     expect(await service.stores.sessions.get(live.sessionId)).toBeDefined();
     expect(await service.stores.sessions.count()).toBe(1);
-    expect(await reaperStore.realCount()).toBe(1);
+    expect(await realSessions()).toBe(1);
   });
 });

@@ -1,0 +1,511 @@
+// SessionStore on the service table: sessions, their holders (user and device sets) and the session count
+// spread over slot shards. Admission and ending are transactions built from the item modules
+// (session-items, slot-items); cancellations are read by action name (named-transaction).
+
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  paginateQuery,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  activitySortKey,
+  connectionKey,
+  DEFAULT_SLOT_SHARDS,
+  deviceSessionsKey,
+  type ItemKey,
+  permissionKey,
+  pumpLeaseKey,
+  sessionKey,
+  settingsKey,
+  shardPartition,
+  slotKey,
+  userSessionsKey,
+} from '../domain/keys';
+import { permissionOf } from './permission-items';
+import type {
+  AdmitInput,
+  AdmitOutcome,
+  CheckpointOutcome,
+  LoginSnapshot,
+  SessionHolder,
+  SessionRecord,
+  SessionStore,
+  ShardLease,
+} from '../domain/sessions';
+import { settingsFromItem } from '../domain/settings';
+import { DynamoDbConnectionStore } from './dynamodb-connection-store';
+import { namedWrites, rawNumber, type WriteAction } from './named-transaction';
+import { activityPage } from './session-activity';
+import { sessionItem, sessionOf, slotOf } from './session-items';
+import { activeOf, checkShards, probeOrder, releaseSlot, shareOf, takeSlot } from './slot-items';
+import { ContentionError, withConflictRetry } from './transactions';
+
+type Item = Record<string, unknown>;
+
+/** How long ending a session keeps retrying a contended slot shard (ms): most of a route's 10 s timeout. */
+const END_CONTENTION_BUDGET_MS = 8_000;
+
+/** How long one admission keeps probing shards and retrying conflicts before answering `contended` (ms). */
+const ADMIT_BUDGET_MS = 5_000;
+
+/** The session ids a holder item (user or device) lists; the document client reads a string set as a Set. */
+function idsOf(item: Item | undefined): ReadonlySet<string> {
+  const ids = item?.sessions;
+  return ids instanceof Set ? (ids as Set<string>) : new Set();
+}
+
+export interface SessionStoreOptions {
+  /**
+   * Items the session count is spread over (1 to 64); every process on one table must use the same number.
+   * @default DEFAULT_SLOT_SHARDS
+   */
+  readonly slotShards?: number;
+}
+
+type AdmitAttempt = AdmitOutcome | 'shard-full';
+
+export class DynamoDbSessionStore implements SessionStore {
+  private readonly connections: DynamoDbConnectionStore;
+  readonly slotShards: number;
+
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    options: SessionStoreOptions = {},
+  ) {
+    this.connections = new DynamoDbConnectionStore(client, tableName);
+    this.slotShards = checkShards(options.slotShards ?? DEFAULT_SLOT_SHARDS);
+  }
+
+  private slotKeys(): ItemKey[] {
+    return Array.from({ length: this.slotShards }, (_, shard) => slotKey(shard));
+  }
+
+  async loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot> {
+    const slots = this.slotKeys();
+    const keys = [settingsKey, permissionKey(userId), userSessionsKey(userId), deviceSessionsKey(deviceId), ...slots];
+    const { Responses } = await this.client.send(
+      new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+    );
+    const items = Responses?.[this.tableName] ?? [];
+    const find = (key: ItemKey) => items.find((item) => item.pk === key.pk && item.sk === key.sk);
+    const counts = slots.map((key) => activeOf(find(key)));
+    return {
+      settings: settingsFromItem(find(settingsKey)),
+      activeSessions: counts.reduce((sum, each) => sum + each, 0),
+      slots: counts,
+      permission: permissionOf(find(permissionKey(userId))),
+      deviceSessions: [...idsOf(find(deviceSessionsKey(deviceId)))],
+      userSessions: idsOf(find(userSessionsKey(userId))).size,
+    };
+  }
+
+  /**
+   * Tries the shards the hint shows with room, one transaction each; when all of them are full, one strongly
+   * consistent read of every shard decides: `full` only if each is at its share, else the shards with room
+   * are tried again. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems: under a storm
+   * every refused login would hold every shard item and cancel the admissions and endings in flight.)
+   */
+  async admit(input: AdmitInput): Promise<AdmitOutcome> {
+    const deadline = performance.now() + ADMIT_BUDGET_MS;
+    const { total } = input.limits;
+    let hint = input.slotHint;
+    try {
+      for (;;) {
+        for (const shard of probeOrder(hint, total, this.slotShards)) {
+          const outcome = await this.admitInto(shard, input, deadline);
+          if (outcome !== 'shard-full') return outcome;
+        }
+        const counts = await this.slotCounts();
+        if (counts.every((active, shard) => active >= shareOf(shard, total, this.slotShards))) return 'full';
+        if (performance.now() >= deadline) return 'contended';
+        hint = counts;
+      }
+    } catch (error) {
+      if (error instanceof ContentionError) return 'contended';
+      throw error;
+    }
+  }
+
+  private async admitInto(shard: number, input: AdmitInput, deadline: number): Promise<AdmitAttempt> {
+    const { limits, frameSeq, previousSessionId } = input;
+    const session: SessionRecord = { ...input.session, slot: shard };
+    const ids = new Set([session.sessionId]);
+    const holder = (key: ItemKey, limit: number): WriteAction => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'ADD #sessions :ids',
+        ConditionExpression: 'attribute_not_exists(#sessions) OR size(#sessions) < :limit',
+        ExpressionAttributeNames: { '#sessions': 'sessions' },
+        ExpressionAttributeValues: { ':ids': ids, ':limit': limit },
+      },
+    });
+    const writes = namedWrites([
+      ['slot', takeSlot(this.tableName, shard, shareOf(shard, limits.total, this.slotShards))],
+      [
+        'session',
+        { Put: { TableName: this.tableName, Item: sessionItem(session), ConditionExpression: 'attribute_not_exists(pk)' } },
+      ],
+      [
+        'connection',
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: connectionKey(session.connectionId),
+            UpdateExpression: 'SET inSeq = :seq, sessionId = :sid',
+            // One signed-in session per connection: the session it carried (if any) is the one the login
+            // saw, and (the `previous` check) that one has ended.
+            ConditionExpression:
+              previousSessionId === undefined
+                ? 'attribute_exists(pk) AND inSeq < :seq AND attribute_not_exists(sessionId)'
+                : 'attribute_exists(pk) AND inSeq < :seq AND (attribute_not_exists(sessionId) OR sessionId = :previous)',
+            ExpressionAttributeValues: {
+              ':seq': frameSeq,
+              ':sid': session.sessionId,
+              ...(previousSessionId === undefined ? {} : { ':previous': previousSessionId }),
+            },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      ],
+      // Only when the user's ceiling can bind (the login decides: SessionRecord.countsTowardsUser).
+      session.countsTowardsUser === true ? ['user', holder(userSessionsKey(session.userId), limits.perUser)] : undefined,
+      ['device', holder(deviceSessionsKey(session.deviceId), limits.perDevice)],
+      previousSessionId === undefined
+        ? undefined
+        : [
+            'previous',
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: sessionKey(previousSessionId),
+                // Ended, or resumed on another connection: either way not this connection's now.
+                ConditionExpression: 'attribute_not_exists(pk) OR connectionId <> :connection',
+                ExpressionAttributeValues: { ':connection': session.connectionId },
+              },
+            },
+          ],
+    ]);
+    try {
+      await withConflictRetry(
+        () => this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems })),
+        { budgetMs: Math.max(1, deadline - performance.now()) },
+      );
+      return 'admitted';
+    } catch (error) {
+      const reasons = writes.reasons(error);
+      if (!reasons) throw error;
+      const failed = (name: keyof typeof reasons) => reasons[name]?.code === 'ConditionalCheckFailed';
+      if (failed('connection')) {
+        const item = reasons.connection?.item;
+        if (!item) return 'connection-gone';
+        // The frame's number used already: a retried frame. Otherwise the connection carries a session.
+        return (rawNumber(item, 'inSeq') ?? 0) >= frameSeq ? 'replayed' : 'signed-in';
+      }
+      if (failed('previous')) return 'signed-in';
+      if (failed('device')) return 'device-full';
+      if (failed('user')) return 'user-full';
+      if (failed('slot')) return 'shard-full';
+      throw error;
+    }
+  }
+
+  async activate(
+    sessionId: string,
+    update: { sealedImSession: string; cursor: number; signInMethod: string; at: number },
+  ): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: sessionKey(sessionId),
+        UpdateExpression:
+          'SET #state = :active, sealedImSession = :cache, #cursor = :cursor, signInMethod = :method, lastStatusAt = :at, gsi1sk = :sk REMOVE signInDeadline',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#state': 'state', '#cursor': 'cursor' },
+        ExpressionAttributeValues: {
+          ':active': 'active',
+          ':cache': update.sealedImSession,
+          ':cursor': update.cursor,
+          ':method': update.signInMethod,
+          ':at': update.at,
+          ':sk': activitySortKey(update.at, sessionId),
+        },
+      }),
+    );
+  }
+
+  async get(sessionId: string): Promise<SessionRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: sessionKey(sessionId), ConsistentRead: true }),
+    );
+    return Item ? sessionOf(Item) : undefined;
+  }
+
+  async end(holder: SessionHolder): Promise<boolean> {
+    const { sessionId, userId, deviceId, connectionId, countsTowardsUser } = holder;
+    const ids = new Set([sessionId]);
+    const release = (key: ItemKey): WriteAction => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'DELETE #sessions :ids',
+        ExpressionAttributeNames: { '#sessions': 'sessions' },
+        ExpressionAttributeValues: { ':ids': ids },
+      },
+    });
+    const slot = slotOf(holder);
+    const writes = namedWrites([
+      [
+        'session',
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: sessionKey(sessionId),
+            // The holder named is the session's own: its id leaves the right sets and the right slot shard.
+            ConditionExpression:
+              slot === 0
+                ? 'attribute_exists(pk) AND userId = :user AND deviceId = :device AND (attribute_not_exists(slot) OR slot = :slot)'
+                : 'attribute_exists(pk) AND userId = :user AND deviceId = :device AND slot = :slot',
+            ExpressionAttributeValues: { ':user': userId, ':device': deviceId, ':slot': slot },
+          },
+        },
+      ],
+      ['slot', releaseSlot(this.tableName, slot)],
+      countsTowardsUser === true ? ['user', release(userSessionsKey(userId))] : undefined,
+      ['device', release(deviceSessionsKey(deviceId))],
+    ]);
+    try {
+      await withConflictRetry(
+        () => this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems })),
+        // Ending must not give up the way a login may (a login refused for contention takes no slot; an end
+        // that gave up would hold its slot until the reaper).
+        { budgetMs: END_CONTENTION_BUDGET_MS },
+      );
+      // The connection no longer carries it: no event of this session is sent there after its Logged Out.
+      await this.connections.release(connectionId, sessionId);
+      return true;
+    } catch (error) {
+      if (writes.reasons(error)?.session?.code === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
+  }
+
+  async recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: 'SET lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+          ConditionExpression: 'connectionId = :connection',
+          ExpressionAttributeValues: {
+            ':at': at,
+            ':sk': activitySortKey(at, sessionId),
+            ':connection': connectionId,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async markGone(sessionId: string, at: number): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: 'SET goneAt = if_not_exists(goneAt, :at), gsi1sk = :sk',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': at, ':sk': activitySortKey(0, sessionId) },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /** Least recently active first over every slot shard's partition; `next` is the last sort key returned. */
+  leastRecentlyActive(limit: number, exclusiveStartKey?: Item) {
+    return activityPage(this.client, this.tableName, this.slotShards, { limit, start: exclusiveStartKey });
+  }
+
+  async sessionsInShard(shard: number): Promise<SessionRecord[]> {
+    const sessions: SessionRecord[] = [];
+    const pages = paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        IndexName: 'gsi2',
+        KeyConditionExpression: 'gsi2pk = :p',
+        ExpressionAttributeValues: { ':p': shardPartition(shard) },
+      },
+    );
+    for await (const page of pages) sessions.push(...(page.Items ?? []).map(sessionOf));
+    return sessions;
+  }
+
+  async checkpoint(
+    sessionId: string,
+    update: { from: number; to: number; sealedImSession?: string; lease: ShardLease },
+  ): Promise<CheckpointOutcome> {
+    const writes = namedWrites([
+      [
+        'lease',
+        {
+          // The fencing token: a pump that lost its lease (paused, then resumed) cannot move a cursor.
+          ConditionCheck: {
+            TableName: this.tableName,
+            Key: pumpLeaseKey(update.lease.shard),
+            ConditionExpression: '#token = :token AND #owner = :owner',
+            ExpressionAttributeNames: { '#token': 'token', '#owner': 'owner' },
+            ExpressionAttributeValues: { ':token': update.lease.token, ':owner': update.lease.owner },
+          },
+        },
+      ],
+      [
+        'session',
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: sessionKey(sessionId),
+            UpdateExpression: `SET #cursor = :to${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
+            ConditionExpression: '#cursor = :from',
+            ExpressionAttributeNames: { '#cursor': 'cursor' },
+            ExpressionAttributeValues: {
+              ':to': update.to,
+              ':from': update.from,
+              ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
+            },
+          },
+        },
+      ],
+    ]);
+    try {
+      // Every checkpoint of a shard checks the one lease item, so checkpoints of its sessions conflict with
+      // each other and with lease renewals (TransactionConflict): retried, or the events would be re-sent.
+      await withConflictRetry(() =>
+        this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems })),
+      );
+      return 'saved';
+    } catch (error) {
+      const reasons = writes.reasons(error);
+      if (reasons?.lease?.code === 'ConditionalCheckFailed') return 'fenced';
+      if (reasons?.session?.code === 'ConditionalCheckFailed') return 'moved';
+      throw error;
+    }
+  }
+
+  async saveConnectivityCache(sessionId: string, sealedImSession: string): Promise<void> {
+    await this.updateIfExists(sessionId, 'SET sealedImSession = :value', sealedImSession);
+  }
+
+  async recordPresence(sessionId: string, at: number): Promise<void> {
+    await this.updateIfExists(sessionId, 'SET lastPresenceAt = :value', at);
+  }
+
+  private async updateIfExists(sessionId: string, expression: string, value: unknown): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: expression,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':value': value },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async attach(input: {
+    sessionId: string;
+    deviceId: string;
+    connectionId: string;
+    frameSeq: number;
+    at: number;
+  }) {
+    const writes = namedWrites([
+      [
+        'session',
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: sessionKey(input.sessionId),
+            UpdateExpression: 'SET connectionId = :connection, lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+            ConditionExpression: 'deviceId = :device AND #state = :active',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':connection': input.connectionId,
+              ':at': input.at,
+              ':sk': activitySortKey(input.at, input.sessionId),
+              ':device': input.deviceId,
+              ':active': 'active',
+            },
+          },
+        },
+      ],
+      [
+        'connection',
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: connectionKey(input.connectionId),
+            UpdateExpression: 'SET inSeq = :seq, sessionId = :sid',
+            // One session per connection: a connection carrying another live session cannot take this one.
+            ConditionExpression:
+              'attribute_exists(pk) AND inSeq < :seq AND (attribute_not_exists(sessionId) OR sessionId = :sid)',
+            ExpressionAttributeValues: { ':seq': input.frameSeq, ':sid': input.sessionId },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      ],
+    ]);
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems }));
+      return 'attached' as const;
+    } catch (error) {
+      const reasons = writes.reasons(error);
+      if (!reasons) throw error;
+      if (reasons.connection?.code === 'ConditionalCheckFailed') {
+        const item = reasons.connection.item;
+        if (!item) return 'connection-gone' as const;
+        return (rawNumber(item, 'inSeq') ?? 0) >= input.frameSeq ? ('replayed' as const) : ('signed-in' as const);
+      }
+      if (reasons.session?.code === 'ConditionalCheckFailed') return 'not-yours' as const;
+      throw error;
+    }
+  }
+
+  /** The ids of the sessions a device holds (its holder item; 1 read). */
+  async heldByDevice(deviceId: string): Promise<string[]> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: deviceSessionsKey(deviceId), ConsistentRead: true }),
+    );
+    return [...idsOf(Item)];
+  }
+
+  /** Every slot shard's count, each read strongly consistent (one BatchGetItem). */
+  async slotCounts(): Promise<number[]> {
+    const keys = this.slotKeys();
+    const { Responses } = await this.client.send(
+      new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+    );
+    const items = Responses?.[this.tableName] ?? [];
+    return keys.map((key) => activeOf(items.find((item) => item.pk === key.pk)));
+  }
+
+  async count(): Promise<number> {
+    return (await this.slotCounts()).reduce((sum, each) => sum + each, 0);
+  }
+}
