@@ -3,13 +3,14 @@
 // reaper's continuation item. Index queries only, never a scan.
 
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  paginateQuery,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { activitySortKey, DEFAULT_SLOT_SHARDS, type ItemKey, sessionsPartition, slotKey } from '../domain/keys';
+  activitySortKey,
+  DEFAULT_SLOT_SHARDS,
+  type ItemKey,
+  sessionsPartition,
+  slotKey,
+} from '../domain/keys';
 import type { ReaperContinuation, ReaperStore } from '../domain/reaper';
 import { activityPage, positionOf } from './session-activity';
 import { checkShards } from './slot-items';

@@ -25,7 +25,6 @@ import {
   slotKey,
   userSessionsKey,
 } from '../domain/keys';
-import { permissionOf } from './permission-items';
 import type {
   AdmitInput,
   AdmitOutcome,
@@ -39,10 +38,11 @@ import type {
 import { settingsFromItem } from '../domain/settings';
 import { DynamoDbConnectionStore } from './dynamodb-connection-store';
 import { namedWrites, rawNumber, type WriteAction } from './named-transaction';
+import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf, slotOf } from './session-items';
 import { activeOf, checkShards, probeOrder, releaseSlot, shareOf, takeSlot } from './slot-items';
-import { ContentionError, withConflictRetry } from './transactions';
+import { backOffMs, isContention, sleep, withConflictRetry } from './transactions';
 
 type Item = Record<string, unknown>;
 
@@ -66,7 +66,7 @@ export interface SessionStoreOptions {
   readonly slotShards?: number;
 }
 
-type AdmitAttempt = AdmitOutcome | 'shard-full';
+type AdmitAttempt = AdmitOutcome | 'shard-full' | 'shard-contended';
 
 export class DynamoDbSessionStore implements SessionStore {
   private readonly connections: DynamoDbConnectionStore;
@@ -87,7 +87,13 @@ export class DynamoDbSessionStore implements SessionStore {
 
   async loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot> {
     const slots = this.slotKeys();
-    const keys = [settingsKey, permissionKey(userId), userSessionsKey(userId), deviceSessionsKey(deviceId), ...slots];
+    const keys = [
+      settingsKey,
+      permissionKey(userId),
+      userSessionsKey(userId),
+      deviceSessionsKey(deviceId),
+      ...slots,
+    ];
     const { Responses } = await this.client.send(
       new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
     );
@@ -105,33 +111,31 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   /**
-   * Tries the shards the hint shows with room, one transaction each; when all of them are full, one strongly
-   * consistent read of every shard decides: `full` only if each is at its share, else the shards with room
-   * are tried again. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems: under a storm
-   * every refused login would hold every shard item and cancel the admissions and endings in flight.)
+   * Rounds over the shards with room (by the hint, then by strongly consistent reads), one transaction attempt
+   * per shard: a shard found full or contended sends the login to the next. After each round the shards are
+   * read again; `full` only when every shard is at its share. Contended rounds back off (full jitter) until the
+   * budget, then `contended`. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems for the
+   * reads: under a storm every refused login would hold every shard item and cancel admissions and endings.)
    */
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
     const deadline = performance.now() + ADMIT_BUDGET_MS;
     const { total } = input.limits;
-    let hint = input.slotHint;
-    try {
-      for (;;) {
-        for (const shard of probeOrder(hint, total, this.slotShards)) {
-          const outcome = await this.admitInto(shard, input, deadline);
-          if (outcome !== 'shard-full') return outcome;
-        }
-        const counts = await this.slotCounts();
-        if (counts.every((active, shard) => active >= shareOf(shard, total, this.slotShards))) return 'full';
-        if (performance.now() >= deadline) return 'contended';
-        hint = counts;
+    let counts = input.slotHint ?? (await this.slotCounts());
+    for (let round = 1; ; round++) {
+      let contended = false;
+      for (const shard of probeOrder(counts, total, this.slotShards)) {
+        const outcome = await this.admitInto(shard, input);
+        if (outcome === 'shard-contended') contended = true;
+        else if (outcome !== 'shard-full') return outcome;
       }
-    } catch (error) {
-      if (error instanceof ContentionError) return 'contended';
-      throw error;
+      counts = await this.slotCounts();
+      if (counts.every((active, shard) => active >= shareOf(shard, total, this.slotShards))) return 'full';
+      if (performance.now() >= deadline) return 'contended';
+      if (contended) await sleep(Math.min(backOffMs(round), Math.max(0, deadline - performance.now())));
     }
   }
 
-  private async admitInto(shard: number, input: AdmitInput, deadline: number): Promise<AdmitAttempt> {
+  private async admitInto(shard: number, input: AdmitInput): Promise<AdmitAttempt> {
     const { limits, frameSeq, previousSessionId } = input;
     const session: SessionRecord = { ...input.session, slot: shard };
     const ids = new Set([session.sessionId]);
@@ -149,7 +153,13 @@ export class DynamoDbSessionStore implements SessionStore {
       ['slot', takeSlot(this.tableName, shard, shareOf(shard, limits.total, this.slotShards))],
       [
         'session',
-        { Put: { TableName: this.tableName, Item: sessionItem(session), ConditionExpression: 'attribute_not_exists(pk)' } },
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: sessionItem(session),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
       ],
       [
         'connection',
@@ -174,7 +184,9 @@ export class DynamoDbSessionStore implements SessionStore {
         },
       ],
       // Only when the user's ceiling can bind (the login decides: SessionRecord.countsTowardsUser).
-      session.countsTowardsUser === true ? ['user', holder(userSessionsKey(session.userId), limits.perUser)] : undefined,
+      session.countsTowardsUser === true
+        ? ['user', holder(userSessionsKey(session.userId), limits.perUser)]
+        : undefined,
       ['device', holder(deviceSessionsKey(session.deviceId), limits.perDevice)],
       previousSessionId === undefined
         ? undefined
@@ -192,12 +204,10 @@ export class DynamoDbSessionStore implements SessionStore {
           ],
     ]);
     try {
-      await withConflictRetry(
-        () => this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems })),
-        { budgetMs: Math.max(1, deadline - performance.now()) },
-      );
+      await this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems }));
       return 'admitted';
     } catch (error) {
+      if (isContention(error)) return 'shard-contended';
       const reasons = writes.reasons(error);
       if (!reasons) throw error;
       const failed = (name: keyof typeof reasons) => reasons[name]?.code === 'ConditionalCheckFailed';
@@ -442,7 +452,8 @@ export class DynamoDbSessionStore implements SessionStore {
           Update: {
             TableName: this.tableName,
             Key: sessionKey(input.sessionId),
-            UpdateExpression: 'SET connectionId = :connection, lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+            UpdateExpression:
+              'SET connectionId = :connection, lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
             ConditionExpression: 'deviceId = :device AND #state = :active',
             ExpressionAttributeNames: { '#state': 'state' },
             ExpressionAttributeValues: {
@@ -480,7 +491,9 @@ export class DynamoDbSessionStore implements SessionStore {
       if (reasons.connection?.code === 'ConditionalCheckFailed') {
         const item = reasons.connection.item;
         if (!item) return 'connection-gone' as const;
-        return (rawNumber(item, 'inSeq') ?? 0) >= input.frameSeq ? ('replayed' as const) : ('signed-in' as const);
+        return (rawNumber(item, 'inSeq') ?? 0) >= input.frameSeq
+          ? ('replayed' as const)
+          : ('signed-in' as const);
       }
       if (reasons.session?.code === 'ConditionalCheckFailed') return 'not-yours' as const;
       throw error;

@@ -33,7 +33,10 @@ export function namedWrites<Name extends string>(
       const byName: Partial<Record<Name, Reason>> = {};
       present.forEach(([name], index) => {
         const reason = reasons[index];
-        byName[name] = { code: reason?.Code ?? 'None', item: reason?.Item as Record<string, unknown> | undefined };
+        byName[name] = {
+          code: reason?.Code ?? 'None',
+          item: reason?.Item as Record<string, unknown> | undefined,
+        };
       });
       return byName;
     },

@@ -19,7 +19,9 @@ export function sessionItem(session: SessionRecord): Item {
     ...session,
     gsi1pk: sessionsPartition(slotOf(session)),
     gsi1sk: activitySortKey(session.lastStatusAt, session.sessionId),
-    ...(session.shard === undefined ? {} : { gsi2pk: shardPartition(session.shard), gsi2sk: session.sessionId }),
+    ...(session.shard === undefined
+      ? {}
+      : { gsi2pk: shardPartition(session.shard), gsi2sk: session.sessionId }),
   };
 }
 
@@ -31,7 +33,8 @@ export class MalformedItemError extends Error {
 
 function text(item: Item, name: string): string {
   const value = item[name];
-  if (typeof value !== 'string') throw new MalformedItemError(`Session item ${String(item.pk)}: ${name} is not a string`);
+  if (typeof value !== 'string')
+    throw new MalformedItemError(`Session item ${String(item.pk)}: ${name} is not a string`);
   return value;
 }
 
@@ -51,10 +54,13 @@ function optional<T>(item: Item, name: string, read: (item: Item, name: string) 
 export function sessionOf(item: Item): SessionRecord {
   const state = item.state;
   if (typeof state !== 'string' || !states.has(state as SessionState)) {
-    throw new MalformedItemError(`Session item ${String(item.pk)}: state is not one of ${[...states].join(', ')}`);
+    throw new MalformedItemError(
+      `Session item ${String(item.pk)}: state is not one of ${[...states].join(', ')}`,
+    );
   }
   const flag = (it: Item, name: string) => {
-    if (typeof it[name] !== 'boolean') throw new MalformedItemError(`Session item ${String(it.pk)}: ${name} is not a boolean`);
+    if (typeof it[name] !== 'boolean')
+      throw new MalformedItemError(`Session item ${String(it.pk)}: ${name} is not a boolean`);
     return it[name] as boolean;
   };
   return {

@@ -43,7 +43,12 @@ export function releaseSlot(tableName: string, shard: number): WriteAction {
 }
 
 /** The shards to try, in order: those with room by the hint (in random order, so logins spread), never a shard whose share is 0. */
-export function probeOrder(hint: readonly number[] | undefined, total: number, shards: number, random = Math.random): number[] {
+export function probeOrder(
+  hint: readonly number[] | undefined,
+  total: number,
+  shards: number,
+  random = Math.random,
+): number[] {
   const order: number[] = [];
   for (let shard = 0; shard < shards; shard++) {
     if (shareOf(shard, total, shards) > (hint?.[shard] ?? 0)) order.push(shard);

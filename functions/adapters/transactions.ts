@@ -7,8 +7,6 @@
 
 import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** The item stayed contended for the whole budget; `cause` is the last cancellation. */
 export class ContentionError extends Error {
   override name = 'ContentionError';
@@ -28,6 +26,25 @@ export interface ConflictRetryOptions {
   readonly capMs?: number;
 }
 
+/** A cancellation for conflict or throttling alone (no condition failed): the same request may succeed later. */
+export function isContention(error: unknown): boolean {
+  const codes = cancellationCodes(error) ?? [];
+  // A single write into an item of an in-flight transaction gets TransactionConflictException instead.
+  return (
+    error instanceof TransactionConflictException ||
+    (codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError') &&
+      !codes.includes('ConditionalCheckFailed'))
+  );
+}
+
+/** Full-jitter back-off before attempt `tries` + 1 (ms). */
+export function backOffMs(tries: number, baseMs = 10, capMs = 500): number {
+  // Full jitter: contenders that collided once spread out instead of colliding again in step.
+  return Math.random() * Math.min(capMs, baseMs * 2 ** tries);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export async function withConflictRetry<T>(
   attempt: () => Promise<T>,
   options: ConflictRetryOptions = {},
@@ -38,15 +55,8 @@ export async function withConflictRetry<T>(
     try {
       return await attempt();
     } catch (error) {
-      const codes = cancellationCodes(error) ?? [];
-      // A single write into an item of an in-flight transaction gets TransactionConflictException instead.
-      const retryable =
-        error instanceof TransactionConflictException ||
-        (codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError') &&
-          !codes.includes('ConditionalCheckFailed'));
-      if (!retryable) throw error;
-      // Full jitter: contenders that collided once spread out instead of colliding again in step.
-      const wait = Math.random() * Math.min(capMs, baseMs * 2 ** tries);
+      if (!isContention(error)) throw error;
+      const wait = backOffMs(tries, baseMs, capMs);
       if (performance.now() + wait >= deadline) {
         throw new ContentionError(`still contended after ${tries} attempts in ${budgetMs} ms`, {
           cause: error,

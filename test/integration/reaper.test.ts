@@ -129,10 +129,7 @@ describe('reaper', () => {
     const devices = [await signIn(), await signIn(), await signIn()];
     await wait(1100);
     // A position outside the range (a lowered threshold, say) is not used: the sweep starts over.
-    await reaperStore.saveContinuation(
-      { gsi1sk: activitySortKey(Date.now() + 3_600_000, 'x') },
-      Date.now(),
-    );
+    await reaperStore.saveContinuation({ gsi1sk: activitySortKey(Date.now() + 3_600_000, 'x') }, Date.now());
 
     const first = await runReaperHere(Date.now(), { maxExamined: 2, pageSize: 2 });
     expect(first).toMatchObject({ examined: 2, ended: { inactivity: 2 }, more: true });

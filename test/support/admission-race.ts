@@ -1,0 +1,173 @@
+// A login storm against the session store alone, on DynamoDB Local behind the strict layer: each contender
+// is a connection item and one `admit` (the login's admission), so what is raced is admission, not the
+// gateway or CWA. Shared by test/integration/admission-shards.test.ts and `npm run bench -- storm`.
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-store';
+import { connectionKey, MAX_SLOT_SHARDS, slotKey } from '../../functions/domain/keys';
+import type { AdmitOutcome, SessionRecord } from '../../functions/domain/sessions';
+import { serviceTable, tables } from '../../functions/tables';
+import {
+  dynamoDbLocalClientConfig,
+  type RunningDynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../local/dynamodb-local';
+import {
+  emptyStats,
+  type RunningStrictLayer,
+  type StrictStats,
+  startStrictLayer,
+} from '../../local/dynamodb-strict';
+
+export interface RaceWorld {
+  readonly strict: RunningStrictLayer;
+  readonly documents: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Requests sent per DynamoDB operation since the last reset. */
+  readonly operations: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+export async function startRaceWorld(options: { readonly capacityScale?: number } = {}): Promise<RaceWorld> {
+  const db: RunningDynamoDbLocal = await startDynamoDbLocal({ tables });
+  const tableName = db.tableNames[serviceTable.id] as string;
+  const strict = await startStrictLayer({
+    upstream: { origin: db.endpoint, ...(db.socketPath ? { socketPath: db.socketPath } : {}) },
+    ttlTables: [{ name: tableName, attribute: serviceTable.timeToLiveAttribute }],
+    ttlSweepMs: 600_000,
+    ...(options.capacityScale ? { capacityScale: options.capacityScale } : {}),
+  });
+  const documents = DynamoDBDocumentClient.from(
+    // The SDK's default retries (throttling) stay on: a throttled login is retried, as on AWS.
+    new DynamoDBClient({ ...dynamoDbLocalClientConfig(strict.endpoint), maxAttempts: 10 }),
+  );
+  const operations = new Map<string, number>();
+  documents.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName ?? '').replace(/Command$/, '');
+      operations.set(name, (operations.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countOperations' },
+  );
+  return {
+    strict,
+    documents,
+    tableName,
+    operations,
+    async stop() {
+      documents.destroy();
+      await strict.stop();
+      await db.stop();
+    },
+  };
+}
+
+export interface RaceResult {
+  readonly outcomes: Readonly<Partial<Record<AdmitOutcome, number>>>;
+  /** Contenders refused `full` while the shards' consistent counts (read right after) summed below the limit. */
+  readonly busyWithSlotFree: number;
+  /** The slot shards' counts summed after the race. */
+  readonly counted: number;
+  readonly transactWritesPerLogin: number;
+  readonly elapsedMs: number;
+  readonly strict: StrictStats;
+}
+
+let runs = 0;
+
+/**
+ * `logins` contenders (each its own device and connection) race for `limit` slots over `shards` slot shards,
+ * started `perSecond` a second (all at once when absent). Leaves the admitted sessions in place.
+ */
+export async function raceAdmissions(
+  world: RaceWorld,
+  options: {
+    readonly shards: number;
+    readonly logins: number;
+    readonly limit: number;
+    /** Logins started per second (all at once when absent). */
+    readonly perSecond?: number;
+    /** Logins in flight at most: Lambda environments, each one invocation at a time. @default 16 */
+    readonly concurrency?: number;
+  },
+): Promise<RaceResult> {
+  const run = ++runs;
+  const store = new DynamoDbSessionStore(world.documents, world.tableName, { slotShards: options.shards });
+  const ids = Array.from({ length: options.logins }, (_, i) => `r${run}-${i}`);
+  // Every race starts from empty slot shards (the sessions of earlier races stay, uncounted).
+  const shardKeys = Array.from({ length: MAX_SLOT_SHARDS }, (_, shard) => slotKey(shard));
+  for (let i = 0; i < shardKeys.length; i += 25) {
+    await world.documents.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [world.tableName]: shardKeys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })),
+        },
+      }),
+    );
+  }
+  for (let i = 0; i < ids.length; i += 25) {
+    await world.documents.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [world.tableName]: ids.slice(i, i + 25).map((id) => ({
+            PutRequest: { Item: { ...connectionKey(`c-${id}`), kind: 'connection', inSeq: 0, outSeq: 0 } },
+          })),
+        },
+      }),
+    );
+  }
+  const before = { ...world.strict.stats() };
+  world.operations.clear();
+  const outcomes: Partial<Record<AdmitOutcome, number>> = {};
+  let busyWithSlotFree = 0;
+  const started = performance.now();
+  let next = 0;
+  const login = async (id: string, i: number) => {
+    if (options.perSecond)
+      await delay(Math.max(0, started + (i / options.perSecond) * 1000 - performance.now()));
+    const now = Date.now();
+    const session: SessionRecord = {
+      sessionId: `s-${id}`,
+      userId: `user-${id}`,
+      deviceId: `d-${id}`,
+      connectionId: `c-${id}`,
+      state: 'signing-in',
+      createdAt: now,
+      lastStatusAt: now,
+    };
+    const snapshot = await store.loginSnapshot(session.userId, session.deviceId);
+    const outcome = await store.admit({
+      session,
+      limits: { total: options.limit, perDevice: 2, perUser: 2 },
+      frameSeq: 1,
+      slotHint: snapshot.slots ?? [],
+    });
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    if (outcome === 'full' && (await store.count()) < options.limit) busyWithSlotFree++;
+  };
+  const worker = async () => {
+    while (next < ids.length) {
+      const i = next++;
+      await login(ids[i] as string, i);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
+  const elapsedMs = performance.now() - started;
+  const after = world.strict.stats();
+  const delta = emptyStats();
+  for (const key of Object.keys(delta) as (keyof StrictStats)[]) delta[key] = after[key] - before[key];
+  return {
+    outcomes,
+    busyWithSlotFree,
+    counted: await store.count(),
+    transactWritesPerLogin: (world.operations.get('TransactWrite') ?? 0) / options.logins,
+    elapsedMs,
+    strict: delta,
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
