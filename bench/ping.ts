@@ -74,10 +74,10 @@ const service = await startServiceFixture({
 await service.setSettings({ maxSessions: devices + 10 });
 await Promise.all(users.map((u) => service.stores.permissions.set(u.login, true, Date.now())));
 const clients: DeviceClient[] = [];
-for (let i = 0; i < users.length; i += 25) {
+for (let i = 0; i < users.length; i += 5) {
   clients.push(
     ...(await Promise.all(
-      users.slice(i, i + 25).map(async (u) => {
+      users.slice(i, i + 5).map(async (u) => {
         const client = await service.connect(await service.activate(u.login), 60_000);
         client.send('login', { password: u.password });
         const status = await nextStatus(client, 60_000);

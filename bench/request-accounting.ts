@@ -24,6 +24,7 @@ export interface AccountedCall {
   readonly connectionId: string | undefined;
   readonly ok: boolean;
   readonly cpuMs: number;
+  readonly wallMs: number;
   readonly requests: readonly RequestRecord[];
   readonly partitions: readonly PartitionUnits[];
 }
@@ -62,6 +63,7 @@ export function recordInvocations(stack: LocalStack): InvocationRecorder {
       connectionId: typeof connectionId === 'string' ? connectionId : undefined,
       ok: invocation.ok,
       cpuMs: invocation.account.cpuMs,
+      wallMs: invocation.account.wallMs,
       requests: invocation.account.requests,
       partitions: netUnits(charges),
     });

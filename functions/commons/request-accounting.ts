@@ -27,17 +27,19 @@ export interface RequestRecord {
   readonly ok: boolean;
 }
 
-/** What one invocation did: its requests in order and the CPU its thread spent, ms. */
+/** What one invocation did: its requests in order, the CPU its thread spent and its duration, ms. */
 export interface InvocationAccount {
   readonly requests: RequestRecord[];
   cpuMs: number;
+  wallMs: number;
 }
 
 // One store per thread even if a bundle carries its own copy of this module (the local runtime's worker and
 // the function's bundle must meet on the same store).
 const storeKey = Symbol.for('collaboration-service.request-accounting');
-const storage: AsyncLocalStorage<InvocationAccount> = ((globalThis as Record<symbol, unknown>)[storeKey] ??=
-  new AsyncLocalStorage<InvocationAccount>()) as AsyncLocalStorage<InvocationAccount>;
+const shared = globalThis as { [storeKey]?: AsyncLocalStorage<InvocationAccount> };
+shared[storeKey] ??= new AsyncLocalStorage<InvocationAccount>();
+const storage = shared[storeKey];
 
 /** Read once per environment (cold start), as all configuration is. */
 export const accountingEnabled: boolean = process.env.REQUEST_ACCOUNTING === 'on';
@@ -63,10 +65,12 @@ function threadCpuMs(): number {
 export async function accountInvocation<T>(
   run: () => Promise<T>,
 ): Promise<{ readonly account: InvocationAccount; readonly outcome: PromiseSettledResult<T> }> {
-  const account: InvocationAccount = { requests: [], cpuMs: 0 };
+  const account: InvocationAccount = { requests: [], cpuMs: 0, wallMs: 0 };
   const began = threadCpuMs();
+  const startedAt = performance.now();
   const [outcome] = await Promise.allSettled([storage.run(account, run)]);
   account.cpuMs = threadCpuMs() - began;
+  account.wallMs = performance.now() - startedAt;
   return { account, outcome: outcome as PromiseSettledResult<T> };
 }
 

@@ -5,9 +5,9 @@ export { emptyStats, type StrictStats } from './rules';
 export {
   type PartitionCharge,
   type RunningStrictLayer,
-  type TappedRequest,
   type StrictLayerOptions,
   startStrictLayer,
+  type TappedRequest,
 } from './server';
 export type { TtlTable } from './ttl';
 export type { UpstreamTarget } from './upstream';

@@ -5,8 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import {
-  accountingEnabled,
   accountInvocation,
+  accountingEnabled,
   type InvocationAccount,
 } from '../../functions/commons/request-accounting';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
