@@ -13,7 +13,11 @@ const benchmarks: Readonly<Record<string, string>> = {
   'frame-crypto': 'compress+encrypt and decrypt+decompress throughput, per-message overhead',
   'frame-guard':
     "the local gateway's 32 KB frame check on the inbound byte stream: MB/s, ns per frame and per read",
-  login: 'concurrent logins through the full local stack: latency, logins/s, DynamoDB requests per login',
+  login:
+    'concurrent logins through the full local stack: latency, logins/s, ratio to DynamoDB Local alone, requests and CPU per login/status',
+  ping: 'encrypted ping → pong in a closed loop: msgs/s and latency vs a trivial echo on the same gateway, requests and CPU per ping',
+  capacity:
+    'a recorded local scenario scaled to N sessions: hottest partitions, Lambda concurrency, pump limits, KMS, stage throttle, cost',
   activation:
     'bulk activation in one process (devices activate --count N --out-dir): devices/s, credentials written 0600',
   events:

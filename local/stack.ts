@@ -81,6 +81,11 @@ export interface LocalStackOptions {
    * @default 'environments'
    */
   readonly lambda?: 'environments' | 'in-process';
+  /**
+   * Environments keep a per-invocation account of their requests and CPU (functions/commons/
+   * request-accounting.ts), read with `lambda.onInvocation`; benchmarks only. @default false
+   */
+  readonly requestAccounting?: boolean;
   /** Execution environments per function this machine runs at once. @default 16 */
   readonly maxEnvironmentsPerFunction?: number;
   /**
@@ -266,6 +271,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         DYNAMODB_ENDPOINT: dynamoDbEndpoint,
         POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
         POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
+        ...(options.requestAccounting ? { REQUEST_ACCOUNTING: 'on' } : {}),
         // Where CWA is when the Configuration Database does not say (seed: false): this run's simulator.
         CWA_BASE_URL: cwaSettings.baseUrl,
         ...(cwaSettings.caBundle ? { CWA_CA_BUNDLE: cwaSettings.caBundle } : {}),

@@ -5,6 +5,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { accountingEnabled, recordRequest } from '../commons/request-accounting';
 import {
   CwaProtocolError,
   CwaTlsError,
@@ -89,6 +90,24 @@ export function classifyNetworkError(url: URL, error: unknown): Error {
 }
 
 export function exchange(spec: HttpRequestSpec): Promise<HttpExchange> {
+  if (!accountingEnabled) return send(spec);
+  // The path only: a query string may carry a ticket.
+  const base = { service: 'cwa', operation: `${spec.method} ${spec.url.pathname}` } as const;
+  const began = performance.now();
+  const bytes = spec.body === undefined ? 0 : Buffer.byteLength(spec.body);
+  return send(spec).then(
+    (answer) => {
+      recordRequest({ ...base, bytes, ms: performance.now() - began, ok: true });
+      return answer;
+    },
+    (error: unknown) => {
+      recordRequest({ ...base, bytes, ms: performance.now() - began, ok: false });
+      throw error;
+    },
+  );
+}
+
+function send(spec: HttpRequestSpec): Promise<HttpExchange> {
   const { url } = spec;
   const transport = url.protocol === 'https:' ? https : http;
   const body = spec.body === undefined ? undefined : Buffer.from(spec.body, 'utf8');

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { recordRequest } from '../commons/request-accounting';
 import {
   DATA_KEY_BYTES,
   gcmDecrypt,
@@ -107,6 +108,8 @@ export function createLocalSealer(masterKeyFile: string): SecretSealer {
     },
 
     async open(sealed, context) {
+      // Where the KMS sealer calls Decrypt: the capacity model counts it against the KMS quota.
+      recordRequest({ service: 'kms', operation: 'Decrypt (local master key)', ms: 0, ok: true });
       const { edk, payload } = parseSealed(sealed, 'local');
       if (edk.length !== EDK_BYTES) {
         throw new SealedSecretError(

@@ -2,6 +2,12 @@
 // (transaction conflicts, per-partition throughput, items over 400 KB) and deletes expired items (TTL).
 // The local stack puts it between every client and DynamoDB Local; see README "Strict DynamoDB".
 export { emptyStats, type StrictStats } from './rules';
-export { type RunningStrictLayer, type StrictLayerOptions, startStrictLayer } from './server';
+export {
+  type PartitionCharge,
+  type RunningStrictLayer,
+  type StrictLayerOptions,
+  startStrictLayer,
+  type TappedRequest,
+} from './server';
 export type { TtlTable } from './ttl';
 export type { UpstreamTarget } from './upstream';

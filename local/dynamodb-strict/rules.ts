@@ -85,7 +85,7 @@ interface Charge {
 export class StrictRules {
   readonly stats = emptyStats();
   private readonly conflicts = new ConflictRegistry();
-  private readonly throughput: ThroughputModel;
+  readonly throughput: ThroughputModel;
   private readonly schemas = new Map<string, Promise<TableSchema>>();
 
   constructor(

@@ -1,10 +1,12 @@
 // The strict DynamoDB layer's HTTP side: speaks the DynamoDB JSON protocol (POST /, X-Amz-Target) on
 // 127.0.0.1, applies the strict rules (rules.ts) and forwards to DynamoDB Local. GET /stats answers the
 // layer's counters as JSON (benchmarks and tests read them).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ErrorAnswer, validation } from './errors';
 import { emptyStats, type Outcome, StrictRules, type StrictStats } from './rules';
+import type { Capacity } from './throughput';
 import { startTtlSweeper, type TtlTable } from './ttl';
 import { Upstream, type UpstreamTarget } from './upstream';
 
@@ -33,9 +35,34 @@ export interface RunningStrictLayer {
   readonly lenient: boolean;
   readonly capacityScale: number;
   stats(): StrictStats;
+  /**
+   * Calls `listener` with every unit charged to a partition (`table/index\0{"S":"pk value"}`), with the
+   * request's `amz-sdk-invocation-id` (request accounting joins them); returns the function that stops it.
+   */
+  ledger(listener: (charge: PartitionCharge) => void): () => void;
+  /**
+   * Calls `listener` with each DynamoDB request as received (headers and body, in memory only: the login
+   * benchmark replays a login's own requests against DynamoDB Local alone); returns the function that stops it.
+   */
+  tap(listener: (request: TappedRequest) => void): () => void;
   /** Runs one TTL sweep now (tests); resolves with the number of items deleted. */
   sweepExpired(): Promise<number>;
   stop(): Promise<void>;
+}
+
+/** One charge of the throughput model, attributed to the SDK call that caused it. */
+export interface PartitionCharge {
+  readonly sdkInvocationId: string | undefined;
+  readonly capacity: Capacity;
+  readonly partition: string;
+  readonly units: number;
+}
+
+/** A request as the layer received it. */
+export interface TappedRequest {
+  readonly sdkInvocationId: string | undefined;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Buffer;
 }
 
 export async function startStrictLayer(options: StrictLayerOptions): Promise<RunningStrictLayer> {
@@ -45,6 +72,14 @@ export async function startStrictLayer(options: StrictLayerOptions): Promise<Run
   const upstream = new Upstream(options.upstream);
   const rules = new StrictRules(upstream, capacityScale);
   const stats = lenient ? emptyStats() : rules.stats;
+  const listeners = new Set<(charge: PartitionCharge) => void>();
+  const chargedFor = new AsyncLocalStorage<string | undefined>();
+  const taps = new Set<(request: TappedRequest) => void>();
+  rules.throughput.onCharge = (capacity, partition, units) => {
+    if (listeners.size === 0) return;
+    const charge = { sdkInvocationId: chargedFor.getStore(), capacity, partition, units };
+    for (const listener of listeners) listener(charge);
+  };
   const sweeper = startTtlSweeper(upstream, options.ttlTables ?? [], options.ttlSweepMs ?? 2_000, (n) => {
     stats.ttlDeleted += n;
   });
@@ -75,6 +110,15 @@ export async function startStrictLayer(options: StrictLayerOptions): Promise<Run
     }
     const attempt = /attempt=(\d+)/.exec(String(request.headers['amz-sdk-request'] ?? ''))?.[1];
     if (attempt !== undefined && Number(attempt) > 1) stats.sdkRetries++;
+    if (taps.size > 0) {
+      const id = request.headers['amz-sdk-invocation-id'];
+      const tapped = {
+        sdkInvocationId: typeof id === 'string' ? id : undefined,
+        headers: request.headers,
+        body,
+      };
+      for (const tap of taps) tap(tapped);
+    }
     const target = String(request.headers['x-amz-target'] ?? '');
     const operation = target.startsWith('DynamoDB_20120810.') ? target.slice(18) : '';
     const forward = () => upstream.forward(request.headers, body);
@@ -89,7 +133,13 @@ export async function startStrictLayer(options: StrictLayerOptions): Promise<Run
     else if (lenient) {
       stats.requests++;
       outcome = await forward();
-    } else outcome = await rules.apply(operation, input, forward);
+    } else if (listeners.size === 0) outcome = await rules.apply(operation, input, forward);
+    else {
+      const id = request.headers['amz-sdk-invocation-id'];
+      outcome = await chargedFor.run(typeof id === 'string' ? id : undefined, () =>
+        rules.apply(operation, input, forward),
+      );
+    }
     send(response, outcome);
   }
 
@@ -105,6 +155,14 @@ export async function startStrictLayer(options: StrictLayerOptions): Promise<Run
     lenient,
     capacityScale,
     stats: () => ({ ...stats }),
+    ledger(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    tap(listener) {
+      taps.add(listener);
+      return () => taps.delete(listener);
+    },
     sweepExpired: () => sweeper.sweep(),
     stop() {
       stopping ??= (async () => {

@@ -37,8 +37,12 @@ export class ThroughputModel {
     return partitions.find((partition) => this.bucket(capacity, partition).tokens <= 0);
   }
 
+  /** Sees every charge (and every give-back, negative): the capacity benchmark's ledger. */
+  onCharge: ((capacity: Capacity, partition: string, units: number) => void) | undefined;
+
   charge(capacity: Capacity, partition: string, units: number): void {
     this.bucket(capacity, partition).tokens -= units;
+    this.onCharge?.(capacity, partition, units);
   }
 
   private bucket(capacity: Capacity, partition: string): Bucket {

@@ -4,6 +4,11 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
+import {
+  accountInvocation,
+  accountingEnabled,
+  type InvocationAccount,
+} from '../../functions/commons/request-accounting';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import { callHandler, type LambdaHandler } from '../gateway/handler-invoker';
 import type { EnvironmentData, FromEnvironment, FunctionError, ToEnvironment } from './messages';
@@ -57,15 +62,29 @@ port.on('message', (message: ToEnvironment) => {
   const deadline = { at: message.deadline };
   current = { requestId: message.requestId, deadline };
   const context = lambdaContext(message.requestId, deadline);
-  callHandler(handler, message.event as WebSocketEvent, context).then(
-    (result) => {
-      current = undefined;
-      post({ type: 'result', requestId: message.requestId, ok: true, result });
-    },
-    (error: unknown) => {
-      current = undefined;
-      console.error(`${message.requestId} ERROR Invoke Error`, error);
-      post({ type: 'result', requestId: message.requestId, ok: false, error: functionError(error) });
-    },
-  );
+  const invoke = () => callHandler(handler, message.event as WebSocketEvent, context);
+  const settled = (result: PromiseSettledResult<unknown>, account?: InvocationAccount) => {
+    current = undefined;
+    const extra = account ? { account } : {};
+    if (result.status === 'fulfilled') {
+      post({ type: 'result', requestId: message.requestId, ok: true, result: result.value, ...extra });
+      return;
+    }
+    console.error(`${message.requestId} ERROR Invoke Error`, result.reason);
+    post({
+      type: 'result',
+      requestId: message.requestId,
+      ok: false,
+      error: functionError(result.reason),
+      ...extra,
+    });
+  };
+  if (accountingEnabled) {
+    accountInvocation(invoke).then(({ account, outcome }) => settled(outcome, account));
+  } else {
+    invoke().then(
+      (value) => settled({ status: 'fulfilled', value }),
+      (reason: unknown) => settled({ status: 'rejected', reason }),
+    );
+  }
 });

@@ -4,6 +4,7 @@
 
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import type { InvocationAccount } from '../../functions/commons/request-accounting';
 import type { RuntimeSettings } from '../../functions/runtime-settings';
 import {
   LambdaEnvironmentExitError,
@@ -39,6 +40,17 @@ export interface FunctionPoolOptions {
   readonly log: (line: string) => void;
   /** The function's own output (its stdout and stderr), line by line. */
   readonly output: (functionName: string, line: string) => void;
+  /** Each finished invocation's account, when its environment keeps one (REQUEST_ACCOUNTING=on). */
+  readonly accounted?: (invocation: AccountedInvocation) => void;
+}
+
+/** An invocation with what it did (functions/commons/request-accounting.ts). */
+export interface AccountedInvocation {
+  readonly functionName: string;
+  readonly requestId: string;
+  readonly event: unknown;
+  readonly ok: boolean;
+  readonly account: InvocationAccount;
 }
 
 interface Environment {
@@ -116,6 +128,14 @@ export class FunctionPool {
     switch (outcome.type) {
       case 'result':
         this.release(environment);
+        if (outcome.account)
+          this.options.accounted?.({
+            functionName: this.options.functionName,
+            requestId: invocation.requestId,
+            event: invocation.event,
+            ok: outcome.ok,
+            account: outcome.account,
+          });
         if (outcome.ok) return outcome.result;
         throw new LambdaFunctionError(outcome.error.errorType, outcome.error.errorMessage);
       case 'timeout': {

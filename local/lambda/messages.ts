@@ -1,5 +1,7 @@
 // What the local Lambda runtime and one execution environment (a worker thread) say to each other.
 
+import type { InvocationAccount } from '../../functions/commons/request-accounting';
+
 /** Given to the worker at creation (`workerData`). */
 export interface EnvironmentData {
   /** Absolute path of the function's bundle (ESM); it exports `handler`. */
@@ -30,10 +32,18 @@ export interface FunctionError {
 export type FromEnvironment =
   | { readonly type: 'ready'; readonly initMs: number }
   | { readonly type: 'init-error'; readonly error: FunctionError }
-  | { readonly type: 'result'; readonly requestId: string; readonly ok: true; readonly result: unknown }
+  | {
+      readonly type: 'result';
+      readonly requestId: string;
+      readonly ok: true;
+      readonly result: unknown;
+      /** With REQUEST_ACCOUNTING=on: the invocation's requests and CPU. */
+      readonly account?: InvocationAccount;
+    }
   | {
       readonly type: 'result';
       readonly requestId: string;
       readonly ok: false;
       readonly error: FunctionError;
+      readonly account?: InvocationAccount;
     };

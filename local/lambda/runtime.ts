@@ -7,7 +7,7 @@ import type { RuntimeSettings } from '../../functions/runtime-settings';
 import { bundleFunctions, type FunctionBundles } from './bundles';
 import { ConcurrencyLimits } from './concurrency';
 import { LambdaThrottledError } from './errors';
-import { FunctionPool, type FunctionStats } from './function-pool';
+import { type AccountedInvocation, FunctionPool, type FunctionStats } from './function-pool';
 
 /** One function of the service, as deployed. */
 export interface LocalFunction {
@@ -55,6 +55,11 @@ export interface LambdaRuntime {
   configure(variables: Readonly<Record<string, string>>): void;
   /** Tells the invocations of `name` in flight that their time is up (getRemainingTimeInMillis → 0). */
   hurry(name: string): void;
+  /**
+   * Calls `listener` with each invocation's requests and CPU (environments started with REQUEST_ACCOUNTING=on,
+   * see functions/commons/request-accounting.ts); returns the function that stops it.
+   */
+  onInvocation(listener: (invocation: AccountedInvocation) => void): () => void;
   /** Counts by function name. */
   stats(): Record<string, FunctionStats>;
   /** Live environments by function name. */
@@ -72,6 +77,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
   const log = options.log ?? (() => undefined);
   const output = options.output ?? ((_name: string, line: string) => process.stdout.write(`${line}\n`));
   const variables: Record<string, string> = {};
+  const listeners = new Set<(invocation: AccountedInvocation) => void>();
   const limits = new ConcurrencyLimits(
     new Map(
       options.functions.flatMap((fn) =>
@@ -97,6 +103,9 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
         ),
         log,
         output,
+        accounted: (invocation: AccountedInvocation) => {
+          for (const listener of listeners) listener(invocation);
+        },
       }),
     ]),
   );
@@ -130,6 +139,10 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
     },
     hurry(name) {
       poolOf(name).hurry();
+    },
+    onInvocation(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     stats: () => Object.fromEntries([...pools].map(([name, pool]) => [name, pool.stats])),
     environments: () => Object.fromEntries([...pools].map(([name, pool]) => [name, pool.size])),

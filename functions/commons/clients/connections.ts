@@ -3,6 +3,7 @@
 
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConfigError, config } from '../config';
+import { instrumentClient } from '../request-accounting';
 
 let client: ApiGatewayManagementApiClient | undefined;
 
@@ -10,7 +11,10 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
   if (!client) {
     const { region, connectionsEndpoint } = config();
     if (!connectionsEndpoint) throw new ConfigError(['CONNECTIONS_ENDPOINT must be set to reach devices']);
-    client = new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 });
+    client = instrumentClient(
+      new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 }),
+      'connections',
+    );
   }
   return client;
 }

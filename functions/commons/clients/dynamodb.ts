@@ -3,6 +3,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config';
+import { instrumentClient } from '../request-accounting';
 
 let client: DynamoDBDocumentClient | undefined;
 
@@ -16,7 +17,9 @@ export function dynamoDb(): DynamoDBDocumentClient {
       // burst of logins would queue behind the default 50 sockets.
       requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
     });
-    client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
+    client = DynamoDBDocumentClient.from(instrumentClient(base, 'dynamodb'), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
   }
   return client;
 }

@@ -2,10 +2,11 @@
 
 import { KMSClient } from '@aws-sdk/client-kms';
 import { config } from '../config';
+import { instrumentClient } from '../request-accounting';
 
 let client: KMSClient | undefined;
 
 export function kms(): KMSClient {
-  client ??= new KMSClient({ region: config().region });
+  client ??= instrumentClient(new KMSClient({ region: config().region }), 'kms');
   return client;
 }

@@ -1,0 +1,324 @@
+// `npm run bench -- capacity`: runs a real local scenario with per-invocation accounting on — devices connect
+// and log in, send status heartbeats, accept an IM and receive its events through the event pump, the reaper
+// runs, the devices disconnect — then scales what each operation consumed to the target load
+// (bench/capacity/model.ts): the hottest partition keys of the base table and each index as % of AWS's
+// per-partition limits, Lambda concurrency per function, file descriptors and CPU per pump environment, KMS
+// requests/s against the regional quota, API Gateway messages/s against the stage throttle, cost per session-hour.
+// Options: --sessions 100000 --logins-per-s 2000 --heartbeat-s 60 --sample 30 --shards 2
+//          --commands-per-session-hour 10 --events-per-session-hour 10 --kms-quota 5500
+
+import { parseArgs } from 'node:util';
+import { parseUserSpec } from '../cwa-sim/users';
+import type { DeviceClient } from '../device/client';
+import { imCommandActions } from '../functions/routes';
+import { routeRuntime, scheduledRuntime } from '../functions/runtime-settings';
+import { stageThrottle } from '../functions/stage';
+import { cwaUser, EventInbox } from '../test/support/chat';
+import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
+import {
+  hottestPerIndex,
+  type KindSample,
+  type OperationKind,
+  partitionLoad,
+  perOperation,
+  ratesAt,
+  requestsOf,
+  type TargetLoad,
+} from './capacity/model';
+import { table } from './measure';
+import { type AccountedCall, describeFigures, figuresOf, recordInvocations } from './request-accounting';
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '100000' },
+    'logins-per-s': { type: 'string', default: '2000' },
+    'heartbeat-s': { type: 'string', default: '60' },
+    sample: { type: 'string', default: '30' },
+    shards: { type: 'string', default: '2' },
+    'commands-per-session-hour': { type: 'string', default: '10' },
+    'events-per-session-hour': { type: 'string', default: '10' },
+    'kms-quota': { type: 'string', default: '5500' },
+  },
+});
+const load: TargetLoad = {
+  sessions: Number(values.sessions),
+  loginsPerSecond: Number(values['logins-per-s']),
+  heartbeatSeconds: Number(values['heartbeat-s']),
+  commandsPerSessionHour: Number(values['commands-per-session-hour']),
+  eventsPerSessionHour: Number(values['events-per-session-hour']),
+};
+const sample = Number(values.sample);
+const shards = Number(values.shards);
+const kmsQuota = Number(values['kms-quota']);
+if (
+  Object.values(load).some((n) => !(n >= 0)) ||
+  !(load.sessions >= 1 && load.heartbeatSeconds > 0) ||
+  !Number.isInteger(sample) ||
+  sample < 2 ||
+  !Number.isInteger(shards) ||
+  shards < 1 ||
+  !(kmsQuota > 0)
+) {
+  console.error(
+    'Usage: npm run bench -- capacity [--sessions N] [--logins-per-s R] [--heartbeat-s H] [--sample N] [--shards N] ' +
+      '[--commands-per-session-hour N] [--events-per-session-hour N] [--kms-quota N]',
+  );
+  process.exit(2);
+}
+
+const users = Array.from({ length: sample }, (_, i) => ({
+  login: `CONTOSO\\cap${String(i).padStart(4, '0')}`,
+  password: `Pw#${i}x`,
+  sip: `sip:cap${String(i).padStart(4, '0')}@contoso.com`,
+}));
+const pumpPeriodMs = 15_000;
+console.log(`Recording a local scenario: ${sample} sessions (one CWA user each), ${shards} pump shards…`);
+const service = await startServiceFixture({
+  requestAccounting: true,
+  pumpShards: shards,
+  schedules: { eventPump: pumpPeriodMs, reaper: 0 },
+  cwa: {
+    users: [
+      ...users.map((u) => parseUserSpec(`${u.login}:${u.password}:${u.sip}`)),
+      parseUserSpec('CONTOSO\\capbot:Bot#2007'),
+    ],
+    pollWaitTimeMs: 3000,
+    contacts: 'none',
+  },
+});
+const recorder = recordInvocations(service.stack);
+await service.setSettings({ maxSessions: sample + 10, connectionCapacity: sample + 10 });
+await Promise.all(users.map((u) => service.stores.permissions.set(u.login, true, Date.now())));
+
+const clients: DeviceClient[] = [];
+const sessions: string[] = [];
+for (let i = 0; i < users.length; i += 5) {
+  const batch = await Promise.all(
+    users.slice(i, i + 5).map(async (u) => {
+      const client = await service.connect(await service.activate(u.login), 60_000);
+      client.send('login', { password: u.password });
+      const status = await nextStatus(client, 60_000);
+      if (status.kind !== 'message' || status.message.status !== 'Accepted')
+        throw new Error(`login of ${u.login} failed: ${JSON.stringify(status)}`);
+      return { client, sessionId: String(status.message.sessionId) };
+    }),
+  );
+  for (const { client, sessionId } of batch) {
+    clients.push(client);
+    sessions.push(sessionId);
+  }
+}
+const inboxes = clients.map((client) => new EventInbox(client));
+console.log('Heartbeats (two status messages per session)…');
+for (let round = 0; round < 2; round++) {
+  for (const [i, client] of clients.entries())
+    client.sendRaw(JSON.stringify({ action: 'status', sessionId: sessions[i] }));
+  await new Promise((r) => setTimeout(r, 1000));
+}
+console.log('IM: a CWA user invites every session, the devices accept, then one message each…');
+const bot = await cwaUser(service.stack, 'CONTOSO\\capbot', 'Bot#2007');
+const conversations = await Promise.all(
+  users.map((u) => bot.connector.startIm(bot.session, { to: u.sip, text: 'hello' })),
+);
+await Promise.all(
+  inboxes.map(async (inbox, i) => {
+    await inbox.waitFor((box) => box.events.some((e) => e.event.type === 'invitation'), 120_000);
+    const invitation = inbox.events.find((e) => e.event.type === 'invitation');
+    clients[i]?.send('acceptInvitation', { conversationId: invitation?.event.conversationId });
+  }),
+);
+await new Promise((r) => setTimeout(r, 2000));
+await Promise.all(
+  conversations.map((c) =>
+    bot.connector.sendMessage(bot.session, { conversationId: c.conversationId, text: 'cap' }),
+  ),
+);
+await Promise.all(inboxes.map((inbox) => inbox.waitFor((box) => box.messages().includes('cap'), 120_000)));
+// Pump invocations report when they end: wait for one per shard that ended after the last delivery.
+const pumpCalls = () => recorder.calls.filter((c) => c.fn === 'eventPump');
+const pumpsBefore = pumpCalls().length;
+const pumpDeadline = Date.now() + 3 * pumpPeriodMs + 10_000;
+while (pumpCalls().length < pumpsBefore + shards && Date.now() < pumpDeadline)
+  await new Promise((r) => setTimeout(r, 200));
+console.log('Reaper run, then every device disconnects…');
+await service.stack.scheduler.runNow('reaper');
+await Promise.all(clients.map((client) => client.close()));
+const disconnects = () => recorder.calls.filter((c) => c.fn === 'disconnect').length;
+const disconnectDeadline = Date.now() + 60_000;
+while (disconnects() < sample && Date.now() < disconnectDeadline)
+  await new Promise((r) => setTimeout(r, 100));
+recorder.stop();
+await bot.connector.signOut?.(bot.session).catch(() => undefined);
+const stats = service.stack.lambda?.stats() ?? {};
+await service.stop();
+
+// ---- the model
+const calls = recorder.calls;
+const commandNames = new Set<string>(imCommandActions);
+const of = (predicate: (c: AccountedCall) => boolean): AccountedCall[] => calls.filter(predicate);
+const pumps = of((c) => c.fn === 'eventPump');
+const deliveredEvents = pumps.reduce(
+  (n, c) =>
+    n + c.requests.filter((r) => r.service === 'connections' && r.operation === 'PostToConnection').length,
+  0,
+);
+const kinds: Record<OperationKind, KindSample> = {
+  connect: { calls: of((c) => c.fn === 'connect'), count: 0 },
+  login: { calls: of((c) => c.fn === 'login'), count: 0 },
+  status: { calls: of((c) => c.fn === 'status'), count: 0 },
+  imCommand: { calls: of((c) => commandNames.has(c.fn)), count: 0 },
+  disconnect: { calls: of((c) => c.fn === 'disconnect'), count: 0 },
+  event: { calls: pumps, count: deliveredEvents },
+  reaperRun: { calls: of((c) => c.fn === 'reaper'), count: 0 },
+};
+for (const kind of Object.keys(kinds) as OperationKind[]) {
+  if (kind !== 'event') kinds[kind] = { ...kinds[kind], count: kinds[kind].calls.length };
+}
+const rates = ratesAt(load);
+
+console.log('\nMeasured per operation (each invocation by its own account):');
+for (const [kind, s] of Object.entries(kinds)) {
+  if (kind === 'event') {
+    const f = figuresOf(s.calls);
+    const per = (n: number) => ((n * s.calls.length) / Math.max(s.count, 1)).toFixed(2);
+    console.log(
+      `  delivered event ×${s.count} (pump invocations ${s.calls.length}): ${per(f.dynamoDbRequests)} DynamoDB requests, ` +
+        `${per(f.writeUnits)} WCU, ${per(f.readUnits)} RCU, ${per(f.requests)} requests of any kind per event`,
+    );
+  } else console.log(`  ${describeFigures(kind, figuresOf(s.calls))}`);
+}
+
+const partitions = partitionLoad(kinds, rates, sample, load.sessions);
+console.log(
+  `\nTarget: ${load.sessions.toLocaleString('en')} sessions, ${load.loginsPerSecond} logins/s, heartbeat ${load.heartbeatSeconds} s, ` +
+    `${load.commandsPerSessionHour} commands and ${load.eventsPerSessionHour} events per session-hour`,
+);
+console.log(
+  '\nHottest partition of the base table and of each index (AWS: 1,000 WCU/s and 3,000 RCU/s per partition):',
+);
+console.log(
+  table([
+    ['table/index', 'capacity', 'partition key', 'units/s', '% of limit', 'from'],
+    ...hottestPerIndex(partitions).map((p) => [
+      p.index ?? 'base',
+      p.capacity,
+      p.fixed ? p.partitionKey : `${p.partitionKey} (one of many)`,
+      p.unitsPerSecond.toFixed(1),
+      `${p.percentOfLimit.toFixed(1)} %`,
+      Object.entries(p.from)
+        .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
+        .map(([k, n]) => `${k} ${(n ?? 0).toFixed(0)}`)
+        .join(', '),
+    ]),
+  ]),
+);
+const over = partitions.filter((p) => p.percentOfLimit > 50);
+console.log(
+  over.length === 0
+    ? 'Every partition ≤ 50 % of its limit (target).'
+    : `${over.length} partition(s) above 50 % of the limit (target ≤ 50 %): ${over.map((p) => `${p.index ?? 'base'} ${p.partitionKey} ${p.percentOfLimit.toFixed(0)} %`).join('; ')}`,
+);
+
+console.log(
+  '\nLambda concurrency per function (rate × mean duration measured locally; the pump: one per shard):',
+);
+const lambdaRows = [['function', 'invocations/s', 'mean duration', 'concurrency']];
+let concurrencyTotal = 0;
+for (const kind of ['connect', 'login', 'status', 'imCommand', 'disconnect'] as const) {
+  const s = kinds[kind];
+  const duration = perOperation(s, (c) => c.wallMs);
+  const concurrency = rates[kind] * (duration / 1000);
+  concurrencyTotal += concurrency;
+  lambdaRows.push([kind, rates[kind].toFixed(1), `${duration.toFixed(0)} ms`, concurrency.toFixed(0)]);
+}
+lambdaRows.push(['eventPump', `${shards} per ${pumpPeriodMs / 1000} s here`, 'its period', String(shards)]);
+console.log(table(lambdaRows));
+console.log(
+  `  total ≈ ${(concurrencyTotal + shards).toFixed(0)} (account default 1,000; durations here are on a shared 2-core machine, AWS's are shorter)`,
+);
+
+// The pump environment: sessions per shard, its CPU per session-second, its sockets.
+const pumpCpuMs = pumps.reduce((sum, c) => sum + c.cpuMs, 0);
+const pumpSessionSeconds = pumps.reduce((sum, c) => sum + (c.wallMs / 1000) * (sample / shards), 0);
+const cpuPerSessionSecondMs = pumpSessionSeconds > 0 ? pumpCpuMs / pumpSessionSeconds : 0;
+const perShard = load.sessions / shards;
+const pumpMemoryMb = scheduledRuntime('eventPump', shards).memoryMb;
+const vcpu = pumpMemoryMb / 1769;
+const cpuShare = (perShard * cpuPerSessionSecondMs) / 1000 / vcpu;
+// One held long-poll per session (its CWA socket), the DynamoDB pool (256, functions/commons/clients) and
+// the @connections pool (the SDK default 50), plus the runtime's own ~20.
+const fds = perShard + 256 + 50 + 20;
+console.log(
+  `\nPump environment at ${shards} shards: ${perShard.toLocaleString('en')} sessions each; CPU ${cpuPerSessionSecondMs.toFixed(3)} ms per session-second ` +
+    `→ ${(100 * cpuShare).toFixed(0)} % of its ${vcpu.toFixed(2)} vCPU (${pumpMemoryMb} MB); file descriptors ≈ ${Math.round(fds).toLocaleString('en')} of 1,024 ` +
+    `(${((100 * fds) / 1024).toFixed(0)} %). Target: none over 70 %. Shards for 70 %: ≥ ${Math.ceil(
+      Math.max(
+        (load.sessions * cpuPerSessionSecondMs) / 1000 / vcpu / 0.7,
+        load.sessions / (0.7 * 1024 - 326),
+      ),
+    )}`,
+);
+
+const kmsPerSecond = (Object.keys(kinds) as OperationKind[]).reduce(
+  (sum, kind) => sum + perOperation(kinds[kind], requestsOf('kms')) * rates[kind],
+  0,
+);
+console.log(
+  `KMS: ${kmsPerSecond.toFixed(0)} requests/s (each local master-key unseal stands for a Decrypt) vs the ` +
+    `${kmsQuota.toLocaleString('en')}/s cryptographic-operations quota = ${((100 * kmsPerSecond) / kmsQuota).toFixed(0)} %`,
+);
+const inbound = rates.connect + rates.login + rates.status + rates.imCommand + rates.disconnect;
+console.log(
+  `API Gateway: ${inbound.toFixed(0)} route invocations/s (connect, login, status, commands, disconnect) vs the stage throttle ` +
+    `${stageThrottle.rateLimit.toLocaleString('en')}/s (functions/stage.ts) = ${((100 * inbound) / stageThrottle.rateLimit).toFixed(0)} %`,
+);
+
+// Cost per session-hour, prices of docs/deploy.md (us-east-1, on demand, arm64).
+const price = {
+  message: 1.0 / 1e6,
+  connectionMinute: 0.25 / 1e6,
+  lambdaRequest: 0.2 / 1e6,
+  gbSecond: 0.0000133334,
+  wru: 0.625 / 1e6,
+  rru: 0.125 / 1e6,
+  kms: 0.03 / 1e4,
+  schedule: 1.0 / 1e6,
+};
+function costPerSecond(withLogins: boolean) {
+  const r = { ...rates, ...(withLogins ? {} : { connect: 0, login: 0, disconnect: 0 }) };
+  let dollars = 0;
+  for (const kind of Object.keys(kinds) as OperationKind[]) {
+    const s = kinds[kind];
+    const wcu = perOperation(s, (c) =>
+      c.partitions.filter((p) => p.capacity === 'write').reduce((n, p) => n + p.units, 0),
+    );
+    const rcu = perOperation(s, (c) =>
+      c.partitions.filter((p) => p.capacity === 'read').reduce((n, p) => n + p.units, 0),
+    );
+    const posts = perOperation(s, (c) => c.requests.filter((q) => q.operation === 'PostToConnection').length);
+    dollars += r[kind] * (wcu * price.wru + rcu * price.rru + posts * price.message);
+    dollars += r[kind] * perOperation(s, requestsOf('kms')) * price.kms;
+    if (kind !== 'event' && kind !== 'reaperRun') {
+      // Inbound message and its Lambda.
+      const seconds = perOperation(s, (c) => c.wallMs) / 1000;
+      dollars +=
+        r[kind] *
+        (price.message + price.lambdaRequest + seconds * (routeRuntime.memoryMb / 1024) * price.gbSecond);
+    }
+  }
+  dollars +=
+    (shards / 60) * (price.schedule + price.lambdaRequest) + shards * (pumpMemoryMb / 1024) * price.gbSecond;
+  dollars += (load.sessions / 60) * price.connectionMinute;
+  return dollars;
+}
+const perSessionHour = (dollars: number) => (dollars * 3600) / load.sessions;
+console.log(
+  `Cost per session-hour: $${perSessionHour(costPerSecond(false)).toFixed(5)} steady (no logins; docs/deploy.md: $0.00041), ` +
+    `$${perSessionHour(costPerSecond(true)).toFixed(5)} with ${load.loginsPerSecond} logins/s of churn`,
+);
+const coldStarts = Object.entries(stats)
+  .filter(([, s]) => s.coldStarts > 0)
+  .map(([name, s]) => `${name} ${s.coldStarts}`)
+  .join(', ');
+console.log(`\nLocal run: ${calls.length} invocations accounted; cold starts ${coldStarts}`);
+process.exit(0);

@@ -1,0 +1,168 @@
+// `npm run bench -- ping`: N signed-in devices send encrypted pings in a closed loop (send, wait for the
+// sealed pong, send again) through the full local stack; messages/s and round-trip p50/p99. The local limit in
+// the same run: the same gateway code with a trivial echo handler (in this process, answering through
+// `@connections` with a raw keep-alive POST) driven by the same number of WebSocket clients with frames of the
+// ping's size; phases alternate echo, ping, echo. Then the requests, units and CPU of exactly one ping, from
+// the per-invocation accounts (bench/request-accounting.ts).
+// Options: --devices 50 --seconds 10
+
+import { Agent, request } from 'node:http';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { parseUserSpec } from '../cwa-sim/users';
+import type { DeviceClient } from '../device/client';
+import type { WebSocketEvent } from '../functions/commons/websocket-event';
+import { stageThrottle } from '../functions/stage';
+import { functionRouteInvoker, startGateway } from '../local/gateway';
+import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
+import { ms, summarize, table } from './measure';
+import { describeFigures, figuresOf, recordInvocations } from './request-accounting';
+import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '10' },
+    ...strictOptions,
+  },
+});
+const devices = Number(values.devices);
+const seconds = Number(values.seconds);
+if (!Number.isInteger(devices) || devices < 1 || !(seconds > 0)) {
+  console.error(
+    'Usage: npm run bench -- ping [--devices 50] [--seconds 10] [--lenient] [--capacity-scale K]',
+  );
+  process.exit(2);
+}
+
+interface Phase {
+  readonly label: string;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** Runs `loop` on every client until `seconds` are over; each call is one round trip. */
+async function closedLoop(label: string, loops: (() => Promise<void>)[]): Promise<Phase> {
+  const latencies: number[] = [];
+  const endAt = performance.now() + seconds * 1000;
+  const began = performance.now();
+  await Promise.all(
+    loops.map(async (loop) => {
+      while (performance.now() < endAt) {
+        const sent = performance.now();
+        await loop();
+        latencies.push(performance.now() - sent);
+      }
+    }),
+  );
+  const s = summarize(latencies);
+  return { label, perSecond: s.n / ((performance.now() - began) / 1000), p50: s.p50, p99: s.p99 };
+}
+
+const users = Array.from({ length: devices }, (_, i) => ({
+  login: `CONTOSO\\pinger${i}`,
+  password: `Pw#${i}x`,
+}));
+console.log(`Starting the local stack; signing in ${devices} devices (one CWA user each)…`);
+const service = await startServiceFixture({
+  ...strictStackOptions(values),
+  requestAccounting: true,
+  schedules: { eventPump: 60_000, reaper: 0 },
+  cwa: { users: users.map((u) => parseUserSpec(`${u.login}:${u.password}`)), contacts: 'none' },
+});
+await service.setSettings({ maxSessions: devices + 10 });
+await Promise.all(users.map((u) => service.stores.permissions.set(u.login, true, Date.now())));
+const clients: DeviceClient[] = [];
+for (let i = 0; i < users.length; i += 5) {
+  clients.push(
+    ...(await Promise.all(
+      users.slice(i, i + 5).map(async (u) => {
+        const client = await service.connect(await service.activate(u.login), 60_000);
+        client.send('login', { password: u.password });
+        const status = await nextStatus(client, 60_000);
+        if (status.kind !== 'message' || status.message.status !== 'Accepted')
+          throw new Error(`login of ${u.login} failed: ${JSON.stringify(status)}`);
+        return client;
+      }),
+    )),
+  );
+}
+const pingLoops = clients.map((client) => async () => {
+  client.send('ping', { text: 'bench' });
+  for (;;) {
+    const incoming = await client.next(30_000);
+    if (incoming.kind === 'message' && incoming.message.type === 'pong') return;
+  }
+});
+// The size of one sealed ping frame, for the echo's clients.
+const pingFrame = JSON.stringify(clients[0]?.seal('ping', { text: 'bench' }) ?? {});
+
+// The trivial echo: same gateway code and stage throttle, a handler that posts the body straight back.
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+let managementEndpoint = '';
+const echo = (event: WebSocketEvent) =>
+  new Promise<{ statusCode: number }>((resolve, reject) => {
+    const id = encodeURIComponent(event.requestContext.connectionId);
+    const post = request(`${managementEndpoint}/@connections/${id}`, { method: 'POST', agent }, (answer) => {
+      answer.resume();
+      answer.on('end', () => resolve({ statusCode: 200 }));
+    });
+    post.on('error', reject);
+    post.end(event.body ?? '');
+  });
+const echoGateway = await startGateway({
+  port: 0,
+  routes: [{ routeKey: '$default', name: 'echo', entry: 'none', returnResponse: false }],
+  invoke: functionRouteInvoker({ $default: echo }),
+  throttle: stageThrottle,
+});
+managementEndpoint = echoGateway.managementEndpoint;
+const sockets = await Promise.all(
+  Array.from(
+    { length: devices },
+    () =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const socket = new WebSocket(echoGateway.url);
+        socket.once('open', () => resolve(socket));
+        socket.once('error', reject);
+      }),
+  ),
+);
+const echoLoops = sockets.map(
+  (socket) => () =>
+    new Promise<void>((resolve) => {
+      socket.once('message', () => resolve());
+      socket.send(pingFrame);
+    }),
+);
+
+const recorder = recordInvocations(service.stack);
+const phases: Phase[] = [];
+phases.push(await closedLoop('echo', echoLoops));
+recorder.reset();
+phases.push(await closedLoop('ping', pingLoops));
+const pings = recorder.calls.filter((c) => c.fn === 'ping');
+recorder.stop();
+phases.push(await closedLoop('echo', echoLoops));
+
+console.log(`\n${devices} devices in a closed loop, ${seconds} s per phase (alternating)`);
+console.log(
+  table([
+    ['phase', 'msgs/s', 'p50', 'p99'],
+    ...phases.map((p) => [p.label, p.perSecond.toFixed(0), ms(p.p50), ms(p.p99)]),
+  ]),
+);
+const echoMean = ((phases[0]?.perSecond ?? 0) + (phases[2]?.perSecond ?? 0)) / 2;
+console.log(
+  `ping msgs/s ÷ trivial echo msgs/s (mean of the two echo phases) = ${((phases[1]?.perSecond ?? 0) / echoMean).toFixed(2)} (target ≥ 0.5)`,
+);
+console.log(`\nPer invocation: ${describeFigures('ping', figuresOf(pings))}`);
+console.log('  target: 1 DynamoDB request per ping');
+console.log(strictSummary(service.stack));
+for (const socket of sockets) socket.close();
+await echoGateway.close();
+agent.destroy();
+await Promise.all(clients.map((client) => client.close()));
+await service.stop();
+process.exit(0);
