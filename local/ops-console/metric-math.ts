@@ -94,7 +94,11 @@ export class LineEvaluator {
   }
 
   private series(metric: MetricLine) {
-    const key = JSON.stringify([metric.namespace, metric.metricName, Object.entries(metric.dimensions).sort()]);
+    const key = JSON.stringify([
+      metric.namespace,
+      metric.metricName,
+      Object.entries(metric.dimensions).sort(),
+    ]);
     let series = this.points.get(key);
     if (!series) {
       const points: MetricPoint[] = [...this.source.points(metric, this.fromMs)].sort(

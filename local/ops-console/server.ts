@@ -4,8 +4,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -37,6 +37,8 @@ export interface OpsConsoleOptions {
 export interface RunningOpsConsole {
   /** `http://127.0.0.1:PORT/` */
   readonly url: string;
+  /** How long building each of the latest snapshots took (ms; at most the last 1,000), for the benchmark. */
+  buildTimes(): number[];
   close(): Promise<void>;
 }
 
@@ -60,7 +62,10 @@ const files: Record<string, { path: string; type: string }> = {
     path: require.resolve('uplot/dist/uPlot.iife.min.js'),
     type: 'text/javascript; charset=utf-8',
   },
-  '/vendor/uPlot.min.css': { path: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+  '/vendor/uPlot.min.css': {
+    path: require.resolve('uplot/dist/uPlot.min.css'),
+    type: 'text/css; charset=utf-8',
+  },
 };
 
 const securityHeaders = {
@@ -106,8 +111,10 @@ export async function startOpsConsole(options: OpsConsoleOptions): Promise<Runni
     return tablesReading;
   };
 
+  const buildTimes: number[] = [];
   const snapshotJson = async (): Promise<string> => {
     await refreshTables();
+    const began = performance.now();
     const snapshot = buildSnapshot({
       definition: options.definition,
       localNamespaces: options.localNamespaces,
@@ -118,7 +125,9 @@ export async function startOpsConsole(options: OpsConsoleOptions): Promise<Runni
       tables,
       functionStats: options.functionStats?.() ?? {},
     });
-    return JSON.stringify(snapshot);
+    const json = JSON.stringify(snapshot);
+    if (buildTimes.push(performance.now() - began) > 1000) buildTimes.shift();
+    return json;
   };
 
   // --- live pushes: one snapshot serves every watcher.
@@ -204,6 +213,7 @@ export async function startOpsConsole(options: OpsConsoleOptions): Promise<Runni
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
+    buildTimes: () => [...buildTimes],
     async close() {
       clearInterval(ticker);
       for (const stop of unsubscribe) stop();

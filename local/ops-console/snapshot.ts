@@ -2,8 +2,8 @@
 // state, the tables and the latest traces per function. Bounded: a fixed number of points per line, rows per
 // table and traces (and spans) per function, whatever the load.
 
-import { type AlarmStatus, alarmStatus } from './alarms';
 import type { Line, ObservabilityDefinition } from '../../lib/observability-definition';
+import { type AlarmStatus, alarmStatus } from './alarms';
 import { LineEvaluator, labelOf, metricsOf } from './metric-math';
 import type { MetricSource, Trace, TraceSource } from './sources';
 import type { Tables } from './tables';

@@ -2,7 +2,7 @@
 // with bounded queries and key reads only (never a Scan), and only the fields that are safe to show: no sealed
 // connectivity cache (it holds the CWA ticket), no sealed device key, no password or ticket of any kind.
 
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-configuration';
 import { pumpLeaseKey, sessionCountKey, shardPartition } from '../../functions/domain/keys';
 
@@ -113,7 +113,11 @@ export async function readTables(
   };
 }
 
-async function readShard(client: DynamoDBDocumentClient, tableName: string, shard: number): Promise<ShardRow> {
+async function readShard(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  shard: number,
+): Promise<ShardRow> {
   const [lease, members] = await Promise.all([
     client.send(new GetCommand({ TableName: tableName, Key: pumpLeaseKey(shard) })),
     client.send(

@@ -1,9 +1,19 @@
 // The ops console page: draws the server's snapshots (Server-Sent Events from /api/events) as uPlot charts,
 // alarm tiles, tables and trace waterfalls. Text goes in with textContent only: nothing from the service
 // is ever parsed as HTML.
-'use strict';
 
-const palette = ['#0073bb', '#ec7211', '#1d8102', '#d13212', '#8456ce', '#067f68', '#b7ca9d', '#e07941', '#3184c2', '#6b40b2'];
+const palette = [
+  '#0073bb',
+  '#ec7211',
+  '#1d8102',
+  '#d13212',
+  '#8456ce',
+  '#067f68',
+  '#b7ca9d',
+  '#e07941',
+  '#3184c2',
+  '#6b40b2',
+];
 const charts = new Map();
 
 function el(tag, attributes, ...children) {
@@ -12,7 +22,8 @@ function el(tag, attributes, ...children) {
     if (name === 'class') node.className = value;
     else node.setAttribute(name, value);
   }
-  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const child of children)
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   return node;
 }
 
@@ -78,7 +89,9 @@ function drawWidgets(snapshot) {
       if (!widget.lines.some((line) => line.local)) {
         // Nothing on this machine publishes these (API Gateway, Lambda, DynamoDB service metrics): no chart.
         node.append(el('p', { class: 'aws-only' }, 'AWS only: its metrics are not collected locally'));
-        node.dataset.series = JSON.stringify(widget.lines.map((line) => ({ label: line.label, local: false, max: null })));
+        node.dataset.series = JSON.stringify(
+          widget.lines.map((line) => ({ label: line.label, local: false, max: null })),
+        );
         charts.set(index, { node });
         return;
       }
@@ -99,8 +112,15 @@ function drawWidgets(snapshot) {
           width: plotWidth,
           height: 150,
           series,
-          scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, max ?? 1)] } },
-          axes: [{ values: (_u, splits) => splits.map(clock) }, { size: 44 }, ...(hasRight ? [{ scale: 'right', side: 1, grid: { show: false }, size: 44 }] : [])],
+          scales: {
+            x: { time: true },
+            y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, max ?? 1)] },
+          },
+          axes: [
+            { values: (_u, splits) => splits.map(clock) },
+            { size: 44 },
+            ...(hasRight ? [{ scale: 'right', side: 1, grid: { show: false }, size: 44 }] : []),
+          ],
           legend: { live: false },
           cursor: { drag: { x: false, y: false } },
           hooks: {
@@ -153,12 +173,22 @@ function table(title, columns, rows, note) {
     el(
       'table',
       {},
-      el('thead', {}, el('tr', {}, ...columns.map(([name, , numeric]) => el('th', numeric ? { class: 'num' } : {}, name)))),
+      el(
+        'thead',
+        {},
+        el('tr', {}, ...columns.map(([name, , numeric]) => el('th', numeric ? { class: 'num' } : {}, name))),
+      ),
       el(
         'tbody',
         {},
         ...rows.map((row) =>
-          el('tr', {}, ...columns.map(([, cell, numeric]) => el('td', numeric ? { class: 'num' } : {}, cell(row) ?? '–'))),
+          el(
+            'tr',
+            {},
+            ...columns.map(([, cell, numeric]) =>
+              el('td', numeric ? { class: 'num' } : {}, cell(row) ?? '–'),
+            ),
+          ),
         ),
       ),
     ),
@@ -248,7 +278,11 @@ function drawTraces(snapshot) {
               const bar = el('div', { class: 'bar' });
               bar.style.left = `${left}%`;
               bar.style.width = `${width}%`;
-              const label = el('span', { class: 'label', title: span.name }, `${span.name} · ${span.endMs - span.startMs} ms`);
+              const label = el(
+                'span',
+                { class: 'label', title: span.name },
+                `${span.name} · ${span.endMs - span.startMs} ms`,
+              );
               label.style.paddingLeft = `${span.depth * 10}px`;
               return el(
                 'div',
