@@ -8,6 +8,7 @@ import { scheduledFunctions } from '../../functions/schedules';
 import { defaultActiveSessionsAlarmShare, observabilityDefinition } from '../../lib/observability-definition';
 import type { LambdaRuntime } from '../lambda/runtime';
 import { type RunningOpsConsole, startOpsConsole } from './server';
+import type { ConsoleFunction } from './snapshot';
 import type { MetricSource, TraceSource } from './sources';
 
 export interface StackConsoleInput {
@@ -25,10 +26,11 @@ export interface StackConsoleInput {
 }
 
 /** Every function of the service, routes first, then the scheduled ones: the waterfall's order. */
-export const consoleFunctionNames: readonly string[] = [
+export const consoleFunctions: readonly ConsoleFunction[] = [
   ...routes.map((route) => route.name),
   ...scheduledFunctions.map((fn) => fn.name),
-];
+  // The local Lambda runtime names each function so (local/lambda/runtime.ts).
+].map((name) => ({ name, functionName: `local-${name}` }));
 
 export function startStackConsole(input: StackConsoleInput): Promise<RunningOpsConsole> {
   const namespace = powertoolsEnvironment.POWERTOOLS_METRICS_NAMESPACE;
@@ -36,7 +38,7 @@ export function startStackConsole(input: StackConsoleInput): Promise<RunningOpsC
     namespace,
     serviceName: powertoolsEnvironment.POWERTOOLS_SERVICE_NAME,
     // Lambda's own metrics are not published locally; the names only label those (AWS-only) lines.
-    functions: new Map(consoleFunctionNames.map((name) => [name, `local-${name}`])),
+    functions: new Map(consoleFunctions.map(({ name, functionName }) => [name, functionName])),
     webSocketApiId: 'local',
     stageName: 'local',
     tableName: input.tableName,
@@ -49,7 +51,7 @@ export function startStackConsole(input: StackConsoleInput): Promise<RunningOpsC
     localNamespaces: [namespace],
     metrics: input.metrics,
     traces: input.traces,
-    functionNames: consoleFunctionNames,
+    functions: consoleFunctions,
     dynamoDb: { endpoint: input.dynamoDbEndpoint, region: input.region, tableName: input.tableName },
     pumpShards: input.pumpShards,
     ...(lambda ? { functionStats: () => lambda.stats() } : {}),

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ObservabilityDefinition } from '../../lib/observability-definition';
-import { buildSnapshot } from './snapshot';
+import { buildSnapshot, type ConsoleFunction } from './snapshot';
 import type { MetricSource, TraceSource } from './sources';
 import { readTables, type Tables } from './tables';
 
@@ -21,8 +21,8 @@ export interface OpsConsoleOptions {
   readonly localNamespaces: readonly string[];
   readonly metrics: MetricSource;
   readonly traces: TraceSource;
-  /** Functions whose latest traces are drawn, in this order. */
-  readonly functionNames: readonly string[];
+  /** Functions whose latest traces are drawn, in this order: short name and Lambda function name. */
+  readonly functions: readonly ConsoleFunction[];
   /** The strict DynamoDB endpoint, the service table and the pump shards, for the tables. */
   readonly dynamoDb: { readonly endpoint: string; readonly region: string; readonly tableName: string };
   readonly pumpShards: number;
@@ -120,7 +120,7 @@ export async function startOpsConsole(options: OpsConsoleOptions): Promise<Runni
       localNamespaces: options.localNamespaces,
       metrics: options.metrics,
       traces: options.traces,
-      functionNames: options.functionNames,
+      functions: options.functions,
       startedMs,
       tables,
       functionStats: options.functionStats?.() ?? {},

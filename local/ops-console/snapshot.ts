@@ -43,13 +43,19 @@ export interface Snapshot {
   readonly functions: Readonly<Record<string, unknown>>;
 }
 
+/** A function as the console names it (`login`) and as Lambda and its traces do (`local-login`). */
+export interface ConsoleFunction {
+  readonly name: string;
+  readonly functionName: string;
+}
+
 export interface SnapshotInput {
   readonly definition: ObservabilityDefinition;
   /** Namespaces the local stack publishes (the functions' EMF); others (AWS/Lambda, …) exist only on AWS. */
   readonly localNamespaces: readonly string[];
   readonly metrics: MetricSource;
   readonly traces: TraceSource;
-  readonly functionNames: readonly string[];
+  readonly functions: readonly ConsoleFunction[];
   readonly startedMs: number;
   readonly tables: Tables | { readonly error: string };
   readonly functionStats: Readonly<Record<string, unknown>>;
@@ -101,10 +107,10 @@ export function buildSnapshot(input: SnapshotInput, nowMs = Date.now()): Snapsho
       : { ...status, state: 'INSUFFICIENT_DATA' as const, local: false };
   });
   const traces = Object.fromEntries(
-    input.functionNames.map((name) => [
+    input.functions.map(({ name, functionName }) => [
       name,
       input.traces
-        .recent(name, TRACES_PER_FUNCTION)
+        .recent(functionName, TRACES_PER_FUNCTION)
         .slice(0, TRACES_PER_FUNCTION)
         .map((trace) => ({ ...trace, spans: trace.spans.slice(0, SPANS_PER_TRACE) })),
     ]),

@@ -272,7 +272,8 @@ function drawTraces(snapshot) {
             'div',
             { class: 'trace', 'data-trace': trace.traceId },
             el('p', {}, `${time(trace.startMs)} · ${trace.endMs - trace.startMs} ms · ${trace.traceId}`),
-            ...trace.spans.map((span) => {
+            // The invocation itself first, then its calls beneath it.
+            ...[{ name, startMs: trace.startMs, endMs: trace.endMs, depth: -1, error: false }, ...trace.spans].map((span) => {
               const left = ((span.startMs - trace.startMs) / longest) * 100;
               const width = ((span.endMs - span.startMs) / longest) * 100;
               const bar = el('div', { class: 'bar' });
@@ -283,7 +284,7 @@ function drawTraces(snapshot) {
                 { class: 'label', title: span.name },
                 `${span.name} · ${span.endMs - span.startMs} ms`,
               );
-              label.style.paddingLeft = `${span.depth * 10}px`;
+              label.style.paddingLeft = `${(span.depth + 1) * 10}px`;
               return el(
                 'div',
                 { class: span.error ? 'span error' : 'span', 'data-span': span.name },
