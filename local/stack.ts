@@ -22,6 +22,9 @@ import type { LocalEndpoints } from './endpoints-file';
 import { localDataDir, repositoryRoot } from './endpoints-file';
 import { lambdaRouteInvoker, moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
 import { type LambdaRuntime, type LocalFunction, startLambdaRuntime } from './lambda/runtime';
+import { type Collectors, startCollectors } from './observability/collectors';
+import type { MetricSource } from './observability/metric-store';
+import type { TraceSource } from './observability/trace-store';
 import { type LocalScheduler, startLocalScheduler } from './scheduler';
 import { type SeedResult, seedConfiguration, seedDemoDevices } from './seed';
 
@@ -49,8 +52,16 @@ export interface LocalStackOptions {
   readonly integrationTimeoutMs?: number;
   /** Handler log level (Powertools). @default 'WARN' */
   readonly logLevel?: string;
-  /** Publish EMF metrics to stdout like Lambda does. @default false */
+  /**
+   * Also print the functions' EMF lines (as Lambda writes them to CloudWatch Logs); they are collected into
+   * `metrics` either way. @default false
+   */
   readonly metrics?: boolean;
+  /**
+   * Powertools Tracer in every function, its segments collected by an X-Ray daemon stand-in into `traces`
+   * (execution environments only). @default true
+   */
+  readonly tracing?: boolean;
   /** Called when a component starts and when it is ready. */
   readonly progress?: (event: ProgressEvent) => void;
   /** Gateway log lines (one per invocation). */
@@ -129,6 +140,10 @@ export interface LocalStack {
   readonly lambda: LambdaRuntime | undefined;
   /** What seeding did (empty lists when `seed` was false). */
   readonly seeded: SeedResult;
+  /** The metrics in the functions' EMF output (none with `lambda: 'in-process'`). */
+  readonly metrics: MetricSource;
+  /** The functions' X-Ray traces (none without `tracing` or with `lambda: 'in-process'`). */
+  readonly traces: TraceSource;
   stop(): Promise<void>;
 }
 
@@ -279,31 +294,40 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       settings: scheduledRuntime(fn.name, pumpShards),
     })),
   ].map((fn) => ({ ...fn, settings: { ...fn.settings, ...options.runtimeOverrides?.[fn.name] } }));
+  const inProcess = options.lambda === 'in-process';
+  let collectors: Collectors;
   let lambda: LambdaRuntime | undefined;
   try {
-    lambda =
-      options.lambda === 'in-process'
-        ? undefined
-        : await step(
-            'Lambda runtime',
-            progress,
-            () =>
-              startLambdaRuntime({
-                rootDir: repositoryRoot,
-                functions,
-                ...(options.maxEnvironmentsPerFunction !== undefined
-                  ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
-                  : {}),
-                ...(options.accountConcurrency !== undefined
-                  ? { accountConcurrency: options.accountConcurrency }
-                  : {}),
-                ...(options.log ? { log: (line: string) => options.log?.(`[lambda] ${line}`) } : {}),
-                ...(options.functionOutput ? { output: options.functionOutput } : {}),
-              }),
-            () => `${functions.length} functions bundled; environments start on first use`,
-          );
+    collectors = await startCollectors({ tracing: !inProcess && (options.tracing ?? true) });
   } catch (error) {
     await Promise.allSettled([cwa.close(), stopDynamoDb()]);
+    throw error;
+  }
+  const functionOutput =
+    options.functionOutput ?? ((_name: string, line: string) => process.stdout.write(`${line}\n`));
+  try {
+    lambda = inProcess
+      ? undefined
+      : await step(
+          'Lambda runtime',
+          progress,
+          () =>
+            startLambdaRuntime({
+              rootDir: repositoryRoot,
+              functions,
+              ...(options.maxEnvironmentsPerFunction !== undefined
+                ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
+                : {}),
+              ...(options.accountConcurrency !== undefined
+                ? { accountConcurrency: options.accountConcurrency }
+                : {}),
+              ...(options.log ? { log: (line: string) => options.log?.(`[lambda] ${line}`) } : {}),
+              output: collectors.output(functionOutput, options.metrics ?? false),
+            }),
+          () => `${functions.length} functions bundled; environments start on first use`,
+        );
+  } catch (error) {
+    await Promise.allSettled([collectors.close(), cwa.close(), stopDynamoDb()]);
     throw error;
   }
 
@@ -329,12 +353,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       (gw) => gw.url,
     );
   } catch (error) {
-    await Promise.allSettled([lambda?.close(), cwa.close(), stopDynamoDb()]);
+    await Promise.allSettled([lambda?.close(), collectors.close(), cwa.close(), stopDynamoDb()]);
     throw error;
   }
   // Known only once the gateway listens; no handler has run yet, so none has read it.
   const variables = environment(gateway.managementEndpoint);
-  lambda?.configure(variables);
+  lambda?.configure({ ...variables, ...(lambda ? collectors.environment : {}) });
   // In-process handlers (and CLIs run by tests in this process) read the same variables here.
   configureHandlerEnvironment(variables);
   const scheduler = startLocalScheduler({
@@ -358,6 +382,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     scheduler,
     seeded,
     lambda,
+    metrics: collectors.metrics,
+    traces: collectors.traces,
     endpoints: {
       cwaUrl: cwa.url,
       masterKeyFile,
@@ -373,7 +399,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stopped ??= scheduler
         .stop()
         .then(() => gateway.close())
-        .finally(() => Promise.allSettled([lambda?.close(), cwa.close(), stopDynamoDb()]))
+        .finally(() => Promise.allSettled([lambda?.close(), collectors.close(), cwa.close(), stopDynamoDb()]))
         .then(() => undefined);
       return stopped;
     },

@@ -5,6 +5,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { traceCall } from '../commons/powertools';
 import {
   CwaProtocolError,
   CwaTlsError,
@@ -88,7 +89,15 @@ export function classifyNetworkError(url: URL, error: unknown): Error {
   return new CwaUnreachableError(server, reasons[code] ?? 'network', { cause: error });
 }
 
+/**
+ * One exchange, in an X-Ray subsegment `CWA <method> <path>` when tracing is on: the path only, never the
+ * query, a header or the body (they carry tickets, cookies and passwords).
+ */
 export function exchange(spec: HttpRequestSpec): Promise<HttpExchange> {
+  return traceCall(`CWA ${spec.method} ${spec.url.pathname}`, () => exchangeOnce(spec));
+}
+
+function exchangeOnce(spec: HttpRequestSpec): Promise<HttpExchange> {
   const { url } = spec;
   const transport = url.protocol === 'https:' ? https : http;
   const body = spec.body === undefined ? undefined : Buffer.from(spec.body, 'utf8');

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import { callHandler, type LambdaHandler } from '../gateway/handler-invoker';
+import { beginInvocationTrace } from '../observability/lambda-segment';
 import type { EnvironmentData, FromEnvironment, FunctionError, ToEnvironment } from './messages';
 
 const data = workerData as EnvironmentData;
@@ -57,13 +58,19 @@ port.on('message', (message: ToEnvironment) => {
   const deadline = { at: message.deadline };
   current = { requestId: message.requestId, deadline };
   const context = lambdaContext(message.requestId, deadline);
+  // With a daemon to send to, each invocation is traced as Lambda's active tracing does it.
+  const daemon = process.env.AWS_XRAY_DAEMON_ADDRESS;
+  const trace = daemon ? beginInvocationTrace(data.functionName, daemon) : undefined;
+  if (trace) process.env._X_AMZN_TRACE_ID = trace.header;
   callHandler(handler, message.event as WebSocketEvent, context).then(
     (result) => {
       current = undefined;
+      trace?.end(false);
       post({ type: 'result', requestId: message.requestId, ok: true, result });
     },
     (error: unknown) => {
       current = undefined;
+      trace?.end(true);
       console.error(`${message.requestId} ERROR Invoke Error`, error);
       post({ type: 'result', requestId: message.requestId, ok: false, error: functionError(error) });
     },

@@ -3,6 +3,7 @@
 
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConfigError, config } from '../config';
+import { traceClient } from '../powertools';
 
 let client: ApiGatewayManagementApiClient | undefined;
 
@@ -10,7 +11,9 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
   if (!client) {
     const { region, connectionsEndpoint } = config();
     if (!connectionsEndpoint) throw new ConfigError(['CONNECTIONS_ENDPOINT must be set to reach devices']);
-    client = new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 });
+    client = traceClient(
+      new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 }),
+    );
   }
   return client;
 }

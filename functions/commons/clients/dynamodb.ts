@@ -3,19 +3,22 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config';
+import { traceClient } from '../powertools';
 
 let client: DynamoDBDocumentClient | undefined;
 
 export function dynamoDb(): DynamoDBDocumentClient {
   if (!client) {
     const { region, dynamoDbEndpoint } = config();
-    const base = new DynamoDBClient({
-      region,
-      ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
-      // A Lambda handles one event at a time; the local stack runs every handler in one process, so a
-      // burst of logins would queue behind the default 50 sockets.
-      requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
-    });
+    const base = traceClient(
+      new DynamoDBClient({
+        region,
+        ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
+        // A Lambda handles one event at a time; the local stack runs every handler in one process, so a
+        // burst of logins would queue behind the default 50 sockets.
+        requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
+      }),
+    );
     client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
   }
   return client;

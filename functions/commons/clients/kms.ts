@@ -2,10 +2,11 @@
 
 import { KMSClient } from '@aws-sdk/client-kms';
 import { config } from '../config';
+import { traceClient } from '../powertools';
 
 let client: KMSClient | undefined;
 
 export function kms(): KMSClient {
-  client ??= new KMSClient({ region: config().region });
+  client ??= traceClient(new KMSClient({ region: config().region }));
   return client;
 }
