@@ -25,6 +25,8 @@ import { type LambdaRuntime, type LocalFunction, startLambdaRuntime } from './la
 import { type Collectors, startCollectors } from './observability/collectors';
 import type { MetricSource } from './observability/metric-store';
 import type { TraceSource } from './observability/trace-store';
+import { startStackConsole } from './ops-console/for-stack';
+import type { RunningOpsConsole } from './ops-console/server';
 import { type LocalScheduler, startLocalScheduler } from './scheduler';
 import { type SeedResult, seedConfiguration, seedDemoDevices } from './seed';
 
@@ -116,6 +118,12 @@ export interface LocalStackOptions {
    * @default - `devices/` in the local data folder
    */
   readonly credentialDir?: string;
+  /**
+   * Serve the ops console (local/ops-console: the dashboard's widgets, alarm states, sessions, traces) on
+   * 127.0.0.1; `{ port }` picks its port (0: a free one). `npm start` turns it on.
+   * @default false
+   */
+  readonly opsConsole?: boolean | { readonly port?: number };
 }
 
 export interface ProgressEvent {
@@ -140,6 +148,8 @@ export interface LocalStack {
   readonly lambda: LambdaRuntime | undefined;
   /** What seeding did (empty lists when `seed` was false). */
   readonly seeded: SeedResult;
+  /** The ops console when `opsConsole` was asked for (its URL is `endpoints.opsConsoleUrl`). */
+  readonly opsConsole: RunningOpsConsole | undefined;
   /** The metrics in the functions' EMF output (none with `lambda: 'in-process'`). */
   readonly metrics: MetricSource;
   /** The functions' X-Ray traces (none without `tracing` or with `lambda: 'in-process'`). */
@@ -172,6 +182,7 @@ function configureHandlerEnvironment(values: Record<string, string>): void {
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const { progress } = options;
+  const startedMs = Date.now();
   const dynamoDb = await step(
     'DynamoDB Local',
     progress,
@@ -361,6 +372,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   lambda?.configure({ ...variables, ...(lambda ? collectors.environment : {}) });
   // In-process handlers (and CLIs run by tests in this process) read the same variables here.
   configureHandlerEnvironment(variables);
+  let opsConsole: RunningOpsConsole | undefined;
+  if (options.opsConsole) {
+    const { port } = options.opsConsole === true ? { port: 0 } : options.opsConsole;
+    try {
+      opsConsole = await step(
+        'Ops console',
+        progress,
+        () =>
+          startStackConsole({
+            metrics: collectors.metrics,
+            traces: collectors.traces,
+            dynamoDbEndpoint,
+            region: localRegion,
+            tableName: serviceTableName,
+            pumpShards,
+            lambda,
+            port: port ?? 0,
+            startedMs,
+          }),
+        (running) => running.url,
+      );
+    } catch (error) {
+      await gateway.close().catch(() => undefined);
+      await Promise.allSettled([lambda?.close(), collectors.close(), cwa.close(), stopDynamoDb()]);
+      throw error;
+    }
+  }
   const scheduler = startLocalScheduler({
     rootDir: repositoryRoot,
     functions: scheduledFunctions,
@@ -382,6 +420,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     scheduler,
     seeded,
     lambda,
+    opsConsole,
     metrics: collectors.metrics,
     traces: collectors.traces,
     endpoints: {
@@ -391,13 +430,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       connectionsEndpoint: gateway.managementEndpoint,
       dynamoDbEndpoint,
       dynamoDbPid: dynamoDb.pid,
+      ...(opsConsole ? { opsConsoleUrl: opsConsole.url } : {}),
       region: localRegion,
       tables: dynamoDb.tableNames,
     },
     stop() {
       // The gateway goes first so its $disconnect handlers still reach DynamoDB.
-      stopped ??= scheduler
-        .stop()
+      // The console first: its page stops reading while the rest goes down.
+      stopped ??= Promise.resolve(opsConsole?.close())
+        .catch(() => undefined)
+        .then(() => scheduler.stop())
         .then(() => gateway.close())
         .finally(() => Promise.allSettled([lambda?.close(), collectors.close(), cwa.close(), stopDynamoDb()]))
         .then(() => undefined);

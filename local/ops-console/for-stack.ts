@@ -7,9 +7,10 @@ import { powertoolsEnvironment } from '../../functions/runtime-settings';
 import { scheduledFunctions } from '../../functions/schedules';
 import { defaultActiveSessionsAlarmShare, observabilityDefinition } from '../../lib/observability-definition';
 import type { LambdaRuntime } from '../lambda/runtime';
+import type { MetricSource } from '../observability/metric-store';
+import type { TraceSource } from '../observability/trace-store';
 import { type RunningOpsConsole, startOpsConsole } from './server';
 import type { ConsoleFunction } from './snapshot';
-import type { MetricSource, TraceSource } from './sources';
 
 export interface StackConsoleInput {
   readonly metrics: MetricSource;

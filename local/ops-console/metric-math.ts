@@ -3,7 +3,7 @@
 // periods to the clock), so a local chart or alarm reacts within seconds of a burst, not at the period's end.
 
 import type { Line, MetricLine } from '../../lib/observability-definition';
-import type { MetricPoint, MetricSource } from './sources';
+import { type MetricPoint, type MetricSource, seriesKey } from '../observability/metric-store';
 
 /** A statistic of the values; undefined when there are none (missing data). */
 export function statistic(values: readonly number[], stat: string): number | undefined {
@@ -94,11 +94,7 @@ export class LineEvaluator {
   }
 
   private series(metric: MetricLine) {
-    const key = JSON.stringify([
-      metric.namespace,
-      metric.metricName,
-      Object.entries(metric.dimensions).sort(),
-    ]);
+    const key = seriesKey(metric);
     let series = this.points.get(key);
     if (!series) {
       const points: MetricPoint[] = [...this.source.points(metric, this.fromMs)].sort(

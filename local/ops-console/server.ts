@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ObservabilityDefinition } from '../../lib/observability-definition';
+import type { MetricSource } from '../observability/metric-store';
+import type { TraceSource } from '../observability/trace-store';
 import { buildSnapshot, type ConsoleFunction } from './snapshot';
-import type { MetricSource, TraceSource } from './sources';
 import { readTables, type Tables } from './tables';
 
 export interface OpsConsoleOptions {

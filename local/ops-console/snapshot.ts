@@ -3,9 +3,10 @@
 // table and traces (and spans) per function, whatever the load.
 
 import type { Line, ObservabilityDefinition } from '../../lib/observability-definition';
+import type { MetricSource } from '../observability/metric-store';
+import type { Trace, TraceSource } from '../observability/trace-store';
 import { type AlarmStatus, alarmStatus } from './alarms';
 import { LineEvaluator, labelOf, metricsOf } from './metric-math';
-import type { MetricSource, Trace, TraceSource } from './sources';
 import type { Tables } from './tables';
 
 /** The charts show this much history… */

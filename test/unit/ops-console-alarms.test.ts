@@ -10,7 +10,7 @@ import {
 } from '../../lib/observability-definition';
 import { alarmStatus } from '../../local/ops-console/alarms';
 import { LineEvaluator, statistic } from '../../local/ops-console/metric-math';
-import { type MetricKey, type MetricSource, sameMetric } from '../../local/ops-console/sources';
+import { type MetricKey, type MetricSource, seriesKey } from '../../local/observability/metric-store';
 
 const definition = observabilityDefinition({
   namespace: defaultNamespace,
@@ -38,7 +38,7 @@ function source(points: Array<{ key: MetricKey; at: number; value: number }>): M
     series: () => points.map((p) => ({ ...p.key, unit: 'Count' })),
     points: (key, sinceMs = 0) =>
       points
-        .filter((p) => sameMetric(p.key, key) && p.at >= sinceMs)
+        .filter((p) => seriesKey(p.key) === seriesKey(key) && p.at >= sinceMs)
         .map((p) => ({ timestampMs: p.at, value: p.value })),
     subscribe: () => () => undefined,
   };

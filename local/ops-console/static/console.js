@@ -47,21 +47,36 @@ const comparisons = {
   LessThanOrEqualToThreshold: '≤',
 };
 
-function drawAlarms(alarms) {
-  const box = document.getElementById('alarms');
-  box.replaceChildren(
-    ...alarms.map((alarm) => {
-      const tile = el(
-        'div',
-        { class: 'alarm', 'data-alarm': alarm.name, 'data-state': alarm.state, title: alarm.description },
-        el('b', {}, alarm.name),
-        alarm.local
-          ? `${alarm.state} · now ${number(alarm.value)}, alarm ${comparisons[alarm.comparison]} ${alarm.threshold} (${alarm.evaluation})`
-          : 'AWS only: not collected locally',
-      );
-      return tile;
-    }),
+function alarmTile(alarm) {
+  return el(
+    'div',
+    { class: 'alarm', 'data-alarm': alarm.name, 'data-state': alarm.state, title: alarm.description },
+    el('b', {}, alarm.name),
+    alarm.local
+      ? `${alarm.state} · now ${number(alarm.value)}, alarm ${comparisons[alarm.comparison]} ${alarm.threshold} (${alarm.evaluation})`
+      : 'AWS only: not collected locally',
   );
+}
+
+/** The alarms this machine can evaluate as tiles; those on AWS-only metrics folded away beneath them. */
+function drawAlarms(alarms) {
+  const local = alarms.filter((alarm) => alarm.local);
+  const awsOnly = alarms.filter((alarm) => !alarm.local);
+  const folded = document.getElementById('aws-only-alarms');
+  const details = el(
+    'details',
+    { id: 'aws-only-alarms' },
+    el(
+      'summary',
+      {},
+      `${awsOnly.length} more alarms on AWS-only metrics (Lambda, DynamoDB, queues): no local data`,
+    ),
+    el('div', { class: 'alarms' }, ...awsOnly.map(alarmTile)),
+  );
+  if (folded?.open) details.open = true;
+  document
+    .getElementById('alarms')
+    .replaceChildren(el('div', { class: 'alarms' }, ...local.map(alarmTile)), details);
 }
 
 /** Stacked widgets draw each line on top of the ones before it, as CloudWatch does. */
@@ -104,6 +119,8 @@ function drawWidgets(snapshot) {
           scale: line.axis === 'right' ? 'right' : 'y',
           width: 1.5,
           spanGaps: false,
+          // A burst that just happened is one point at the right edge: draw the points, not only the line.
+          points: { show: !widget.stacked, size: 4 },
         })),
       ];
       const hasRight = widget.lines.some((line) => line.axis === 'right');
@@ -273,7 +290,10 @@ function drawTraces(snapshot) {
             { class: 'trace', 'data-trace': trace.traceId },
             el('p', {}, `${time(trace.startMs)} · ${trace.endMs - trace.startMs} ms · ${trace.traceId}`),
             // The invocation itself first, then its calls beneath it.
-            ...[{ name, startMs: trace.startMs, endMs: trace.endMs, depth: -1, error: false }, ...trace.spans].map((span) => {
+            ...[
+              { name, startMs: trace.startMs, endMs: trace.endMs, depth: -1, error: false },
+              ...trace.spans,
+            ].map((span) => {
               const left = ((span.startMs - trace.startMs) / longest) * 100;
               const width = ((span.endMs - span.startMs) / longest) * 100;
               const bar = el('div', { class: 'bar' });
