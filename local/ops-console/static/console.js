@@ -32,6 +32,11 @@ function number(value) {
   return Math.abs(value) >= 100 ? value.toFixed(0) : String(Math.round(value * 100) / 100);
 }
 
+/** Axis numbers that fit: 12k rather than 12,000. */
+function compact(value) {
+  return Math.abs(value) >= 1000 ? `${Math.round(value / 100) / 10}k` : String(Math.round(value * 100) / 100);
+}
+
 function clock(seconds) {
   return new Date(seconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
@@ -135,8 +140,18 @@ function drawWidgets(snapshot) {
           },
           axes: [
             { values: (_u, splits) => splits.map(clock) },
-            { size: 44 },
-            ...(hasRight ? [{ scale: 'right', side: 1, grid: { show: false }, size: 44 }] : []),
+            { size: 50, values: (_u, splits) => splits.map(compact) },
+            ...(hasRight
+              ? [
+                  {
+                    scale: 'right',
+                    side: 1,
+                    grid: { show: false },
+                    size: 50,
+                    values: (_u, splits) => splits.map(compact),
+                  },
+                ]
+              : []),
           ],
           legend: { live: false },
           cursor: { drag: { x: false, y: false } },
