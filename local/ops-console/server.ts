@@ -48,6 +48,8 @@ export const MAX_WATCHERS = 8;
 /** Snapshots are pushed at most this often, and at least this often while someone watches. */
 const PUSH_MIN_MS = 1_000;
 const PUSH_MAX_MS = 5_000;
+/** Unsent snapshot bytes a watcher may hold before it is dropped. */
+const MAX_BUFFERED_BYTES = 4 * 2 ** 20;
 /** Tables are read again at most this often. */
 const TABLES_EVERY_MS = 3_000;
 
@@ -145,7 +147,13 @@ export async function startOpsConsole(options: OpsConsoleOptions): Promise<Runni
     lastPushMs = now;
     try {
       const message = `event: snapshot\ndata: ${await snapshotJson()}\n\n`;
-      for (const watcher of watchers) watcher.write(message);
+      for (const watcher of watchers) {
+        // A page that stopped reading is dropped rather than buffered without end (it reconnects if alive).
+        if (watcher.writableLength > MAX_BUFFERED_BYTES) {
+          watchers.delete(watcher);
+          watcher.destroy();
+        } else watcher.write(message);
+      }
     } finally {
       pushing = false;
     }

@@ -96,7 +96,8 @@ export function buildSnapshot(input: SnapshotInput, nowMs = Date.now()): Snapsho
         label: labelOf(line),
         axis: line.axis ?? 'left',
         local,
-        values: times.map((t) => (local ? (evaluator.valueAt(line, t) ?? null) : null)),
+        // No points for a line nothing here publishes: the page says "AWS only" instead.
+        values: local ? times.map((t) => evaluator.valueAt(line, t) ?? null) : [],
       };
     }),
   }));

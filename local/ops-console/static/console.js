@@ -184,7 +184,11 @@ function drawWidgets(snapshot) {
       entry.plot.setSize({ width: plotWidth, height: 150 });
       entry.plotWidth = plotWidth;
     }
-    const values = widget.stacked ? stackedValues(widget.lines) : widget.lines.map((line) => line.values);
+    // A line with no local source comes without points: an empty line of the same length for the chart.
+    const lines = widget.lines.map((line) =>
+      line.values.length > 0 ? line : { ...line, values: snapshot.times.map(() => null) },
+    );
+    const values = widget.stacked ? stackedValues(lines) : lines.map((line) => line.values);
     entry.plot.setData([snapshot.times, ...values]);
     // What the chart shows, for the browser tests and for anyone reading the page's source.
     entry.node.dataset.series = JSON.stringify(
