@@ -18,6 +18,8 @@ export interface LocalEndpoints {
   readonly region: string;
   /** The master key that seals device keys locally (KMS does this on AWS); the admin CLI needs it too. */
   readonly masterKeyFile: string;
+  /** The ops console (`http://127.0.0.1:PORT/`): dashboard, alarms, sessions, traces. */
+  readonly opsConsoleUrl?: string;
   /** Table id (from functions/tables.ts) → physical table name. */
   readonly tables: Readonly<Record<string, string>>;
   /** The `npm start` process. */

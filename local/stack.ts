@@ -22,6 +22,11 @@ import type { LocalEndpoints } from './endpoints-file';
 import { localDataDir, repositoryRoot } from './endpoints-file';
 import { lambdaRouteInvoker, moduleRouteInvoker, type RunningGateway, startGateway } from './gateway';
 import { type LambdaRuntime, type LocalFunction, startLambdaRuntime } from './lambda/runtime';
+import { type Collectors, startCollectors } from './observability/collectors';
+import type { MetricSource } from './observability/metric-store';
+import type { TraceSource } from './observability/trace-store';
+import { startStackConsole } from './ops-console/for-stack';
+import type { RunningOpsConsole } from './ops-console/server';
 import { type LocalScheduler, startLocalScheduler } from './scheduler';
 import { type SeedResult, seedConfiguration, seedDemoDevices } from './seed';
 
@@ -49,8 +54,16 @@ export interface LocalStackOptions {
   readonly integrationTimeoutMs?: number;
   /** Handler log level (Powertools). @default 'WARN' */
   readonly logLevel?: string;
-  /** Publish EMF metrics to stdout like Lambda does. @default false */
+  /**
+   * Also print the functions' EMF lines (as Lambda writes them to CloudWatch Logs); they are collected into
+   * `metrics` either way. @default false
+   */
   readonly metrics?: boolean;
+  /**
+   * Powertools Tracer in every function, its segments collected by an X-Ray daemon stand-in into `traces`
+   * (execution environments only). @default true
+   */
+  readonly tracing?: boolean;
   /** Called when a component starts and when it is ready. */
   readonly progress?: (event: ProgressEvent) => void;
   /** Gateway log lines (one per invocation). */
@@ -110,6 +123,12 @@ export interface LocalStackOptions {
    * @default - `devices/` in the local data folder
    */
   readonly credentialDir?: string;
+  /**
+   * Serve the ops console (local/ops-console: the dashboard's widgets, alarm states, sessions, traces) on
+   * 127.0.0.1; `{ port }` picks its port (0: a free one). `npm start` turns it on.
+   * @default false
+   */
+  readonly opsConsole?: boolean | { readonly port?: number };
 }
 
 export interface ProgressEvent {
@@ -134,6 +153,12 @@ export interface LocalStack {
   readonly lambda: LambdaRuntime | undefined;
   /** What seeding did (empty lists when `seed` was false). */
   readonly seeded: SeedResult;
+  /** The ops console when `opsConsole` was asked for (its URL is `endpoints.opsConsoleUrl`). */
+  readonly opsConsole: RunningOpsConsole | undefined;
+  /** The metrics in the functions' EMF output (none with `lambda: 'in-process'`). */
+  readonly metrics: MetricSource;
+  /** The functions' X-Ray traces (none without `tracing` or with `lambda: 'in-process'`). */
+  readonly traces: TraceSource;
   stop(): Promise<void>;
 }
 
@@ -162,6 +187,7 @@ function configureHandlerEnvironment(values: Record<string, string>): void {
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const { progress } = options;
+  const startedMs = Date.now();
   const dynamoDb = await step(
     'DynamoDB Local',
     progress,
@@ -285,31 +311,40 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       settings: scheduledRuntime(fn.name, pumpShards),
     })),
   ].map((fn) => ({ ...fn, settings: { ...fn.settings, ...options.runtimeOverrides?.[fn.name] } }));
+  const inProcess = options.lambda === 'in-process';
+  let collectors: Collectors;
   let lambda: LambdaRuntime | undefined;
   try {
-    lambda =
-      options.lambda === 'in-process'
-        ? undefined
-        : await step(
-            'Lambda runtime',
-            progress,
-            () =>
-              startLambdaRuntime({
-                rootDir: repositoryRoot,
-                functions,
-                ...(options.maxEnvironmentsPerFunction !== undefined
-                  ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
-                  : {}),
-                ...(options.accountConcurrency !== undefined
-                  ? { accountConcurrency: options.accountConcurrency }
-                  : {}),
-                ...(options.log ? { log: (line: string) => options.log?.(`[lambda] ${line}`) } : {}),
-                ...(options.functionOutput ? { output: options.functionOutput } : {}),
-              }),
-            () => `${functions.length} functions bundled; environments start on first use`,
-          );
+    collectors = await startCollectors({ tracing: !inProcess && (options.tracing ?? true) });
   } catch (error) {
     await Promise.allSettled([cwa.close(), stopDynamoDb()]);
+    throw error;
+  }
+  const functionOutput =
+    options.functionOutput ?? ((_name: string, line: string) => process.stdout.write(`${line}\n`));
+  try {
+    lambda = inProcess
+      ? undefined
+      : await step(
+          'Lambda runtime',
+          progress,
+          () =>
+            startLambdaRuntime({
+              rootDir: repositoryRoot,
+              functions,
+              ...(options.maxEnvironmentsPerFunction !== undefined
+                ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
+                : {}),
+              ...(options.accountConcurrency !== undefined
+                ? { accountConcurrency: options.accountConcurrency }
+                : {}),
+              ...(options.log ? { log: (line: string) => options.log?.(`[lambda] ${line}`) } : {}),
+              output: collectors.output(functionOutput, options.metrics ?? false),
+            }),
+          () => `${functions.length} functions bundled; environments start on first use`,
+        );
+  } catch (error) {
+    await Promise.allSettled([collectors.close(), cwa.close(), stopDynamoDb()]);
     throw error;
   }
 
@@ -335,14 +370,41 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       (gw) => gw.url,
     );
   } catch (error) {
-    await Promise.allSettled([lambda?.close(), cwa.close(), stopDynamoDb()]);
+    await Promise.allSettled([lambda?.close(), collectors.close(), cwa.close(), stopDynamoDb()]);
     throw error;
   }
   // Known only once the gateway listens; no handler has run yet, so none has read it.
   const variables = environment(gateway.managementEndpoint);
-  lambda?.configure(variables);
+  lambda?.configure({ ...variables, ...(lambda ? collectors.environment : {}) });
   // In-process handlers (and CLIs run by tests in this process) read the same variables here.
   configureHandlerEnvironment(variables);
+  let opsConsole: RunningOpsConsole | undefined;
+  if (options.opsConsole) {
+    const { port } = options.opsConsole === true ? { port: 0 } : options.opsConsole;
+    try {
+      opsConsole = await step(
+        'Ops console',
+        progress,
+        () =>
+          startStackConsole({
+            metrics: collectors.metrics,
+            traces: collectors.traces,
+            dynamoDbEndpoint,
+            region: localRegion,
+            tableName: serviceTableName,
+            pumpShards,
+            lambda,
+            port: port ?? 0,
+            startedMs,
+          }),
+        (running) => running.url,
+      );
+    } catch (error) {
+      await gateway.close().catch(() => undefined);
+      await Promise.allSettled([lambda?.close(), collectors.close(), cwa.close(), stopDynamoDb()]);
+      throw error;
+    }
+  }
   const scheduler = startLocalScheduler({
     rootDir: repositoryRoot,
     functions: scheduledFunctions,
@@ -364,6 +426,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     scheduler,
     seeded,
     lambda,
+    opsConsole,
+    metrics: collectors.metrics,
+    traces: collectors.traces,
     endpoints: {
       cwaUrl: cwa.url,
       masterKeyFile,
@@ -371,15 +436,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       connectionsEndpoint: gateway.managementEndpoint,
       dynamoDbEndpoint,
       dynamoDbPid: dynamoDb.pid,
+      ...(opsConsole ? { opsConsoleUrl: opsConsole.url } : {}),
       region: localRegion,
       tables: dynamoDb.tableNames,
     },
     stop() {
       // The gateway goes first so its $disconnect handlers still reach DynamoDB.
-      stopped ??= scheduler
-        .stop()
+      // The console first: its page stops reading while the rest goes down.
+      stopped ??= Promise.resolve(opsConsole?.close())
+        .catch(() => undefined)
+        .then(() => scheduler.stop())
         .then(() => gateway.close())
-        .finally(() => Promise.allSettled([lambda?.close(), cwa.close(), stopDynamoDb()]))
+        .finally(() => Promise.allSettled([lambda?.close(), collectors.close(), cwa.close(), stopDynamoDb()]))
         .then(() => undefined);
       return stopped;
     },

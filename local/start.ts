@@ -33,6 +33,7 @@ const usage = `Usage: npm start -- [options]
                         new connections per second (default 500, API Gateway's account quota)
   --integration-timeout-ms N
                         answer "Endpoint request timed out" after this long (default 29000, as API Gateway)
+  --console-port N      ops console port (default: a free port; the URL is in the ready block)
   --verbose             print handler logs (INFO) and EMF metrics
   --help                this text`;
 
@@ -76,6 +77,7 @@ function parseOptions() {
       'throttle-burst': { type: 'string' },
       'connections-per-second': { type: 'string' },
       'integration-timeout-ms': { type: 'string' },
+      'console-port': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -86,6 +88,7 @@ function parseOptions() {
     verbose: values.verbose ?? false,
     port: integer('port', values.port, 3001, 0),
     dynamoDbPort: integer('dynamodb-port', values['dynamodb-port'], 0, 0),
+    consolePort: integer('console-port', values['console-port'], 0, 0),
     dataDir: values['data-dir'],
     capacityScale: integer('capacity-scale', values['capacity-scale'], 1, 1),
     lenient: values.lenient ?? false,
@@ -122,6 +125,7 @@ function readyBlock(stack: LocalStack, startedMs: number): string {
     `  DynamoDB endpoint      ${dynamoDbEndpoint}   (strict layer${stack.strictDynamoDb.lenient ? ', lenient' : ''}; region ${region}, any credentials; GET /stats for its counters)`,
     `  CWA simulator          ${stack.endpoints.cwaUrl ?? ''}   (users CONTOSO\\alice, bob, carol)`,
     `  CWA simulator CA       ${cwaCaFile}`,
+    `  Ops console            ${stack.endpoints.opsConsoleUrl ?? '(off)'}   (dashboard, alarms, sessions, traces; open it in a browser)`,
     `  Endpoints file         ${endpointsFile}`,
     '',
     'Try it (each in its own terminal; passwords: alice Alice#2007, bob Bob#2007, carol Carol#2007):',
@@ -177,6 +181,7 @@ async function main(): Promise<number> {
     throttle: options.throttle,
     newConnectionsPerSecond: options.newConnectionsPerSecond,
     integrationTimeoutMs: options.integrationTimeoutMs,
+    opsConsole: { port: options.consolePort },
     logLevel: options.verbose ? 'INFO' : 'WARN',
     metrics: options.verbose,
     progress: printProgress,

@@ -6,6 +6,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { accountingEnabled, recordRequest } from '../commons/request-accounting';
+import { traceCall } from '../commons/powertools';
 import {
   CwaProtocolError,
   CwaTlsError,
@@ -89,7 +90,15 @@ export function classifyNetworkError(url: URL, error: unknown): Error {
   return new CwaUnreachableError(server, reasons[code] ?? 'network', { cause: error });
 }
 
+/**
+ * One exchange, in an X-Ray subsegment `CWA <method> <path>` when tracing is on: the path only, never the
+ * query, a header or the body (they carry tickets, cookies and passwords).
+ */
 export function exchange(spec: HttpRequestSpec): Promise<HttpExchange> {
+  return traceCall(`CWA ${spec.method} ${spec.url.pathname}`, () => accounted(spec));
+}
+
+function accounted(spec: HttpRequestSpec): Promise<HttpExchange> {
   if (!accountingEnabled) return send(spec);
   // The path only: a query string may carry a ticket.
   const base = { service: 'cwa', operation: `${spec.method} ${spec.url.pathname}` } as const;

@@ -7,7 +7,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { config } from '../commons/config';
-import { logger, metrics } from '../commons/powertools';
+import { logger, metrics, tracingMiddleware } from '../commons/powertools';
 import { endSessionHere } from '../commons/session-ending';
 import {
   dispatcher,
@@ -79,6 +79,7 @@ export async function handlePump(
 }
 
 export const handler = middy<PumpEvent, PumpReport>()
+  .use(tracingMiddleware())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler((event, context) => handlePump(event, context));

@@ -10,7 +10,7 @@ import type { Context } from 'aws-lambda';
 import { DynamoDbReaperStore } from '../adapters/dynamodb-reaper';
 import { dynamoDb } from '../commons/clients/dynamodb';
 import { config } from '../commons/config';
-import { logger, metrics } from '../commons/powertools';
+import { logger, metrics, tracingMiddleware } from '../commons/powertools';
 import { connectionExists, endSessionHere } from '../commons/session-ending';
 import { sessionStore, settingsStore } from '../commons/stores';
 import { type ReaperLimits, type ReaperSummary, reapReasons, runReaper } from '../domain/reaper';
@@ -70,6 +70,7 @@ export async function handleReaper(
 }
 
 export const handler = middy<unknown, ReaperSummary>()
+  .use(tracingMiddleware())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
   // The scheduler's event carries nothing the reaper needs.

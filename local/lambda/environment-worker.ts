@@ -11,6 +11,7 @@ import {
 } from '../../functions/commons/request-accounting';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import { callHandler, type LambdaHandler } from '../gateway/handler-invoker';
+import { beginInvocationTrace } from '../observability/lambda-segment';
 import type { EnvironmentData, FromEnvironment, FunctionError, ToEnvironment } from './messages';
 
 const data = workerData as EnvironmentData;
@@ -62,9 +63,14 @@ port.on('message', (message: ToEnvironment) => {
   const deadline = { at: message.deadline };
   current = { requestId: message.requestId, deadline };
   const context = lambdaContext(message.requestId, deadline);
+  // With a daemon to send to, each invocation is traced as Lambda's active tracing does it.
+  const daemon = process.env.AWS_XRAY_DAEMON_ADDRESS;
+  const trace = daemon ? beginInvocationTrace(data.functionName, daemon) : undefined;
+  if (trace) process.env._X_AMZN_TRACE_ID = trace.header;
   const invoke = () => callHandler(handler, message.event as WebSocketEvent, context);
   const settled = (result: PromiseSettledResult<unknown>, account?: InvocationAccount) => {
     current = undefined;
+    trace?.end(result.status === 'rejected');
     const extra = account ? { account } : {};
     if (result.status === 'fulfilled') {
       post({ type: 'result', requestId: message.requestId, ok: true, result: result.value, ...extra });

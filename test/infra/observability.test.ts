@@ -154,7 +154,7 @@ describe('observability dashboard', () => {
     expect(charted).toContainEqual(app('ReaperExamined'));
   });
 
-  it('shows sessions started against ended per minute (no ActiveSessions gauge yet)', () => {
+  it('shows sessions started against ended per minute', () => {
     const widget = dashboardBody(template).widgets.find(
       (w) => w.properties.title === 'Sessions started/ended per minute',
     );
@@ -267,8 +267,8 @@ describe('observability alarms', () => {
 
   it('notifies the topic from every alarm, on alarm and on recovery, and says what to do', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    // 5 service alarms, errors + throttles per function, the table, the dead-letter queue.
-    expect(alarms).toHaveLength(5 + 2 * functionNames.length + 1 + 1);
+    // 6 service alarms, errors + throttles per function, the table, the dead-letter queue.
+    expect(alarms).toHaveLength(6 + 2 * functionNames.length + 1 + 1);
     expect(observability.alarms).toHaveLength(alarms.length);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([topic]);

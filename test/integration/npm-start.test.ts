@@ -57,6 +57,10 @@ describe('npm start', () => {
     const endpoints = JSON.parse(await readFile(join(dir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
     expect(out).toContain(endpoints.websocketUrl);
     expect(isAlive(endpoints.dynamoDbPid)).toBe(true);
+    // The ops console: in the ready block and the endpoints file, on loopback, serving its page.
+    expect(endpoints.opsConsoleUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(out).toContain(`Ops console            ${endpoints.opsConsoleUrl}`);
+    expect((await fetch(endpoints.opsConsoleUrl ?? '')).status).toBe(200);
     // A socket without a signed handshake is refused; the seeded demo device gets in and pings.
     await expect(openSocket(endpoints.websocketUrl)).rejects.toThrow(/HTTP 401/);
     const device = spawnSync(

@@ -3,6 +3,7 @@
 
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConfigError, config } from '../config';
+import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
 
 let client: ApiGatewayManagementApiClient | undefined;
@@ -12,7 +13,7 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
     const { region, connectionsEndpoint } = config();
     if (!connectionsEndpoint) throw new ConfigError(['CONNECTIONS_ENDPOINT must be set to reach devices']);
     client = instrumentClient(
-      new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 }),
+      traceClient(new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 })),
       'connections',
     );
   }

@@ -3,6 +3,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config';
+import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
 
 let client: DynamoDBDocumentClient | undefined;
@@ -10,13 +11,15 @@ let client: DynamoDBDocumentClient | undefined;
 export function dynamoDb(): DynamoDBDocumentClient {
   if (!client) {
     const { region, dynamoDbEndpoint } = config();
-    const base = new DynamoDBClient({
-      region,
-      ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
-      // A Lambda handles one event at a time; the local stack runs every handler in one process, so a
-      // burst of logins would queue behind the default 50 sockets.
-      requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
-    });
+    const base = traceClient(
+      new DynamoDBClient({
+        region,
+        ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
+        // A Lambda handles one event at a time; the local stack runs every handler in one process, so a
+        // burst of logins would queue behind the default 50 sockets.
+        requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
+      }),
+    );
     client = DynamoDBDocumentClient.from(instrumentClient(base, 'dynamodb'), {
       marshallOptions: { removeUndefinedValues: true },
     });

@@ -2,11 +2,12 @@
 
 import { KMSClient } from '@aws-sdk/client-kms';
 import { config } from '../config';
+import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
 
 let client: KMSClient | undefined;
 
 export function kms(): KMSClient {
-  client ??= instrumentClient(new KMSClient({ region: config().region }), 'kms');
+  client ??= instrumentClient(traceClient(new KMSClient({ region: config().region })), 'kms');
   return client;
 }

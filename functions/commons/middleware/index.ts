@@ -5,7 +5,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { logger, metrics } from '../powertools';
+import { logger, metrics, tracingMiddleware } from '../powertools';
 import type { WebSocketEvent, WebSocketResult } from '../websocket-event';
 import { type ParsedMessageEvent, wsJsonBodyParser } from './ws-json-body-parser';
 import { wsResponse } from './ws-response';
@@ -22,6 +22,7 @@ export function websocketHandler<E extends ParsedMessageEvent>(
   options: WebSocketHandlerOptions = {},
 ): WebSocketLambda {
   const handler = middy<E, unknown>()
+    .use(tracingMiddleware())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(wsResponse());
