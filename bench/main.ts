@@ -16,6 +16,8 @@ const benchmarks: Readonly<Record<string, string>> = {
   login: 'concurrent logins through the full local stack: latency, logins/s, DynamoDB requests per login',
   activation:
     'bulk activation in one process (devices activate --count N --out-dir): devices/s, credentials written 0600',
+  storm:
+    'scale-model login storm (--capacity-scale K: 2,000/K logins/s on the strict layer): single count item vs slot shards',
   events:
     'CWA → device through the event pump: delivery latency, events/s, lost/duplicated, pump GB-s per session-hour',
 };

@@ -162,7 +162,7 @@ export async function raceAdmissions(
     outcomes,
     busyWithSlotFree,
     counted: await store.count(),
-    transactWritesPerLogin: (world.operations.get('TransactWrite') ?? 0) / options.logins,
+    transactWritesPerLogin: (world.operations.get('TransactWriteItems') ?? 0) / options.logins,
     elapsedMs,
     strict: delta,
   };
