@@ -77,7 +77,7 @@ for (const [design, each] of results) {
   rows.push([
     design === 1 ? '1 (single count item)' : String(design),
     `${spread(each.map((r) => r.outcomes.admitted ?? 0))} / ${limit}`,
-    spread(each.map((r) => r.outcomes.contended ?? 0)),
+    spread(each.map((r) => (r.outcomes.contended ?? 0) + (r.outcomes.error ?? 0))),
     spread(each.map((r) => r.busyWithSlotFree)),
     spread(
       each.map((r) => r.transactWritesPerLogin),
