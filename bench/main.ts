@@ -20,6 +20,8 @@ const benchmarks: Readonly<Record<string, string>> = {
     'a recorded local scenario scaled to N sessions: hottest partitions, Lambda concurrency, pump limits, KMS, stage throttle, cost',
   activation:
     'bulk activation in one process (devices activate --count N --out-dir): devices/s, credentials written 0600',
+  storm:
+    'scale-model login storm (--capacity-scale K: 2,000/K logins/s on the strict layer): single count item vs slot shards',
   events:
     'CWA → device through the event pump: delivery latency, events/s, lost/duplicated, pump GB-s per session-hour',
   'ops-console': "the ops console's added CPU and memory on the local stack during a login storm, page open or not",

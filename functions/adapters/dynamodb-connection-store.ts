@@ -5,6 +5,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -19,6 +20,35 @@ import {
 } from '../domain/connections';
 import { deviceKey } from '../domain/devices';
 import { connectionKey, deviceConnectionsPartition, handshakeNonceKey } from '../domain/keys';
+
+/** The connection an item holds, its fields checked; undefined for no item. A malformed item is an error. */
+function connectionStateOf(item: Record<string, unknown> | undefined): ConnectionState | undefined {
+  if (!item) return undefined;
+  const text = (name: string) => {
+    if (typeof item[name] !== 'string')
+      throw new Error(`Connection item ${String(item.pk)}: ${name} is not a string`);
+    return item[name] as string;
+  };
+  const number = (name: string) => {
+    if (typeof item[name] !== 'number')
+      throw new Error(`Connection item ${String(item.pk)}: ${name} is not a number`);
+    return item[name] as number;
+  };
+  return {
+    connectionId: text('connectionId'),
+    sourceIp: text('sourceIp'),
+    userAgent: typeof item.userAgent === 'string' ? item.userAgent : undefined,
+    connectedAt: number('connectedAt'),
+    deviceId: text('deviceId'),
+    userId: text('userId'),
+    sealedKey: text('sealedKey'),
+    channel: text('channel'),
+    inSeq: number('inSeq'),
+    outSeq: number('outSeq'),
+    ...(typeof item.goneAt === 'number' ? { goneAt: item.goneAt } : {}),
+    ...(typeof item.sessionId === 'string' ? { sessionId: item.sessionId } : {}),
+  };
+}
 
 export class DynamoDbConnectionStore implements ConnectionStore {
   constructor(
@@ -93,7 +123,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
         ReturnValues: 'ALL_OLD',
       }),
     );
-    return Attributes as ConnectionState | undefined;
+    return connectionStateOf(Attributes);
   }
 
   async nextOutbound(
@@ -114,7 +144,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      const state = Attributes as ConnectionState | undefined;
+      const state = connectionStateOf(Attributes);
       return state ? { state, seq: state.outSeq } : undefined;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
@@ -139,6 +169,38 @@ export class DynamoDbConnectionStore implements ConnectionStore {
       if (error instanceof ConditionalCheckFailedException) return error.Item ? 'replayed' : 'gone';
       throw error;
     }
+  }
+
+  async acceptAndReserve(
+    connectionId: string,
+    seq: number,
+  ): Promise<{ state: ConnectionState; replySeq: number } | 'replayed' | 'gone'> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: connectionKey(connectionId),
+          // The inbound number and the reply's number move together: a refused frame reserves nothing.
+          UpdateExpression: 'SET inSeq = :seq ADD outSeq :one',
+          ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
+          ExpressionAttributeValues: { ':seq': seq, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      const state = connectionStateOf(Attributes);
+      return state ? { state, replySeq: state.outSeq } : 'gone';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return error.Item ? 'replayed' : 'gone';
+      throw error;
+    }
+  }
+
+  async get(connectionId: string): Promise<ConnectionState | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: connectionKey(connectionId), ConsistentRead: true }),
+    );
+    return connectionStateOf(Item);
   }
 
   async release(connectionId: string, sessionId: string): Promise<void> {

@@ -128,7 +128,15 @@ export class DynamoDbSessionStore implements SessionStore {
         if (outcome === 'shard-contended') contended = true;
         else if (outcome !== 'shard-full') return outcome;
       }
-      counts = await this.slotCounts();
+      try {
+        counts = await this.slotCounts();
+      } catch (error) {
+        // The shard items' partitions throttled even the reads: back off and look again, within the budget.
+        if (!isContention(error)) throw error;
+        if (performance.now() >= deadline) return 'contended';
+        await sleep(Math.min(backOffMs(round), Math.max(0, deadline - performance.now())));
+        continue;
+      }
       if (counts.every((active, shard) => active >= shareOf(shard, total, this.slotShards))) return 'full';
       if (performance.now() >= deadline) return 'contended';
       if (contended) await sleep(Math.min(backOffMs(round), Math.max(0, deadline - performance.now())));

@@ -5,7 +5,12 @@
 // Sources: "Amazon DynamoDB Transactions: How it works" (conflict handling; the SDK does not retry
 // TransactionCanceledException), "Error retries and exponential backoff" (AWS general reference).
 
-import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import {
+  ProvisionedThroughputExceededException,
+  ThrottlingException,
+  TransactionCanceledException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
 
 /** The item stayed contended for the whole budget; `cause` is the last cancellation. */
 export class ContentionError extends Error {
@@ -26,12 +31,17 @@ export interface ConflictRetryOptions {
   readonly capMs?: number;
 }
 
-/** A cancellation for conflict or throttling alone (no condition failed): the same request may succeed later. */
+/**
+ * A cancellation for conflict or throttling alone (no condition failed), or a request still throttled after
+ * the SDK's own retries: the same request may succeed later.
+ */
 export function isContention(error: unknown): boolean {
   const codes = cancellationCodes(error) ?? [];
   // A single write into an item of an in-flight transaction gets TransactionConflictException instead.
   return (
     error instanceof TransactionConflictException ||
+    error instanceof ProvisionedThroughputExceededException ||
+    error instanceof ThrottlingException ||
     (codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError') &&
       !codes.includes('ConditionalCheckFailed'))
   );

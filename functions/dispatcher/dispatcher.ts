@@ -108,7 +108,25 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return { delivered: true, seq, bytes } as const;
   }
 
-  async function open(connectionId: string, frame: unknown): Promise<InboundFrame> {
+  /**
+   * What never changes on a connection (device, sealed key, channel), by connection id: a warm process reads
+   * a connection once, then each request frame costs one write. Bounded; the oldest entry leaves first.
+   */
+  const known = new Map<string, ConnectionState>();
+  const KNOWN_CONNECTIONS = 10_000;
+
+  async function knownConnection(connectionId: string): Promise<ConnectionState | undefined> {
+    const cached = known.get(connectionId);
+    if (cached) return cached;
+    const state = await deps.connections.get(connectionId);
+    if (state) {
+      if (known.size >= KNOWN_CONNECTIONS) known.delete(known.keys().next().value as string);
+      known.set(connectionId, state);
+    }
+    return state;
+  }
+
+  function peekAction(frame: unknown): string {
     const peeked = peekFrame(frame);
     if (!peeked?.action) {
       throw new InboundFrameError(
@@ -116,31 +134,24 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         'The frame is not an encrypted envelope {action, v, seq, iv, ct}.',
       );
     }
-    // One request: reads the connection (key, channel, last sequence) and reserves the reply's number.
-    const reserved = await deps.connections.nextOutbound(connectionId);
-    if (!reserved) throw new InboundFrameError('ConnectionGone', 'The connection is no longer registered.');
-    const { state: connection, seq: replySeq } = reserved;
+    return peeked.action;
+  }
+
+  /** Tag, then sequence (above `lastSeq`), then decompression; FrameCryptoError becomes InboundFrameError. */
+  async function decrypt(connection: ConnectionState, action: string, frame: unknown, lastSeq: number) {
     const keys = await keysOf(connection);
     try {
-      const opened = openFrame(
+      return openFrame(
         keys.toServer,
-        {
-          deviceId: connection.deviceId,
-          channel: connection.channel,
-          direction: 'toServer',
-          action: peeked.action,
-        },
+        { deviceId: connection.deviceId, channel: connection.channel, direction: 'toServer', action },
         frame,
         {
           ...(deps.maxPlaintextBytes ? { maxPlaintextBytes: deps.maxPlaintextBytes } : {}),
           checkSequence: (seq) => {
-            if (seq <= connection.inSeq) {
-              throw new FrameCryptoError('replayed', replayedMessage(seq));
-            }
+            if (seq <= lastSeq) throw new FrameCryptoError('replayed', replayedMessage(seq));
           },
         },
       );
-      return { action: peeked.action, seq: opened.seq, payload: opened.payload, connection, replySeq };
     } catch (error) {
       if (error instanceof FrameCryptoError) {
         throw new InboundFrameError(cryptoFailure[error.code], error.message, { cause: error });
@@ -149,17 +160,42 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
+  async function open(connectionId: string, frame: unknown): Promise<InboundFrame> {
+    const action = peekAction(frame);
+    // One request: reads the connection (key, channel, last sequence) and reserves the reply's number.
+    const reserved = await deps.connections.nextOutbound(connectionId);
+    if (!reserved) throw new InboundFrameError('ConnectionGone', 'The connection is no longer registered.');
+    const { state: connection, seq: replySeq } = reserved;
+    const opened = await decrypt(connection, action, frame, connection.inSeq);
+    return { action, seq: opened.seq, payload: opened.payload, connection, replySeq };
+  }
+
   return {
     open,
     async receive(connectionId, frame) {
-      const inbound = await open(connectionId, frame);
-      const outcome = await deps.connections.acceptInbound(connectionId, inbound.seq);
-      if (outcome === 'replayed') {
-        throw new InboundFrameError('Replayed', replayedMessage(inbound.seq));
-      }
-      if (outcome === 'gone')
+      const action = peekAction(frame);
+      const connection = await knownConnection(connectionId);
+      if (!connection)
         throw new InboundFrameError('ConnectionGone', 'The connection is no longer registered.');
-      return inbound;
+      // The known inSeq may be stale (a cached read): it only refuses early; the conditional write decides.
+      const opened = await decrypt(connection, action, frame, connection.inSeq);
+      // Only an authentic frame moves the numbers: one conditional UpdateItem accepts it and reserves the reply's.
+      const accepted = await deps.connections.acceptAndReserve(connectionId, opened.seq);
+      if (accepted === 'replayed') throw new InboundFrameError('Replayed', replayedMessage(opened.seq));
+      if (accepted === 'gone') {
+        known.delete(connectionId);
+        throw new InboundFrameError('ConnectionGone', 'The connection is no longer registered.');
+      }
+      // The newest state, so this process refuses the next replay before decompressing it; another process
+      // (another environment) with an older copy decompresses it under the size cap, then the write refuses it.
+      known.set(connectionId, accepted.state);
+      return {
+        action,
+        seq: opened.seq,
+        payload: opened.payload,
+        connection: accepted.state,
+        replySeq: accepted.replySeq,
+      };
     },
     reply(inbound, message) {
       return deliver(inbound.connection, inbound.replySeq, message);

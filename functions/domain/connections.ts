@@ -69,6 +69,16 @@ export interface ConnectionStore {
   release(connectionId: string, sessionId: string): Promise<void>;
   /** Accepts device→service sequence number `seq` only if it is above the last one accepted. */
   acceptInbound(connectionId: string, seq: number): Promise<'accepted' | 'replayed' | 'gone'>;
+  /**
+   * One request frame's one write: accepts device→service number `seq` (only if above the last accepted) and
+   * reserves the reply's service→device number, in one conditional UpdateItem that returns the connection.
+   */
+  acceptAndReserve(
+    connectionId: string,
+    seq: number,
+  ): Promise<{ readonly state: ConnectionState; readonly replySeq: number } | 'replayed' | 'gone'>;
+  /** The connection as stored (strongly consistent); undefined when it is gone. */
+  get(connectionId: string): Promise<ConnectionState | undefined>;
   /** Records that a post answered 410; harmless when the record is already gone. */
   markGone(connectionId: string, at: number): Promise<void>;
 }

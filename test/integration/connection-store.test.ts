@@ -112,3 +112,20 @@ describe('DynamoDbConnectionStore under concurrency', () => {
     expect(await store.nextOutbound('bye')).toBeUndefined();
   });
 });
+
+describe('one write per request frame', () => {
+  it('accepts a frame and reserves its reply number in one update; a replayed or older frame moves nothing', async () => {
+    await store.open(connection('conn-one-write'), nonce('n-one-write'));
+    const first = await store.acceptAndReserve('conn-one-write', 3);
+    expect(first).toMatchObject({ replySeq: 1, state: { inSeq: 3, outSeq: 1 } });
+    // Two copies of the next frame at once: exactly one is accepted.
+    const copies = await Promise.all([
+      store.acceptAndReserve('conn-one-write', 5),
+      store.acceptAndReserve('conn-one-write', 5),
+    ]);
+    expect(copies.filter((each) => each === 'replayed')).toHaveLength(1);
+    expect(await store.acceptAndReserve('conn-one-write', 4)).toBe('replayed');
+    expect(await store.get('conn-one-write')).toMatchObject({ inSeq: 5, outSeq: 2 });
+    expect(await store.acceptAndReserve('conn-never-opened', 1)).toBe('gone');
+  });
+});

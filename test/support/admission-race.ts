@@ -65,7 +65,9 @@ export async function startRaceWorld(options: { readonly capacityScale?: number 
 }
 
 export interface RaceResult {
-  readonly outcomes: Readonly<Partial<Record<AdmitOutcome, number>>>;
+  readonly outcomes: Readonly<Partial<Record<AdmitOutcome | 'error', number>>>;
+  /** The error names of the logins that failed outright. */
+  readonly errors: readonly string[];
   /** Contenders refused `full` while the shards' consistent counts (read right after) summed below the limit. */
   readonly busyWithSlotFree: number;
   /** The slot shards' counts summed after the race. */
@@ -120,7 +122,8 @@ export async function raceAdmissions(
   }
   const before = { ...world.strict.stats() };
   world.operations.clear();
-  const outcomes: Partial<Record<AdmitOutcome, number>> = {};
+  const outcomes: Partial<Record<AdmitOutcome | 'error', number>> = {};
+  const errors: string[] = [];
   let busyWithSlotFree = 0;
   const started = performance.now();
   let next = 0;
@@ -137,13 +140,20 @@ export async function raceAdmissions(
       createdAt: now,
       lastStatusAt: now,
     };
-    const snapshot = await store.loginSnapshot(session.userId, session.deviceId);
-    const outcome = await store.admit({
-      session,
-      limits: { total: options.limit, perDevice: 2, perUser: 2 },
-      frameSeq: 1,
-      slotHint: snapshot.slots ?? [],
-    });
+    let outcome: AdmitOutcome | 'error';
+    try {
+      const snapshot = await store.loginSnapshot(session.userId, session.deviceId);
+      outcome = await store.admit({
+        session,
+        limits: { total: options.limit, perDevice: 2, perUser: 2 },
+        frameSeq: 1,
+        slotHint: snapshot.slots ?? [],
+      });
+    } catch (error) {
+      // A login that failed outright (throttled past the SDK's retries, say): lost, and counted as such.
+      outcome = 'error';
+      errors.push(error instanceof Error ? error.name : String(error));
+    }
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     if (outcome === 'full' && (await store.count()) < options.limit) busyWithSlotFree++;
   };
@@ -160,9 +170,10 @@ export async function raceAdmissions(
   for (const key of Object.keys(delta) as (keyof StrictStats)[]) delta[key] = after[key] - before[key];
   return {
     outcomes,
+    errors,
     busyWithSlotFree,
     counted: await store.count(),
-    transactWritesPerLogin: (world.operations.get('TransactWrite') ?? 0) / options.logins,
+    transactWritesPerLogin: (world.operations.get('TransactWriteItems') ?? 0) / options.logins,
     elapsedMs,
     strict: delta,
   };

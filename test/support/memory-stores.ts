@@ -47,6 +47,17 @@ export class MemoryConnectionStore implements ConnectionStore {
     this.records.set(connectionId, { ...state, inSeq: seq });
     return 'accepted' as const;
   }
+  async acceptAndReserve(connectionId: string, seq: number) {
+    const state = this.records.get(connectionId);
+    if (!state) return 'gone' as const;
+    if (seq <= state.inSeq) return 'replayed' as const;
+    const next = { ...state, inSeq: seq, outSeq: state.outSeq + 1 };
+    this.records.set(connectionId, next);
+    return { state: next, replySeq: next.outSeq };
+  }
+  async get(connectionId: string) {
+    return this.records.get(connectionId);
+  }
   async markGone(connectionId: string, at: number) {
     const state = this.records.get(connectionId);
     if (state) this.records.set(connectionId, { ...state, goneAt: state.goneAt ?? at });
