@@ -17,6 +17,11 @@ export function dynamoDb(): DynamoDBDocumentClient {
       // burst of logins would queue behind the default 50 sockets.
       requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
     });
+    // The SDK's logger middleware filters every input and output for its log line even when the logger
+    // discards it (schema walk on each request); the handlers never use the SDK's log.
+    base.middlewareStack.remove('loggerMiddleware');
+    // The user-agent header is rebuilt and escaped on every request; DynamoDB does not need it.
+    base.middlewareStack.remove('getUserAgentMiddleware');
     client = DynamoDBDocumentClient.from(instrumentClient(base, 'dynamodb'), {
       marshallOptions: { removeUndefinedValues: true },
     });
