@@ -120,9 +120,10 @@ const bot = await cwaUser(service.stack, 'CONTOSO\\capbot', 'Bot#2007');
 const conversations = await Promise.all(
   users.map((u) => bot.connector.startIm(bot.session, { to: u.sip, text: 'hello' })),
 );
-await Promise.all(
+// A delivery that does not come is reported, not fatal: the model uses what was delivered.
+const invited = await Promise.allSettled(
   inboxes.map(async (inbox, i) => {
-    await inbox.waitFor((box) => box.events.some((e) => e.event.type === 'invitation'), 120_000);
+    await inbox.waitFor((box) => box.events.some((e) => e.event.type === 'invitation'), 60_000);
     const invitation = inbox.events.find((e) => e.event.type === 'invitation');
     clients[i]?.send('acceptInvitation', { conversationId: invitation?.event.conversationId });
   }),
@@ -133,7 +134,14 @@ await Promise.all(
     bot.connector.sendMessage(bot.session, { conversationId: c.conversationId, text: 'cap' }),
   ),
 );
-await Promise.all(inboxes.map((inbox) => inbox.waitFor((box) => box.messages().includes('cap'), 120_000)));
+const received = await Promise.allSettled(
+  inboxes.map((inbox) => inbox.waitFor((box) => box.messages().includes('cap'), 60_000)),
+);
+const fulfilled = (list: PromiseSettledResult<unknown>[]) =>
+  list.filter((r) => r.status === 'fulfilled').length;
+console.log(
+  `  invitations delivered to ${fulfilled(invited)} of ${sample}, messages to ${fulfilled(received)}`,
+);
 // Pump invocations report when they end: wait for one per shard that ended after the last delivery.
 const pumpCalls = () => recorder.calls.filter((c) => c.fn === 'eventPump');
 const pumpsBefore = pumpCalls().length;

@@ -16,6 +16,7 @@ const benchmarks: Readonly<Record<string, string>> = {
   login:
     'concurrent logins through the full local stack: latency, logins/s, ratio to DynamoDB Local alone, requests and CPU per login/status',
   ping: 'encrypted ping → pong in a closed loop: msgs/s and latency vs a trivial echo on the same gateway, requests and CPU per ping',
+  'sdk-cost': "Node CPU per DynamoDB request: the handlers' SDK client vs a raw keep-alive POST",
   capacity:
     'a recorded local scenario scaled to N sessions: hottest partitions, Lambda concurrency, pump limits, KMS, stage throttle, cost',
   activation:

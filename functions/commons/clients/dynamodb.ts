@@ -11,16 +11,19 @@ let client: DynamoDBDocumentClient | undefined;
 export function dynamoDb(): DynamoDBDocumentClient {
   if (!client) {
     const { region, dynamoDbEndpoint } = config();
-    const base = traceClient(
-      new DynamoDBClient({
-        region,
-        ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
-        // A Lambda handles one event at a time; the local stack runs every handler in one process, so a
-        // burst of logins would queue behind the default 50 sockets.
-        requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
-      }),
-    );
-    client = DynamoDBDocumentClient.from(instrumentClient(base, 'dynamodb'), {
+    const base = new DynamoDBClient({
+      region,
+      ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
+      // A Lambda handles one event at a time; the local stack runs every handler in one process, so a
+      // burst of logins would queue behind the default 50 sockets.
+      requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
+    });
+    // The SDK's logger middleware filters every input and output for its log line even when the logger
+    // discards it (schema walk on each request); the handlers never use the SDK's log.
+    base.middlewareStack.remove('loggerMiddleware');
+    // The user-agent header is rebuilt and escaped on every request; DynamoDB does not need it.
+    base.middlewareStack.remove('getUserAgentMiddleware');
+    client = DynamoDBDocumentClient.from(instrumentClient(traceClient(base), 'dynamodb'), {
       marshallOptions: { removeUndefinedValues: true },
     });
   }
