@@ -15,7 +15,7 @@ export const WINDOW_MS = 15 * 60_000;
 export const STEP_MS = 10_000;
 /** Latest traces shown per function, and spans drawn per trace. */
 export const TRACES_PER_FUNCTION = 5;
-export const SPANS_PER_TRACE = 60;
+export const SPANS_PER_TRACE = 20;
 
 export interface LineData {
   readonly label: string;
@@ -40,7 +40,7 @@ export interface Snapshot {
   readonly widgets: readonly WidgetData[];
   readonly alarms: readonly (AlarmStatus & { readonly local: boolean })[];
   readonly tables: Tables | { readonly error: string };
-  readonly traces: Readonly<Record<string, readonly Trace[]>>;
+  readonly traces: Readonly<Record<string, readonly (Trace & { readonly omittedSpans: number })[]>>;
   readonly functions: Readonly<Record<string, unknown>>;
 }
 
@@ -114,7 +114,12 @@ export function buildSnapshot(input: SnapshotInput, nowMs = Date.now()): Snapsho
       input.traces
         .recent(functionName, TRACES_PER_FUNCTION)
         .slice(0, TRACES_PER_FUNCTION)
-        .map((trace) => ({ ...trace, spans: trace.spans.slice(0, SPANS_PER_TRACE) })),
+        .map((trace) => ({
+          ...trace,
+          spans: trace.spans.slice(0, SPANS_PER_TRACE),
+          // A pump run makes hundreds of calls: the first ones are drawn, the rest counted.
+          omittedSpans: Math.max(0, trace.spans.length - SPANS_PER_TRACE),
+        })),
     ]),
   );
   return {

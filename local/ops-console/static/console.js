@@ -331,6 +331,7 @@ function drawTraces(snapshot) {
                 el('div', { class: 'timeline' }, bar),
               );
             }),
+            ...(trace.omittedSpans > 0 ? [el('p', {}, `… ${trace.omittedSpans} more calls`)] : []),
           ),
         ),
       );
