@@ -342,9 +342,9 @@ export function observabilityDefinition(targets: DefinitionTargets): Observabili
       name: 'ActiveSessions',
       description:
         `More than ${percent(share)}% of the sessions the service admits (maxSessions, else the connection ` +
-        'capacity) were active for 10 minutes: logins will soon be refused with Server Busy. Raise ' +
-        'maxSessions in the settings (and CWA capacity with it), or look for sessions that do not end (the ' +
-        'reaper widgets: are idle sessions being reaped?).',
+        'capacity) were active for 10 minutes: logins will soon be refused with Server Busy. Check that ' +
+        'sessions end (the reaper widgets: are idle sessions being reaped?), then raise maxSessions in the ' +
+        'settings (and CWA capacity with it).',
       metric: {
         kind: 'ratio',
         metrics: {
