@@ -152,6 +152,8 @@ export class ServiceFunction extends Construct {
         // sourceMap is useless without it: stack traces would point into the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
         ...powertoolsEnvironment,
+        // Powertools Tracer (and the X-Ray SDK it loads) only with active tracing: no async hooks otherwise.
+        POWERTOOLS_TRACE_ENABLED: props.tracing ? 'true' : 'false',
         ...props.environment,
       },
     });
