@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startCwaSimulatorProcess } from '../cwa-sim/process';
 import { type CwaSimulator, type CwaSimulatorOptions, startCwaSimulator } from '../cwa-sim/simulator';
 import { routes } from '../functions/routes';
 import {
@@ -75,6 +76,11 @@ export interface LocalStackOptions {
     CwaSimulatorOptions,
     'users' | 'pollWaitTimeMs' | 'holdMs' | 'sessionTimeoutMs' | 'log' | 'contacts'
   >;
+  /**
+   * 'own' runs the CWA simulator in its own process (cwa-sim/process.ts), off the gateway's event loop;
+   * fault switches then take effect once `cwa.settled()` resolves. @default 'in-process'
+   */
+  readonly cwaProcess?: 'own' | 'in-process';
   /**
    * 'environments' runs every function in its own Lambda execution environments (worker threads, see
    * local/gateway/README.md); 'in-process' calls the handlers in this process, only to compare.
@@ -204,7 +210,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cwa = await step(
       'CWA simulator',
       progress,
-      () => startCwaSimulator({ protocol: 'https', port: options.cwaPort ?? 0, ...(options.cwa ?? {}) }),
+      () =>
+        (options.cwaProcess === 'own' ? startCwaSimulatorProcess : startCwaSimulator)({
+          protocol: 'https',
+          port: options.cwaPort ?? 0,
+          ...(options.cwa ?? {}),
+        }),
       (sim) => `${sim.url} (users ${sim.users.map((user) => `${user.domain}\\${user.name}`).join(', ')})`,
     );
   } catch (error) {
