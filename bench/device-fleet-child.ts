@@ -9,7 +9,9 @@ import { nextStatus } from '../test/support/service-fixture';
 import type { FromFleet, Receipt, ToFleet } from './device-fleet-messages';
 
 /** Sign-ins one fleet has in flight at once. */
-const LOGIN_CONCURRENCY = 25;
+const LOGIN_CONCURRENCY = 10;
+/** Attempts per device: a loaded machine's gateway may refuse a handshake (a route timed out) or a sign-in. */
+const ATTEMPTS = 5;
 /** A loaded machine may take a while to answer an opening handshake or a sign-in. */
 const CONNECT_TIMEOUT_MS = 60_000;
 const LOGIN_TIMEOUT_MS = 120_000;
@@ -27,19 +29,29 @@ async function handle(message: ToFleet): Promise<FromFleet> {
       const signedIn = await pMap(
         message.devices,
         async (device) => {
-          const client = await DeviceClient.connect({
-            url: message.url,
-            credential: {
-              deviceId: device.deviceId,
-              transportKey: Buffer.from(device.transportKey, 'base64'),
-            },
-            connectTimeoutMs: CONNECT_TIMEOUT_MS,
-          });
-          client.send('login', { password: device.password });
-          const status = await nextStatus(client, LOGIN_TIMEOUT_MS);
-          if (status.kind !== 'message' || status.message.status !== 'Accepted')
-            throw new Error(`login of ${device.deviceId} failed: ${JSON.stringify(status)}`);
-          return client;
+          for (let attempt = 1; ; attempt++) {
+            let client: DeviceClient | undefined;
+            try {
+              client = await DeviceClient.connect({
+                url: message.url,
+                credential: {
+                  deviceId: device.deviceId,
+                  transportKey: Buffer.from(device.transportKey, 'base64'),
+                },
+                connectTimeoutMs: CONNECT_TIMEOUT_MS,
+              });
+              client.send('login', { password: device.password });
+              const status = await nextStatus(client, LOGIN_TIMEOUT_MS);
+              if (status.kind !== 'message' || status.message.status !== 'Accepted')
+                throw new Error(`login of ${device.deviceId} failed: ${JSON.stringify(status)}`);
+              return client;
+            } catch (error) {
+              await client?.close().catch(() => undefined);
+              if (attempt >= ATTEMPTS) throw error;
+              // As a device would: back off, then connect again.
+              await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+            }
+          }
         },
         { concurrency: LOGIN_CONCURRENCY },
       );

@@ -67,8 +67,12 @@ export interface LocalStackOptions {
    * @default - their deployed rates (one minute)
    */
   readonly schedules?: Readonly<Record<string, number>> | false;
-  /** Event-pump shards. @default 2 */
+  /** Event-pump shards deployed (the ceiling of those that run). @default 2 */
   readonly pumpShards?: number;
+  /** Event-pump shards that always run. @default 1 */
+  readonly pumpMinShards?: number;
+  /** Sessions per pump shard. @default - derived from the pump's memory (functions/domain/pump-capacity.ts) */
+  readonly pumpSessionsPerShard?: number;
   /** CWA simulator port; 0 for a free one. @default 0 */
   readonly cwaPort?: number;
   /** Fault switches and users of the embedded CWA simulator. */
@@ -268,6 +272,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       connectionsEndpoint,
       secrets: { MASTER_KEY_FILE: masterKeyFile },
       pumpShards,
+      ...(options.pumpMinShards !== undefined ? { pumpMinShards: options.pumpMinShards } : {}),
+      ...(options.pumpSessionsPerShard !== undefined
+        ? { pumpSessionsPerShard: options.pumpSessionsPerShard }
+        : {}),
       pumpPeriodMs,
       extra: {
         AWS_REGION: localRegion,
