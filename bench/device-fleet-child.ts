@@ -11,7 +11,7 @@ import type { FromFleet, Receipt, ToFleet } from './device-fleet-messages';
 /** Sign-ins one fleet has in flight at once. */
 const LOGIN_CONCURRENCY = 10;
 /** Attempts per device: a loaded machine's gateway may refuse a handshake (a route timed out) or a sign-in. */
-const ATTEMPTS = 5;
+const ATTEMPTS = 10;
 /** A loaded machine may take a while to answer an opening handshake or a sign-in. */
 const CONNECT_TIMEOUT_MS = 60_000;
 const LOGIN_TIMEOUT_MS = 120_000;
@@ -49,7 +49,7 @@ async function handle(message: ToFleet): Promise<FromFleet> {
               await client?.close().catch(() => undefined);
               if (attempt >= ATTEMPTS) throw error;
               // As a device would: back off, then connect again.
-              await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+              await new Promise((resolve) => setTimeout(resolve, Math.min(5, attempt) * 1000));
             }
           }
         },
