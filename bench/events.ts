@@ -1,15 +1,20 @@
 // `npm run bench -- events`: N sessions on the local stack, each a device signed in as its own CWA
 // simulator user; a "bot" CWA user invites every one, the devices accept, then the bot sends timestamped
 // messages for a while. Measured at the devices (after their dedupe by event id): delivery latency from the
-// bot's send to the device's decryption, p50/p99; events per second; events lost and duplicated; and the
-// pump's compute in Lambda GB-seconds per session-hour (its invocations' running time × configured memory).
-// Options: --sessions 1000 --seconds 60 --rate 1 (messages per session per 10 s) --shards 2 --memory-mb 256
+// bot's send to the device's decryption, p50/p99; events per second; events lost and duplicated; pump poll
+// failures; the pump's compute in Lambda GB-seconds per session-hour (the running time of the invocations
+// that ran, from the scheduler's log, × configured memory); and each process's CPU per delivered message.
+// The CWA simulator and the devices run in their own processes, so the stack's event loop serves the service.
+// Options: --sessions 1000 --seconds 60 --rate 1 (messages per session per 10 s) --poll-wait-ms 3000
+//   --shards 8 (ceiling) --min-shards 1 --sessions-per-shard N (default: derived from the pump's memory)
+//   --device-processes 2 --cwa-process own|in-process
 
 import { parseArgs } from 'node:util';
 import { parseUserSpec } from '../cwa-sim/users';
-import type { DeviceClient } from '../device/client';
-import { cwaUser, EventInbox } from '../test/support/chat';
-import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
+import { pumpSessionsPerShard } from '../functions/runtime-settings';
+import { cwaUser } from '../test/support/chat';
+import { startServiceFixture } from '../test/support/service-fixture';
+import { startDeviceFleets } from './device-fleet';
 import { coldStartReport, ms, summarize, table } from './measure';
 import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
 
@@ -18,9 +23,13 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '60' },
     rate: { type: 'string', default: '1' },
-    shards: { type: 'string', default: '2' },
+    shards: { type: 'string', default: '8' },
+    'min-shards': { type: 'string', default: '1' },
+    'sessions-per-shard': { type: 'string', default: String(pumpSessionsPerShard) },
     'memory-mb': { type: 'string', default: '256' },
     'poll-wait-ms': { type: 'string', default: '3000' },
+    'device-processes': { type: 'string', default: '2' },
+    'cwa-process': { type: 'string', default: 'own' },
     'in-process': { type: 'boolean', default: false },
     ...strictOptions,
   },
@@ -29,21 +38,30 @@ const sessions = Number(values.sessions);
 const seconds = Number(values.seconds);
 const perTenSeconds = Number(values.rate);
 const shards = Number(values.shards);
+const minShards = Number(values['min-shards']);
+const perShard = Number(values['sessions-per-shard']);
 const memoryGb = Number(values['memory-mb']) / 1024;
 const pollWaitMs = Number(values['poll-wait-ms']);
+const cwaProcess = values['cwa-process'] === 'in-process' ? 'in-process' : 'own';
 
 const users = Array.from({ length: sessions }, (_, i) => {
   const name = `user${String(i).padStart(4, '0')}`;
   return { login: `CONTOSO\\${name}`, password: `Pw#${i}x`, sip: `sip:${name}@contoso.com` };
 });
-/** Pump invocations as [start, end] (epoch ms), from the scheduler's log. */
-const pumpRuns: Array<[number, number]> = [];
-console.log(`Starting the local stack with ${sessions} CWA users, ${shards} pump shards…`);
+/** Pump invocations as [start, end] (epoch ms) with their report, from the scheduler's log (every outcome). */
+const pumpRuns: Array<{ start: number; end: number; sessions: number; busyMs: number }> = [];
+let pollFailures = 0;
+console.log(
+  `Starting the local stack with ${sessions} CWA users, pump shards ${minShards}…${shards} of ${perShard} sessions…`,
+);
 const service = await startServiceFixture({
   lambda: values['in-process'] === true ? 'in-process' : 'environments',
   ...strictStackOptions(values),
   pumpShards: shards,
+  pumpMinShards: minShards,
+  pumpSessionsPerShard: perShard,
   schedules: { eventPump: 60_000, reaper: 0 },
+  cwaProcess,
   cwa: {
     users: [
       ...users.map((u) => parseUserSpec(`${u.login}:${u.password}:${u.sip}`)),
@@ -55,37 +73,52 @@ const service = await startServiceFixture({
     // would measure the simulator, not the pump. Messages are the load here.
     contacts: 'none',
   },
+  functionOutput: (_name, line) => {
+    if (line.includes('Event pump: polling failed')) pollFailures += 1;
+    if (line.includes('"level":"WARN"') || line.includes('"level":"ERROR"'))
+      process.stderr.write(`${line}\n`);
+  },
   log: (line) => {
-    const run = /\[scheduler\] eventPump .* → ok \((\d+) ms\)/.exec(line);
-    if (run) pumpRuns.push([Date.now() - Number(run[1]), Date.now()]);
+    const run = /\[scheduler\] eventPump \{.*?\} → \w+ \((?:[^;)]*; )?(\d+) ms\)(?: (\{.*\}))?/.exec(line);
+    if (!run) return;
+    const report = run[2] ? (JSON.parse(run[2]) as { sessions?: number; busyMs?: number }) : {};
+    const end = Date.now();
+    pumpRuns.push({
+      start: end - Number(run[1]),
+      end,
+      sessions: report.sessions ?? 0,
+      busyMs: report.busyMs ?? 0,
+    });
   },
 });
 await service.setSettings({ maxSessions: sessions + 10, connectionCapacity: sessions + 10 });
-await Promise.all(users.map((u) => service.stores.permissions.set(u.login, true, Date.now())));
-
-console.log('Activating, connecting and signing in the devices…');
-const clients: DeviceClient[] = [];
-const inboxes: EventInbox[] = [];
-for (let i = 0; i < users.length; i += 50) {
-  const batch = users.slice(i, i + 50);
-  const connected = await Promise.all(
-    batch.map(async (u) => {
-      const client = await service.connect(await service.activate(u.login));
-      client.send('login', { password: u.password });
-      const status = await nextStatus(client, 60_000);
-      if (status.kind !== 'message' || status.message.status !== 'Accepted')
-        throw new Error(`login of ${u.login} failed: ${JSON.stringify(status)}`);
-      return client;
-    }),
+for (let i = 0; i < users.length; i += 50)
+  await Promise.all(
+    users.slice(i, i + 50).map((u) => service.stores.permissions.set(u.login, true, Date.now())),
   );
-  for (const client of connected) {
-    clients.push(client);
-    inboxes.push(new EventInbox(client, () => {}));
-  }
+
+const processes = Math.max(1, Number(values['device-processes']));
+console.log(`Activating the devices; ${processes} device processes connect and sign them in…`);
+const devices = [];
+for (let i = 0; i < users.length; i += 100) {
+  devices.push(
+    ...(await Promise.all(
+      users.slice(i, i + 100).map(async (u) => {
+        const credential = await service.activate(u.login);
+        return {
+          deviceId: credential.deviceId,
+          transportKey: credential.transportKey.toString('base64'),
+          password: u.password,
+        };
+      }),
+    )),
+  );
 }
+const fleets = await startDeviceFleets(service.stack.endpoints.websocketUrl, devices, processes);
 
 const bot = await cwaUser(service.stack, 'CONTOSO\\bot', 'Bot#2007');
 console.log('Inviting every user; the devices accept…');
+// The fleets split the devices round robin: device j is in fleet j % processes, at j / processes.
 const conversations: string[] = [];
 for (let i = 0; i < users.length; i += 100) {
   const started = await Promise.all(
@@ -93,16 +126,20 @@ for (let i = 0; i < users.length; i += 100) {
   );
   conversations.push(...started.map((s) => s.conversationId));
 }
-await Promise.all(
-  inboxes.map(async (inbox, i) => {
-    await inbox.waitFor((box) => box.events.some((e) => e.event.type === 'invitation'), 120_000);
-    const invitation = inbox.events.find((e) => e.event.type === 'invitation');
-    clients[i]?.send('acceptInvitation', { conversationId: invitation?.event.conversationId });
-  }),
-);
+await Promise.all(fleets.map((fleet) => fleet.ask({ type: 'accept', timeoutMs: 180_000 }, 'accepted')));
 await new Promise((r) => setTimeout(r, 3000));
 
 console.log(`Sending for ${seconds} s: ${perTenSeconds} message(s) per session per 10 s…`);
+const cwaCpuAt = async () =>
+  'cpuUsage' in service.stack.cwa && typeof service.stack.cwa.cpuUsage === 'function'
+    ? ((await service.stack.cwa.cpuUsage()) as NodeJS.CpuUsage)
+    : undefined;
+const cwaCpuBefore = await cwaCpuAt();
+const fleetCpuBefore = await Promise.all(
+  fleets.map(async (fleet) => (await fleet.ask({ type: 'report', prefix: '\u0000' }, 'report')).cpu),
+);
+const failuresBefore = pollFailures;
+const mainCpuBefore = process.cpuUsage();
 const sent = new Map<string, number>();
 const began = Date.now();
 let counter = 0;
@@ -125,41 +162,66 @@ while (Date.now() < stopAt) {
 await Promise.all(senders);
 // Let the last messages arrive: up to two poll periods.
 const settleUntil = Date.now() + 2 * pollWaitMs + 3000;
-const receivedCount = () =>
-  inboxes.reduce((n, box) => n + box.messages().filter((t) => t.startsWith('bench ')).length, 0);
-while (receivedCount() < sent.size && Date.now() < settleUntil) await new Promise((r) => setTimeout(r, 200));
+const receivedCount = async () =>
+  (await Promise.all(fleets.map((fleet) => fleet.ask({ type: 'count', prefix: 'bench ' }, 'count')))).reduce(
+    (n, answer) => n + answer.count,
+    0,
+  );
+while ((await receivedCount()) < sent.size && Date.now() < settleUntil)
+  await new Promise((r) => setTimeout(r, 500));
 const ended = Date.now();
 const elapsedS = (ended - began) / 1000;
+const mainCpu = process.cpuUsage(mainCpuBefore);
+const cwaCpuAfter = await cwaCpuAt();
+const reports = await Promise.all(
+  fleets.map((fleet) => fleet.ask({ type: 'report', prefix: 'bench ' }, 'report')),
+);
 
 const latencies: number[] = [];
 let duplicates = 0;
 const seen = new Set<string>();
-for (const inbox of inboxes) {
-  for (const event of inbox.events) {
-    const text = String(event.event.text ?? '');
-    if (event.event.type !== 'message' || !text.startsWith('bench ')) continue;
-    if (seen.has(text)) duplicates += 1;
-    seen.add(text);
-    const at = sent.get(text);
-    if (at !== undefined) latencies.push(event.at - at);
+for (const report of reports) {
+  for (const receipts of report.receipts) {
+    for (const [text, at] of receipts) {
+      if (seen.has(text)) duplicates += 1;
+      seen.add(text);
+      const sentAt = sent.get(text);
+      if (sentAt !== undefined) latencies.push(at - sentAt);
+    }
   }
 }
 const lost = [...sent.keys()].filter((text) => !seen.has(text)).length;
+const failures = pollFailures - failuresBefore;
 
-await Promise.all(clients.map((client) => client.close()));
+await Promise.all(fleets.map((fleet) => fleet.close()));
 const coldStarts = coldStartReport(service.stack.lambda?.stats());
 await service.stop(); // hands the pumps over, so their last runs are counted
 console.log(`\n${coldStarts}`);
 // Pump running time inside the measured window (the pumps also ran during set-up, serving fewer sessions).
+const inWindow = pumpRuns.filter((run) => run.end > began && run.start < ended);
 const pumpSeconds =
-  pumpRuns.reduce(
-    (sum, [start, end]) => sum + Math.max(0, Math.min(end, ended) - Math.max(start, began)),
-    0,
-  ) / 1000;
+  inWindow.reduce((sum, run) => sum + Math.max(0, Math.min(run.end, ended) - Math.max(run.start, began)), 0) /
+  1000;
 const sessionHours = (sessions * elapsedS) / 3600;
 const s = summarize(latencies);
+const cpuMs = (usage: NodeJS.CpuUsage | undefined) =>
+  usage ? (usage.user + usage.system) / 1000 : Number.NaN;
+const perMessage = (totalMs: number) => `${(totalMs / Math.max(1, seen.size)).toFixed(2)} ms`;
+const fleetCpuMs = reports.reduce((sum, report, i) => {
+  const before = fleetCpuBefore[i];
+  return sum + cpuMs(report.cpu) - (before ? cpuMs(before) : 0);
+}, 0);
+const cwaCpuMs = cwaCpuAfter && cwaCpuBefore ? cpuMs(cwaCpuAfter) - cpuMs(cwaCpuBefore) : Number.NaN;
+// A pump's busy time per session-second of its run: the CPU one session costs it (pump-capacity.ts's figure).
+const served = inWindow.filter((run) => run.sessions > 0);
+const pumpCpuPerSessionSecond =
+  served.reduce((sum, run) => sum + run.busyMs, 0) /
+  Math.max(
+    1,
+    served.reduce((sum, run) => sum + (run.sessions * (run.end - run.start)) / 1000, 0),
+  );
 console.log(
-  `\nEvents through the pump: ${sessions} sessions, ${shards} shards, pollWaitTime ${pollWaitMs} ms, ${elapsedS.toFixed(0)} s`,
+  `\nEvents through the pump: ${sessions} sessions, shards ${minShards}…${shards} of ${perShard}, pollWaitTime ${pollWaitMs} ms, ${elapsedS.toFixed(0)} s`,
 );
 console.log(
   table([
@@ -168,18 +230,28 @@ console.log(
     ['delivery latency p50', ms(s.p50), ''],
     ['delivery latency p99', ms(s.p99), `≤ ${pollWaitMs + 100} ms (pollWaitTime + 100)`],
     ['events per second', (seen.size / elapsedS).toFixed(1), ''],
-    ['lost', String(lost), '0'],
+    ['undelivered within the window', String(lost), '0'],
     ['duplicated (after the device dedupe)', String(duplicates), '0'],
-    ['repeats dropped by the devices', String(inboxes.reduce((n, b) => n + b.duplicates, 0)), ''],
+    ['repeats dropped by the devices', String(reports.reduce((n, r) => n + r.repeats, 0)), ''],
+    ['pump poll failures', String(failures), '0'],
     [
       'pump GB-s per session-hour',
       ((pumpSeconds * memoryGb) / sessionHours).toFixed(2),
       `≤ 2 (at ${values['memory-mb']} MB)`,
     ],
+    ['pump busy ms per session-second', pumpCpuPerSessionSecond.toFixed(3), ''],
   ]),
 );
 console.log(
-  `  pump invocations: ${pumpRuns.length}; ${pumpSeconds.toFixed(0)} s of pump time inside the ${elapsedS.toFixed(0)} s window`,
+  `  pump invocations that ran in the window: ${inWindow.length} (${served.length} serving sessions, shards ${[
+    ...new Set(served.map((run) => run.sessions)),
+  ].join(
+    '/',
+  )} sessions); ${pumpSeconds.toFixed(0)} s of pump time inside the ${elapsedS.toFixed(0)} s window`,
+);
+console.log(
+  `  CPU per delivered message: stack process (gateway, handlers' environments, DynamoDB layer, bot) ${perMessage(cpuMs(mainCpu))}; ` +
+    `CWA simulator ${cwaProcess === 'own' ? perMessage(cwaCpuMs) : '(in the stack process)'}; device processes (${fleets.length}) ${perMessage(fleetCpuMs)}`,
 );
 console.log(strictSummary(service.stack));
 bot.connector.close();

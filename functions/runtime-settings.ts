@@ -2,6 +2,8 @@
 // environment every function gets. The CDK stack deploys them; the local stack runs its execution
 // environments with the same values, as both read the route and schedule tables.
 
+import { sessionsPerShard } from './domain/pump-capacity';
+
 /** What Lambda enforces on one function. */
 export interface RuntimeSettings {
   /** Lambda timeout, in seconds: the invocation is stopped then (`Task timed out after N seconds`). */
@@ -26,9 +28,19 @@ export const accountConcurrency = 1_000;
 export const routeRuntime: RuntimeSettings = { timeoutSeconds: 10, memoryMb: 256 };
 
 /**
- * Concurrency reserved for a per-shard function (the pump): each shard's invocation overlaps its successor
- * for a moment at every handover, so two per shard. The ceiling stops a runaway from starving the routes;
- * anything lower would throttle a successor at handover, leaving its shard unserved until Lambda retries.
+ * The event pump's memory, in MB. Its CPU (256/1,769 of a vCPU) binds its shard first
+ * (functions/domain/pump-capacity.ts); more memory buys sessions per shard at the same GB-s per session.
+ */
+export const PUMP_MEMORY_MB = 256;
+
+/** Sessions one pump shard serves at `PUMP_MEMORY_MB` (the derivation: functions/domain/pump-capacity.ts). */
+export const pumpSessionsPerShard = sessionsPerShard({ memoryMb: PUMP_MEMORY_MB }).sessions;
+
+/**
+ * Concurrency reserved for a per-shard function (the pump), from the shard ceiling (every shard deployed may
+ * run): each shard's invocation overlaps its successor for a moment at every handover, so two per shard.
+ * The ceiling stops a runaway from starving the routes; anything lower would throttle a successor at
+ * handover, leaving its shard unserved until Lambda retries.
  */
 export function perShardConcurrency(shards: number): number {
   return 2 * shards;
@@ -41,7 +53,11 @@ export function perShardConcurrency(shards: number): number {
 export function scheduledRuntime(name: string, shards: number): RuntimeSettings {
   switch (name) {
     case 'eventPump':
-      return { timeoutSeconds: 70, memoryMb: 256, reservedConcurrency: perShardConcurrency(shards) };
+      return {
+        timeoutSeconds: 70,
+        memoryMb: PUMP_MEMORY_MB,
+        reservedConcurrency: perShardConcurrency(shards),
+      };
     case 'reaper':
       return { timeoutSeconds: 60, memoryMb: 256 };
     default:
@@ -65,7 +81,12 @@ export interface ServiceEnvironmentInputs {
   readonly connectionsEndpoint: string;
   /** The sealer: `KMS_KEY_ID` on AWS, `MASTER_KEY_FILE` locally. */
   readonly secrets: { readonly KMS_KEY_ID: string } | { readonly MASTER_KEY_FILE: string };
+  /** Event-pump shards deployed: the ceiling of those that run. */
   readonly pumpShards: number;
+  /** Shards that run however few sessions there are. @default 1 */
+  readonly pumpMinShards?: number;
+  /** Sessions per shard. @default - `pumpSessionsPerShard`, derived from the pump's memory */
+  readonly pumpSessionsPerShard?: number;
   /** The event pump's schedule period, in ms. */
   readonly pumpPeriodMs: number;
   /** Anything else the platform needs (the local stack: DynamoDB endpoint, credentials, region). */
@@ -87,6 +108,8 @@ export function serviceEnvironment(inputs: ServiceEnvironmentInputs): Record<str
     CONNECTIONS_ENDPOINT: inputs.connectionsEndpoint,
     ...inputs.secrets,
     PUMP_SHARDS: String(inputs.pumpShards),
+    PUMP_MIN_SHARDS: String(Math.min(inputs.pumpMinShards ?? 1, inputs.pumpShards)),
+    PUMP_SESSIONS_PER_SHARD: String(inputs.pumpSessionsPerShard ?? pumpSessionsPerShard),
     PUMP_RUN_MS: String(pumpRunMs(inputs.pumpPeriodMs)),
     ...inputs.extra,
   };

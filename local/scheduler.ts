@@ -52,6 +52,11 @@ function context(name: string, deadline: { at: number }): Context {
   };
 }
 
+/** Milliseconds since `began` (performance.now()), whole. */
+function tookMs(began: number): number {
+  return Math.round(performance.now() - began);
+}
+
 export function startLocalScheduler(options: LocalSchedulerOptions): LocalScheduler {
   const log = options.log ?? (() => {});
   const handlers = new Map<string, Promise<Handler>>();
@@ -90,7 +95,9 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
           : load(fn).then((handler) => handler(input, context(fn.name, deadline)))
       ).then(
         (result) => {
-          log(`${fn.name} ${JSON.stringify(input)} → ok (${Math.round(performance.now() - began)} ms)`);
+          // The result (the pump's report: sessions, deliveries, busy ms) goes on the line for benchmarks.
+          const report = result === undefined ? '' : ` ${JSON.stringify(result)}`;
+          log(`${fn.name} ${JSON.stringify(input)} → ok (${tookMs(began)} ms)${report}`);
           return result;
         },
         (error: unknown) => {
@@ -99,8 +106,8 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
             stopped && error instanceof Error && ['TimeoutError', 'AbortError'].includes(error.name);
           log(
             cut
-              ? `${fn.name} ${JSON.stringify(input)} → stopped (npm start is stopping)`
-              : `${fn.name} ${JSON.stringify(input)} → failed: ${error instanceof Error ? error.message : String(error)}`,
+              ? `${fn.name} ${JSON.stringify(input)} → stopped (npm start is stopping; ${tookMs(began)} ms)`
+              : `${fn.name} ${JSON.stringify(input)} → failed (${tookMs(began)} ms): ${error instanceof Error ? error.message : String(error)}`,
           );
           return undefined;
         },

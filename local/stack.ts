@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startCwaSimulatorProcess } from '../cwa-sim/process';
 import { type CwaSimulator, type CwaSimulatorOptions, startCwaSimulator } from '../cwa-sim/simulator';
 import { routes } from '../functions/routes';
 import {
@@ -79,8 +80,12 @@ export interface LocalStackOptions {
    * @default - their deployed rates (one minute)
    */
   readonly schedules?: Readonly<Record<string, number>> | false;
-  /** Event-pump shards. @default 2 */
+  /** Event-pump shards deployed (the ceiling of those that run). @default 2 */
   readonly pumpShards?: number;
+  /** Event-pump shards that always run. @default 1 */
+  readonly pumpMinShards?: number;
+  /** Sessions per pump shard. @default - derived from the pump's memory (functions/domain/pump-capacity.ts) */
+  readonly pumpSessionsPerShard?: number;
   /** CWA simulator port; 0 for a free one. @default 0 */
   readonly cwaPort?: number;
   /** Fault switches and users of the embedded CWA simulator. */
@@ -88,6 +93,11 @@ export interface LocalStackOptions {
     CwaSimulatorOptions,
     'users' | 'pollWaitTimeMs' | 'holdMs' | 'sessionTimeoutMs' | 'log' | 'contacts'
   >;
+  /**
+   * 'own' runs the CWA simulator in its own process (cwa-sim/process.ts), off the gateway's event loop;
+   * fault switches then take effect once `cwa.settled()` resolves. @default 'in-process'
+   */
+  readonly cwaProcess?: 'own' | 'in-process';
   /**
    * 'environments' runs every function in its own Lambda execution environments (worker threads, see
    * local/gateway/README.md); 'in-process' calls the handlers in this process, only to compare.
@@ -235,7 +245,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cwa = await step(
       'CWA simulator',
       progress,
-      () => startCwaSimulator({ protocol: 'https', port: options.cwaPort ?? 0, ...(options.cwa ?? {}) }),
+      () =>
+        (options.cwaProcess === 'own' ? startCwaSimulatorProcess : startCwaSimulator)({
+          protocol: 'https',
+          port: options.cwaPort ?? 0,
+          ...(options.cwa ?? {}),
+        }),
       (sim) => `${sim.url} (users ${sim.users.map((user) => `${user.domain}\\${user.name}`).join(', ')})`,
     );
   } catch (error) {
@@ -288,6 +303,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       connectionsEndpoint,
       secrets: { MASTER_KEY_FILE: masterKeyFile },
       pumpShards,
+      ...(options.pumpMinShards !== undefined ? { pumpMinShards: options.pumpMinShards } : {}),
+      ...(options.pumpSessionsPerShard !== undefined
+        ? { pumpSessionsPerShard: options.pumpSessionsPerShard }
+        : {}),
       pumpPeriodMs,
       extra: {
         AWS_REGION: localRegion,

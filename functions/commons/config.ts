@@ -2,6 +2,8 @@
 // misconfigured function fails on its first invocation with one message that lists every problem.
 
 import { DEFAULT_SLOT_SHARDS, MAX_SLOT_SHARDS } from '../domain/keys';
+import type { ShardRange } from '../domain/pump-capacity';
+import { pumpSessionsPerShard } from '../runtime-settings';
 import { serviceTable } from '../tables';
 
 export interface ServiceConfig {
@@ -17,9 +19,19 @@ export interface ServiceConfig {
   readonly sealing: SealingConfig;
   /** How far a device handshake's timestamp may be from the service clock. */
   readonly handshakeMaxSkewMs: number;
-  /** Event-pump shards: sessions are spread over them; one pump invocation serves one shard. */
+  /**
+   * Event-pump shards deployed (the ceiling): sessions are spread over as many as they need
+   * (functions/domain/pump-capacity.ts); one pump invocation serves one shard.
+   */
   readonly pumpShards: number;
-  /** Connections per CWA host: the pump holds one long poll per session of its shard. */
+  /** Shards that run however few sessions there are (the floor, ≤ pumpShards). */
+  readonly pumpMinShards: number;
+  /** Sessions one pump shard may serve (`PUMP_SESSIONS_PER_SHARD`, derived from the pump's memory). */
+  readonly pumpSessionsPerShard: number;
+  /**
+   * Connections per CWA host: the pump holds one long poll per session of its shard, so its pool is the
+   * shard bound plus room for commands. @default pumpSessionsPerShard + 16
+   */
   readonly cwaMaxSockets: number;
   /** How long one pump invocation serves its shard before handing over. */
   readonly pumpRunMs: number;
@@ -36,6 +48,9 @@ export const DEFAULT_HANDSHAKE_MAX_SKEW_MS = 5 * 60 * 1000;
 
 /** One pump holds hundreds of sessions' long polls; two shards keep a takeover from stalling everyone. */
 export const DEFAULT_PUMP_SHARDS = 2;
+
+/** The bound of a pump at its deployed memory (functions/runtime-settings.ts passes the same figure). */
+export const DEFAULT_PUMP_SESSIONS_PER_SHARD = pumpSessionsPerShard;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -109,7 +124,17 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   if (!Number.isInteger(pumpShards) || pumpShards < 1 || pumpShards > 256) {
     problems.push('PUMP_SHARDS must be a whole number between 1 and 256');
   }
-  const cwaMaxSockets = wholeNumber(env, 'CWA_MAX_SOCKETS', 1024, 1, 100_000, problems);
+  const pumpMinShards = wholeNumber(env, 'PUMP_MIN_SHARDS', 1, 1, 256, problems);
+  if (pumpMinShards > pumpShards) problems.push('PUMP_MIN_SHARDS must not exceed PUMP_SHARDS');
+  const pumpSessionsPerShard = wholeNumber(
+    env,
+    'PUMP_SESSIONS_PER_SHARD',
+    DEFAULT_PUMP_SESSIONS_PER_SHARD,
+    1,
+    100_000,
+    problems,
+  );
+  const cwaMaxSockets = wholeNumber(env, 'CWA_MAX_SOCKETS', pumpSessionsPerShard + 16, 1, 100_000, problems);
   const pumpRunMs = wholeNumber(env, 'PUMP_RUN_MS', 55_000, 1_000, 900_000, problems);
   const slotShards = wholeNumber(env, 'ADMISSION_SHARDS', DEFAULT_SLOT_SHARDS, 1, MAX_SLOT_SHARDS, problems);
   if (problems.length > 0 || !sealing) throw new ConfigError(problems);
@@ -121,6 +146,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     sealing,
     handshakeMaxSkewMs,
     pumpShards,
+    pumpMinShards,
+    pumpSessionsPerShard,
     cwaMaxSockets,
     pumpRunMs,
     slotShards,
@@ -133,4 +160,11 @@ let cached: ServiceConfig | undefined;
 export function config(): ServiceConfig {
   cached ??= loadConfig();
   return cached;
+}
+
+/** The pump shards' floor, ceiling and bound, as configured. */
+export function pumpShardRange(
+  config: Pick<ServiceConfig, 'pumpMinShards' | 'pumpShards' | 'pumpSessionsPerShard'>,
+): ShardRange {
+  return { floor: config.pumpMinShards, ceiling: config.pumpShards, perShard: config.pumpSessionsPerShard };
 }

@@ -115,7 +115,21 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   // A handing-over pump releases its lease at its own deadline: wait for it, but never past ours.
   let lease: ShardLease | undefined;
   while (!lease && !pastDeadline()) {
-    lease = await deps.leases.acquire(options.shard, options.owner, deps.now(), deps.now() + options.leaseMs);
+    try {
+      lease = await deps.leases.acquire(
+        options.shard,
+        options.owner,
+        deps.now(),
+        deps.now() + options.leaseMs,
+      );
+    } catch (error) {
+      // E.g. a conflict with the previous owner's last checkpoint (a transaction on the lease item): try again
+      // rather than leave the shard unserved for a whole period.
+      deps.observe?.warn?.('Event pump: taking the lease failed; retrying', {
+        shard: options.shard,
+        ...errorDetail(error),
+      });
+    }
     if (!lease) await deps.sleep(100);
   }
   if (!lease) return { acquired: false, sessions: 0, delivered: 0, fenced: false };

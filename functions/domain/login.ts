@@ -67,8 +67,11 @@ export interface LoginDeps {
   ) => Promise<Reclaimed[]>;
   readonly now: () => number;
   readonly newSessionId: () => string;
-  /** How many event-pump shards sessions are spread over. */
-  readonly pumpShards: number;
+  /**
+   * How many event-pump shards a new session is spread over, given the live sessions before it
+   * (functions/domain/pump-capacity.ts `shardsFor`).
+   */
+  readonly pumpShards: (activeSessions: number) => number;
   /** Tells the device it is accepted, before the session turns active (the handler: through the dispatcher). */
   readonly announce?: (accepted: Extract<LoginResult, { outcome: 'Accepted' }>) => Promise<void>;
   /** Measures the CWA sign-in (IWA/forms + session start), for the latency metric. */
@@ -293,7 +296,7 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   const sessionId = deps.newSessionId();
   const session: SessionRecord = {
     sessionId,
-    shard: shardOf(sessionId, deps.pumpShards),
+    shard: shardOf(sessionId, deps.pumpShards(snapshot.activeSessions)),
     userId: connection.userId,
     deviceId: connection.deviceId,
     connectionId: connection.connectionId,

@@ -6,7 +6,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { config } from '../commons/config';
+import { config, pumpShardRange } from '../commons/config';
 import { logger, metrics, tracingMiddleware } from '../commons/powertools';
 import { endSessionHere } from '../commons/session-ending';
 import {
@@ -18,6 +18,7 @@ import {
   settingsStore,
 } from '../commons/stores';
 import { DEFAULT_PUMP_OPTIONS, type PumpReport, runPump } from '../domain/event-pump';
+import { shardNeeded } from '../domain/pump-capacity';
 
 export interface PumpEvent {
   readonly shard?: unknown;
@@ -34,13 +35,34 @@ export function shardOfEvent(event: PumpEvent | undefined, shards: number): numb
   return shard;
 }
 
+/** What one invocation did, with the CPU it took (its event loop's busy time, an upper bound under contention). */
+export interface PumpRunReport extends PumpReport {
+  readonly busyMs: number;
+}
+
+/**
+ * Whether this period needs the shard: one the session count needs (floor to ceiling), or one that still
+ * holds sessions from when the count was higher. An idle shard's invocation ends here, costing ~one query.
+ */
+async function shardServes(shard: number): Promise<boolean> {
+  const sessions = sessionStore();
+  if (shardNeeded(shard, await sessions.count(), pumpShardRange(config()))) return true;
+  return (await sessions.sessionsInShard(shard)).length > 0;
+}
+
 export async function handlePump(
   event: PumpEvent,
   context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>,
-): Promise<PumpReport> {
+): Promise<PumpRunReport> {
   const { pumpShards, pumpRunMs } = config();
   const shard = shardOfEvent(event, pumpShards);
   const started = Date.now();
+  const busyAtStart = performance.eventLoopUtilization();
+  const busyMs = () => Math.round(performance.eventLoopUtilization(busyAtStart).active);
+  if (!(await shardServes(shard))) {
+    logger.info('Event pump: shard not needed this period', { shard });
+    return { acquired: false, sessions: 0, delivered: 0, fenced: false, busyMs: busyMs() };
+  }
   const settings = settingsStore();
   const cache = imSessionCache();
   const report = await runPump(
@@ -75,10 +97,10 @@ export async function handlePump(
     },
   );
   logger.info('Event pump handed over', { shard, ...report });
-  return report;
+  return { ...report, busyMs: busyMs() };
 }
 
-export const handler = middy<PumpEvent, PumpReport>()
+export const handler = middy<PumpEvent, PumpRunReport>()
   .use(tracingMiddleware())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { config } from '../commons/config';
+import { config, pumpShardRange } from '../commons/config';
 import { openDeviceFrame } from '../commons/device-frames';
 import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
@@ -16,6 +16,7 @@ import { connectionStore, dispatcher, imServerFor, secretSealer, sessionStore } 
 import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { StatusMessage } from '../dispatcher/messages';
 import { type LoginCredentials, type LoginDeps, type LoginResult, login } from '../domain/login';
+import { shardsFor } from '../domain/pump-capacity';
 
 const MAX_PASSWORD_CHARS = 1024;
 
@@ -36,7 +37,7 @@ function defaultDeps(context?: Pick<Context, 'getRemainingTimeInMillis'>): Login
       reclaimDevice: reclaimDeviceHere,
       now: Date.now,
       newSessionId: randomUUID,
-      pumpShards: config().pumpShards,
+      pumpShards: (activeSessions) => shardsFor(activeSessions + 1, pumpShardRange(config())),
       ...(context ? { remainingMs: () => context.getRemainingTimeInMillis() } : {}),
       onSignIn: (method, ms) => {
         metrics.addMetric('CwaSignInLatency', MetricUnit.Milliseconds, ms);

@@ -4,6 +4,7 @@ import { BadRequestError } from '../../functions/commons/errors';
 import { websocketHandler } from '../../functions/commons/middleware';
 import { toResult } from '../../functions/commons/middleware/ws-response';
 import { RouteNotServedError, wsRouter } from '../../functions/commons/middleware/ws-router';
+import { pumpSessionsPerShard } from '../../functions/runtime-settings';
 import { lambdaContext, wsEvent } from '../support/events';
 
 describe('toResult', () => {
@@ -85,7 +86,9 @@ describe('loadConfig', () => {
       sealing: { kind: 'local', masterKeyFile: '/tmp/master.key' },
       handshakeMaxSkewMs: 300_000,
       pumpShards: 2,
-      cwaMaxSockets: 1024,
+      pumpMinShards: 1,
+      pumpSessionsPerShard: pumpSessionsPerShard,
+      cwaMaxSockets: pumpSessionsPerShard + 16,
       pumpRunMs: 55_000,
     });
   });

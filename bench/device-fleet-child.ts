@@ -1,0 +1,109 @@
+// A device fleet's own process: connects and signs in its share of a benchmark's devices, accepts their
+// IM invitations and records the chat messages they receive (after the device's dedupe by event id), so that
+// the benchmark's load generators do not share an event loop with the service they measure.
+
+import pMap from 'p-map';
+import { DeviceClient } from '../device/client';
+import { EventInbox } from '../test/support/chat';
+import { nextStatus } from '../test/support/service-fixture';
+import type { FromFleet, Receipt, ToFleet } from './device-fleet-messages';
+
+/** Sign-ins one fleet has in flight at once. */
+const LOGIN_CONCURRENCY = 10;
+/** Attempts per device: a loaded machine's gateway may refuse a handshake (a route timed out) or a sign-in. */
+const ATTEMPTS = 10;
+/** A loaded machine may take a while to answer an opening handshake or a sign-in. */
+const CONNECT_TIMEOUT_MS = 60_000;
+const LOGIN_TIMEOUT_MS = 120_000;
+
+const clients: DeviceClient[] = [];
+const inboxes: EventInbox[] = [];
+
+function send(message: FromFleet): void {
+  if (process.connected) process.send?.(message);
+}
+
+async function handle(message: ToFleet): Promise<FromFleet> {
+  switch (message.type) {
+    case 'login': {
+      const signedIn = await pMap(
+        message.devices,
+        async (device) => {
+          for (let attempt = 1; ; attempt++) {
+            let client: DeviceClient | undefined;
+            try {
+              client = await DeviceClient.connect({
+                url: message.url,
+                credential: {
+                  deviceId: device.deviceId,
+                  transportKey: Buffer.from(device.transportKey, 'base64'),
+                },
+                connectTimeoutMs: CONNECT_TIMEOUT_MS,
+              });
+              client.send('login', { password: device.password });
+              const status = await nextStatus(client, LOGIN_TIMEOUT_MS);
+              if (status.kind !== 'message' || status.message.status !== 'Accepted')
+                throw new Error(`login of ${device.deviceId} failed: ${JSON.stringify(status)}`);
+              return client;
+            } catch (error) {
+              await client?.close().catch(() => undefined);
+              if (attempt >= ATTEMPTS) throw error;
+              // As a device would: back off, then connect again.
+              await new Promise((resolve) => setTimeout(resolve, Math.min(5, attempt) * 1000));
+            }
+          }
+        },
+        { concurrency: LOGIN_CONCURRENCY },
+      );
+      for (const client of signedIn) {
+        clients.push(client);
+        inboxes.push(new EventInbox(client, () => {}));
+      }
+      return { type: 'loggedIn', count: signedIn.length };
+    }
+    case 'accept': {
+      await Promise.all(
+        inboxes.map(async (inbox, i) => {
+          await inbox.waitFor(
+            (box) => box.events.some((e) => e.event.type === 'invitation'),
+            message.timeoutMs,
+          );
+          const invitation = inbox.events.find((e) => e.event.type === 'invitation');
+          clients[i]?.send('acceptInvitation', { conversationId: invitation?.event.conversationId });
+        }),
+      );
+      return { type: 'accepted', count: inboxes.length };
+    }
+    case 'count':
+      return {
+        type: 'count',
+        count: inboxes.reduce(
+          (n, box) => n + box.messages().filter((t) => t.startsWith(message.prefix)).length,
+          0,
+        ),
+      };
+    case 'report': {
+      const receipts = inboxes.map((inbox) =>
+        inbox.events
+          .filter((e) => e.event.type === 'message' && String(e.event.text ?? '').startsWith(message.prefix))
+          .map((e): Receipt => [String(e.event.text), e.at]),
+      );
+      const repeats = inboxes.reduce((n, box) => n + box.duplicates, 0);
+      return { type: 'report', receipts, repeats, cpu: process.cpuUsage() };
+    }
+    case 'close':
+      await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+      return { type: 'closed' };
+  }
+}
+
+// One request at a time, answered in order.
+let queue: Promise<unknown> = Promise.resolve();
+process.on('message', (message: ToFleet) => {
+  queue = queue.then(() =>
+    handle(message).then(send, (error: unknown) =>
+      send({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
+    ),
+  );
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,80 @@
+// The pump's shard bound (file descriptors, memory, CPU at the configured memory) and the shard count that
+// follows the sessions between floor and ceiling, as pure arithmetic.
+
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, pumpShardRange } from '../../functions/commons/config';
+import { MB_PER_VCPU, sessionsPerShard, shardNeeded, shardsFor } from '../../functions/domain/pump-capacity';
+import { PUMP_MEMORY_MB, pumpSessionsPerShard, serviceEnvironment } from '../../functions/runtime-settings';
+
+describe('sessions per shard', () => {
+  it('takes the least of the descriptor, memory and CPU bounds at 70 % of each limit', () => {
+    const bound = sessionsPerShard({ memoryMb: 256 });
+    // Descriptors: 1,024 × 0.7 − 32 fixed − 128 for the DynamoDB and @connections pools.
+    expect(bound.byDescriptors).toBe(556);
+    // Memory: (256 × 0.7 − 96 MB baseline) at 96 KB a session.
+    expect(bound.byMemory).toBe(887);
+    // CPU: 256/1,769 of a vCPU × 0.7 = 101.3 ms per second, at 0.25 ms per session-second.
+    expect(bound.byCpu).toBe(Math.floor(((256 / MB_PER_VCPU) * 1000 * 0.7) / 0.25));
+    expect(bound).toMatchObject({ sessions: bound.byCpu, limitedBy: 'cpu' });
+  });
+
+  it('is bound by descriptors once memory buys enough CPU, and never over 1,024 sockets', () => {
+    const bound = sessionsPerShard({ memoryMb: 1769 });
+    expect(bound.limitedBy).toBe('descriptors');
+    expect(bound.sessions + 32 + 128).toBeLessThanOrEqual(1024);
+  });
+
+  it('refuses a budget that cannot serve one session', () => {
+    expect(() => sessionsPerShard({ memoryMb: 128 })).toThrow(/cannot serve a session \(memory\)/);
+  });
+
+  it('is what the deployment passes to every function', () => {
+    expect(pumpSessionsPerShard).toBe(sessionsPerShard({ memoryMb: PUMP_MEMORY_MB }).sessions);
+    const env = serviceEnvironment({
+      tables: {},
+      connectionsEndpoint: 'https://example.com/prod',
+      secrets: { KMS_KEY_ID: 'k' },
+      pumpShards: 8,
+      pumpMinShards: 2,
+      pumpPeriodMs: 60_000,
+    });
+    expect(env).toMatchObject({
+      PUMP_SHARDS: '8',
+      PUMP_MIN_SHARDS: '2',
+      PUMP_SESSIONS_PER_SHARD: String(pumpSessionsPerShard),
+    });
+  });
+});
+
+describe('shard count', () => {
+  const range = { floor: 2, ceiling: 10, perShard: 100 };
+
+  it('follows the sessions between floor and ceiling', () => {
+    expect(shardsFor(0, range)).toBe(2);
+    expect(shardsFor(200, range)).toBe(2);
+    expect(shardsFor(201, range)).toBe(3);
+    expect(shardsFor(1000, range)).toBe(10);
+    expect(shardsFor(5000, range)).toBe(10);
+  });
+
+  it('runs the next shard once the count is within a tenth of a shard of needing it', () => {
+    expect(shardNeeded(2, 190, range)).toBe(false);
+    expect(shardNeeded(2, 191, range)).toBe(true);
+    expect(shardNeeded(9, 100_000, range)).toBe(true);
+    expect(shardNeeded(10, 100_000, range)).toBe(false);
+  });
+
+  it('reads floor, ceiling and bound from the environment, the CWA pool sized to the bound', () => {
+    const base = { SERVICE_TABLE_NAME: 'table-1', AWS_REGION: 'eu-west-1', KMS_KEY_ID: 'k' };
+    const config = loadConfig({
+      ...base,
+      PUMP_SHARDS: '6',
+      PUMP_MIN_SHARDS: '2',
+      PUMP_SESSIONS_PER_SHARD: '300',
+    });
+    expect(pumpShardRange(config)).toEqual({ floor: 2, ceiling: 6, perShard: 300 });
+    expect(config.cwaMaxSockets).toBe(316);
+    expect(() => loadConfig({ ...base, PUMP_SHARDS: '2', PUMP_MIN_SHARDS: '3' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, PUMP_SESSIONS_PER_SHARD: '0' })).toThrow(/PUMP_SESSIONS_PER_SHARD/);
+  });
+});
