@@ -55,6 +55,11 @@ export interface LambdaRuntime {
   configure(variables: Readonly<Record<string, string>>): void;
   /** Tells the invocations of `name` in flight that their time is up (getRemainingTimeInMillis → 0). */
   hurry(name: string): void;
+  /**
+   * Starts environments of `name` until `count` are alive (at most the machine's cap) and waits for their
+   * init: what provisioned concurrency does on AWS, so a test's timing does not include cold starts.
+   */
+  prewarm(name: string, count: number): Promise<void>;
   /** Counts by function name. */
   stats(): Record<string, FunctionStats>;
   /** Live environments by function name. */
@@ -128,6 +133,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
     configure(more) {
       Object.assign(variables, more);
     },
+    prewarm: (name, count) => poolOf(name).prewarm(count),
     hurry(name) {
       poolOf(name).hurry();
     },

@@ -1,5 +1,5 @@
 // The event pump on the real local parts: CWA (simulator) → data channel GET → dispatcher → device, in
-// order, nothing lost or repeated after the device's dedupe; coverage loss and resume; racing and frozen
+// order, nothing lost, repeats only of events already delivered (at least once); coverage loss and resume; racing and frozen
 // pumps fenced by the shard lease.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -81,7 +81,9 @@ describe('event pump', () => {
     const invitation = inbox.events.find((e) => e.event.type === 'invitation');
     expect(invitation?.event).toMatchObject({ from: 'sip:bob@contoso.com', text: 'hello alice' });
     expect(inbox.messages().filter((text) => /^m\d$/.test(text))).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
-    expect(inbox.duplicates).toBe(0);
+    // At least once (docs/device-protocol.md): a pump handed over mid-batch may deliver an event again; the
+    // device drops it. What may never happen is an event out of order, lost, or changed on its way again.
+    expect(inbox.violations).toEqual([]);
     await client.close();
   });
 
@@ -95,6 +97,7 @@ describe('event pump', () => {
     expect(inbox.messages().filter((t) => /^b\d+$/.test(t))).toEqual(sent);
     const ids = inbox.events.map((e) => e.eventId * 1000 + e.part);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(inbox.violations).toEqual([]);
     await client.close();
   });
 
@@ -105,6 +108,7 @@ describe('event pump', () => {
     await bob.connector.sendMessage(bob.session, { conversationId, text: 'after the drop' });
     await inbox.waitFor((box) => box.messages().includes('after the drop'));
     expect(inbox.messages().filter((t) => t === 'after the drop')).toHaveLength(1);
+    expect(inbox.violations).toEqual([]);
     await client.close();
   });
 

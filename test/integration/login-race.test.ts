@@ -5,6 +5,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../device/client';
+import type { DeviceCredential } from '../../functions/crypto';
 import { SESSIONS_PARTITION } from '../../functions/domain/keys';
 import { nextStatus, type ServiceFixture, startServiceFixture } from '../support/service-fixture';
 import { eventually } from '../support/ws-client';
@@ -45,9 +46,18 @@ async function storedSessions(): Promise<number> {
   return total;
 }
 
+/**
+ * How long a device may wait for its answer. On AWS every login has its own execution environment at once and
+ * API Gateway answers within its 29 s integration timeout; here the 1000 invocations share the few
+ * environments a 2-core machine runs (the wait for one is not part of that timeout), so the last answer comes
+ * when the machine has worked through the queue. A liveness bound, generous for a loaded machine; what is
+ * asserted is the tally.
+ */
+const ANSWER_WITHIN_MS = 200_000;
+
 async function raceAll(): Promise<Record<string, number>> {
   for (const client of clients) client.send('login', { password: 'Alice#2007' });
-  const answers = await Promise.all(clients.map((client) => nextStatus(client, 60_000)));
+  const answers = await Promise.all(clients.map((client) => nextStatus(client, ANSWER_WITHIN_MS)));
   const tally: Record<string, number> = {};
   for (const answer of answers) {
     const key =
@@ -59,10 +69,10 @@ async function raceAll(): Promise<Record<string, number>> {
   return tally;
 }
 
+/** The devices, activated once: both races sign the same 1000 devices in. */
+let credentials: DeviceCredential[] = [];
+
 async function connectAll(): Promise<void> {
-  const credentials = await inBatches(Array.from({ length: DEVICES }), 50, () =>
-    service.activate('CONTOSO\\alice'),
-  );
   // Setup, not the race: on a loaded 2-core machine a batch of 100 handshakes can take over the default 10 s.
   clients = await inBatches(credentials, 100, (credential) => service.connect(credential, 60_000));
 }
@@ -72,6 +82,12 @@ async function disconnectAll(): Promise<void> {
   clients = [];
 }
 
+/** $disconnect ends every session of a race; the next one starts from none. */
+async function noSessionsLeft(): Promise<void> {
+  await eventually(async () => ((await service.stores.sessions.count()) === 0 ? true : undefined), 120_000);
+  expect(await storedSessions()).toBe(0);
+}
+
 beforeAll(async () => {
   // 1000 logins at once are 1000 concurrent Lambda invocations: more than the default account quota (1,000,
   // less the pump's reserved concurrency) allows, so on AWS a few would be throttled. A deployment sized for such
@@ -79,7 +95,14 @@ beforeAll(async () => {
   service = await startServiceFixture({ accountConcurrency: 2_000 });
   // Every device is alice's: her own ceiling is raised so that the global maximum is what is raced for.
   await service.setSettings({ maxSessions: SLOTS, maxSessionsPerUser: DEVICES });
-}, 120_000);
+  credentials = await inBatches(Array.from({ length: DEVICES }), 50, () =>
+    service.activate('CONTOSO\\alice'),
+  );
+  // What provisioned concurrency gives on AWS: the race's environments are up before it starts, so no device's
+  // answer waits behind a cold start (init is not what is raced for).
+  const lambda = service.stack.lambda;
+  if (lambda) await Promise.all(['connect', 'login', 'disconnect'].map((name) => lambda.prewarm(name, 16)));
+}, 180_000);
 
 afterAll(async () => {
   await disconnectAll();
@@ -94,12 +117,12 @@ describe(`${DEVICES} concurrent logins for ${SLOTS} slots`, () => {
     expect(await service.stores.sessions.count()).toBe(SLOTS);
     expect(await storedSessions()).toBe(SLOTS);
     await disconnectAll();
-  }, 180_000);
+  }, 400_000);
 
   it('with CWA failing a share of the sign-ins, never over-grants and leaks no slot', async () => {
-    // $disconnect ends every session of the first round.
-    await eventually(async () => ((await service.stores.sessions.count()) === 0 ? true : undefined), 30_000);
-    expect(await storedSessions()).toBe(0);
+    // Whatever the first race left (its devices are gone even if it failed half-way).
+    await disconnectAll();
+    await noSessionsLeft();
     await connectAll();
     // The next 300 CWA requests answer 500 (more than retries absorb): sign-ins fail after taking a slot.
     service.stack.cwa.faults.serverError = 300;
@@ -111,5 +134,5 @@ describe(`${DEVICES} concurrent logins for ${SLOTS} slots`, () => {
     expect(await service.stores.sessions.count()).toBe(accepted);
     expect(await storedSessions()).toBe(accepted);
     await disconnectAll();
-  }, 180_000);
+  }, 400_000);
 });
