@@ -64,11 +64,11 @@ export interface LambdaRuntime {
   stats(): Record<string, FunctionStats>;
   /** Live environments by function name. */
   environments(): Record<string, number>;
-  /** Terminates every environment and deletes the bundles. */
+  /** Terminates every environment (the bundles stay cached for the next stack). */
   close(): Promise<void>;
 }
 
-/** Bundles the functions (once) and returns the runtime; environments start on first use. */
+/** Bundles the functions (or reuses the cached build of the same code) and returns the runtime; environments start on first use. */
 export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise<LambdaRuntime> {
   const bundles: FunctionBundles = await bundleFunctions(
     options.rootDir,
