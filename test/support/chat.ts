@@ -69,7 +69,8 @@ export class EventInbox {
     return this.events.filter((e) => e.event.type === 'message').map((e) => String(e.event.text));
   }
 
-  async waitFor(predicate: (inbox: EventInbox) => boolean, timeoutMs = 15_000): Promise<void> {
+  /** Waits until `predicate` holds; `timeoutMs` is a liveness bound, generous for a loaded machine. */
+  async waitFor(predicate: (inbox: EventInbox) => boolean, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this)) {
       if (Date.now() > deadline)
