@@ -34,7 +34,7 @@ export interface FunctionBundles {
   bundleOf(entry: string): string;
   /** The execution environment's bootstrap. */
   readonly worker: string;
-  /** Releases the bundles (a cached build stays for the next stack; the cache prunes builds unused for a day). */
+  /** Releases the bundles (the build stays cached for the next stack; builds unused for a day are pruned). */
   remove(): void;
 }
 
@@ -49,7 +49,11 @@ export async function bundleFunctions(rootDir: string, entries: readonly string[
   const unique = [...new Set([...entries, workerEntry])];
   const outdir = await cachedBuild(rootDir, 'local-lambda', unique, {});
   const bundleOf = (entry: string) => join(outdir, relative('.', entry).replace(/\.ts$/, '.mjs'));
-  return { bundleOf, worker: bundleOf(workerEntry), remove: () => undefined };
+  // A stack left running for days still starts environments from its build: keep it looking used, so that
+  // another stack's pruning (builds unused for a day) leaves it alone.
+  const keepAlive = setInterval(() => touch(outdir), 3_600_000);
+  keepAlive.unref();
+  return { bundleOf, worker: bundleOf(workerEntry), remove: () => clearInterval(keepAlive) };
 }
 
 /**
@@ -123,8 +127,7 @@ async function cachedBuild(
     const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
     const dir = join(cache, manifest.dir);
     if (existsSync(dir) && inputsUnchanged(rootDir, manifest.inputs)) {
-      const now = new Date();
-      utimesSync(dir, now, now);
+      touch(dir);
       return dir;
     }
   } catch {
@@ -167,6 +170,16 @@ async function cachedBuild(
   writeFileSync(temporary, JSON.stringify({ dir, inputs } satisfies Manifest));
   renameSync(temporary, manifestFile);
   return target;
+}
+
+/** Marks a build as used now (pruning goes by the folder's modification time). */
+function touch(dir: string): void {
+  const now = new Date();
+  try {
+    utimesSync(dir, now, now);
+  } catch {
+    // Pruned or removed by hand: the next stack builds again.
+  }
 }
 
 /** Builds nobody has used for a day (edited away, or left by stacks that were killed mid-build). */
