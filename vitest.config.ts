@@ -1,10 +1,18 @@
 // Test projects: unit (no network), integration (real local parts: DynamoDB Local, gateway, CWA simulator),
-// infra (CDK Template assertions).
+// infra (CDK Template assertions), and the login race (1000 devices at once), which runs alone at the end.
 import { defineConfig } from 'vitest/config';
+
+/** Files that load the whole machine on their own: run after everything else, one at a time. */
+const alone = ['test/integration/login-race.test.ts'];
+
+const integration = { testTimeout: 60_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // Two test files at a time on this 2-core machine (Vitest's default is one less than the cores: one):
+    // integration files mostly wait on sockets, a JVM and child processes, so a second file fills the wait.
+    maxWorkers: 2,
     // Handlers log and publish metrics through Powertools at module scope; tests keep that quiet.
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -12,16 +20,25 @@ export default defineConfig({
       POWERTOOLS_METRICS_DISABLED: 'true',
     },
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          exclude: alone,
+          ...integration,
+          sequence: { groupOrder: 0 },
         },
       },
-      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
+      {
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          testTimeout: 120_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      { test: { name: 'integration-alone', include: alone, ...integration, sequence: { groupOrder: 1 } } },
     ],
   },
 });

@@ -16,12 +16,20 @@ export function currentParentPid(): number | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists and is not a zombie (killed, not yet reaped: gone for every purpose here). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // "pid (comm) state …": the state follows the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // No /proc (not Linux), or it exited just now: the signal check above is what we know.
+    return true;
   }
 }
 

@@ -60,15 +60,20 @@ export interface LambdaRuntime {
    * see functions/commons/request-accounting.ts); returns the function that stops it.
    */
   onInvocation(listener: (invocation: AccountedInvocation) => void): () => void;
+  /**
+   * Starts environments of `name` until `count` are alive (at most the machine's cap) and waits for their
+   * init: what provisioned concurrency does on AWS, so a test's timing does not include cold starts.
+   */
+  prewarm(name: string, count: number): Promise<void>;
   /** Counts by function name. */
   stats(): Record<string, FunctionStats>;
   /** Live environments by function name. */
   environments(): Record<string, number>;
-  /** Terminates every environment and deletes the bundles. */
+  /** Terminates every environment (the bundles stay cached for the next stack). */
   close(): Promise<void>;
 }
 
-/** Bundles the functions (once) and returns the runtime; environments start on first use. */
+/** Bundles the functions (or reuses the cached build of the same code) and returns the runtime; environments start on first use. */
 export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise<LambdaRuntime> {
   const bundles: FunctionBundles = await bundleFunctions(
     options.rootDir,
@@ -137,6 +142,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
     configure(more) {
       Object.assign(variables, more);
     },
+    prewarm: (name, count) => poolOf(name).prewarm(count),
     hurry(name) {
       poolOf(name).hurry();
     },

@@ -20,8 +20,9 @@ import {
   type RunningDynamoDbLocal,
   startDynamoDbLocal,
 } from '../../local/dynamodb-local';
-import { repositoryRoot, writeEndpoints } from '../../local/endpoints-file';
+import { writeEndpoints } from '../../local/endpoints-file';
 import { functionRouteInvoker, type RunningGateway, startGateway } from '../../local/gateway';
+import { type CliRun, runCli } from '../support/cli';
 import { openSocket, type TestSocket } from '../support/ws-client';
 
 const noStack = 'admin: No local stack is running (start one with npm start), or pass --aws\n';
@@ -36,30 +37,9 @@ let documents: DynamoDBDocumentClient;
 let tableName: string;
 const sockets: TestSocket[] = [];
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function admin(args: string[], localDir = dir, env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'admin/main.ts', ...args], {
-      cwd: repositoryRoot,
-      env: { ...process.env, COLLAB_LOCAL_DIR: localDir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** The admin CLI as a child (from its cached bundle), against the stack found in `localDir`. */
+function admin(args: string[], localDir = dir, env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli('admin/main.ts', args, { env: { ...process.env, COLLAB_LOCAL_DIR: localDir, ...env } });
 }
 
 const route = (routeKey: string): RouteDefinition => ({

@@ -1,7 +1,6 @@
 // `npm run admin -- config|users|sessions …` as an administrator runs them: a child process against a
 // DynamoDB Local and a gateway started here, found through an endpoints file in a temporary COLLAB_LOCAL_DIR.
 
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,8 +30,9 @@ import {
   type RunningDynamoDbLocal,
   startDynamoDbLocal,
 } from '../../local/dynamodb-local';
-import { repositoryRoot, writeEndpoints } from '../../local/endpoints-file';
+import { writeEndpoints } from '../../local/endpoints-file';
 import { functionRouteInvoker, type RunningGateway, startGateway } from '../../local/gateway';
+import { type CliRun, runCli } from '../support/cli';
 import { openSocket, type TestSocket } from '../support/ws-client';
 
 let dir: string;
@@ -49,32 +49,10 @@ const sockets: TestSocket[] = [];
 /** Device id → the connection id the gateway gave its socket. */
 const connectedIds = new Map<string, string>();
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** The CLI as a child; CWA_* is left out, so the admin's own environment names no CWA. */
-function admin(args: string[]): Promise<Run> {
+function admin(args: string[]): Promise<CliRun> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CWA_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'admin/main.ts', ...args], {
-      cwd: repositoryRoot,
-      env: { ...env, COLLAB_LOCAL_DIR: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli('admin/main.ts', args, { env: { ...env, COLLAB_LOCAL_DIR: dir } });
 }
 
 const route = (routeKey: string): RouteDefinition => ({
@@ -211,7 +189,7 @@ afterAll(async () => {
 });
 
 /** The first line of stderr for a usage error, checked for the shape every usage error has. */
-function usageProblem(run: Run): string {
+function usageProblem(run: CliRun): string {
   expect(run.code).toBe(2);
   expect(run.stdout).toBe('');
   const [first = '', blank] = run.stderr.split('\n');

@@ -3,7 +3,6 @@
 // model and the SDK's retries show, expired items (handshake nonces) disappear, items over 400 KB are refused.
 
 import { createConnection } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import {
   DynamoDBClient,
   ProvisionedThroughputExceededException,
@@ -27,6 +26,7 @@ import {
   startDynamoDbLocal,
 } from '../../local/dynamodb-local';
 import { type RunningStrictLayer, startStrictLayer } from '../../local/dynamodb-strict';
+import { nonLoopbackAddress } from '../support/cli';
 
 let db: RunningDynamoDbLocal;
 let strict: RunningStrictLayer;
@@ -216,9 +216,7 @@ describe('item size', () => {
 });
 
 describe('loopback only', () => {
-  const nonLoopback = Object.values(networkInterfaces())
-    .flat()
-    .find((address) => address && !address.internal && address.family === 'IPv4')?.address;
+  const nonLoopback = nonLoopbackAddress();
 
   const connects = (host: string, port: number) =>
     new Promise<boolean>((resolve) => {

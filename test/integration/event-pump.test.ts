@@ -1,5 +1,5 @@
 // The event pump on the real local parts: CWA (simulator) → data channel GET → dispatcher → device, in
-// order, nothing lost or repeated after the device's dedupe; coverage loss and resume; racing and frozen
+// order, nothing lost, repeats only of events already delivered (at least once); coverage loss and resume; racing and frozen
 // pumps fenced by the shard lease.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { shardOf } from '../../functions/domain/keys';
 import { createLocalSealer } from '../../functions/secrets';
 import { type CwaUser, cwaUser, EventInbox } from '../support/chat';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
+import { eventually } from '../support/ws-client';
 
 const SHARDS = 2;
 let service: ServiceFixture;
@@ -81,7 +82,9 @@ describe('event pump', () => {
     const invitation = inbox.events.find((e) => e.event.type === 'invitation');
     expect(invitation?.event).toMatchObject({ from: 'sip:bob@contoso.com', text: 'hello alice' });
     expect(inbox.messages().filter((text) => /^m\d$/.test(text))).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
-    expect(inbox.duplicates).toBe(0);
+    // At least once (docs/device-protocol.md): a pump handed over mid-batch may deliver an event again; the
+    // device drops it. What may never happen is an event out of order, lost, or changed on its way again.
+    expect(inbox.violations).toEqual([]);
     await client.close();
   });
 
@@ -91,10 +94,14 @@ describe('event pump', () => {
     service.stack.cwa.faults.duplicateEvents = true;
     const sent = Array.from({ length: 40 }, (_, i) => `b${i}`);
     for (const text of sent) await bob.connector.sendMessage(bob.session, { conversationId, text });
-    await inbox.waitFor((box) => box.messages().filter((t) => /^b\d+$/.test(t)).length >= sent.length);
+    await inbox.waitFor(
+      (box) => box.messages().filter((t) => /^b\d+$/.test(t)).length >= sent.length,
+      60_000,
+    );
     expect(inbox.messages().filter((t) => /^b\d+$/.test(t))).toEqual(sent);
     const ids = inbox.events.map((e) => e.eventId * 1000 + e.part);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(inbox.violations).toEqual([]);
     await client.close();
   });
 
@@ -105,6 +112,7 @@ describe('event pump', () => {
     await bob.connector.sendMessage(bob.session, { conversationId, text: 'after the drop' });
     await inbox.waitFor((box) => box.messages().includes('after the drop'));
     expect(inbox.messages().filter((t) => t === 'after the drop')).toHaveLength(1);
+    expect(inbox.violations).toEqual([]);
     await client.close();
   });
 
@@ -237,8 +245,8 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
         runUntil: () => Date.now() + 60_000,
       },
     );
-    await new Promise((r) => setTimeout(r, 600));
-    expect(deliveredByA.length).toBeGreaterThan(0);
+    // A liveness bound for a loaded machine; the fencing below is what is asserted.
+    await eventually(async () => (deliveredByA.length > 0 ? true : undefined), 30_000);
 
     // Its lease expires; pump B takes the shard over with a higher token and delivers everything.
     await new Promise((r) => setTimeout(r, 900));
@@ -247,14 +255,20 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
       deliveredByB.push((message as { eventId: number }).eventId);
       return { delivered: true, seq: 1, bytes: 1 };
     });
-    const stopB = Date.now() + 2_000;
+    // B runs until it has delivered what A was frozen on (at most 30 s, a liveness bound), then 500 ms more.
+    const giveUpB = Date.now() + 30_000;
+    let doneB: number | undefined;
+    const stopB = () => {
+      if (doneB === undefined && deliveredByB.includes(deliveredByA[0] as number)) doneB = Date.now() + 500;
+      return doneB ?? giveUpB;
+    };
     const reportB = await runPump(b.deps, {
       ...DEFAULT_PUMP_OPTIONS,
       leaseMs: 800,
       refreshMs: 200,
       shard: testShard,
       owner: 'pump-B',
-      runUntil: () => stopB,
+      runUntil: stopB,
     });
     expect(reportB.acquired).toBe(true);
     expect(deliveredByB).toContain(deliveredByA[0]);

@@ -2,17 +2,17 @@
 // simulator): each case is one abuse that held before (docs/security.md lists them), and after each a
 // well-behaved device still signs in and is answered — success asserted strictly, latency loosely.
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handshakeQueryString, signHandshake } from '../../functions/crypto/handshake';
-import { repositoryRoot, writeEndpoints } from '../../local/endpoints-file';
+import { writeEndpoints } from '../../local/endpoints-file';
 import { type CwaUser, cwaUser, EventInbox } from '../support/chat';
+import { nonLoopbackAddress, runCli } from '../support/cli';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
 
 let service: ServiceFixture;
@@ -205,23 +205,7 @@ async function admin(
     { ...service.stack.endpoints, pid: process.pid, startedAt: new Date().toISOString() },
     join(dir, 'endpoints.json'),
   );
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'admin/main.ts', ...args], {
-      cwd: repositoryRoot,
-      env: { ...process.env, COLLAB_LOCAL_DIR: dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli('admin/main.ts', args, { env: { ...process.env, COLLAB_LOCAL_DIR: dir } });
 }
 
 describe('deactivation', () => {
@@ -310,9 +294,7 @@ describe('cheap refusals', () => {
 });
 
 describe('loopback only', () => {
-  const external = Object.values(networkInterfaces())
-    .flat()
-    .find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+  const external = nonLoopbackAddress();
 
   function refused(host: string, port: number): Promise<boolean> {
     return new Promise((resolve) => {

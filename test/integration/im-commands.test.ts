@@ -11,7 +11,6 @@ const ALICE = 'CONTOSO\\alice';
 const BOB = 'CONTOSO\\bob';
 const PASSWORDS: Record<string, string> = { [ALICE]: 'Alice#2007', [BOB]: 'Bob#2007' };
 let service: ServiceFixture;
-const open: DeviceClient[] = [];
 
 beforeAll(async () => {
   service = await startServiceFixture({ schedules: false });
@@ -28,15 +27,12 @@ beforeEach(async () => {
   faults.serverError = false;
   faults.throttle = false;
   await service.stack.cwa.settled();
-  await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
-  await eventually(async () => ((await service.stores.sessions.count()) === 0 ? true : undefined), 10_000);
+  await service.closeDevices();
   await service.setSettings({ maxSessions: 10 });
 });
 
-async function device(userId = ALICE): Promise<DeviceClient> {
-  const client = await service.connect(await service.activate(userId));
-  open.push(client);
-  return client;
+function device(userId = ALICE): Promise<DeviceClient> {
+  return service.device(userId);
 }
 
 async function signedIn(userId = ALICE): Promise<{ client: DeviceClient; sessionId: string }> {

@@ -10,13 +10,11 @@ import { DEFAULT_PROBE_AFTER_MS } from '../../functions/domain/reaper';
 import type { SessionHolder } from '../../functions/domain/sessions';
 import { routeRuntime } from '../../functions/runtime-settings';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
-import { eventually } from '../support/ws-client';
 
 const ALICE = 'CONTOSO\\alice';
 const ALICE_PASSWORD = 'Alice#2007';
 const TIMEOUT_MS = routeRuntime.timeoutSeconds * 1000;
 let service: ServiceFixture;
-const open: DeviceClient[] = [];
 
 beforeAll(async () => {
   service = await startServiceFixture({ schedules: false });
@@ -27,16 +25,14 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
   service.stack.cwa.faults.latencyMs = 0;
   await service.setSettings({ maxSessions: 1, idleTimeoutMs: 600_000 });
-  await eventually(async () => ((await service.stores.sessions.count()) === 0 ? true : undefined), 20_000);
+  await service.closeDevices();
 });
 
 async function device(): Promise<{ client: DeviceClient; connectionId: string }> {
   const before = new Set(service.stack.gateway.connectionIds());
-  const client = await service.connect(await service.activate(ALICE));
-  open.push(client);
+  const client = await service.device(ALICE);
   const connectionId = service.stack.gateway.connectionIds().find((id) => !before.has(id));
   if (!connectionId) throw new Error('the new connection is not registered');
   return { client, connectionId };

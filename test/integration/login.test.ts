@@ -11,7 +11,6 @@ import { eventually } from '../support/ws-client';
 const ALICE = 'CONTOSO\\alice';
 const ALICE_PASSWORD = 'Alice#2007';
 let service: ServiceFixture;
-const open: DeviceClient[] = [];
 
 beforeAll(async () => {
   service = await startServiceFixture();
@@ -21,13 +20,8 @@ afterAll(async () => {
   await service?.stop();
 });
 
-async function endAll() {
-  await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
-  await eventually(async () => ((await service.stores.sessions.count()) === 0 ? true : undefined), 10_000);
-}
-
 beforeEach(async () => {
-  await endAll();
+  await service.closeDevices();
   const { faults } = service.stack.cwa;
   faults.iwaDisabled = false;
   faults.formsDisabled = false;
@@ -37,10 +31,8 @@ beforeEach(async () => {
   await service.setSettings({ maxSessions: 10 });
 });
 
-async function device(userId = ALICE): Promise<DeviceClient> {
-  const client = await service.connect(await service.activate(userId));
-  open.push(client);
-  return client;
+function device(userId = ALICE): Promise<DeviceClient> {
+  return service.device(userId);
 }
 
 async function login(client: DeviceClient, password = ALICE_PASSWORD) {

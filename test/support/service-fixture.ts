@@ -15,6 +15,7 @@ import { DEFAULT_SETTINGS, type Settings } from '../../functions/domain/settings
 import { createLocalSealer } from '../../functions/secrets';
 import { serviceTable } from '../../functions/tables';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
+import { eventually } from './ws-client';
 
 export interface ServiceFixture {
   readonly stack: LocalStack;
@@ -25,6 +26,13 @@ export interface ServiceFixture {
   /** connectTimeoutMs: the WebSocket opening handshake's bound (default 10 s). */
   connect(credential: DeviceCredential, connectTimeoutMs?: number): Promise<DeviceClient>;
   setSettings(settings: Partial<Settings>): Promise<void>;
+  /** Activates a device of `userId` and connects it; `closeDevices` closes it. */
+  device(userId: string): Promise<DeviceClient>;
+  /**
+   * Closes every device `device` opened and waits (up to `timeoutMs`, a liveness bound) until their
+   * $disconnect has ended every session: the next test starts from none.
+   */
+  closeDevices(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -49,29 +57,41 @@ export async function startServiceFixture(options: LocalStackOptions = {}): Prom
   const devices = new DynamoDbDeviceStore(documents, tableName);
   const sealer = createLocalSealer(stack.endpoints.masterKeyFile);
   const seededCwa = (await stores.settings.get()).cwa;
+  const open: DeviceClient[] = [];
+  const connect = (credential: DeviceCredential, connectTimeoutMs?: number) =>
+    DeviceClient.connect({
+      url: stack.endpoints.websocketUrl,
+      credential,
+      ...(connectTimeoutMs ? { connectTimeoutMs } : {}),
+    });
+  const activate = async (userId: string, deviceId?: string) => {
+    const { credential } = await activateDevice(
+      { store: devices, sealer },
+      { userId, ...(deviceId ? { deviceId } : {}) },
+    );
+    return decodeDeviceCredential(credential);
+  };
   return {
     stack,
     documents,
     stores,
     tableName,
-    async activate(userId, deviceId) {
-      const { credential } = await activateDevice(
-        { store: devices, sealer },
-        { userId, ...(deviceId ? { deviceId } : {}) },
-      );
-      return decodeDeviceCredential(credential);
-    },
-    connect: (credential, connectTimeoutMs) =>
-      DeviceClient.connect({
-        url: stack.endpoints.websocketUrl,
-        credential,
-        ...(connectTimeoutMs ? { connectTimeoutMs } : {}),
-      }),
+    activate,
+    connect,
     async setSettings(settings) {
       await stores.settings.put(
         { ...DEFAULT_SETTINGS, ...(seededCwa ? { cwa: seededCwa } : {}), ...settings },
         Date.now(),
       );
+    },
+    async device(userId) {
+      const client = await connect(await activate(userId));
+      open.push(client);
+      return client;
+    },
+    async closeDevices(timeoutMs = 20_000) {
+      await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
+      await eventually(async () => ((await stores.sessions.count()) === 0 ? true : undefined), timeoutMs);
     },
     async stop() {
       documents.destroy();
