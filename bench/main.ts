@@ -25,7 +25,8 @@ const benchmarks: Readonly<Record<string, string>> = {
     'scale-model login storm (--capacity-scale K: 2,000/K logins/s on the strict layer): single count item vs slot shards',
   events:
     'CWA → device through the event pump: delivery latency, events/s, lost/duplicated, pump GB-s per session-hour',
-  'ops-console': "the ops console's added CPU and memory on the local stack during a login storm, page open or not",
+  'ops-console':
+    "the ops console's added CPU and memory on the local stack during a login storm, page open or not",
 };
 
 function usage(): string {

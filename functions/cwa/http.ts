@@ -5,8 +5,8 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { accountingEnabled, recordRequest } from '../commons/request-accounting';
 import { traceCall } from '../commons/powertools';
+import { accountingEnabled, recordRequest } from '../commons/request-accounting';
 import {
   CwaProtocolError,
   CwaTlsError,

@@ -4,7 +4,7 @@
 
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-configuration';
-import { pumpLeaseKey, sessionCountKey, shardPartition } from '../../functions/domain/keys';
+import { pumpLeaseKey, shardPartition } from '../../functions/domain/keys';
 
 /** Rows per table: the page stays small and fast however many sessions or devices there are. */
 export const TABLE_ROWS = 50;
@@ -44,7 +44,7 @@ export interface ShardRow {
 }
 
 export interface Tables {
-  /** The session count admission checks (the CONFIG/SESSIONS item). */
+  /** The session count admission checks (the slot shards' counts summed). */
   readonly sessionCount: number;
   /** Least recently active first, at most TABLE_ROWS. */
   readonly sessions: readonly SessionRow[];
@@ -58,9 +58,9 @@ const text = (value: unknown): string => (typeof value === 'string' ? value : ''
 const num = (value: unknown): number | null => (typeof value === 'number' ? value : null);
 
 /**
- * Reads, per refresh: one Query page of TABLE_ROWS sessions (gsi1 `SESSIONS`, the admin CLI's `sessions list`),
+ * Reads, per refresh: one Query page of TABLE_ROWS sessions (the sessions by last activity, the admin CLI's `sessions list`),
  * one of TABLE_ROWS devices (gsi1 `DEVICES`, projected without the sealed key, as `devices list`), the
- * session-count item, and per shard its lease item and one COUNT query page on gsi2 `SHARD#n`.
+ * slot shards' count items, and per shard its lease item and one COUNT query page on gsi2 `SHARD#n`.
  */
 export async function readTables(
   client: DynamoDBDocumentClient,
@@ -82,11 +82,11 @@ export async function readTables(
         Limit: TABLE_ROWS,
       }),
     ),
-    client.send(new GetCommand({ TableName: tableName, Key: sessionCountKey })),
+    sessionStore.count(),
     Promise.all(Array.from({ length: shards }, (_, shard) => readShard(client, tableName, shard))),
   ]);
   return {
-    sessionCount: Number(count.Item?.active ?? 0),
+    sessionCount: count,
     // Field by field: the record also carries the sealed connectivity cache, which is never shown.
     sessions: page.sessions.map((s) => ({
       sessionId: s.sessionId,
@@ -137,6 +137,6 @@ async function readShard(
     more: members.LastEvaluatedKey !== undefined,
     leaseOwner: lease.Item ? text(lease.Item.owner) : null,
     leaseToken: num(lease.Item?.token),
-    leaseExpiresAt: num(lease.Item?.expiresAt),
+    leaseExpiresAt: num(lease.Item?.leaseUntil),
   };
 }

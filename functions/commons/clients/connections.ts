@@ -13,7 +13,9 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
     const { region, connectionsEndpoint } = config();
     if (!connectionsEndpoint) throw new ConfigError(['CONNECTIONS_ENDPOINT must be set to reach devices']);
     client = instrumentClient(
-      traceClient(new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 })),
+      traceClient(
+        new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 }),
+      ),
       'connections',
     );
   }
