@@ -92,7 +92,7 @@ for (let i = 0; i < users.length; i += 5) {
 const notPong: Record<string, number> = {};
 const pingLoops = clients.map((client) => async () => {
   client.send('ping', { text: 'bench' });
-  const incoming = await client.next(30_000);
+  const incoming = await client.next(120_000);
   if (incoming.kind === 'message' && incoming.message.type === 'pong') return;
   const kind = incoming.kind === 'message' ? String(incoming.message.type) : incoming.kind;
   notPong[kind] = (notPong[kind] ?? 0) + 1;
