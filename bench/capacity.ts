@@ -176,22 +176,26 @@ const kinds: Record<OperationKind, KindSample> = {
   status: { calls: of((c) => c.fn === 'status'), count: 0 },
   imCommand: { calls: of((c) => commandNames.has(c.fn)), count: 0 },
   disconnect: { calls: of((c) => c.fn === 'disconnect'), count: 0 },
-  event: { calls: pumps, count: deliveredEvents },
+  pumpSessionSecond: {
+    calls: pumps,
+    count: pumps.reduce((sum, c) => sum + (c.wallMs / 1000) * (sample / shards), 0),
+  },
   reaperRun: { calls: of((c) => c.fn === 'reaper'), count: 0 },
 };
 for (const kind of Object.keys(kinds) as OperationKind[]) {
-  if (kind !== 'event') kinds[kind] = { ...kinds[kind], count: kinds[kind].calls.length };
+  if (kind !== 'pumpSessionSecond') kinds[kind] = { ...kinds[kind], count: kinds[kind].calls.length };
 }
 const rates = ratesAt(load);
 
 console.log('\nMeasured per operation (each invocation by its own account):');
 for (const [kind, s] of Object.entries(kinds)) {
-  if (kind === 'event') {
+  if (kind === 'pumpSessionSecond') {
     const f = figuresOf(s.calls);
-    const per = (n: number) => ((n * s.calls.length) / Math.max(s.count, 1)).toFixed(2);
+    const per = (n: number, by: number) => ((n * s.calls.length) / Math.max(by, 1)).toFixed(3);
     console.log(
-      `  delivered event ×${s.count} (pump invocations ${s.calls.length}): ${per(f.dynamoDbRequests)} DynamoDB requests, ` +
-        `${per(f.writeUnits)} WCU, ${per(f.readUnits)} RCU, ${per(f.requests)} requests of any kind per event`,
+      `  event pump: ${s.calls.length} invocations, ${s.count.toFixed(0)} session-seconds served, ${deliveredEvents} events delivered; ` +
+        `per delivered event ${per(f.dynamoDbRequests, deliveredEvents)} DynamoDB requests (${per(f.writeUnits, deliveredEvents)} WCU), ` +
+        `per session-second ${per(f.requests, s.count)} requests of any kind`,
     );
   } else console.log(`  ${describeFigures(kind, figuresOf(s.calls))}`);
 }
@@ -306,7 +310,7 @@ function costPerSecond(withLogins: boolean) {
     const posts = perOperation(s, (c) => c.requests.filter((q) => q.operation === 'PostToConnection').length);
     dollars += r[kind] * (wcu * price.wru + rcu * price.rru + posts * price.message);
     dollars += r[kind] * perOperation(s, requestsOf('kms')) * price.kms;
-    if (kind !== 'event' && kind !== 'reaperRun') {
+    if (kind !== 'pumpSessionSecond' && kind !== 'reaperRun') {
       // Inbound message and its Lambda.
       const seconds = perOperation(s, (c) => c.wallMs) / 1000;
       dollars +=

@@ -16,18 +16,21 @@ export interface TargetLoad {
   readonly heartbeatSeconds: number;
   /** Device IM commands (accept, send, presence…) per session-hour. */
   readonly commandsPerSessionHour: number;
-  /** Events delivered to each device per session-hour. */
+  /** Events delivered to each device per session-hour (reported; the pump scales by session-seconds). */
   readonly eventsPerSessionHour: number;
 }
 
-/** Operation kinds and the calls that are one of each; the pump's unit is a delivered event. */
+/**
+ * Operation kinds and the calls that are one of each. The pump's unit is a session-second served: its polls,
+ * leases and checkpoints follow the sessions it serves (and its deliveries the events they receive).
+ */
 export type OperationKind =
   | 'connect'
   | 'login'
   | 'status'
   | 'imCommand'
   | 'disconnect'
-  | 'event'
+  | 'pumpSessionSecond'
   | 'reaperRun';
 
 /** Target rate of each operation kind, per second. */
@@ -39,7 +42,7 @@ export function ratesAt(load: TargetLoad): Record<OperationKind, number> {
     disconnect: load.loginsPerSecond,
     status: load.sessions / load.heartbeatSeconds,
     imCommand: (load.sessions * load.commandsPerSessionHour) / 3600,
-    event: (load.sessions * load.eventsPerSessionHour) / 3600,
+    pumpSessionSecond: load.sessions,
     reaperRun: 1 / 60,
   };
 }
