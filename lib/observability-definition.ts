@@ -528,7 +528,7 @@ export function observabilityDefinition(targets: DefinitionTargets): Observabili
             kind: 'sum',
             metrics: Object.fromEntries(
               imCommands.map((command) => [
-                metricId(command),
+                `${metricId(outcome)}${pascalCase(command)}`,
                 app('ImCommands', { command, outcome }, 'Sum', fiveMinutes),
               ]),
             ),

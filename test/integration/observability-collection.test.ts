@@ -11,7 +11,7 @@ const ALICE_PASSWORD = 'Alice#2007';
 let service: ServiceFixture;
 
 beforeAll(async () => {
-  service = await startServiceFixture({ schedules: false });
+  service = await startServiceFixture({ schedules: false, tracing: true });
 });
 
 afterAll(async () => {
