@@ -18,7 +18,8 @@ const benchmarks: Readonly<Record<string, string>> = {
     'bulk activation in one process (devices activate --count N --out-dir): devices/s, credentials written 0600',
   events:
     'CWA → device through the event pump: delivery latency, events/s, lost/duplicated, pump GB-s per session-hour',
-  'ops-console': "the ops console's added CPU and memory on the local stack during a login storm, page open or not",
+  'ops-console':
+    "the ops console's added CPU and memory on the local stack during a login storm, page open or not",
 };
 
 function usage(): string {

@@ -8,9 +8,9 @@ import {
   defaultServiceName,
   observabilityDefinition,
 } from '../../lib/observability-definition';
+import { type MetricKey, type MetricSource, seriesKey } from '../../local/observability/metric-store';
 import { alarmStatus } from '../../local/ops-console/alarms';
 import { LineEvaluator, statistic } from '../../local/ops-console/metric-math';
-import { type MetricKey, type MetricSource, seriesKey } from '../../local/observability/metric-store';
 
 const definition = observabilityDefinition({
   namespace: defaultNamespace,
