@@ -73,6 +73,11 @@ export interface CollaborationStackProps extends StackProps {
    */
   readonly tracing?: boolean;
   /**
+   * Share of the session limit (0 < share ≤ 1) above which the ActiveSessions alarm fires.
+   * @default 0.8
+   */
+  readonly activeSessionsAlarmShare?: number;
+  /**
    * Every function in these subnets of an existing VPC (a CWA reachable only from a private network).
    * Imported from ids, never looked up, so the stack still synthesizes offline.
    * @default - no VPC
@@ -172,6 +177,9 @@ export class CollaborationStack extends Stack {
       table: this.tables.table(serviceTable.id),
       deadLetterQueues: this.scheduledFunctions.deadLetterQueues,
       ...(props.alarmEmail !== undefined ? { alarmEmail: props.alarmEmail } : {}),
+      ...(props.activeSessionsAlarmShare !== undefined
+        ? { activeSessionsAlarmShare: props.activeSessionsAlarmShare }
+        : {}),
     });
     if (props.customDomain) {
       new CustomDomain(this, 'CustomDomain', {

@@ -5,6 +5,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { stageThrottle } from '../functions/stage';
 import type { CollaborationStackProps } from './collaboration-stack';
+import { defaultActiveSessionsAlarmShare } from './observability-definition';
 
 /**
  * `prod` keeps its data: tables with deletion protection, tables, logs and the key retained when they
@@ -51,6 +52,8 @@ export interface DeploymentContext {
   readonly pumpShards: number;
   /** Alarm notifications to this address (`-c alarmEmail=ops@example.com`); undefined: subscribe later. */
   readonly alarmEmail: string | undefined;
+  /** Share of the session limit above which ActiveSessions alarms (`-c activeSessionsAlarmShare=0.8`). */
+  readonly activeSessionsAlarmShare: number;
   /** `-c domainName=collab.example.com -c certificateArn=arn:aws:acm:…`; undefined: no custom domain. */
   readonly customDomain: { readonly domainName: string; readonly certificateArn: string } | undefined;
 }
@@ -66,6 +69,7 @@ export const defaultDeploymentContext: DeploymentContext = {
   apiGatewayLogsRole: true,
   pumpShards: 2,
   alarmEmail: undefined,
+  activeSessionsAlarmShare: defaultActiveSessionsAlarmShare,
   customDomain: undefined,
 };
 
@@ -201,6 +205,15 @@ export function readDeploymentContext(node: Pick<Node, 'tryGetContext'>): Deploy
   ) {
     problems.push(`context alarmEmail must be an e-mail address, got ${String(rawEmail)}`);
   }
+  const share = positiveNumber(
+    node.tryGetContext('activeSessionsAlarmShare'),
+    'activeSessionsAlarmShare',
+    false,
+    problems,
+  );
+  if (share !== undefined && share > 1) {
+    problems.push(`context activeSessionsAlarmShare must be a share of the limit in (0, 1], got ${share}`);
+  }
   const customDomain = readCustomDomain(node, problems);
   if (problems.length > 0)
     throw new DeploymentContextError(`Invalid deployment context: ${problems.join('; ')}`);
@@ -213,6 +226,7 @@ export function readDeploymentContext(node: Pick<Node, 'tryGetContext'>): Deploy
     apiGatewayLogsRole: apiGatewayLogsRole ?? defaultDeploymentContext.apiGatewayLogsRole,
     pumpShards: pumpShards ?? defaultDeploymentContext.pumpShards,
     alarmEmail: typeof rawEmail === 'string' ? rawEmail : undefined,
+    activeSessionsAlarmShare: share ?? defaultDeploymentContext.activeSessionsAlarmShare,
     customDomain,
   };
 }
@@ -250,6 +264,7 @@ export function stackPropsFrom(context: DeploymentContext): CollaborationStackPr
     apiGatewayLogsRole: context.apiGatewayLogsRole,
     pumpShards: context.pumpShards,
     ...(context.alarmEmail ? { alarmEmail: context.alarmEmail } : {}),
+    activeSessionsAlarmShare: context.activeSessionsAlarmShare,
     ...(context.customDomain ? { customDomain: context.customDomain } : {}),
     ...(context.vpc ? { vpc: context.vpc } : {}),
   };

@@ -4,6 +4,7 @@
 
 import type { HandshakeErrorCode } from '../functions/crypto/handshake';
 import type { LogoutReason } from '../functions/domain/end-session';
+import type { ImCommandAction, ImCommandFailure } from '../functions/domain/im-commands';
 import type { LoginResult } from '../functions/domain/login';
 import type { ReapReason } from '../functions/domain/reaper';
 import type { Reclaimed } from '../functions/domain/reclaim';
@@ -181,6 +182,23 @@ export const handshakeRefusals = allOf<HandshakeErrorCode>({
   replayed: true,
 });
 
+export const imCommands = allOf<ImCommandAction>({
+  startIm: true,
+  sendMessage: true,
+  acceptInvitation: true,
+  presence: true,
+  typing: true,
+  endIm: true,
+});
+export const imCommandOutcomes = allOf<ImCommandFailure | 'ok'>({
+  ok: true,
+  'bad-request': true,
+  'session-ended': true,
+  'cwa-unreachable': true,
+  'cwa-throttled': true,
+  'cwa-error': true,
+});
+
 /** The DynamoDB operations the functions issue; `ThrottledRequests` is published per operation. */
 const tableOperations = [
   'GetItem',
@@ -342,9 +360,9 @@ export function observabilityDefinition(targets: DefinitionTargets): Observabili
       name: 'ActiveSessions',
       description:
         `More than ${percent(share)}% of the sessions the service admits (maxSessions, else the connection ` +
-        'capacity) were active for 10 minutes: logins will soon be refused with Server Busy. Raise ' +
-        'maxSessions in the settings (and CWA capacity with it), or look for sessions that do not end (the ' +
-        'reaper widgets: are idle sessions being reaped?).',
+        'capacity) were active for 10 minutes: logins will soon be refused with Server Busy. Check that ' +
+        'sessions end (the reaper widgets: are idle sessions being reaped?), then raise maxSessions in the ' +
+        'settings (and CWA capacity with it).',
       metric: {
         kind: 'ratio',
         metrics: {
@@ -504,6 +522,22 @@ export function observabilityDefinition(targets: DefinitionTargets): Observabili
       }),
     ],
     [
+      graph('IM commands by outcome, all commands (per 5 min)', 8, {
+        metrics: imCommandOutcomes.map(
+          (outcome): GraphLine => ({
+            kind: 'sum',
+            metrics: Object.fromEntries(
+              imCommands.map((command) => [
+                `${metricId(outcome)}${pascalCase(command)}`,
+                app('ImCommands', { command, outcome }, 'Sum', fiveMinutes),
+              ]),
+            ),
+            periodSeconds: fiveMinutes,
+            label: outcome,
+          }),
+        ),
+        stacked: true,
+      }),
       graph('IM commands: CWA latency (ms)', 8, {
         metrics: p50p99.map((statistic) => app('CwaCommandLatency', {}, statistic, fiveMinutes, statistic)),
       }),

@@ -34,22 +34,23 @@ export const metrics = new Metrics({
  * requests twice; DynamoDB, KMS and `@connections` are traced per client (traceClient) and CWA per request
  * (traceCall), method and path only.
  */
-const tracing = process.env.POWERTOOLS_TRACE_ENABLED === 'true' ? await loadTracing() : undefined;
+// The imports sit in the condition's branch so that a bundle built with the variable defined as 'false'
+// (the CDK stack without `-c tracing=true`) leaves the X-Ray SDK out altogether.
+const tracing =
+  process.env.POWERTOOLS_TRACE_ENABLED === 'true'
+    ? await Promise.all([
+        import('@aws-lambda-powertools/tracer'),
+        import('@aws-lambda-powertools/tracer/middleware'),
+      ]).then(([{ Tracer }, { captureLambdaHandler }]) => {
+        const tracer = new Tracer({ serviceName, captureHTTPsRequests: false });
+        return {
+          tracer,
+          middleware: () => captureLambdaHandler(tracer, { captureResponse: false }) as MiddlewareObj,
+        };
+      })
+    : undefined;
 
 export const tracer: Tracer | undefined = tracing?.tracer;
-
-async function loadTracing() {
-  const [{ Tracer }, { captureLambdaHandler }] = await Promise.all([
-    import('@aws-lambda-powertools/tracer'),
-    import('@aws-lambda-powertools/tracer/middleware'),
-  ]);
-  const tracer = new Tracer({ serviceName, captureHTTPsRequests: false });
-  return {
-    tracer,
-    middleware: (): MiddlewareObj =>
-      captureLambdaHandler(tracer, { captureResponse: false }) as MiddlewareObj,
-  };
-}
 
 /** The AWS SDK v3 client, with one X-Ray subsegment per call (service and operation) when tracing is on. */
 export function traceClient<T>(client: T): T {
@@ -74,7 +75,7 @@ export async function traceCall<T>(name: string, call: () => Promise<T>): Promis
   })) as T;
 }
 
-/** Middy middleware tracing the whole invocation (`## handler` subsegment, cold start annotation), or none. */
-export function tracingMiddleware(): MiddlewareObj {
-  return tracing?.middleware() ?? {};
+/** Middy middleware tracing the whole invocation (`## handler` subsegment, cold start annotation): one, or none. */
+export function tracingMiddleware(): MiddlewareObj[] {
+  return tracing ? [tracing.middleware()] : [];
 }

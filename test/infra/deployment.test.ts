@@ -192,7 +192,11 @@ describe('scheduled functions: dead-letter queues and reserved concurrency', () 
 describe('tracing, by context only', () => {
   it('is off by default: no function traces', () => {
     const { template } = synthesizeWith({});
-    for (const fn of allFunctions(template)) expect(fn.Properties.TracingConfig).toBeUndefined();
+    for (const fn of allFunctions(template)) {
+      expect(fn.Properties.TracingConfig).toBeUndefined();
+      // Powertools Tracer stays unloaded (no X-Ray SDK, no async hooks).
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe('false');
+    }
     expect(JSON.stringify(template.toJSON())).not.toContain('xray:');
   });
 
@@ -200,7 +204,10 @@ describe('tracing, by context only', () => {
     const { template } = synthesizeWith({ tracing: 'true' });
     const functions = allFunctions(template);
     expect(functions).toHaveLength(routes.length + scheduledFunctions.length);
-    for (const fn of functions) expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+    for (const fn of functions) {
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_TRACE_ENABLED).toBe('true');
+    }
     const starred = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement as PolicyStatement[])
       .filter((statement) => [statement.Resource].flat().includes('*'));

@@ -407,6 +407,58 @@ describe('observability alarms', () => {
   });
 });
 
+describe('ActiveSessions gauge', () => {
+  const { template } = build();
+  const charted = chartedMetrics(template);
+
+  it('charts the gauge the reaper publishes against the session limit', () => {
+    expect(charted).toContainEqual(app('ActiveSessions', {}, 'Maximum'));
+    expect(charted).toContainEqual(app('SessionLimit', {}, 'Minimum'));
+    const widget = dashboardBody(template).widgets.find((w) => w.properties.title === 'Active sessions');
+    expect(JSON.stringify(widget?.properties.metrics)).toContain('"period":60');
+  });
+
+  it('alarms when active sessions stay above 80% of the limit for 2 five-minute periods', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('^More than 80% of the sessions the service admits'),
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 80,
+      EvaluationPeriods: 2,
+      TreatMissingData: 'notBreaching',
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: '100 * active / limit', ReturnData: true }),
+        Match.objectLike({
+          Id: 'active',
+          MetricStat: {
+            Metric: {
+              MetricName: 'ActiveSessions',
+              Namespace: 'CollaborationService',
+              Dimensions: [{ Name: 'service', Value: service }],
+            },
+            Period: 300,
+            Stat: 'Maximum',
+          },
+          ReturnData: false,
+        }),
+        Match.objectLike({
+          Id: 'limit',
+          MetricStat: { Metric: { MetricName: 'SessionLimit' }, Period: 300, Stat: 'Minimum' },
+          ReturnData: false,
+        }),
+      ]),
+    });
+  });
+
+  it('takes the share from activeSessionsAlarmShare, and refuses one outside (0, 1]', () => {
+    build({ activeSessionsAlarmShare: 0.95 }).template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('^More than 95% '),
+      Threshold: 95,
+    });
+    expect(() => build({ activeSessionsAlarmShare: 1.2 })).toThrow(/activeSessionsAlarmShare/);
+    expect(() => build({ activeSessionsAlarmShare: 0 })).toThrow(/activeSessionsAlarmShare/);
+  });
+});
+
 describe('observability options', () => {
   it('is created without an email, with no subscription, for ops to subscribe later', () => {
     const { template } = build();

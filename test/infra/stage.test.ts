@@ -44,8 +44,20 @@ describe('deployment context', () => {
       apiGatewayLogsRole: true,
       pumpShards: 2,
       alarmEmail: undefined,
+      activeSessionsAlarmShare: 0.8,
       customDomain: undefined,
     });
+  });
+
+  it('reads the ActiveSessions alarm share, and refuses one outside (0, 1]', () => {
+    expect(readDeploymentContext(contextOf({ activeSessionsAlarmShare: '0.9' }))).toMatchObject({
+      activeSessionsAlarmShare: 0.9,
+    });
+    for (const share of ['0', '1.5', 'most']) {
+      expect(() => readDeploymentContext(contextOf({ activeSessionsAlarmShare: share }))).toThrow(
+        /activeSessionsAlarmShare/,
+      );
+    }
   });
 
   it('reads pump shards and the alarm e-mail, and refuses bad ones', () => {
