@@ -40,7 +40,7 @@ import { DynamoDbConnectionStore } from './dynamodb-connection-store';
 import { namedWrites, rawNumber, type WriteAction } from './named-transaction';
 import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
-import { sessionItem, sessionOf, slotOf } from './session-items';
+import { sessionItem, sessionOf } from './session-items';
 import { activeOf, checkShards, probeOrder, releaseSlot, shareOf, takeSlot } from './slot-items';
 import { backOffMs, isContention, sleep, withConflictRetry } from './transactions';
 
@@ -276,7 +276,10 @@ export class DynamoDbSessionStore implements SessionStore {
         ExpressionAttributeValues: { ':ids': ids },
       },
     });
-    const slot = slotOf(holder);
+    // A holder built before admission (the login's own record, on a failed sign-in) does not know the shard
+    // its admission chose: the session item does (one read, on that path only).
+    const slot = holder.slot ?? (await this.storedSlot(sessionId));
+    if (slot === undefined) return false;
     const writes = namedWrites([
       [
         'session',
@@ -285,6 +288,7 @@ export class DynamoDbSessionStore implements SessionStore {
             TableName: this.tableName,
             Key: sessionKey(sessionId),
             // The holder named is the session's own: its id leaves the right sets and the right slot shard.
+            // (A session stored before slot shards has no `slot` and counts in shard 0.)
             ConditionExpression:
               slot === 0
                 ? 'attribute_exists(pk) AND userId = :user AND deviceId = :device AND (attribute_not_exists(slot) OR slot = :slot)'
@@ -311,6 +315,20 @@ export class DynamoDbSessionStore implements SessionStore {
       if (writes.reasons(error)?.session?.code === 'ConditionalCheckFailed') return false;
       throw error;
     }
+  }
+
+  /** The slot shard a stored session counts in (0 when it has none); undefined when it is gone. */
+  private async storedSlot(sessionId: string): Promise<number | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: sessionKey(sessionId),
+        ConsistentRead: true,
+        ProjectionExpression: 'slot, pk',
+      }),
+    );
+    if (!Item) return undefined;
+    return typeof Item.slot === 'number' ? Item.slot : 0;
   }
 
   async recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean> {
