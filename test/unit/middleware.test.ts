@@ -90,6 +90,7 @@ describe('loadConfig', () => {
       pumpSessionsPerShard: pumpSessionsPerShard,
       cwaMaxSockets: pumpSessionsPerShard + 16,
       pumpRunMs: 55_000,
+      slotShards: 8,
     });
   });
 
@@ -103,6 +104,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, KMS_KEY_ID: 'k', HANDSHAKE_MAX_SKEW_MS: '5' })).toThrow(
       /HANDSHAKE_MAX_SKEW_MS/,
     );
+    expect(loadConfig({ ...base, KMS_KEY_ID: 'k', ADMISSION_SHARDS: '64' }).slotShards).toBe(64);
+    for (const shards of ['0', '65', '2.5', 'eight']) {
+      expect(() => loadConfig({ ...base, KMS_KEY_ID: 'k', ADMISSION_SHARDS: shards })).toThrow(
+        /ADMISSION_SHARDS must be a whole number between 1 and 64/,
+      );
+    }
   });
 
   it('lists every problem at once', () => {

@@ -21,8 +21,8 @@ export function dynamoDb(): DynamoDBDocumentClient {
     // The SDK's logger middleware filters every input and output for its log line even when the logger
     // discards it (schema walk on each request); the handlers never use the SDK's log.
     base.middlewareStack.remove('loggerMiddleware');
-    // The user-agent header is rebuilt and escaped on every request; DynamoDB does not need it.
-    base.middlewareStack.remove('getUserAgentMiddleware');
+    // The user-agent middleware stays: Powertools (the Tracer) adds its own after it, and refuses a client
+    // without it (every traced call would fail).
     client = DynamoDBDocumentClient.from(instrumentClient(traceClient(base), 'dynamodb'), {
       marshallOptions: { removeUndefinedValues: true },
     });
