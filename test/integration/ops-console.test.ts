@@ -29,7 +29,7 @@ const open: DeviceClient[] = [];
 beforeAll(async () => {
   await mkdir(artifacts, { recursive: true });
   [service, browser] = await Promise.all([
-    startServiceFixture({ opsConsole: true, schedules: false }),
+    startServiceFixture({ opsConsole: true, schedules: false, tracing: true }),
     chromium.launch({ executablePath: chromiumPath }),
   ]);
   const url = service.stack.endpoints.opsConsoleUrl;
