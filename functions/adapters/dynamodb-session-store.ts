@@ -42,7 +42,7 @@ import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf } from './session-items';
 import { activeOf, checkShards, probeOrder, releaseSlot, shareOf, takeSlot } from './slot-items';
-import { backOffMs, isContention, sleep, withConflictRetry } from './transactions';
+import { backOffMs, ContentionError, isContention, sleep, withConflictRetry } from './transactions';
 
 type Item = Record<string, unknown>;
 
@@ -94,10 +94,7 @@ export class DynamoDbSessionStore implements SessionStore {
       deviceSessionsKey(deviceId),
       ...slots,
     ];
-    const { Responses } = await this.client.send(
-      new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
-    );
-    const items = Responses?.[this.tableName] ?? [];
+    const items = await this.batchGet(keys, false);
     const find = (key: ItemKey) => items.find((item) => item.pk === key.pk && item.sk === key.sk);
     const counts = slots.map((key) => activeOf(find(key)));
     return {
@@ -537,11 +534,33 @@ export class DynamoDbSessionStore implements SessionStore {
   /** Every slot shard's count, each read strongly consistent (one BatchGetItem). */
   async slotCounts(): Promise<number[]> {
     const keys = this.slotKeys();
-    const { Responses } = await this.client.send(
-      new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-    );
-    const items = Responses?.[this.tableName] ?? [];
+    const items = await this.batchGet(keys, true);
     return keys.map((key) => activeOf(items.find((item) => item.pk === key.pk)));
+  }
+
+  /**
+   * Every item of `keys` that exists. DynamoDB answers a partly throttled BatchGetItem with UnprocessedKeys
+   * (and throws only when every key was throttled): both are read again with back-off, within the contention
+   * budget, so a throttled key is never mistaken for a missing item (a count of zero).
+   */
+  private batchGet(keys: readonly ItemKey[], consistentRead: boolean): Promise<Record<string, unknown>[]> {
+    return withConflictRetry(async () => {
+      const items: Record<string, unknown>[] = [];
+      let pending: Record<string, unknown>[] = keys.map((key) => ({ ...key }));
+      for (let tries = 0; pending.length > 0; tries++) {
+        if (tries >= 10)
+          throw new ContentionError(`${pending.length} keys still unprocessed after ${tries} reads`);
+        if (tries > 0) await sleep(backOffMs(tries));
+        const { Responses, UnprocessedKeys } = await this.client.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: consistentRead } },
+          }),
+        );
+        items.push(...(Responses?.[this.tableName] ?? []));
+        pending = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+      return items;
+    });
   }
 
   async count(): Promise<number> {
