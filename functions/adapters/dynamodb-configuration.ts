@@ -15,25 +15,29 @@ import type { LeaseStore, ShardLease } from '../domain/sessions';
 import { type Settings, type SettingsStore, settingsFromItem } from '../domain/settings';
 import { DynamoDbSessionStore, type SessionStoreOptions } from './dynamodb-session-store';
 import { permissionOf } from './permission-items';
-import { withConflictRetry } from './transactions';
+import { type DocumentSender, retryingContention } from './transactions';
 
 export { DynamoDbSessionStore, type SessionStoreOptions } from './dynamodb-session-store';
 
 export class DynamoDbSettingsStore implements SettingsStore {
+  private readonly db: DocumentSender;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.db = retryingContention(client);
+  }
 
   async get(): Promise<Settings> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: settingsKey, ConsistentRead: true }),
     );
     return settingsFromItem(Item);
   }
 
   async put(settings: Settings, at: number): Promise<void> {
-    await this.client.send(
+    await this.db.send(
       new PutCommand({
         TableName: this.tableName,
         Item: { ...settingsKey, kind: 'settings', ...settings, updatedAt: at },
@@ -43,13 +47,17 @@ export class DynamoDbSettingsStore implements SettingsStore {
 }
 
 export class DynamoDbPermissionStore implements PermissionStore {
+  private readonly db: DocumentSender;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.db = retryingContention(client);
+  }
 
   async set(userId: string, allowed: boolean, at: number): Promise<void> {
-    await this.client.send(
+    await this.db.send(
       new PutCommand({
         TableName: this.tableName,
         Item: {
@@ -66,7 +74,7 @@ export class DynamoDbPermissionStore implements PermissionStore {
   }
 
   async get(userId: string): Promise<UserPermission | undefined> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: permissionKey(userId) }),
     );
     return permissionOf(Item);
@@ -108,14 +116,18 @@ export class DynamoDbConfigurationStores {
 
 /** Pump leases: one item per shard; a takeover bumps the fencing token. */
 export class DynamoDbLeaseStore implements LeaseStore {
+  private readonly db: DocumentSender;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.db = retryingContention(client);
+  }
 
   async acquire(shard: number, owner: string, now: number, until: number): Promise<ShardLease | undefined> {
     try {
-      const { Attributes } = await this.client.send(
+      const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: pumpLeaseKey(shard),
@@ -145,7 +157,7 @@ export class DynamoDbLeaseStore implements LeaseStore {
 
   async renew(lease: ShardLease, until: number): Promise<boolean> {
     try {
-      await this.client.send(
+      await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: pumpLeaseKey(lease.shard),
@@ -165,20 +177,18 @@ export class DynamoDbLeaseStore implements LeaseStore {
   async release(lease: ShardLease): Promise<void> {
     try {
       // The shard's checkpoints are transactions that include the lease item: a release racing the last of them
-      // gets TransactionConflictException, which is retried rather than leaving the lease to expire.
-      await withConflictRetry(() =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: pumpLeaseKey(lease.shard),
-            // leaseUntil, never expiresAt: the table's TTL would delete an item whose expiresAt is in the past,
-            // and the lease item carries the fencing token that must only ever grow.
-            UpdateExpression: 'SET leaseUntil = :past',
-            ConditionExpression: '#owner = :owner AND #token = :token',
-            ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token' },
-            ExpressionAttributeValues: { ':past': 0, ':owner': lease.owner, ':token': lease.token },
-          }),
-        ),
+      // gets TransactionConflictException, which `db` retries rather than leaving the lease to expire.
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: pumpLeaseKey(lease.shard),
+          // leaseUntil, never expiresAt: the table's TTL would delete an item whose expiresAt is in the past,
+          // and the lease item carries the fencing token that must only ever grow.
+          UpdateExpression: 'SET leaseUntil = :past',
+          ConditionExpression: '#owner = :owner AND #token = :token',
+          ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token' },
+          ExpressionAttributeValues: { ':past': 0, ':owner': lease.owner, ':token': lease.token },
+        }),
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;

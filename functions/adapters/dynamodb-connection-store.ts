@@ -20,6 +20,7 @@ import {
 } from '../domain/connections';
 import { deviceKey } from '../domain/devices';
 import { connectionKey, deviceConnectionsPartition, handshakeNonceKey } from '../domain/keys';
+import { type DocumentSender, retryingContention } from './transactions';
 
 /** The connection an item holds, its fields checked; undefined for no item. A malformed item is an error. */
 function connectionStateOf(item: Record<string, unknown> | undefined): ConnectionState | undefined {
@@ -51,14 +52,18 @@ function connectionStateOf(item: Record<string, unknown> | undefined): Connectio
 }
 
 export class DynamoDbConnectionStore implements ConnectionStore {
+  private readonly db: DocumentSender;
+
   constructor(
-    private readonly client: DynamoDBDocumentClient,
+    client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.db = retryingContention(client);
+  }
 
   async open(connection: Connection, nonce: HandshakeNonce): Promise<void> {
     try {
-      await this.client.send(
+      await this.db.send(
         new TransactWriteCommand({
           TransactItems: [
             {
@@ -116,7 +121,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
   }
 
   async remove(connectionId: string): Promise<ConnectionState | undefined> {
-    const { Attributes } = await this.client.send(
+    const { Attributes } = await this.db.send(
       new DeleteCommand({
         TableName: this.tableName,
         Key: connectionKey(connectionId),
@@ -131,7 +136,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     carrying?: string,
   ): Promise<{ state: ConnectionState; seq: number } | undefined> {
     try {
-      const { Attributes } = await this.client.send(
+      const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: connectionKey(connectionId),
@@ -154,7 +159,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
 
   async acceptInbound(connectionId: string, seq: number): Promise<'accepted' | 'replayed' | 'gone'> {
     try {
-      await this.client.send(
+      await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: connectionKey(connectionId),
@@ -176,7 +181,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     seq: number,
   ): Promise<{ state: ConnectionState; replySeq: number } | 'replayed' | 'gone'> {
     try {
-      const { Attributes } = await this.client.send(
+      const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: connectionKey(connectionId),
@@ -197,7 +202,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
   }
 
   async get(connectionId: string): Promise<ConnectionState | undefined> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: connectionKey(connectionId), ConsistentRead: true }),
     );
     return connectionStateOf(Item);
@@ -205,7 +210,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
 
   async release(connectionId: string, sessionId: string): Promise<void> {
     try {
-      await this.client.send(
+      await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: connectionKey(connectionId),
@@ -221,7 +226,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
 
   async markGone(connectionId: string, at: number): Promise<void> {
     try {
-      await this.client.send(
+      await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: connectionKey(connectionId),

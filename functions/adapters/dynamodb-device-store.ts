@@ -20,6 +20,7 @@ import {
   deviceKey,
 } from '../domain/devices';
 import { deviceConnectionsPartition } from '../domain/keys';
+import { type DocumentSender, retryingContention } from './transactions';
 
 const INDEX = 'gsi1';
 const ALL_DEVICES = 'DEVICES';
@@ -60,13 +61,17 @@ function recordOf(item: Item): DeviceRecord {
 }
 
 export class DynamoDbDeviceStore implements DeviceStore, DeviceConnections {
+  private readonly db: DocumentSender;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.db = retryingContention(client);
+  }
 
   async get(deviceId: string): Promise<DeviceRecord | undefined> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: deviceKey(deviceId), ConsistentRead: true }),
     );
     return Item ? recordOf(Item) : undefined;
@@ -74,7 +79,7 @@ export class DynamoDbDeviceStore implements DeviceStore, DeviceConnections {
 
   async create(record: DeviceRecord): Promise<void> {
     try {
-      await this.client.send(
+      await this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
@@ -102,7 +107,7 @@ export class DynamoDbDeviceStore implements DeviceStore, DeviceConnections {
 
   async revoke(deviceId: string, at: number): Promise<DeviceSummary | undefined> {
     try {
-      const { Attributes } = await this.client.send(
+      const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: deviceKey(deviceId),

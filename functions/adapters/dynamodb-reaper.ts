@@ -14,18 +14,21 @@ import {
 import type { ReaperContinuation, ReaperStore } from '../domain/reaper';
 import { activityPage, positionOf } from './session-activity';
 import { checkShards } from './slot-items';
+import { type DocumentSender, retryingContention } from './transactions';
 
 /** Where the reaper stopped in the index (`continuation`, the last gsi1 sort key it examined), between runs. */
 export const reaperStateKey: ItemKey = { pk: 'CONFIG', sk: 'REAPER' };
 
 export class DynamoDbReaperStore implements ReaperStore {
   readonly slotShards: number;
+  private readonly db: DocumentSender;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     options: { readonly slotShards?: number } = {},
   ) {
+    this.db = retryingContention(client);
     this.slotShards = checkShards(options.slotShards ?? DEFAULT_SLOT_SHARDS);
   }
 
@@ -41,7 +44,7 @@ export class DynamoDbReaperStore implements ReaperStore {
   }
 
   async storedCount(slot = 0): Promise<number | undefined> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: slotKey(slot), ConsistentRead: true }),
     );
     return typeof Item?.active === 'number' ? Item.active : undefined;
@@ -65,7 +68,7 @@ export class DynamoDbReaperStore implements ReaperStore {
 
   async repairCount(seen: number | undefined, real: number, slot = 0): Promise<boolean> {
     try {
-      await this.client.send(
+      await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: slotKey(slot),
@@ -86,7 +89,7 @@ export class DynamoDbReaperStore implements ReaperStore {
   }
 
   async loadContinuation(): Promise<ReaperContinuation | undefined> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: reaperStateKey, ConsistentRead: true }),
     );
     const continuation = Item?.continuation;
@@ -96,7 +99,7 @@ export class DynamoDbReaperStore implements ReaperStore {
   }
 
   async saveContinuation(next: ReaperContinuation | undefined, at: number): Promise<void> {
-    await this.client.send(
+    await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: reaperStateKey,

@@ -42,7 +42,15 @@ import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf } from './session-items';
 import { activeOf, checkShards, probeOrder, releaseSlot, shareOf, takeSlot } from './slot-items';
-import { backOffMs, ContentionError, isContention, sleep, withConflictRetry } from './transactions';
+import {
+  backOffMs,
+  ContentionError,
+  type DocumentSender,
+  isContention,
+  retryingContention,
+  sleep,
+  withConflictRetry,
+} from './transactions';
 
 type Item = Record<string, unknown>;
 
@@ -71,12 +79,15 @@ type AdmitAttempt = AdmitOutcome | 'shard-full' | 'shard-contended';
 export class DynamoDbSessionStore implements SessionStore {
   private readonly connections: DynamoDbConnectionStore;
   readonly slotShards: number;
+  /** Sends with contention retried; `client` itself only where contention is handled by the caller. */
+  private readonly db: DocumentSender;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     options: SessionStoreOptions = {},
   ) {
+    this.db = retryingContention(client);
     this.connections = new DynamoDbConnectionStore(client, tableName);
     this.slotShards = checkShards(options.slotShards ?? DEFAULT_SLOT_SHARDS);
   }
@@ -234,7 +245,7 @@ export class DynamoDbSessionStore implements SessionStore {
     sessionId: string,
     update: { sealedImSession: string; cursor: number; signInMethod: string; at: number },
   ): Promise<void> {
-    await this.client.send(
+    await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: sessionKey(sessionId),
@@ -255,7 +266,7 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   async get(sessionId: string): Promise<SessionRecord | undefined> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: sessionKey(sessionId), ConsistentRead: true }),
     );
     return Item ? sessionOf(Item) : undefined;
@@ -316,7 +327,7 @@ export class DynamoDbSessionStore implements SessionStore {
 
   /** The slot shard a stored session counts in (0 when it has none); undefined when it is gone. */
   private async storedSlot(sessionId: string): Promise<number | undefined> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.tableName,
         Key: sessionKey(sessionId),
@@ -330,7 +341,7 @@ export class DynamoDbSessionStore implements SessionStore {
 
   async recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean> {
     try {
-      await this.client.send(
+      await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
@@ -352,7 +363,7 @@ export class DynamoDbSessionStore implements SessionStore {
 
   async markGone(sessionId: string, at: number): Promise<void> {
     try {
-      await this.client.send(
+      await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
@@ -447,7 +458,7 @@ export class DynamoDbSessionStore implements SessionStore {
 
   private async updateIfExists(sessionId: string, expression: string, value: unknown): Promise<void> {
     try {
-      await this.client.send(
+      await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
@@ -506,7 +517,7 @@ export class DynamoDbSessionStore implements SessionStore {
       ],
     ]);
     try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems }));
+      await this.db.send(new TransactWriteCommand({ TransactItems: writes.TransactItems }));
       return 'attached' as const;
     } catch (error) {
       const reasons = writes.reasons(error);
@@ -525,7 +536,7 @@ export class DynamoDbSessionStore implements SessionStore {
 
   /** The ids of the sessions a device holds (its holder item; 1 read). */
   async heldByDevice(deviceId: string): Promise<string[]> {
-    const { Item } = await this.client.send(
+    const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: deviceSessionsKey(deviceId), ConsistentRead: true }),
     );
     return [...idsOf(Item)];

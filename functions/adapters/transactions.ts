@@ -11,6 +11,7 @@ import {
   TransactionCanceledException,
   TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** The item stayed contended for the whole budget; `cause` is the last cancellation. */
 export class ContentionError extends Error {
@@ -75,4 +76,22 @@ export async function withConflictRetry<T>(
       await sleep(wait);
     }
   }
+}
+
+/** The one method the stores call on a DynamoDB document client. */
+export type DocumentSender = Pick<DynamoDBDocumentClient, 'send'>;
+
+/**
+ * `client` with every request retried on contention (see withConflictRetry). A write refused with
+ * TransactionConflictException or a cancelled transaction changed nothing, so sending it again is safe; the SDK
+ * retries neither. Stores send through this, except where contention is itself an answer (admission moves to
+ * another slot shard instead of waiting).
+ */
+export function retryingContention(
+  client: DynamoDBDocumentClient,
+  options?: ConflictRetryOptions,
+): DocumentSender {
+  const send = (command: Parameters<DynamoDBDocumentClient['send']>[0]) =>
+    withConflictRetry(() => client.send(command), options);
+  return { send: send as DynamoDBDocumentClient['send'] };
 }

@@ -17,8 +17,9 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-configuration';
 import { DynamoDbConnectionStore } from '../../functions/adapters/dynamodb-connection-store';
-import { handshakeNonceKey } from '../../functions/domain/keys';
+import { handshakeNonceKey, pumpLeaseKey } from '../../functions/domain/keys';
 import { serviceTable, tables } from '../../functions/tables';
 import {
   dynamoDbLocalClientConfig,
@@ -125,6 +126,48 @@ describe('transaction conflicts', () => {
     }
     expect(seen).toBeInstanceOf(TransactionConflictException);
     expect(strict.stats().writeConflicts).toBeGreaterThan(0);
+  });
+});
+
+describe('the stores under conflicts', () => {
+  it('retry a single write refused for an in-flight transaction instead of failing it (pump lease renewals)', async () => {
+    const leases = new DynamoDbLeaseStore(documents, tableName);
+    const now = Date.now();
+    const lease = await leases.acquire(77, 'pump-a', now, now + 60_000);
+    if (!lease) throw new Error('lease not acquired');
+    // A checkpoint-like transaction that checks the lease item: every renewal racing it is refused by the layer.
+    const fenced = (i: number) =>
+      documents
+        .send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: tableName, Item: { pk: `FENCED#${i}`, sk: 'FENCED' } } },
+              {
+                ConditionCheck: {
+                  TableName: tableName,
+                  Key: pumpLeaseKey(77),
+                  ConditionExpression: '#token = :token',
+                  ExpressionAttributeNames: { '#token': 'token' },
+                  ExpressionAttributeValues: { ':token': lease.token },
+                },
+              },
+            ],
+          }),
+        )
+        .catch(() => undefined);
+    const conflictsBefore = strict.stats().writeConflicts;
+    const renewed: boolean[] = [];
+    for (let round = 0; round < 60; round++) {
+      const [, ok] = await Promise.all([fenced(round), leases.renew(lease, now + 60_000 + round)]);
+      renewed.push(ok);
+    }
+    // The layer refused some renewals (the test would prove nothing otherwise); the store retried every one.
+    expect(strict.stats().writeConflicts).toBeGreaterThan(conflictsBefore);
+    expect(renewed.every(Boolean)).toBe(true);
+    const stored = await documents.send(
+      new GetCommand({ TableName: tableName, Key: pumpLeaseKey(77), ConsistentRead: true }),
+    );
+    expect(stored.Item?.leaseUntil).toBe(now + 60_000 + 59);
   });
 });
 
