@@ -9,6 +9,7 @@
 // Options: --concurrency 1,10,50 --rounds 6 --warmup 2 --lenient --capacity-scale K
 
 import { parseArgs } from 'node:util';
+import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
 import { coldStartReport, ms, summarize, table } from './measure';
@@ -39,7 +40,18 @@ if (levels.some((level) => !Number.isInteger(level) || level < 1) || !(rounds >=
 console.log(
   'Starting the local stack (DynamoDB Local, gateway, CWA simulator; handlers in Lambda environments)…',
 );
-const service = await startServiceFixture({ ...strictStackOptions(values), requestAccounting: true });
+// One CWA user per device: the per-user session cap (maxSessionsPerUser, 10 by default) would refuse the
+// eleventh device of one user, and real storms are many users signing in once each.
+const users = Array.from({ length: Math.max(...levels) }, (_, i) => ({
+  login: `CONTOSO\\storm${i}`,
+  password: `Pw#${i}x`,
+}));
+const service = await startServiceFixture({
+  ...strictStackOptions(values),
+  requestAccounting: true,
+  cwa: { users: users.map((u) => parseUserSpec(`${u.login}:${u.password}`)), contacts: 'none' },
+});
+await Promise.all(users.map((u) => service.stores.permissions.set(u.login, true, Date.now())));
 const recorder = recordInvocations(service.stack);
 const tap = tapRequests(service.stack);
 const loginCalls: AccountedCall[] = [];
@@ -54,7 +66,7 @@ const waitFor = async (done: () => boolean, ms: number) => {
 
 async function round(concurrency: number, measured: boolean) {
   const credentials = await Promise.all(
-    Array.from({ length: concurrency }, () => service.activate('CONTOSO\\alice')),
+    users.slice(0, concurrency).map((u) => service.activate(u.login)),
   );
   // Connected ten at a time: the connects are not measured, and a burst of cold starts on a busy machine
   // could outlast the 29 s integration timeout.
@@ -66,9 +78,9 @@ async function round(concurrency: number, measured: boolean) {
   tap.clear();
   const began = performance.now();
   const results = await Promise.all(
-    clients.map(async (client) => {
+    clients.map(async (client, i) => {
       const sent = performance.now();
-      client.send('login', { password: 'Alice#2007' });
+      client.send('login', { password: users[i]?.password });
       const status = await nextStatus(client, 120_000);
       return { ms: performance.now() - sent, status };
     }),
