@@ -1,5 +1,6 @@
-// `npm run bench -- <name> [args]`: runs one benchmark (a script in bench/) or, with no name, all of the
-// quick ones in turn. Each benchmark prints its own figures; this only picks and runs them.
+// `npm run bench -- <name> [args]`: runs one benchmark (a script in bench/); with no name, all of the quick ones in
+// turn (`--all`: every one, the slow ones too). Each benchmark prints its own figures; this only picks and runs
+// them.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,9 +30,19 @@ const benchmarks: Readonly<Record<string, string>> = {
     "the ops console's added CPU and memory on the local stack during a login storm, page open or not",
 };
 
+/** Benchmarks that take minutes each (a 1,000-session stack, a recorded scenario, several fresh stacks). */
+const slow: ReadonlySet<string> = new Set(['events', 'capacity', 'storm', 'ops-console']);
+
 function usage(): string {
   const rows = Object.entries(benchmarks).map(([name, what]) => `  ${name.padEnd(14)} ${what}`);
-  return ['Usage: npm run bench -- [name] [options]', '', 'Benchmarks:', ...rows, ''].join('\n');
+  return [
+    'Usage: npm run bench -- [name] [options]   (no name: the quick ones; --all: every one)',
+    '',
+    'Benchmarks:',
+    ...rows,
+    `Slow (minutes each; not in a plain \`npm run bench\`): ${[...slow].join(', ')}`,
+    '',
+  ].join('\n');
 }
 
 function run(name: string, args: readonly string[]): number {
@@ -50,11 +61,13 @@ if (name === '--help' || name === '-h') {
   console.log(usage());
   process.exit(0);
 }
-if (name !== undefined && !(name in benchmarks)) {
+const all = name === '--all';
+if (name !== undefined && !all && !(name in benchmarks)) {
   console.error(`Unknown benchmark "${name}".\n\n${usage()}`);
   process.exit(2);
 }
-const names = name === undefined ? Object.keys(benchmarks) : [name];
+const names =
+  name === undefined || all ? Object.keys(benchmarks).filter((each) => all || !slow.has(each)) : [name];
 let failed = 0;
-for (const each of names) if (run(each, name === undefined ? [] : args) !== 0) failed++;
+for (const each of names) if (run(each, name === undefined || all ? [] : args) !== 0) failed++;
 process.exit(failed === 0 ? 0 : 1);
