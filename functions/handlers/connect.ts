@@ -6,11 +6,11 @@ import { config } from '../commons/config';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import { logger, metrics } from '../commons/powertools';
-import { connectionStore, deviceKeyring, deviceStore } from '../commons/stores';
 import type { WebSocketEvent } from '../commons/websocket-event';
 import { HandshakeError } from '../crypto/handshake';
 import { connectionBasics } from '../domain/connections';
 import { authenticateConnection, type DeviceAuthDeps } from '../domain/device-auth';
+import { connectionStore, deviceKeyring, deviceStore } from '../wiring/stores';
 
 function defaultDeps(): DeviceAuthDeps {
   return {

@@ -6,10 +6,10 @@
 
 import { websocketHandler } from '../commons/middleware';
 import { logger } from '../commons/powertools';
-import { endSessionHere } from '../commons/session-ending';
-import { connectionStore, sessionStore, settingsStore } from '../commons/stores';
 import type { WebSocketEvent } from '../commons/websocket-event';
 import type { ConnectionStore } from '../domain/connections';
+import { endSessionHere } from '../wiring/session-ending';
+import { connectionStore, sessionStore, settingsStore } from '../wiring/stores';
 
 export interface DisconnectDeps {
   readonly connections: Pick<ConnectionStore, 'remove'>;

@@ -8,7 +8,9 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { config, pumpShardRange } from '../commons/config';
 import { logger, metrics, tracingMiddleware } from '../commons/powertools';
-import { endSessionHere } from '../commons/session-ending';
+import { DEFAULT_PUMP_OPTIONS, type PumpReport, runPump } from '../domain/event-pump';
+import { shardNeeded } from '../domain/pump-capacity';
+import { endSessionHere } from '../wiring/session-ending';
 import {
   dispatcher,
   imServerFor,
@@ -16,9 +18,7 @@ import {
   leaseStore,
   sessionStore,
   settingsStore,
-} from '../commons/stores';
-import { DEFAULT_PUMP_OPTIONS, type PumpReport, runPump } from '../domain/event-pump';
-import { shardNeeded } from '../domain/pump-capacity';
+} from '../wiring/stores';
 
 export interface PumpEvent {
   readonly shard?: unknown;

@@ -9,8 +9,6 @@ import type { ImSessionCache } from '../commons/im-session';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { logger, metrics } from '../commons/powertools';
-import { endSessionHere } from '../commons/session-ending';
-import { dispatcher, imServerFor, imSessionCache, sessionStore, settingsStore } from '../commons/stores';
 import type { Dispatcher } from '../dispatcher/dispatcher';
 import {
   executeImCommand,
@@ -23,6 +21,8 @@ import {
 } from '../domain/im-commands';
 import type { SessionRecord, SessionStore } from '../domain/sessions';
 import type { Settings } from '../domain/settings';
+import { endSessionHere } from '../wiring/session-ending';
+import { dispatcher, imServerFor, imSessionCache, sessionStore, settingsStore } from '../wiring/stores';
 
 export interface ImCommandHandlerDeps {
   readonly dispatcher: Dispatcher;

@@ -11,12 +11,12 @@ import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { logger, metrics } from '../commons/powertools';
-import { reclaimDeviceHere, reclaimHere } from '../commons/session-ending';
-import { connectionStore, dispatcher, imServerFor, secretSealer, sessionStore } from '../commons/stores';
 import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { StatusMessage } from '../dispatcher/messages';
 import { type LoginCredentials, type LoginDeps, type LoginResult, login } from '../domain/login';
 import { shardsFor } from '../domain/pump-capacity';
+import { reclaimDeviceHere, reclaimHere } from '../wiring/session-ending';
+import { connectionStore, dispatcher, imServerFor, secretSealer, sessionStore } from '../wiring/stores';
 
 const MAX_PASSWORD_CHARS = 1024;
 

@@ -5,8 +5,8 @@ import { sessionIdOf } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
-import { endSessionHere } from '../commons/session-ending';
-import { sessionStore, settingsStore } from '../commons/stores';
+import { endSessionHere } from '../wiring/session-ending';
+import { sessionStore, settingsStore } from '../wiring/stores';
 
 export async function handleLogout(event: ParsedMessageEvent) {
   const sessionId = sessionIdOf(event.message);

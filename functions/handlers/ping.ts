@@ -4,8 +4,8 @@
 import { receiveDeviceFrame } from '../commons/device-frames';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
-import { dispatcher } from '../commons/stores';
 import type { Dispatcher } from '../dispatcher/dispatcher';
+import { dispatcher } from '../wiring/stores';
 
 const MAX_ECHO_CHARS = 1024;
 

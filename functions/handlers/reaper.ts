@@ -7,49 +7,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { DynamoDbReaperStore } from '../adapters/dynamodb-reaper';
-import { dynamoDb } from '../commons/clients/dynamodb';
-import { config } from '../commons/config';
 import { logger, metrics, tracingMiddleware } from '../commons/powertools';
-import { connectionExists, endSessionHere } from '../commons/session-ending';
-import { sessionStore, settingsStore } from '../commons/stores';
-import { type ReaperLimits, type ReaperSummary, reapReasons, runReaper } from '../domain/reaper';
+import { type ReaperSummary, reapReasons } from '../domain/reaper';
 import { sessionLimit } from '../domain/settings';
-
-let reaperStore: DynamoDbReaperStore | undefined;
-
-function reaperStoreHere(): DynamoDbReaperStore {
-  reaperStore ??= new DynamoDbReaperStore(dynamoDb(), config().serviceTableName, {
-    slotShards: config().slotShards,
-  });
-  return reaperStore;
-}
-
-/**
- * One reaper run with the handlers' stores and clients. `now` fixes the run's clock (tests); `timeLeftMs`
- * is the invocation's remaining time, so the run stops taking work before the Lambda timeout.
- */
-export async function runReaperHere(
-  now = Date.now(),
-  limits: ReaperLimits = {},
-  timeLeftMs?: () => number,
-): Promise<ReaperSummary> {
-  const settings = await settingsStore().get();
-  const summary = await runReaper(
-    {
-      store: reaperStoreHere(),
-      sessions: sessionStore(),
-      connectionExists,
-      endSession: (session, reason) => endSessionHere(settings, session, reason, { tellDevice: true }),
-      now: () => now,
-      warn: (message, detail) => logger.warn(message, detail),
-      ...(timeLeftMs ? { timeLeftMs } : {}),
-    },
-    { settings, ...limits },
-  );
-  logger.info('Reaper run', { ...summary });
-  return summary;
-}
+import { runReaperHere } from '../wiring/reaper';
+import { sessionStore, settingsStore } from '../wiring/stores';
 
 /** SessionsReaped by reason (one EMF document per dimension value), CountRepairs, ReaperExamined. */
 export function publishReaperMetrics(summary: ReaperSummary): void {

@@ -5,8 +5,8 @@ import { openDeviceFrame, sessionIdOf } from '../commons/device-frames';
 import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
-import { connectionStore, dispatcher, sessionStore } from '../commons/stores';
 import { loggedOut } from '../domain/end-session';
+import { connectionStore, dispatcher, sessionStore } from '../wiring/stores';
 
 export async function handleResume(event: ParsedMessageEvent) {
   const deps = dispatcher();

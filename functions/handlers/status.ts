@@ -5,8 +5,8 @@ import { sessionIdOf } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
-import { sessionStore } from '../commons/stores';
 import type { SessionStore } from '../domain/sessions';
+import { sessionStore } from '../wiring/stores';
 
 export async function handleStatus(
   event: ParsedMessageEvent,

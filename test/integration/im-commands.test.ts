@@ -164,7 +164,7 @@ describe('IM commands', () => {
   it('ends the session when CWA no longer knows it: session-ended, then Logged Out (cwa-ended)', async () => {
     const { client, sessionId } = await signedIn();
     // CWA ends the session behind the service's back (as a timeout or a CWA restart would).
-    const { imServerFor, imSessionCache, settingsStore } = await import('../../functions/commons/stores');
+    const { imServerFor, imSessionCache, settingsStore } = await import('../../functions/wiring/stores');
     const record = await service.stores.sessions.get(sessionId);
     const imSession = record && (await imSessionCache().open(record));
     if (!imSession) throw new Error('no connectivity cache');

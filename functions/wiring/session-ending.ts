@@ -3,12 +3,12 @@
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
+import { connectionsApi } from '../commons/clients/connections';
+import { logger, metrics } from '../commons/powertools';
 import { type EndSessionOptions, endSession, type LogoutReason } from '../domain/end-session';
 import { type Reclaimed, reclaimDeviceSessions, reclaimSessions } from '../domain/reclaim';
 import type { SessionRecord } from '../domain/sessions';
 import type { Settings } from '../domain/settings';
-import { connectionsApi } from './clients/connections';
-import { logger, metrics } from './powertools';
 import { dispatcher, imServerFor, secretSealer, sessionStore } from './stores';
 
 export function countEnded(reason: LogoutReason | Reclaimed['reason'], metric = 'SessionsEnded'): void {

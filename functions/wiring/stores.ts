@@ -4,6 +4,13 @@
 import { DynamoDbConfigurationStores, DynamoDbLeaseStore } from '../adapters/dynamodb-configuration';
 import { DynamoDbConnectionStore } from '../adapters/dynamodb-connection-store';
 import { DynamoDbDeviceStore } from '../adapters/dynamodb-device-store';
+import { connectionsApi } from '../commons/clients/connections';
+import { dynamoDb } from '../commons/clients/dynamodb';
+import { kms } from '../commons/clients/kms';
+import { config } from '../commons/config';
+import { createImServerResolver, type ImServerResolver } from '../commons/im-servers';
+import { createImSessionCache, type ImSessionCache } from '../commons/im-session';
+import { logger } from '../commons/powertools';
 import { managementApiPoster } from '../dispatcher/connection-poster';
 import { createDispatcher, type Dispatcher } from '../dispatcher/dispatcher';
 import type { ConnectionStore } from '../domain/connections';
@@ -17,13 +24,6 @@ import {
   type DeviceKeyring,
   type SecretSealer,
 } from '../secrets';
-import { connectionsApi } from './clients/connections';
-import { dynamoDb } from './clients/dynamodb';
-import { kms } from './clients/kms';
-import { config } from './config';
-import { createImServerResolver, type ImServerResolver } from './im-servers';
-import { createImSessionCache, type ImSessionCache } from './im-session';
-import { logger } from './powertools';
 
 let connections: ConnectionStore | undefined;
 let devices: DeviceStore | undefined;
