@@ -1,7 +1,7 @@
 // ConnectionStore on the service table: $connect is one transaction (nonce + connection), each sequence
 // step one conditional UpdateItem, $disconnect one DeleteItem.
 
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -20,6 +20,7 @@ import {
 } from '../domain/connections';
 import { deviceKey } from '../domain/devices';
 import { connectionKey, deviceConnectionsPartition, handshakeNonceKey } from '../domain/keys';
+import { namedWrites } from './named-transaction';
 import { type DocumentSender, retryingContention } from './transactions';
 
 /** The connection an item holds, its fields checked; undefined for no item. A malformed item is an error. */
@@ -62,59 +63,63 @@ export class DynamoDbConnectionStore implements ConnectionStore {
   }
 
   async open(connection: Connection, nonce: HandshakeNonce): Promise<void> {
+    const writes = namedWrites([
+      [
+        // Deactivation revokes first, then closes the device's listed connections: checking the status in the
+        // same transaction means no connection can slip in between the two.
+        'device',
+        {
+          ConditionCheck: {
+            TableName: this.tableName,
+            Key: deviceKey(connection.deviceId),
+            ConditionExpression: '#status = :active',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':active': 'active' },
+          },
+        },
+      ],
+      [
+        'nonce',
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...handshakeNonceKey(nonce.deviceId, nonce.nonce),
+              kind: 'nonce',
+              expiresAt: nonce.expiresAt,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+      ],
+      [
+        'connection',
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...connectionKey(connection.connectionId),
+              kind: 'connection',
+              ...connection,
+              inSeq: 0,
+              outSeq: 0,
+              gsi1pk: deviceConnectionsPartition(connection.deviceId),
+              gsi1sk: connection.connectionId,
+              expiresAt: Math.floor(connection.connectedAt / 1000) + connectionRecordTtlSeconds,
+            },
+          },
+        },
+      ],
+    ]);
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              // Deactivation revokes first, then closes the device's listed connections: checking the
-              // status in the same transaction means no connection can slip in between the two.
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: deviceKey(connection.deviceId),
-                ConditionExpression: '#status = :active',
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':active': 'active' },
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...handshakeNonceKey(nonce.deviceId, nonce.nonce),
-                  kind: 'nonce',
-                  expiresAt: nonce.expiresAt,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...connectionKey(connection.connectionId),
-                  kind: 'connection',
-                  ...connection,
-                  inSeq: 0,
-                  outSeq: 0,
-                  gsi1pk: deviceConnectionsPartition(connection.deviceId),
-                  gsi1sk: connection.connectionId,
-                  expiresAt: Math.floor(connection.connectedAt / 1000) + connectionRecordTtlSeconds,
-                },
-              },
-            },
-          ],
-        }),
-      );
+      await this.db.send(new TransactWriteCommand({ TransactItems: writes.TransactItems }));
     } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        const [device, nonceReason] = error.CancellationReasons ?? [];
-        if (device?.Code === 'ConditionalCheckFailed') {
-          throw new DeviceNotActiveError('The device was deactivated', { cause: error });
-        }
-        if (nonceReason?.Code === 'ConditionalCheckFailed') {
-          throw new HandshakeReplayedError('This handshake nonce was used before', { cause: error });
-        }
+      const reasons = writes.reasons(error);
+      if (reasons?.device?.code === 'ConditionalCheckFailed') {
+        throw new DeviceNotActiveError('The device was deactivated', { cause: error });
+      }
+      if (reasons?.nonce?.code === 'ConditionalCheckFailed') {
+        throw new HandshakeReplayedError('This handshake nonce was used before', { cause: error });
       }
       throw error;
     }
