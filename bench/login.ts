@@ -65,9 +65,7 @@ const waitFor = async (done: () => boolean, ms: number) => {
 };
 
 async function round(concurrency: number, measured: boolean) {
-  const credentials = await Promise.all(
-    users.slice(0, concurrency).map((u) => service.activate(u.login)),
-  );
+  const credentials = await Promise.all(users.slice(0, concurrency).map((u) => service.activate(u.login)));
   // Connected ten at a time: the connects are not measured, and a burst of cold starts on a busy machine
   // could outlast the 29 s integration timeout.
   const clients: DeviceClient[] = [];
