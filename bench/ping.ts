@@ -264,6 +264,17 @@ console.log(
 );
 if (Object.keys(notPong).length > 0) console.log(`answers that were not a pong: ${JSON.stringify(notPong)}`);
 console.log(`\nPer invocation: ${describeFigures('ping', figuresOf(pings))}`);
+// Wall time inside the environment, and each request's share of it: where a ping's round trip waits.
+const waits = summarize(pings.map((c) => c.wallMs));
+const byOperation = new Map<string, number[]>();
+for (const call of pings)
+  for (const r of call.requests)
+    byOperation.set(r.operation, [...(byOperation.get(r.operation) ?? []), r.ms]);
+console.log(
+  `  in its environment: p50 ${ms(waits.p50)}, p99 ${ms(waits.p99)}; requests p50: ${[...byOperation]
+    .map(([operation, times]) => `${operation} ${ms(summarize(times).p50)}`)
+    .join(', ')}`,
+);
 console.log('  target: 1 DynamoDB request per ping');
 console.log(strictSummary(service.stack));
 for (const socket of sockets) socket.close();
