@@ -2,16 +2,24 @@
 // sealed pong, send again) through the full local stack; messages/s and round-trip p50/p99. The local limit in
 // the same run: the same gateway code with a trivial echo handler (in this process, answering through
 // `@connections` with a raw keep-alive POST) driven by the same number of WebSocket clients with frames of the
-// ping's size; phases alternate echo, ping, echo. Then the requests, units and CPU of exactly one ping, from
-// the per-invocation accounts (bench/request-accounting.ts).
-// Options: --devices 50 --seconds 10
+// ping's size; phases alternate echo, ping, echo. A last phase sends the ping's one DynamoDB request (the
+// conditional UpdateItem that accepts the frame and reserves the reply's number) as a raw keep-alive POST from
+// as many closed loops, each on an item of its own, through the same strict layer: the bound DynamoDB Local
+// sets on this machine for any design with one write per frame. Then the requests, units and CPU of exactly one ping, from
+// the per-invocation accounts (bench/request-accounting.ts). Before the measured phases, the ping function's
+// environments are started (as provisioned concurrency would) and a warm-up phase runs the same closed loop,
+// so the figures are the warm path's: each environment has opened every device's key and read every
+// connection once (a cache miss costs one GetItem and one Decrypt more), and V8 has compiled the hot code.
+// Options: --devices 50 --seconds 10 --warmup 15
 
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import WebSocket from 'ws';
 import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
 import type { WebSocketEvent } from '../functions/commons/websocket-event';
+import { connectionKey } from '../functions/domain/keys';
 import { stageThrottle } from '../functions/stage';
 import { functionRouteInvoker, startGateway } from '../local/gateway';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
@@ -23,14 +31,16 @@ const { values } = parseArgs({
   options: {
     devices: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '15' },
     ...strictOptions,
   },
 });
 const devices = Number(values.devices);
 const seconds = Number(values.seconds);
-if (!Number.isInteger(devices) || devices < 1 || !(seconds > 0)) {
+const warmupSeconds = Number(values.warmup);
+if (!Number.isInteger(devices) || devices < 1 || !(seconds > 0) || !(warmupSeconds >= 0)) {
   console.error(
-    'Usage: npm run bench -- ping [--devices 50] [--seconds 10] [--lenient] [--capacity-scale K]',
+    'Usage: npm run bench -- ping [--devices 50] [--seconds 10] [--warmup 15] [--lenient] [--capacity-scale K]',
   );
   process.exit(2);
 }
@@ -44,9 +54,13 @@ interface Phase {
 }
 
 /** Runs `loop` on every client until `seconds` are over; each call is one round trip. */
-async function closedLoop(label: string, loops: (() => Promise<void>)[]): Promise<Phase> {
+async function closedLoop(
+  label: string,
+  loops: (() => Promise<void>)[],
+  phaseSeconds = seconds,
+): Promise<Phase> {
   const latencies: number[] = [];
-  const endAt = performance.now() + seconds * 1000;
+  const endAt = performance.now() + phaseSeconds * 1000;
   const began = performance.now();
   await Promise.all(
     loops.map(async (loop) => {
@@ -151,7 +165,71 @@ const echoLoops = sockets.map(
     }),
 );
 
+const lambda = service.stack.lambda;
+if (!lambda) throw new Error('bench ping needs the Lambda runtime');
+const environmentsBefore = lambda.stats().ping?.coldStarts ?? 0;
+await lambda.prewarm('ping', devices);
+const warmup = warmupSeconds > 0 ? await closedLoop('warm-up', pingLoops, warmupSeconds) : undefined;
+// The ping's own write, raw, on items of its own (the devices' connection items keep their numbers).
+const dynamoDbEndpoint = service.stack.endpoints.dynamoDbEndpoint;
+await Promise.all(
+  Array.from({ length: devices }, (_, i) =>
+    service.documents.send(
+      new PutCommand({
+        TableName: service.tableName,
+        Item: { ...connectionKey(`bench-bound-${i}`), kind: 'connection', inSeq: 0, outSeq: 0 },
+      }),
+    ),
+  ),
+);
+const boundLoops = Array.from({ length: devices }, (_, i) => {
+  let seq = 0;
+  return () => {
+    seq += 1;
+    return rawDynamoDbPost(
+      'UpdateItem',
+      JSON.stringify({
+        TableName: service.tableName,
+        Key: { pk: { S: connectionKey(`bench-bound-${i}`).pk }, sk: { S: 'CONN' } },
+        UpdateExpression: 'SET inSeq = :seq ADD outSeq :one',
+        ConditionExpression: 'attribute_exists(pk) AND inSeq < :seq',
+        ExpressionAttributeValues: { ':seq': { N: String(seq) }, ':one': { N: '1' } },
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+  };
+});
+function rawDynamoDbPost(operation: string, body: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const post = request(
+      dynamoDbEndpoint,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': `DynamoDB_20120810.${operation}`,
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        },
+      },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          if (answer.statusCode === 200) resolve();
+          else reject(new Error(`${operation}: ${answer.statusCode} ${Buffer.concat(chunks).toString()}`));
+        });
+      },
+    );
+    post.on('error', reject);
+    post.end(body);
+  });
+}
+
 const recorder = recordInvocations(service.stack);
+const coldStartsBefore = lambda.stats().ping?.coldStarts ?? 0;
 const phases: Phase[] = [];
 phases.push(await closedLoop('echo', echoLoops));
 recorder.reset();
@@ -165,8 +243,12 @@ while (pingCalls().length < pingPhase.roundTrips && Date.now() < accountsBy)
 const pings = pingCalls();
 recorder.stop();
 phases.push(await closedLoop('echo', echoLoops));
+const bound = await closedLoop('UpdateItem', boundLoops);
+phases.push(bound);
 
-console.log(`\n${devices} devices in a closed loop, ${seconds} s per phase (alternating)`);
+console.log(
+  `\n${devices} devices in a closed loop, ${seconds} s per phase (alternating), after ${lambda.environments().ping} ping environments started (${coldStartsBefore - environmentsBefore} cold starts) and ${warmup ? `a ${warmupSeconds} s warm-up (${warmup.roundTrips} pings, ${warmup.perSecond.toFixed(0)}/s)` : 'no warm-up'}; cold starts during the ping phase: ${(lambda.stats().ping?.coldStarts ?? 0) - coldStartsBefore}`,
+);
 console.log(
   table([
     ['phase', 'msgs/s', 'p50', 'p99'],
@@ -177,8 +259,22 @@ const echoMean = ((phases[0]?.perSecond ?? 0) + (phases[2]?.perSecond ?? 0)) / 2
 console.log(
   `ping msgs/s ÷ trivial echo msgs/s (mean of the two echo phases) = ${((phases[1]?.perSecond ?? 0) / echoMean).toFixed(2)} (target ≥ 0.5)`,
 );
+console.log(
+  `ping msgs/s ÷ its one write's bound (raw UpdateItem msgs/s through the strict layer) = ${((phases[1]?.perSecond ?? 0) / bound.perSecond).toFixed(2)}`,
+);
 if (Object.keys(notPong).length > 0) console.log(`answers that were not a pong: ${JSON.stringify(notPong)}`);
 console.log(`\nPer invocation: ${describeFigures('ping', figuresOf(pings))}`);
+// Wall time inside the environment, and each request's share of it: where a ping's round trip waits.
+const waits = summarize(pings.map((c) => c.wallMs));
+const byOperation = new Map<string, number[]>();
+for (const call of pings)
+  for (const r of call.requests)
+    byOperation.set(r.operation, [...(byOperation.get(r.operation) ?? []), r.ms]);
+console.log(
+  `  in its environment: p50 ${ms(waits.p50)}, p99 ${ms(waits.p99)}; requests p50: ${[...byOperation]
+    .map(([operation, times]) => `${operation} ${ms(summarize(times).p50)}`)
+    .join(', ')}`,
+);
 console.log('  target: 1 DynamoDB request per ping');
 console.log(strictSummary(service.stack));
 for (const socket of sockets) socket.close();

@@ -235,6 +235,10 @@ export class FunctionPool {
       },
       // Lambda's memory setting caps the whole process; V8's old generation is the part a worker can cap.
       resourceLimits: { maxOldGenerationSizeMb: settings.memoryMb },
+      // The deployed functions' NODE_OPTIONS (lib/constructs/service-function.ts), not this process's flags:
+      // the bundle is plain JavaScript, so the TypeScript loader the stack runs under (`--import tsx`) would
+      // only hook every module an environment loads at its cold start. Profiling flags pass through.
+      execArgv: ['--enable-source-maps', ...process.execArgv.filter((flag) => flag.startsWith('--cpu-prof'))],
       stdout: true,
       stderr: true,
     });

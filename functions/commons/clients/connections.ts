@@ -1,5 +1,6 @@
 // The `@connections` management API client, built once per process. The SDK's own retries are off: the
-// dispatcher retries throttling itself, boundedly, and must see a 410 at once.
+// dispatcher retries throttling itself, boundedly, and must see a 410 at once. Its middleware is resolved
+// once (cacheMiddleware), not on every post.
 
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConfigError, config } from '../config';
@@ -14,7 +15,12 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
     if (!connectionsEndpoint) throw new ConfigError(['CONNECTIONS_ENDPOINT must be set to reach devices']);
     client = instrumentClient(
       traceClient(
-        new ApiGatewayManagementApiClient({ region, endpoint: connectionsEndpoint, maxAttempts: 1 }),
+        new ApiGatewayManagementApiClient({
+          region,
+          endpoint: connectionsEndpoint,
+          maxAttempts: 1,
+          cacheMiddleware: true,
+        }),
       ),
       'connections',
     );

@@ -1,4 +1,5 @@
-// The KMS client (AWS only: locally a master key file seals secrets), built once per process.
+// The KMS client (AWS only: locally a master key file seals secrets), built once per process; its middleware
+// is resolved once per command class (cacheMiddleware), not on every request.
 
 import { KMSClient } from '@aws-sdk/client-kms';
 import { config } from '../config';
@@ -8,6 +9,9 @@ import { instrumentClient } from '../request-accounting';
 let client: KMSClient | undefined;
 
 export function kms(): KMSClient {
-  client ??= instrumentClient(traceClient(new KMSClient({ region: config().region })), 'kms');
+  client ??= instrumentClient(
+    traceClient(new KMSClient({ region: config().region, cacheMiddleware: true })),
+    'kms',
+  );
   return client;
 }
