@@ -12,7 +12,7 @@ import { dynamoDb } from '../commons/clients/dynamodb';
 import { config } from '../commons/config';
 import { logger, metrics, tracingMiddleware } from '../commons/powertools';
 import { connectionExists, endSessionHere } from '../commons/session-ending';
-import { sessionStore, settingsStore } from '../commons/stores';
+import { currentSettingsStore, sessionStore } from '../commons/stores';
 import { type ReaperLimits, type ReaperSummary, reapReasons, runReaper } from '../domain/reaper';
 import { sessionLimit } from '../domain/settings';
 
@@ -34,7 +34,7 @@ export async function runReaperHere(
   limits: ReaperLimits = {},
   timeLeftMs?: () => number,
 ): Promise<ReaperSummary> {
-  const settings = await settingsStore().get();
+  const settings = await currentSettingsStore().get();
   const summary = await runReaper(
     {
       store: reaperStoreHere(),
@@ -69,7 +69,7 @@ export function activeSessionCount(): Promise<number> {
 
 /** The gauge: sessions admitted now, and the limit admission holds them to (maxSessions, else capacity). */
 export async function readSessionGauge(): Promise<{ active: number; limit: number }> {
-  const [active, settings] = await Promise.all([activeSessionCount(), settingsStore().get()]);
+  const [active, settings] = await Promise.all([activeSessionCount(), currentSettingsStore().get()]);
   return { active, limit: sessionLimit(settings).limit };
 }
 
