@@ -77,6 +77,8 @@ export function partitionLoad(
   rates: Readonly<Record<OperationKind, number>>,
   sessionsRun: number,
   sessionsTarget: number,
+  /** Pump shards in the run and at the target: a `SHARD#k` key's share shrinks by their ratio. */
+  pumpShards: { readonly run: number; readonly target: number } = { run: 1, target: 1 },
 ): HotPartition[] {
   const load = new Map<
     string,
@@ -90,7 +92,13 @@ export function partitionLoad(
     for (const call of sample.calls) {
       for (const p of call.partitions) {
         const fixed = !keyFamily(p.partitionKey).includes('*');
-        const scale = fixed ? 1 : sessionsRun / sessionsTarget;
+        // The pump's shard count follows the sessions (PUMP_SESSIONS_PER_SHARD): more shards at the target.
+        const pumpShard = /^SHARD#\d+$/.test(p.partitionKey);
+        const scale = pumpShard
+          ? pumpShards.run / pumpShards.target
+          : fixed
+            ? 1
+            : sessionsRun / sessionsTarget;
         const perSecond = (p.units / sample.count) * rates[kind] * scale;
         const id = `${p.capacity}\u0000${p.table}\u0000${p.index ?? ''}\u0000${p.partitionKey}`;
         const entry = load.get(id) ?? {

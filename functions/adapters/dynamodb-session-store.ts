@@ -57,6 +57,9 @@ type Item = Record<string, unknown>;
 /** How long ending a session keeps retrying a contended slot shard (ms): most of a route's 10 s timeout. */
 const END_CONTENTION_BUDGET_MS = 8_000;
 
+/** Keys one BatchGetItem may name (DynamoDB quota). */
+const BATCH_GET_KEYS = 100;
+
 /** How long one admission keeps probing shards and retrying conflicts before answering `contended` (ms). */
 const ADMIT_BUDGET_MS = 5_000;
 
@@ -382,8 +385,12 @@ export class DynamoDbSessionStore implements SessionStore {
     return activityPage(this.client, this.tableName, this.slotShards, { limit, start: exclusiveStartKey });
   }
 
+  /**
+   * The shard's sessions: its gsi2 partition holds keys only (a status, checkpoint or presence write leaves
+   * the index alone), so the ids come from the index and the sessions from BatchGetItem, 100 keys a request.
+   */
   async sessionsInShard(shard: number): Promise<SessionRecord[]> {
-    const sessions: SessionRecord[] = [];
+    const keys: ItemKey[] = [];
     const pages = paginateQuery(
       { client: this.client },
       {
@@ -393,8 +400,16 @@ export class DynamoDbSessionStore implements SessionStore {
         ExpressionAttributeValues: { ':p': shardPartition(shard) },
       },
     );
-    for await (const page of pages) sessions.push(...(page.Items ?? []).map(sessionOf));
-    return sessions;
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) keys.push({ pk: String(item.pk), sk: String(item.sk) });
+    }
+    const sessions: SessionRecord[] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+      // A session ended between the query and the read is simply not returned.
+      const items = await this.batchGet(keys.slice(i, i + BATCH_GET_KEYS), false);
+      sessions.push(...items.map(sessionOf));
+    }
+    return sessions.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
   }
 
   async checkpoint(
