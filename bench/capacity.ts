@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
+import { DEFAULT_SLOT_SHARDS } from '../functions/domain/keys';
 import { imCommandActions } from '../functions/routes';
 import { pumpSessionsPerShard, routeRuntime, scheduledRuntime } from '../functions/runtime-settings';
 import { stageThrottle } from '../functions/stage';
@@ -202,7 +203,15 @@ for (const [kind, s] of Object.entries(kinds)) {
   } else console.log(`  ${describeFigures(kind, figuresOf(s.calls))}`);
 }
 
-const partitions = partitionLoad(kinds, rates, sample, load.sessions, { run: shards, target: targetShards });
+const slotShards = DEFAULT_SLOT_SHARDS;
+const partitions = partitionLoad(
+  kinds,
+  rates,
+  sample,
+  load.sessions,
+  { run: shards, target: targetShards },
+  { SLOTS: slotShards, SESSIONS: slotShards },
+);
 console.log(
   `\nTarget: ${load.sessions.toLocaleString('en')} sessions, ${load.loginsPerSecond} logins/s, heartbeat ${load.heartbeatSeconds} s, ` +
     `${load.commandsPerSessionHour} commands and ${load.eventsPerSessionHour} events per session-hour`,

@@ -79,6 +79,12 @@ export function partitionLoad(
   sessionsTarget: number,
   /** Pump shards in the run and at the target: a `SHARD#k` key's share shrinks by their ratio. */
   pumpShards: { readonly run: number; readonly target: number } = { run: 1, target: 1 },
+  /**
+   * Key families a login picks a member of at random (`SLOTS#<i>`, gsi1 `SESSIONS#<i>`): prefix → members.
+   * A small run lands unevenly on them; at thousands of logins a second each gets its mean share, so the
+   * family's load is pooled and reported per member (`SLOTS#* (each of 32)`).
+   */
+  spread: Readonly<Record<string, number>> = {},
 ): HotPartition[] {
   const load = new Map<
     string,
@@ -100,12 +106,15 @@ export function partitionLoad(
             ? 1
             : sessionsRun / sessionsTarget;
         const perSecond = (p.units / sample.count) * rates[kind] * scale;
-        const id = `${p.capacity}\u0000${p.table}\u0000${p.index ?? ''}\u0000${p.partitionKey}`;
+        const [prefix, member, ...more] = p.partitionKey.split('#');
+        const members = more.length === 0 && /^\d+$/.test(member ?? '') ? spread[prefix ?? ''] : undefined;
+        const partitionKey = members ? `${prefix}#* (each of ${members})` : p.partitionKey;
+        const id = `${p.capacity}\u0000${p.table}\u0000${p.index ?? ''}\u0000${partitionKey}`;
         const entry = load.get(id) ?? {
-          p: { capacity: p.capacity, table: p.table, index: p.index, partitionKey: p.partitionKey, fixed },
+          p: { capacity: p.capacity, table: p.table, index: p.index, partitionKey, fixed },
           from: {},
         };
-        entry.from[kind] = (entry.from[kind] ?? 0) + perSecond;
+        entry.from[kind] = (entry.from[kind] ?? 0) + perSecond / (members ?? 1);
         load.set(id, entry);
       }
     }
