@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
+import { SETTINGS_MAX_AGE_SECONDS } from '../functions/adapters/cached-settings';
 import { DEFAULT_SLOT_SHARDS } from '../functions/domain/keys';
 import { imCommandActions } from '../functions/routes';
 import { pumpSessionsPerShard, routeRuntime, scheduledRuntime } from '../functions/runtime-settings';
@@ -204,6 +205,16 @@ for (const [kind, s] of Object.entries(kinds)) {
 }
 
 const slotShards = DEFAULT_SLOT_SHARDS;
+// Environments per route function (Little's law on the local durations, so an overstatement): each reads the
+// settings at most once per SETTINGS_MAX_AGE_SECONDS. The login and the reaper read the item itself.
+const environments = (kind: OperationKind) =>
+  Math.max(1, rates[kind] * (perOperation(kinds[kind], (c) => c.wallMs) / 1000));
+const cachedConfigReadsPerSecond = Object.fromEntries(
+  (['connect', 'status', 'imCommand', 'disconnect'] as const).map((kind) => [
+    kind,
+    environments(kind) / SETTINGS_MAX_AGE_SECONDS,
+  ]),
+);
 const partitions = partitionLoad(
   kinds,
   rates,
@@ -211,6 +222,10 @@ const partitions = partitionLoad(
   load.sessions,
   { run: shards, target: targetShards },
   { SLOTS: slotShards, SESSIONS: slotShards },
+  {
+    pumpShardSeconds: pumps.reduce((sum, c) => sum + c.wallMs / 1000, 0),
+    cachedConfigReadsPerSecond,
+  },
 );
 console.log(
   `\nTarget: ${load.sessions.toLocaleString('en')} sessions, ${load.loginsPerSecond} logins/s, heartbeat ${load.heartbeatSeconds} s, ` +

@@ -85,6 +85,19 @@ export function partitionLoad(
    * family's load is pooled and reported per member (`SLOTS#* (each of 32)`).
    */
   spread: Readonly<Record<string, number>> = {},
+  options: {
+    /**
+     * Shard-seconds the run's pump invocations served: a fixed key the pump reads or writes per shard (the
+     * settings, the slot counts, its lease) follows the target's shards, not its sessions.
+     */
+    readonly pumpShardSeconds?: number;
+    /**
+     * Reads of the settings item (`CONFIG`) per second that a kind can make at most at the target: one per
+     * execution environment per cache lifetime (functions/adapters/cached-settings.ts). A small run starts
+     * every environment cold, so each of its invocations reads; at thousands a second they are warm.
+     */
+    readonly cachedConfigReadsPerSecond?: Readonly<Partial<Record<OperationKind, number>>>;
+  } = {},
 ): HotPartition[] {
   const load = new Map<
     string,
@@ -105,7 +118,25 @@ export function partitionLoad(
           : fixed
             ? 1
             : sessionsRun / sessionsTarget;
-        const perSecond = (p.units / sample.count) * rates[kind] * scale;
+        let perSecond = (p.units / sample.count) * rates[kind] * scale;
+        const perShardKey = kind === 'pumpSessionSecond' && fixed && !pumpShard;
+        if (perShardKey && options.pumpShardSeconds) {
+          perSecond = (p.units / options.pumpShardSeconds) * pumpShards.target;
+        }
+        const cap = options.cachedConfigReadsPerSecond?.[kind];
+        if (
+          cap !== undefined &&
+          p.capacity === 'read' &&
+          p.partitionKey === 'CONFIG' &&
+          p.index === undefined
+        ) {
+          // Each environment reads at most once per cache lifetime: the uncached read rate shrinks to the cap.
+          const reads = sample.calls.filter((c) =>
+            c.partitions.some((q) => q.capacity === 'read' && q.partitionKey === 'CONFIG'),
+          ).length;
+          const uncached = (reads / sample.count) * rates[kind];
+          if (uncached > cap) perSecond *= cap / uncached;
+        }
         const [prefix, member, ...more] = p.partitionKey.split('#');
         const members = more.length === 0 && /^\d+$/.test(member ?? '') ? spread[prefix ?? ''] : undefined;
         const partitionKey = members ? `${prefix}#* (each of ${members})` : p.partitionKey;
