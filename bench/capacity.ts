@@ -310,10 +310,22 @@ console.log(
   `KMS: ${kmsPerSecond.toFixed(0)} requests/s (each local master-key unseal stands for a Decrypt) vs the ` +
     `${kmsQuota.toLocaleString('en')}/s cryptographic-operations quota = ${((100 * kmsPerSecond) / kmsQuota).toFixed(0)} %`,
 );
-const inbound = rates.connect + rates.login + rates.status + rates.imCommand + rates.disconnect;
+// Default route throttling applies to each route on its own (a token bucket per route, functions/stage.ts);
+// all APIs of the account and Region share the account-level limit (10,000 requests/s by default, raisable).
+const routeRates = {
+  connect: rates.connect,
+  login: rates.login,
+  status: rates.status,
+  'IM commands (all routes)': rates.imCommand,
+  disconnect: rates.disconnect,
+};
+const inbound = Object.values(routeRates).reduce((sum, n) => sum + n, 0);
+const [busiestRoute, busiestRate] = Object.entries(routeRates).sort(([, a], [, b]) => b - a)[0] ?? ['', 0];
+const accountRps = 10_000;
 console.log(
-  `API Gateway: ${inbound.toFixed(0)} route invocations/s (connect, login, status, commands, disconnect) vs the stage throttle ` +
-    `${stageThrottle.rateLimit.toLocaleString('en')}/s (functions/stage.ts) = ${((100 * inbound) / stageThrottle.rateLimit).toFixed(0)} %`,
+  `API Gateway: busiest route ${busiestRoute} ${busiestRate.toFixed(0)}/s vs the stage's per-route throttle ` +
+    `${stageThrottle.rateLimit.toLocaleString('en')}/s (functions/stage.ts) = ${((100 * busiestRate) / stageThrottle.rateLimit).toFixed(0)} %; ` +
+    `all routes ${inbound.toFixed(0)}/s vs the account's ${accountRps.toLocaleString('en')}/s = ${((100 * inbound) / accountRps).toFixed(0)} %`,
 );
 
 // Cost per session-hour, prices of docs/deploy.md (us-east-1, on demand, arm64).
