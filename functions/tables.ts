@@ -67,6 +67,7 @@ export const serviceTable: TableDefinition = {
           'lastStatusAt',
           'goneAt',
           'signInMethod',
+          'signInDeadline',
           'shard',
           'slot',
           'countsTowardsUser',
