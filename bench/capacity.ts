@@ -10,8 +10,10 @@
 import { parseArgs } from 'node:util';
 import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
+import { SETTINGS_MAX_AGE_SECONDS } from '../functions/adapters/cached-settings';
+import { DEFAULT_SLOT_SHARDS } from '../functions/domain/keys';
 import { imCommandActions } from '../functions/routes';
-import { routeRuntime, scheduledRuntime } from '../functions/runtime-settings';
+import { pumpSessionsPerShard, routeRuntime, scheduledRuntime } from '../functions/runtime-settings';
 import { stageThrottle } from '../functions/stage';
 import { cwaUser, EventInbox } from '../test/support/chat';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
@@ -186,6 +188,8 @@ for (const kind of Object.keys(kinds) as OperationKind[]) {
   if (kind !== 'pumpSessionSecond') kinds[kind] = { ...kinds[kind], count: kinds[kind].calls.length };
 }
 const rates = ratesAt(load);
+// At the target the pump runs as many shards as its per-shard bound asks (PUMP_SESSIONS_PER_SHARD).
+const targetShards = Math.max(1, Math.ceil(load.sessions / pumpSessionsPerShard));
 
 console.log('\nMeasured per operation (each invocation by its own account):');
 for (const [kind, s] of Object.entries(kinds)) {
@@ -200,7 +204,29 @@ for (const [kind, s] of Object.entries(kinds)) {
   } else console.log(`  ${describeFigures(kind, figuresOf(s.calls))}`);
 }
 
-const partitions = partitionLoad(kinds, rates, sample, load.sessions);
+const slotShards = DEFAULT_SLOT_SHARDS;
+// Environments per route function (Little's law on the local durations, so an overstatement): each reads the
+// settings at most once per SETTINGS_MAX_AGE_SECONDS. The login and the reaper read the item itself.
+const environments = (kind: OperationKind) =>
+  Math.max(1, rates[kind] * (perOperation(kinds[kind], (c) => c.wallMs) / 1000));
+const cachedConfigReadsPerSecond = Object.fromEntries(
+  (['connect', 'status', 'imCommand', 'disconnect'] as const).map((kind) => [
+    kind,
+    environments(kind) / SETTINGS_MAX_AGE_SECONDS,
+  ]),
+);
+const partitions = partitionLoad(
+  kinds,
+  rates,
+  sample,
+  load.sessions,
+  { run: shards, target: targetShards },
+  { SLOTS: slotShards, SESSIONS: slotShards },
+  {
+    pumpShardSeconds: pumps.reduce((sum, c) => sum + c.wallMs / 1000, 0),
+    cachedConfigReadsPerSecond,
+  },
+);
 console.log(
   `\nTarget: ${load.sessions.toLocaleString('en')} sessions, ${load.loginsPerSecond} logins/s, heartbeat ${load.heartbeatSeconds} s, ` +
     `${load.commandsPerSessionHour} commands and ${load.eventsPerSessionHour} events per session-hour`,
@@ -243,25 +269,30 @@ for (const kind of ['connect', 'login', 'status', 'imCommand', 'disconnect'] as 
   concurrencyTotal += concurrency;
   lambdaRows.push([kind, rates[kind].toFixed(1), `${duration.toFixed(0)} ms`, concurrency.toFixed(0)]);
 }
-lambdaRows.push(['eventPump', `${shards} per ${pumpPeriodMs / 1000} s here`, 'its period', String(shards)]);
+lambdaRows.push([
+  'eventPump',
+  `${targetShards} shards (${pumpSessionsPerShard} sessions each)`,
+  'its period',
+  String(targetShards),
+]);
 console.log(table(lambdaRows));
 console.log(
-  `  total ≈ ${(concurrencyTotal + shards).toFixed(0)} (account default 1,000; durations here are on a shared 2-core machine, AWS's are shorter)`,
+  `  total ≈ ${(concurrencyTotal + targetShards).toFixed(0)} (account default 1,000; durations here are on a shared 2-core machine, AWS's are shorter)`,
 );
 
 // The pump environment: sessions per shard, its CPU per session-second, its sockets.
 const pumpCpuMs = pumps.reduce((sum, c) => sum + c.cpuMs, 0);
 const pumpSessionSeconds = pumps.reduce((sum, c) => sum + (c.wallMs / 1000) * (sample / shards), 0);
 const cpuPerSessionSecondMs = pumpSessionSeconds > 0 ? pumpCpuMs / pumpSessionSeconds : 0;
-const perShard = load.sessions / shards;
-const pumpMemoryMb = scheduledRuntime('eventPump', shards).memoryMb;
+const perShard = load.sessions / targetShards;
+const pumpMemoryMb = scheduledRuntime('eventPump', targetShards).memoryMb;
 const vcpu = pumpMemoryMb / 1769;
 const cpuShare = (perShard * cpuPerSessionSecondMs) / 1000 / vcpu;
 // One held long-poll per session (its CWA socket), the DynamoDB pool (256, functions/commons/clients) and
 // the @connections pool (the SDK default 50), plus the runtime's own ~20.
 const fds = perShard + 256 + 50 + 20;
 console.log(
-  `\nPump environment at ${shards} shards: ${perShard.toLocaleString('en')} sessions each; CPU ${cpuPerSessionSecondMs.toFixed(3)} ms per session-second ` +
+  `\nPump environment at ${targetShards} shards: ${perShard.toLocaleString('en')} sessions each; CPU ${cpuPerSessionSecondMs.toFixed(3)} ms per session-second ` +
     `→ ${(100 * cpuShare).toFixed(0)} % of its ${vcpu.toFixed(2)} vCPU (${pumpMemoryMb} MB); file descriptors ≈ ${Math.round(fds).toLocaleString('en')} of 1,024 ` +
     `(${((100 * fds) / 1024).toFixed(0)} %). Target: none over 70 %. Shards for 70 %: ≥ ${Math.ceil(
       Math.max(
@@ -279,10 +310,22 @@ console.log(
   `KMS: ${kmsPerSecond.toFixed(0)} requests/s (each local master-key unseal stands for a Decrypt) vs the ` +
     `${kmsQuota.toLocaleString('en')}/s cryptographic-operations quota = ${((100 * kmsPerSecond) / kmsQuota).toFixed(0)} %`,
 );
-const inbound = rates.connect + rates.login + rates.status + rates.imCommand + rates.disconnect;
+// Default route throttling applies to each route on its own (a token bucket per route, functions/stage.ts);
+// all APIs of the account and Region share the account-level limit (10,000 requests/s by default, raisable).
+const routeRates = {
+  connect: rates.connect,
+  login: rates.login,
+  status: rates.status,
+  'IM commands (all routes)': rates.imCommand,
+  disconnect: rates.disconnect,
+};
+const inbound = Object.values(routeRates).reduce((sum, n) => sum + n, 0);
+const [busiestRoute, busiestRate] = Object.entries(routeRates).sort(([, a], [, b]) => b - a)[0] ?? ['', 0];
+const accountRps = 10_000;
 console.log(
-  `API Gateway: ${inbound.toFixed(0)} route invocations/s (connect, login, status, commands, disconnect) vs the stage throttle ` +
-    `${stageThrottle.rateLimit.toLocaleString('en')}/s (functions/stage.ts) = ${((100 * inbound) / stageThrottle.rateLimit).toFixed(0)} %`,
+  `API Gateway: busiest route ${busiestRoute} ${busiestRate.toFixed(0)}/s vs the stage's per-route throttle ` +
+    `${stageThrottle.rateLimit.toLocaleString('en')}/s (functions/stage.ts) = ${((100 * busiestRate) / stageThrottle.rateLimit).toFixed(0)} %; ` +
+    `all routes ${inbound.toFixed(0)}/s vs the account's ${accountRps.toLocaleString('en')}/s = ${((100 * inbound) / accountRps).toFixed(0)} %`,
 );
 
 // Cost per session-hour, prices of docs/deploy.md (us-east-1, on demand, arm64).
@@ -319,7 +362,8 @@ function costPerSecond(withLogins: boolean) {
     }
   }
   dollars +=
-    (shards / 60) * (price.schedule + price.lambdaRequest) + shards * (pumpMemoryMb / 1024) * price.gbSecond;
+    (targetShards / 60) * (price.schedule + price.lambdaRequest) +
+    targetShards * (pumpMemoryMb / 1024) * price.gbSecond;
   dollars += (load.sessions / 60) * price.connectionMinute;
   return dollars;
 }

@@ -5,6 +5,7 @@
 // (shards=S) race in the same run, alternating.
 
 import { parseArgs } from 'node:util';
+import { DEFAULT_SLOT_SHARDS } from '../functions/domain/keys';
 import { type RaceResult, raceAdmissions, startRaceWorld } from '../test/support/admission-race';
 import { table } from './measure';
 
@@ -12,7 +13,7 @@ const { values } = parseArgs({
   options: {
     'capacity-scale': { type: 'string', default: '100' },
     logins: { type: 'string' },
-    shards: { type: 'string', default: '8' },
+    shards: { type: 'string', default: String(DEFAULT_SLOT_SHARDS) },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '64' },
   },

@@ -8,10 +8,21 @@ export interface KeyAttribute {
   readonly type: KeyType;
 }
 
+/**
+ * What an index holds besides the keys. An index is written only when an item gains, loses or changes an
+ * entry's key or projected attributes, and each write costs the projected entry's size (DynamoDB developer
+ * guide, "Provisioned throughput considerations for global secondary indexes"): project only what is read.
+ */
+export type IndexProjection =
+  | { readonly type: 'ALL' }
+  | { readonly type: 'KEYS_ONLY' }
+  | { readonly type: 'INCLUDE'; readonly nonKeyAttributes: readonly string[] };
+
 export interface GlobalIndexDefinition {
   readonly indexName: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
+  readonly projection: IndexProjection;
 }
 
 export interface TableDefinition {
@@ -36,16 +47,46 @@ export const serviceTable: TableDefinition = {
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
   globalIndexes: [
+    // Sessions by activity (reclaim, reaper, admin), devices, permissions, a device's connections: what those
+    // queries read, and nothing a frame, a checkpoint or presence rewrites (inSeq, outSeq, cursor,
+    // sealedImSession, lastPresenceAt), so those writes leave the index alone.
     {
       indexName: 'gsi1',
       partitionKey: { name: 'gsi1pk', type: 'S' },
       sortKey: { name: 'gsi1sk', type: 'S' },
+      projection: {
+        type: 'INCLUDE',
+        nonKeyAttributes: [
+          // sessions (functions/adapters/session-items.ts, sessionOf)
+          'sessionId',
+          'userId',
+          'deviceId',
+          'connectionId',
+          'state',
+          'createdAt',
+          'lastStatusAt',
+          'goneAt',
+          'signInMethod',
+          'signInDeadline',
+          'shard',
+          'slot',
+          'countsTowardsUser',
+          // devices (dynamodb-device-store list) and permissions (permissionOf)
+          'status',
+          'activatedAt',
+          'revokedAt',
+          'allowed',
+          'updatedAt',
+        ],
+      },
     },
-    // Sessions by event-pump shard: each pump queries its shard's sessions, never the whole table.
+    // Sessions by event-pump shard: each pump queries its shard's session ids (keys only, so no session write
+    // but its creation and deletion touches the index) and reads the sessions themselves by key.
     {
       indexName: 'gsi2',
       partitionKey: { name: 'gsi2pk', type: 'S' },
       sortKey: { name: 'gsi2sk', type: 'S' },
+      projection: { type: 'KEYS_ONLY' },
     },
   ],
   timeToLiveAttribute: 'expiresAt',

@@ -77,6 +77,27 @@ export function partitionLoad(
   rates: Readonly<Record<OperationKind, number>>,
   sessionsRun: number,
   sessionsTarget: number,
+  /** Pump shards in the run and at the target: a `SHARD#k` key's share shrinks by their ratio. */
+  pumpShards: { readonly run: number; readonly target: number } = { run: 1, target: 1 },
+  /**
+   * Key families a login picks a member of at random (`SLOTS#<i>`, gsi1 `SESSIONS#<i>`): prefix → members.
+   * A small run lands unevenly on them; at thousands of logins a second each gets its mean share, so the
+   * family's load is pooled and reported per member (`SLOTS#* (each of 32)`).
+   */
+  spread: Readonly<Record<string, number>> = {},
+  options: {
+    /**
+     * Shard-seconds the run's pump invocations served: a fixed key the pump reads or writes per shard (the
+     * settings, the slot counts, its lease) follows the target's shards, not its sessions.
+     */
+    readonly pumpShardSeconds?: number;
+    /**
+     * Reads of the settings item (`CONFIG`) per second that a kind can make at most at the target: one per
+     * execution environment per cache lifetime (functions/adapters/cached-settings.ts). A small run starts
+     * every environment cold, so each of its invocations reads; at thousands a second they are warm.
+     */
+    readonly cachedConfigReadsPerSecond?: Readonly<Partial<Record<OperationKind, number>>>;
+  } = {},
 ): HotPartition[] {
   const load = new Map<
     string,
@@ -90,14 +111,41 @@ export function partitionLoad(
     for (const call of sample.calls) {
       for (const p of call.partitions) {
         const fixed = !keyFamily(p.partitionKey).includes('*');
-        const scale = fixed ? 1 : sessionsRun / sessionsTarget;
-        const perSecond = (p.units / sample.count) * rates[kind] * scale;
-        const id = `${p.capacity}\u0000${p.table}\u0000${p.index ?? ''}\u0000${p.partitionKey}`;
+        // The pump's shard count follows the sessions (PUMP_SESSIONS_PER_SHARD): more shards at the target.
+        const pumpShard = /^SHARD#\d+$/.test(p.partitionKey);
+        const scale = pumpShard
+          ? pumpShards.run / pumpShards.target
+          : fixed
+            ? 1
+            : sessionsRun / sessionsTarget;
+        let perSecond = (p.units / sample.count) * rates[kind] * scale;
+        const perShardKey = kind === 'pumpSessionSecond' && fixed && !pumpShard;
+        if (perShardKey && options.pumpShardSeconds) {
+          perSecond = (p.units / options.pumpShardSeconds) * pumpShards.target;
+        }
+        const cap = options.cachedConfigReadsPerSecond?.[kind];
+        if (
+          cap !== undefined &&
+          p.capacity === 'read' &&
+          p.partitionKey === 'CONFIG' &&
+          p.index === undefined
+        ) {
+          // Each environment reads at most once per cache lifetime: the uncached read rate shrinks to the cap.
+          const reads = sample.calls.filter((c) =>
+            c.partitions.some((q) => q.capacity === 'read' && q.partitionKey === 'CONFIG'),
+          ).length;
+          const uncached = (reads / sample.count) * rates[kind];
+          if (uncached > cap) perSecond *= cap / uncached;
+        }
+        const [prefix, member, ...more] = p.partitionKey.split('#');
+        const members = more.length === 0 && /^\d+$/.test(member ?? '') ? spread[prefix ?? ''] : undefined;
+        const partitionKey = members ? `${prefix}#* (each of ${members})` : p.partitionKey;
+        const id = `${p.capacity}\u0000${p.table}\u0000${p.index ?? ''}\u0000${partitionKey}`;
         const entry = load.get(id) ?? {
-          p: { capacity: p.capacity, table: p.table, index: p.index, partitionKey: p.partitionKey, fixed },
+          p: { capacity: p.capacity, table: p.table, index: p.index, partitionKey, fixed },
           from: {},
         };
-        entry.from[kind] = (entry.from[kind] ?? 0) + perSecond;
+        entry.from[kind] = (entry.from[kind] ?? 0) + perSecond / (members ?? 1);
         load.set(id, entry);
       }
     }

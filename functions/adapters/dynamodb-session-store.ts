@@ -57,6 +57,12 @@ type Item = Record<string, unknown>;
 /** How long ending a session keeps retrying a contended slot shard (ms): most of a route's 10 s timeout. */
 const END_CONTENTION_BUDGET_MS = 8_000;
 
+/** Slot shards one admission round tries before it reads the counts again. */
+const PROBES_PER_ROUND = 4;
+
+/** Keys one BatchGetItem may name (DynamoDB quota). */
+const BATCH_GET_KEYS = 100;
+
 /** How long one admission keeps probing shards and retrying conflicts before answering `contended` (ms). */
 const ADMIT_BUDGET_MS = 5_000;
 
@@ -120,7 +126,7 @@ export class DynamoDbSessionStore implements SessionStore {
 
   /**
    * Rounds over the shards with room (by the hint, then by strongly consistent reads), one transaction attempt
-   * per shard: a shard found full or contended sends the login to the next. After each round the shards are
+   * per shard, at most PROBES_PER_ROUND a round: a shard found full or contended sends the login to the next. After each round the shards are
    * read again; `full` only when every shard is at its share. Contended rounds back off (full jitter) until the
    * budget, then `contended`. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems for the
    * reads: under a storm every refused login would hold every shard item and cancel admissions and endings.)
@@ -131,7 +137,9 @@ export class DynamoDbSessionStore implements SessionStore {
     let counts = input.slotHint ?? (await this.slotCounts());
     for (let round = 1; ; round++) {
       let contended = false;
-      for (const shard of probeOrder(counts, total, this.slotShards)) {
+      // A few shards a round, then a fresh read: with a stale hint, trying every shard it shows with room
+      // would spend a transaction on each one that filled since (up to ADMISSION_SHARDS of them).
+      for (const shard of probeOrder(counts, total, this.slotShards).slice(0, PROBES_PER_ROUND)) {
         const outcome = await this.admitInto(shard, input);
         if (outcome === 'shard-contended') contended = true;
         else if (outcome !== 'shard-full') return outcome;
@@ -382,8 +390,12 @@ export class DynamoDbSessionStore implements SessionStore {
     return activityPage(this.client, this.tableName, this.slotShards, { limit, start: exclusiveStartKey });
   }
 
+  /**
+   * The shard's sessions: its gsi2 partition holds keys only (a status, checkpoint or presence write leaves
+   * the index alone), so the ids come from the index and the sessions from BatchGetItem, 100 keys a request.
+   */
   async sessionsInShard(shard: number): Promise<SessionRecord[]> {
-    const sessions: SessionRecord[] = [];
+    const keys: ItemKey[] = [];
     const pages = paginateQuery(
       { client: this.client },
       {
@@ -393,8 +405,16 @@ export class DynamoDbSessionStore implements SessionStore {
         ExpressionAttributeValues: { ':p': shardPartition(shard) },
       },
     );
-    for await (const page of pages) sessions.push(...(page.Items ?? []).map(sessionOf));
-    return sessions;
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) keys.push({ pk: String(item.pk), sk: String(item.sk) });
+    }
+    const sessions: SessionRecord[] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+      // A session ended between the query and the read is simply not returned.
+      const items = await this.batchGet(keys.slice(i, i + BATCH_GET_KEYS), false);
+      sessions.push(...items.map(sessionOf));
+    }
+    return sessions.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
   }
 
   async checkpoint(

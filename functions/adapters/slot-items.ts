@@ -42,22 +42,24 @@ export function releaseSlot(tableName: string, shard: number): WriteAction {
   };
 }
 
-/** The shards to try, in order: those with room by the hint (in random order, so logins spread), never a shard whose share is 0. */
+/**
+ * The shards to try, in order: those with room by the hint, never a shard whose share is 0, in a random order
+ * weighted by the room each has left (Efraimidis–Spirakis: sort by u^(1/room) descending). Logins then spread
+ * over the shards in proportion to their free slots, so a shard with one slot left draws few contenders (each
+ * extra contender is a transaction cancelled for conflict) while one with many draws more.
+ */
 export function probeOrder(
   hint: readonly number[] | undefined,
   total: number,
   shards: number,
   random = Math.random,
 ): number[] {
-  const order: number[] = [];
+  const keyed: { shard: number; key: number }[] = [];
   for (let shard = 0; shard < shards; shard++) {
-    if (shareOf(shard, total, shards) > (hint?.[shard] ?? 0)) order.push(shard);
+    const room = shareOf(shard, total, shards) - (hint?.[shard] ?? 0);
+    if (room > 0) keyed.push({ shard, key: random() ** (1 / room) });
   }
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
-  return order;
+  return keyed.sort((a, b) => b.key - a.key).map(({ shard }) => shard);
 }
 
 /** The count an item holds (absent: 0). */

@@ -30,8 +30,11 @@ export function slotKey(shard: number): ItemKey {
   return { pk: `SLOTS#${shard}`, sk: 'SLOTS' };
 }
 
-/** Slot shards by default: enough that no shard item or gsi1 partition is hot at 2,000 logins/s. */
-export const DEFAULT_SLOT_SHARDS = 8;
+/**
+ * Slot shards by default: enough that no shard item or gsi1 partition is over half its limit at 2,000
+ * logins/s and 100,000 sessions (`npm run bench -- capacity`; docs/deploy.md, capacity table).
+ */
+export const DEFAULT_SLOT_SHARDS = 32;
 
 /** The most slot shards a deployment may use (the login snapshot reads them all in one BatchGetItem). */
 export const MAX_SLOT_SHARDS = 64;

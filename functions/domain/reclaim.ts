@@ -61,7 +61,12 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
   await Promise.all(
     sessions.map(async (session, index) => {
       const decision = decisions[index];
-      if (decision && (await deps.endSession(session, decision.reason))) reclaimed.push(decision);
+      if (!decision) return;
+      // The index's copy holds only what choosing needs (gsi1 projects no connectivity cache): end the session
+      // as stored, so its CWA session is signed out too — unless it moved to another connection meanwhile.
+      const current = await deps.sessions.get(session.sessionId);
+      if (!current || current.connectionId !== session.connectionId) return;
+      if (await deps.endSession(current, decision.reason)) reclaimed.push(decision);
     }),
   );
   return reclaimed;

@@ -11,7 +11,7 @@ import { logger, metrics, tracingMiddleware } from '../commons/powertools';
 import { type ReaperSummary, reapReasons } from '../domain/reaper';
 import { sessionLimit } from '../domain/settings';
 import { runReaperHere } from '../wiring/reaper';
-import { sessionStore, settingsStore } from '../wiring/stores';
+import { currentSettingsStore, sessionStore } from '../wiring/stores';
 
 /** SessionsReaped by reason (one EMF document per dimension value), CountRepairs, ReaperExamined. */
 export function publishReaperMetrics(summary: ReaperSummary): void {
@@ -31,7 +31,7 @@ export function activeSessionCount(): Promise<number> {
 
 /** The gauge: sessions admitted now, and the limit admission holds them to (maxSessions, else capacity). */
 export async function readSessionGauge(): Promise<{ active: number; limit: number }> {
-  const [active, settings] = await Promise.all([activeSessionCount(), settingsStore().get()]);
+  const [active, settings] = await Promise.all([activeSessionCount(), currentSettingsStore().get()]);
   return { active, limit: sessionLimit(settings).limit };
 }
 

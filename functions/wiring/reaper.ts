@@ -7,7 +7,7 @@ import { config } from '../commons/config';
 import { logger } from '../commons/powertools';
 import { type ReaperLimits, type ReaperSummary, runReaper } from '../domain/reaper';
 import { connectionExists, endSessionHere } from './session-ending';
-import { sessionStore, settingsStore } from './stores';
+import { currentSettingsStore, sessionStore } from './stores';
 
 let reaperStore: DynamoDbReaperStore | undefined;
 
@@ -27,7 +27,7 @@ export async function runReaperHere(
   limits: ReaperLimits = {},
   timeLeftMs?: () => number,
 ): Promise<ReaperSummary> {
-  const settings = await settingsStore().get();
+  const settings = await currentSettingsStore().get();
   const summary = await runReaper(
     {
       store: reaperStoreHere(),

@@ -1,6 +1,7 @@
 // The stores, sealer, keyring, CWA connectors and dispatcher the handlers use, built once per process on
 // the module-scope clients.
 
+import { CachedSettingsStore } from '../adapters/cached-settings';
 import { DynamoDbConfigurationStores, DynamoDbLeaseStore } from '../adapters/dynamodb-configuration';
 import { DynamoDbConnectionStore } from '../adapters/dynamodb-connection-store';
 import { DynamoDbDeviceStore } from '../adapters/dynamodb-device-store';
@@ -34,6 +35,7 @@ let imServers: ImServerResolver | undefined;
 let dispatcherInstance: Dispatcher | undefined;
 let leases: LeaseStore | undefined;
 let imSessions: ImSessionCache | undefined;
+let cachedSettings: SettingsStore | undefined;
 
 export function leaseStore(): LeaseStore {
   leases ??= new DynamoDbLeaseStore(dynamoDb(), config().serviceTableName);
@@ -67,7 +69,14 @@ export function sessionStore(): SessionStore {
   return configurationStores().sessions;
 }
 
+/** Settings at most SETTINGS_MAX_AGE_SECONDS old (adapters/cached-settings.ts): never for admission. */
 export function settingsStore(): SettingsStore {
+  cachedSettings ??= new CachedSettingsStore(configurationStores().settings);
+  return cachedSettings;
+}
+
+/** Settings read strongly consistent on every call (the reaper: once a run). */
+export function currentSettingsStore(): SettingsStore {
   return configurationStores().settings;
 }
 

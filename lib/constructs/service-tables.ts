@@ -7,6 +7,7 @@ import {
   AttributeType,
   Billing,
   type CfnGlobalTable,
+  ProjectionType,
   TableV2,
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -61,6 +62,12 @@ export class ServiceTables extends Construct {
           indexName: index.indexName,
           partitionKey: attribute(index.partitionKey),
           ...(index.sortKey ? { sortKey: attribute(index.sortKey) } : {}),
+          ...(index.projection.type === 'INCLUDE'
+            ? {
+                projectionType: ProjectionType.INCLUDE,
+                nonKeyAttributes: [...index.projection.nonKeyAttributes],
+              }
+            : { projectionType: ProjectionType[index.projection.type] }),
         })),
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
         deletionProtection: props.deletionProtection ?? true,

@@ -7,17 +7,18 @@ import {
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
   type KeySchemaElement,
+  type Projection,
   ResourceInUseException,
   type TableDescription,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { KeyAttribute, TableDefinition } from '../../functions/tables';
+import type { IndexProjection, KeyAttribute, TableDefinition } from '../../functions/tables';
 
 export class TableMismatchError extends Error {
   override name = 'TableMismatchError';
 }
 
-/** Pure CreateTable input for one definition: on-demand billing, every GSI projecting all attributes. */
+/** Pure CreateTable input for one definition: on-demand billing, each GSI with its definition's projection. */
 export function createTableInput(table: TableDefinition, tableName: string): CreateTableCommandInput {
   const attributes = new Map<string, KeyAttribute>();
   const remember = (attribute: KeyAttribute | undefined): void => {
@@ -41,7 +42,7 @@ export function createTableInput(table: TableDefinition, tableName: string): Cre
       GlobalSecondaryIndexes: table.globalIndexes.map((index) => ({
         IndexName: index.indexName,
         KeySchema: keySchema(index.partitionKey, index.sortKey),
-        Projection: { ProjectionType: 'ALL' },
+        Projection: projectionOf(index.projection),
       })),
     }),
   };
@@ -82,9 +83,16 @@ async function enableTimeToLive(client: DynamoDBClient, tableName: string, attri
 function assertSameKeys(wanted: CreateTableCommandInput, existing: TableDescription | undefined): void {
   const describe = (keys: readonly KeySchemaElement[] | undefined): string =>
     (keys ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
-  const indexes = (list: readonly { IndexName?: string; KeySchema?: KeySchemaElement[] }[] | undefined) =>
+  // A projection that changed matters too: a query would miss attributes the old index never held.
+  const projected = (p: Projection | undefined): string =>
+    [p?.ProjectionType ?? 'ALL', ...[...(p?.NonKeyAttributes ?? [])].sort()].join('+');
+  const indexes = (
+    list:
+      | readonly { IndexName?: string; KeySchema?: KeySchemaElement[]; Projection?: Projection }[]
+      | undefined,
+  ) =>
     (list ?? [])
-      .map((i) => `${i.IndexName}(${describe(i.KeySchema)})`)
+      .map((i) => `${i.IndexName}(${describe(i.KeySchema)};${projected(i.Projection)})`)
       .sort()
       .join(' ');
   const want = `${describe(wanted.KeySchema)} ${indexes(wanted.GlobalSecondaryIndexes)}`;
@@ -102,4 +110,11 @@ function keySchema(partitionKey: KeyAttribute, sortKey: KeyAttribute | undefined
     { AttributeName: partitionKey.name, KeyType: 'HASH' },
     ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
   ];
+}
+
+/** The CreateTable form of an index projection. */
+export function projectionOf(projection: IndexProjection): Projection {
+  return projection.type === 'INCLUDE'
+    ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...projection.nonKeyAttributes] }
+    : { ProjectionType: projection.type };
 }

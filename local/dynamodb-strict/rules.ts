@@ -19,9 +19,12 @@ interface KeyNames {
   readonly sk?: string;
 }
 
+/** What an index entry holds besides the keys: every attribute, or only those named. */
+type Projected = { readonly all: true } | { readonly all: false; readonly attributes: ReadonlySet<string> };
+
 interface TableSchema extends KeyNames {
   readonly name: string;
-  readonly indexes: readonly (KeyNames & { readonly name: string })[];
+  readonly indexes: readonly (KeyNames & { readonly name: string; readonly projected: Projected })[];
 }
 
 /** What the layer saw; bench and tests read it from GET /stats. */
@@ -322,10 +325,15 @@ export class StrictRules {
     for (const index of t.schema.indexes) {
       const was = before.get(index.name);
       const is = now.get(index.name);
+      // An index is written only when the entry's keys or projected attributes change, and a write costs the
+      // projected entry's size (DynamoDB developer guide: GSI provisioned throughput considerations).
+      const wasEntry = was && projectedEntry(t.schema, index, old);
+      const isEntry = is && projectedEntry(t.schema, index, after);
+      if (was && is && was.entry === is.entry && wasEntry === isEntry) continue;
       if (was && (!is || was.entry !== is.entry)) {
-        charges.push({ partition: was.partition, units: writeUnits(itemSize(old)) });
+        charges.push({ partition: was.partition, units: writeUnits(entrySize(wasEntry)) });
       }
-      if (is) charges.push({ partition: is.partition, units: writeUnits(itemSize(after)) });
+      if (is) charges.push({ partition: is.partition, units: writeUnits(entrySize(isEntry)) });
     }
     return charges;
   }
@@ -413,7 +421,11 @@ async function describe(upstream: Upstream, table: string): Promise<TableSchema>
   const { Table } = await upstream.call<{
     Table: {
       KeySchema: KeySchemaElement[];
-      GlobalSecondaryIndexes?: { IndexName: string; KeySchema: KeySchemaElement[] }[];
+      GlobalSecondaryIndexes?: {
+        IndexName: string;
+        KeySchema: KeySchemaElement[];
+        Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] };
+      }[];
     };
   }>('DescribeTable', { TableName: table });
   const names = (schema: KeySchemaElement[]): KeyNames => {
@@ -426,6 +438,10 @@ async function describe(upstream: Upstream, table: string): Promise<TableSchema>
     indexes: (Table.GlobalSecondaryIndexes ?? []).map((index) => ({
       name: index.IndexName,
       ...names(index.KeySchema),
+      projected:
+        (index.Projection?.ProjectionType ?? 'ALL') === 'ALL'
+          ? { all: true as const }
+          : { all: false as const, attributes: new Set(index.Projection?.NonKeyAttributes ?? []) },
     })),
   };
 }
@@ -449,6 +465,25 @@ function partitionId(table: string, index: string | undefined, value: unknown): 
 
 function basePartition(schema: TableSchema, key: Item): string {
   return partitionId(schema.name, undefined, key[schema.pk]);
+}
+
+/** An index entry as JSON (attributes in name order): the table's and the index's keys, then what it projects. */
+function projectedEntry(
+  schema: TableSchema,
+  index: TableSchema['indexes'][number],
+  image: Item | undefined,
+): string | undefined {
+  if (!image) return undefined;
+  const keys = new Set([schema.pk, schema.sk, index.pk, index.sk].filter((k) => k !== undefined));
+  const names = Object.keys(image)
+    .filter((name) => keys.has(name) || index.projected.all || index.projected.attributes.has(name))
+    .sort();
+  return JSON.stringify(Object.fromEntries(names.map((name) => [name, image[name]])));
+}
+
+/** The size of an entry built by projectedEntry. */
+function entrySize(entry: string | undefined): number {
+  return entry === undefined ? 0 : itemSize(JSON.parse(entry) as Item);
 }
 
 /** The index entries an item image has: only items carrying an index's key attributes are in that index. */

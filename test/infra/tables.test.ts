@@ -4,6 +4,7 @@
 import type { CfnResource } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { type KeyAttribute, serviceTable, tables } from '../../functions/tables';
+import { projectionOf } from '../../local/dynamodb-local/tables';
 import { resourceOf, synthesize } from './template';
 
 function keySchema(partitionKey: KeyAttribute, sortKey?: KeyAttribute) {
@@ -46,7 +47,7 @@ describe('service tables', () => {
       definition.globalIndexes.map((index) => ({
         IndexName: index.indexName,
         KeySchema: keySchema(index.partitionKey, index.sortKey),
-        Projection: { ProjectionType: 'ALL' },
+        Projection: projectionOf(index.projection),
       })),
     );
   });

@@ -1,13 +1,14 @@
 // Admission over slot shards on the strict DynamoDB layer (transaction conflicts as AWS has them): a race of
 // more logins than slots admits exactly the limit — never more, and no login refused while a slot is free —
 // with one shard (the single count item of before) and with several; a device retrying its login frame never
-// takes two slots; ending releases the shard the session recorded; a released pump lease survives the TTL sweep.
+// takes two slots; ending releases the shard the session recorded; a released pump lease survives the TTL sweep;
+// a storm at capacity scale 100 loses no login to throttling or conflicts.
 
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-configuration';
 import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-store';
-import { connectionKey, pumpLeaseKey } from '../../functions/domain/keys';
+import { connectionKey, DEFAULT_SLOT_SHARDS, pumpLeaseKey } from '../../functions/domain/keys';
 import type { SessionRecord } from '../../functions/domain/sessions';
 import { type RaceWorld, raceAdmissions, startRaceWorld } from '../support/admission-race';
 
@@ -59,6 +60,33 @@ describe('admission race', () => {
     expect(result.counted).toBe(40);
     expect(result.busyWithSlotFree).toBe(0);
   }, 120_000);
+});
+
+// The scale model of a login storm: every per-partition limit at 1/100 (10 write units per second per key), so
+// throttling and conflicts bite as at 2,000 logins/s on AWS. No login may be lost to them: each is admitted or,
+// once every shard is at its share, refused as full.
+describe('login storm at capacity scale 100', () => {
+  let scaled: RaceWorld;
+  beforeAll(async () => {
+    scaled = await startRaceWorld({ capacityScale: 100 });
+  }, 60_000);
+  afterAll(async () => {
+    await scaled?.stop();
+  });
+
+  it('the default slot shards: exactly the limit admitted, the rest full, none lost to contention', async () => {
+    const result = await raceAdmissions(scaled, {
+      shards: DEFAULT_SLOT_SHARDS,
+      logins: 120,
+      limit: 60,
+      perSecond: 20,
+      concurrency: 32,
+    });
+    expect(result.errors).toEqual([]);
+    expect(result.outcomes).toEqual({ admitted: 60, full: 60 });
+    expect(result.counted).toBe(60);
+    expect(result.busyWithSlotFree).toBe(0);
+  }, 180_000);
 });
 
 describe('one login, one slot', () => {

@@ -199,6 +199,66 @@ describe('per-partition throughput (scale model, --capacity-scale 100)', () => {
   });
 });
 
+describe('index projections (write units per index entry)', () => {
+  it('charges an index only when the entry’s keys or projected attributes change, by the projected size', async () => {
+    const key = { pk: 'SESSION#projection', sk: 'SESSION' };
+    // A 3 KB attribute gsi1 does not project (the sealed connectivity cache) and gsi2 holds keys only.
+    await documents.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          ...key,
+          sessionId: 'projection',
+          lastStatusAt: 1,
+          cursor: 1,
+          sealedImSession: 'x'.repeat(3_000),
+          gsi1pk: 'SESSIONS#0',
+          gsi1sk: '1#projection',
+          gsi2pk: 'SHARD#0',
+          gsi2sk: 'projection',
+        },
+      }),
+    );
+    const charges: { partition: string; units: number }[] = [];
+    const stop = strict.ledger((charge) => {
+      if (charge.capacity === 'write') charges.push(charge);
+    });
+    const chargedTo = (index: string) =>
+      charges.filter((c) => c.partition.includes(`/${index}\u0000`)).map((c) => c.units);
+    try {
+      // A checkpoint: only unprojected attributes change.
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key,
+          UpdateExpression: 'SET #cursor = :c, sealedImSession = :s',
+          ExpressionAttributeNames: { '#cursor': 'cursor' },
+          ExpressionAttributeValues: { ':c': 2, ':s': 'y'.repeat(3_000) },
+        }),
+      );
+      expect(chargedTo('gsi1')).toEqual([]);
+      expect(chargedTo('gsi2')).toEqual([]);
+      charges.length = 0;
+      // A status message: gsi1's sort key moves (old entry deleted, new one put), each a small entry.
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key,
+          UpdateExpression: 'SET lastStatusAt = :at, gsi1sk = :sk',
+          ExpressionAttributeValues: { ':at': 2, ':sk': '2#projection' },
+        }),
+      );
+      expect(chargedTo('gsi1')).toEqual([1, 1]);
+      expect(chargedTo('gsi2')).toEqual([]);
+      // The base item is charged by its whole size.
+      const base = charges.filter((c) => c.partition.includes('SESSION#projection'));
+      expect(base.reduce((sum, c) => sum + c.units, 0)).toBe(4);
+    } finally {
+      stop();
+    }
+  });
+});
+
 describe('time to live', () => {
   it('deletes expired handshake nonces in the background and keeps live ones', async () => {
     const store = new DynamoDbConnectionStore(documents, tableName);

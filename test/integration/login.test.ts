@@ -115,10 +115,17 @@ describe('login', () => {
     const first = await device();
     expect(statusOf(await login(first))).toMatchObject({ status: 'Accepted' });
     await new Promise((resolve) => setTimeout(resolve, 1200));
+    const cwaSessions = service.stack.cwa.sessionCount();
     const second = await device();
     expect(statusOf(await login(second))).toMatchObject({ status: 'Accepted' });
     expect(statusOf(await nextStatus(first))).toMatchObject({ status: 'Logged Out', reason: 'reclaimed' });
     expect(await service.stores.sessions.count()).toBe(1);
+    // The reclaimed session was signed out of CWA (one out, the newcomer's in): reclaim ends the session as
+    // stored, with its connectivity cache, not gsi1's narrower copy.
+    await eventually(
+      async () => (service.stack.cwa.sessionCount() === cwaSessions ? true : undefined),
+      10_000,
+    );
   });
 
   it('reclaims a session whose device vanished without a $disconnect (@connections says 410)', async () => {

@@ -70,11 +70,15 @@ describe('reaper', () => {
     const silent = await signIn();
     await wait(1100);
     const live = await signIn();
+    const cwaSessions = service.stack.cwa.sessionCount();
 
     const summary = await runReaperHere();
 
     expect(summary).toMatchObject({ ended: { inactivity: 1, 'out-of-coverage': 0 }, more: false });
     await expectLoggedOut(silent.client, silent.sessionId, 'inactivity');
+    // Signed out of CWA too: the session it ended was read whole, with its connectivity cache (gsi1 does not
+    // project it).
+    expect(service.stack.cwa.sessionCount()).toBe(cwaSessions - 1);
     expect(await service.stores.sessions.get(silent.sessionId)).toBeUndefined();
     expect(await service.stores.sessions.get(live.sessionId)).toBeDefined();
     expect(await service.stores.sessions.count()).toBe(1);

@@ -50,7 +50,10 @@ describe('createTableInput', () => {
             { AttributeName: 'gsi1pk', KeyType: 'HASH' },
             { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: expect.arrayContaining(['sessionId', 'lastStatusAt', 'slot', 'status']),
+          },
         },
         {
           IndexName: 'gsi2',
@@ -58,7 +61,7 @@ describe('createTableInput', () => {
             { AttributeName: 'gsi2pk', KeyType: 'HASH' },
             { AttributeName: 'gsi2sk', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
     });
@@ -69,7 +72,9 @@ describe('createTableInput', () => {
       id: 'Plain',
       envVar: 'PLAIN_TABLE_NAME',
       partitionKey: { name: 'pk', type: 'S' },
-      globalIndexes: [{ indexName: 'byPk', partitionKey: { name: 'pk', type: 'S' } }],
+      globalIndexes: [
+        { indexName: 'byPk', partitionKey: { name: 'pk', type: 'S' }, projection: { type: 'ALL' } },
+      ],
       timeToLiveAttribute: 'ttl',
     };
     expect(createTableInput(table, 'plain').AttributeDefinitions).toEqual([

@@ -4,6 +4,7 @@ import { BadRequestError } from '../../functions/commons/errors';
 import { websocketHandler } from '../../functions/commons/middleware';
 import { toResult } from '../../functions/commons/middleware/ws-response';
 import { RouteNotServedError, wsRouter } from '../../functions/commons/middleware/ws-router';
+import { DEFAULT_SLOT_SHARDS } from '../../functions/domain/keys';
 import { pumpSessionsPerShard } from '../../functions/runtime-settings';
 import { lambdaContext, wsEvent } from '../support/events';
 
@@ -90,7 +91,7 @@ describe('loadConfig', () => {
       pumpSessionsPerShard: pumpSessionsPerShard,
       cwaMaxSockets: pumpSessionsPerShard + 16,
       pumpRunMs: 55_000,
-      slotShards: 8,
+      slotShards: DEFAULT_SLOT_SHARDS,
     });
   });
 
