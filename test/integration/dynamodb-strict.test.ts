@@ -192,7 +192,9 @@ describe('the stores under conflicts', () => {
     ]);
     expect(outcomes.every((o) => o === 'saved')).toBe(true);
     expect(renewed).toBe(true);
-    expect(strict.stats().writeConflicts + strict.stats().transactionsCancelledByConflict).toBe(conflictsBefore);
+    expect(strict.stats().writeConflicts + strict.stats().transactionsCancelledByConflict).toBe(
+      conflictsBefore,
+    );
     // The previous owner wakes up: the successor's token on the session refuses it, and the cursor stays.
     expect(await sessions.checkpoint(ids[0] as string, { from: 5, to: 9, lease: old })).toBe('fenced');
     // The cursor condition: a checkpoint from where the cursor no longer is moves nothing.
