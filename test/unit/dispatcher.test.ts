@@ -135,10 +135,17 @@ describe('dispatcher', () => {
   });
 });
 
+/** The connection carries `sessionId` (a signed-in session). */
+function carry(connections: MemoryConnectionStore, sessionId: string) {
+  const state = connections.records.get('c1');
+  if (!state) throw new Error('no connection c1');
+  connections.records.set('c1', { ...state, sessionId });
+}
+
 describe('dispatcher: a block of sequence numbers for a batch of events', () => {
   it('reserves a batch in one write; every frame opens under its own number; a device opens each once', async () => {
     const { dispatcher, connections, posted } = setup();
-    connections.records.set('c1', { ...(connections.records.get('c1') as never), sessionId: 's1' });
+    carry(connections, 's1');
     const writes: number[] = [];
     const nextOutbound = connections.nextOutbound.bind(connections);
     connections.nextOutbound = async (id, carrying, count) => {
@@ -163,7 +170,7 @@ describe('dispatcher: a block of sequence numbers for a batch of events', () => 
 
   it('reserves nothing for a session the connection no longer carries (no event after Logged Out)', async () => {
     const { dispatcher, connections, posted } = setup();
-    connections.records.set('c1', { ...(connections.records.get('c1') as never), sessionId: 's2' });
+    carry(connections, 's2');
     expect(await dispatcher.reserveForSession('c1', 's1', 3)).toBeUndefined();
     expect(await dispatcher.reserveForSession('nobody', 's1', 3)).toBeUndefined();
     expect(connections.records.get('c1')?.outSeq).toBe(0);
@@ -172,7 +179,7 @@ describe('dispatcher: a block of sequence numbers for a batch of events', () => 
 
   it("gives a too-large event's number to the message after it, so no number is skipped for nothing", async () => {
     const { dispatcher, connections, posted } = setup();
-    connections.records.set('c1', { ...(connections.records.get('c1') as never), sessionId: 's1' });
+    carry(connections, 's1');
     const block = await dispatcher.reserveForSession('c1', 's1', 2);
     if (!block) throw new Error('no block');
     const random = randomBytes(140_000).toString('base64');
