@@ -103,6 +103,13 @@ export interface PumpOptions {
   readonly presenceEveryMs: number;
   /** Pause after a CWA failure other than a session's end. */
   readonly retryAfterMs: number;
+  /**
+   * After handing over, how long in-flight requests may still finish (ms). A poll CWA still holds, or a CWA
+   * request waiting out its own timeout (10 s), is left behind: its worker delivers nothing more, and the
+   * next owner fetches the same events from the stored cursor. Without a bound the invocation ran into its
+   * Lambda timeout, was killed and lost its report.
+   */
+  readonly drainMs: number;
 }
 
 export const DEFAULT_PUMP_OPTIONS = {
@@ -110,6 +117,7 @@ export const DEFAULT_PUMP_OPTIONS = {
   refreshMs: 2_000,
   presenceEveryMs: 4 * 60 * 1000,
   retryAfterMs: 1_000,
+  drainMs: 2_000,
 } as const;
 
 export interface PumpReport {
@@ -380,7 +388,14 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     // those polls fetched is fetched again by the next owner from the same cursor (nothing lost), and a
     // checkpoint of ours after the next owner took the lease is fenced.
     if (!fenced) await deps.leases.release(held);
-    await Promise.allSettled([...workers.values()].map((worker) => worker.done));
+    let drained: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...workers.values()].map((worker) => worker.done)),
+      new Promise<void>((resolve) => {
+        drained = setTimeout(resolve, options.drainMs);
+      }),
+    ]);
+    clearTimeout(drained);
   }
   return { acquired: true, sessions: workers.size, delivered, fenced };
 }
