@@ -16,6 +16,7 @@ import { cwaUser } from '../test/support/chat';
 import { startServiceFixture } from '../test/support/service-fixture';
 import { startDeviceFleets } from './device-fleet';
 import { coldStartReport, ms, summarize, table } from './measure';
+import { describeFigures, figuresOf, recordInvocations } from './request-accounting';
 import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
 
 const { values } = parseArgs({
@@ -49,13 +50,16 @@ const users = Array.from({ length: sessions }, (_, i) => {
   return { login: `CONTOSO\\${name}`, password: `Pw#${i}x`, sip: `sip:${name}@contoso.com` };
 });
 /** Pump invocations as [start, end] (epoch ms) with their report, from the scheduler's log (every outcome). */
-const pumpRuns: Array<{ start: number; end: number; sessions: number; busyMs: number }> = [];
+const pumpRuns: Array<{ start: number; end: number; sessions: number; busyMs: number; delivered: number }> =
+  [];
 let pollFailures = 0;
 console.log(
   `Starting the local stack with ${sessions} CWA users, pump shards ${minShards}…${shards} of ${perShard} sessions…`,
 );
 const service = await startServiceFixture({
   lambda: values['in-process'] === true ? 'in-process' : 'environments',
+  // Every request of every pump invocation, to give DynamoDB requests per delivered event exactly.
+  requestAccounting: values['in-process'] !== true,
   ...strictStackOptions(values),
   pumpShards: shards,
   pumpMinShards: minShards,
@@ -81,16 +85,20 @@ const service = await startServiceFixture({
   log: (line) => {
     const run = /\[scheduler\] eventPump \{.*?\} → \w+ \((?:[^;)]*; )?(\d+) ms\)(?: (\{.*\}))?/.exec(line);
     if (!run) return;
-    const report = run[2] ? (JSON.parse(run[2]) as { sessions?: number; busyMs?: number }) : {};
+    const report = run[2]
+      ? (JSON.parse(run[2]) as { sessions?: number; busyMs?: number; delivered?: number })
+      : {};
     const end = Date.now();
     pumpRuns.push({
       start: end - Number(run[1]),
       end,
       sessions: report.sessions ?? 0,
       busyMs: report.busyMs ?? 0,
+      delivered: report.delivered ?? 0,
     });
   },
 });
+const recorder = values['in-process'] === true ? undefined : recordInvocations(service.stack);
 await service.setSettings({ maxSessions: sessions + 10, connectionCapacity: sessions + 10 });
 for (let i = 0; i < users.length; i += 50)
   await Promise.all(
@@ -253,6 +261,22 @@ console.log(
   `  CPU per delivered message: stack process (gateway, handlers' environments, DynamoDB layer, bot) ${perMessage(cpuMs(mainCpu))}; ` +
     `CWA simulator ${cwaProcess === 'own' ? perMessage(cwaCpuMs) : '(in the stack process)'}; device processes (${fleets.length}) ${perMessage(fleetCpuMs)}`,
 );
+if (recorder) {
+  // Whole pump invocations (set-up and the window alike) against the events they reported delivering: every
+  // request a pump made (polls' refresh queries, lease renewals, settings reads) counts against its events.
+  const pumpCalls = recorder.calls.filter((call) => call.fn === 'eventPump');
+  const deliveredByPumps = pumpRuns.reduce((n, run) => n + run.delivered, 0);
+  const f = figuresOf(pumpCalls);
+  const perEvent = (n: number) => ((n * f.calls) / Math.max(1, deliveredByPumps)).toFixed(3);
+  const dynamoDb = Object.entries(f.byOperation)
+    .filter(([op]) => op.startsWith('dynamodb:'))
+    .map(([op, n]) => `${op.slice('dynamodb:'.length)} ${perEvent(n)}`)
+    .join(', ');
+  console.log(
+    `  DynamoDB requests per delivered event (${pumpCalls.length} pump invocations, ${deliveredByPumps} events): ${perEvent(f.dynamoDbRequests)} (${dynamoDb})`,
+  );
+  console.log(`  ${describeFigures('pump invocation', f)}`);
+}
 console.log(strictSummary(service.stack));
 bot.connector.close();
 process.exit(0);

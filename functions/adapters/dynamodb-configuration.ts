@@ -176,8 +176,8 @@ export class DynamoDbLeaseStore implements LeaseStore {
 
   async release(lease: ShardLease): Promise<void> {
     try {
-      // The shard's checkpoints are transactions that include the lease item: a release racing the last of them
-      // gets TransactionConflictException, which `db` retries rather than leaving the lease to expire.
+      // A release racing a transaction that includes the lease item gets TransactionConflictException, which
+      // `db` retries rather than leaving the lease to expire.
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,

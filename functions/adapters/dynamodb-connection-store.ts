@@ -1,5 +1,5 @@
 // ConnectionStore on the service table: $connect is one transaction (nonce + connection), each sequence
-// step one conditional UpdateItem, $disconnect one DeleteItem.
+// step (one number, or a block for a batch of events) one conditional UpdateItem, $disconnect one DeleteItem.
 
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -139,23 +139,29 @@ export class DynamoDbConnectionStore implements ConnectionStore {
   async nextOutbound(
     connectionId: string,
     carrying?: string,
+    count = 1,
   ): Promise<{ state: ConnectionState; seq: number } | undefined> {
+    if (!Number.isSafeInteger(count) || count < 1)
+      throw new RangeError(`Sequence numbers are reserved one or more at a time, not ${count}`);
     try {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: connectionKey(connectionId),
-          UpdateExpression: 'ADD outSeq :one',
+          UpdateExpression: 'ADD outSeq :count',
           // Without it, ADD on a vanished connection would create a ghost record. With `carrying`, an event
           // of a session the connection no longer carries (after its Logged Out) is never sent.
           ConditionExpression:
             carrying === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND sessionId = :sid',
-          ExpressionAttributeValues: { ':one': 1, ...(carrying === undefined ? {} : { ':sid': carrying }) },
+          ExpressionAttributeValues: {
+            ':count': count,
+            ...(carrying === undefined ? {} : { ':sid': carrying }),
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
       const state = connectionStateOf(Attributes);
-      return state ? { state, seq: state.outSeq } : undefined;
+      return state ? { state, seq: state.outSeq - count + 1 } : undefined;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;

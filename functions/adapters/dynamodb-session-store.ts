@@ -18,7 +18,6 @@ import {
   deviceSessionsKey,
   type ItemKey,
   permissionKey,
-  pumpLeaseKey,
   sessionKey,
   settingsKey,
   shardPartition,
@@ -421,50 +420,37 @@ export class DynamoDbSessionStore implements SessionStore {
     sessionId: string,
     update: { from: number; to: number; sealedImSession?: string; lease: ShardLease },
   ): Promise<CheckpointOutcome> {
-    const writes = namedWrites([
-      [
-        'lease',
-        {
-          // The fencing token: a pump that lost its lease (paused, then resumed) cannot move a cursor.
-          ConditionCheck: {
-            TableName: this.tableName,
-            Key: pumpLeaseKey(update.lease.shard),
-            ConditionExpression: '#token = :token AND #owner = :owner',
-            ExpressionAttributeNames: { '#token': 'token', '#owner': 'owner' },
-            ExpressionAttributeValues: { ':token': update.lease.token, ':owner': update.lease.owner },
-          },
-        },
-      ],
-      [
-        'session',
-        {
-          Update: {
-            TableName: this.tableName,
-            Key: sessionKey(sessionId),
-            UpdateExpression: `SET #cursor = :to${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
-            ConditionExpression: '#cursor = :from',
-            ExpressionAttributeNames: { '#cursor': 'cursor' },
-            ExpressionAttributeValues: {
-              ':to': update.to,
-              ':from': update.from,
-              ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
-            },
-          },
-        },
-      ],
-    ]);
     try {
-      // Every checkpoint of a shard checks the one lease item, so checkpoints of its sessions conflict with
-      // each other and with lease renewals (TransactionConflict): retried, or the events would be re-sent.
-      await withConflictRetry(() =>
-        this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems })),
+      // One UpdateItem on the session, fenced by the shard's token stamped on the session itself: a
+      // transaction that also checked the shard's lease item made every checkpoint of the shard conflict with
+      // every other (TransactionConflict on the one lease item) and with the lease renewals — a hot item at a
+      // few dozen events per second. A pump that lost its lease is refused here once its successor has
+      // checkpointed the session (the successor's token is higher), and stops at its next renewal otherwise;
+      // the cursor condition alone already forbids skipping or double-moving the cursor.
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: `SET #cursor = :to, pumpToken = :token${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
+          ConditionExpression:
+            'attribute_exists(pk) AND #cursor = :from AND (attribute_not_exists(pumpToken) OR pumpToken <= :token)',
+          ExpressionAttributeNames: { '#cursor': 'cursor' },
+          ExpressionAttributeValues: {
+            ':to': update.to,
+            ':from': update.from,
+            ':token': update.lease.token,
+            ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
       );
       return 'saved';
     } catch (error) {
-      const reasons = writes.reasons(error);
-      if (reasons?.lease?.code === 'ConditionalCheckFailed') return 'fenced';
-      if (reasons?.session?.code === 'ConditionalCheckFailed') return 'moved';
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const token = rawNumber(error.Item, 'pumpToken');
+      // A later owner of the shard wrote this session: we lost the lease. Otherwise the cursor moved (or the
+      // session is gone): continue from what is stored.
+      return token !== undefined && token > update.lease.token ? 'fenced' : 'moved';
     }
   }
 

@@ -136,8 +136,14 @@ function send(spec: HttpRequestSpec): Promise<HttpExchange> {
         ...(body === undefined ? {} : { 'Content-Length': String(body.length) }),
       },
     });
+    // Timers run before I/O in each turn of the event loop: after a stall (a starved thread, a GC pause) the
+    // deadline would fire ahead of an answer already waiting on the socket. setImmediate runs after this
+    // turn's I/O, so an answer that arrived in time is read first; only then is the request given up.
     const deadline = setTimeout(
-      () => request.destroy(new DeadlineExceeded(`no response within ${spec.timeoutMs} ms`)),
+      () =>
+        setImmediate(() => {
+          if (!settled) request.destroy(new DeadlineExceeded(`no response within ${spec.timeoutMs} ms`));
+        }),
       spec.timeoutMs,
     );
     request.on('error', fail);

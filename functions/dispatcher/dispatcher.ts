@@ -76,10 +76,27 @@ export interface Dispatcher {
   /** Sends a message to a connection under a newly handed-out sequence number. */
   send(connectionId: string, message: DeviceMessage): Promise<DeliveryOutcome>;
   /**
-   * Like send, but only while the connection still carries `sessionId` (events): after the session's
-   * `Logged Out` — it ended or moved — nothing more of it reaches that connection ('gone').
+   * Reserves `count` sequence numbers in one write for messages to the connection while it still carries
+   * `sessionId` (a batch of events): after the session's `Logged Out` — it ended or moved — nothing more of
+   * it reaches that connection (undefined: 'gone'). Send the batch through the block at once, in order: the
+   * device accepts a number up to 64 below the highest it has seen (docs/device-protocol.md).
    */
-  sendForSession(connectionId: string, sessionId: string, message: DeviceMessage): Promise<DeliveryOutcome>;
+  reserveForSession(
+    connectionId: string,
+    sessionId: string,
+    count: number,
+  ): Promise<OutboundBlock | undefined>;
+}
+
+/** Sequence numbers reserved for a batch; each `send` uses the next one. */
+export interface OutboundBlock {
+  /** Numbers not used yet. */
+  readonly remaining: number;
+  /**
+   * Seals and posts under the next number. A message too large for a frame throws MessageTooLargeError
+   * before anything is posted and leaves the number for the next message. Throws when the block is used up.
+   */
+  send(message: DeviceMessage): Promise<DeliveryOutcome>;
 }
 
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
@@ -205,10 +222,27 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (!reserved) return { delivered: false, reason: 'gone' };
       return deliver(reserved.state, reserved.seq, message);
     },
-    async sendForSession(connectionId, sessionId, message) {
-      const reserved = await deps.connections.nextOutbound(connectionId, sessionId);
-      if (!reserved) return { delivered: false, reason: 'gone' };
-      return deliver(reserved.state, reserved.seq, message);
+    async reserveForSession(connectionId, sessionId, count) {
+      const reserved = await deps.connections.nextOutbound(connectionId, sessionId, count);
+      if (!reserved) return undefined;
+      let next = reserved.seq;
+      const last = reserved.state.outSeq;
+      return {
+        get remaining() {
+          return last - next + 1;
+        },
+        async send(message) {
+          if (next > last) throw new Error('Every sequence number of this block is used');
+          const seq = next++;
+          try {
+            return await deliver(reserved.state, seq, message);
+          } catch (error) {
+            // Refused before it reached the device: the number stays for the next message (the notice).
+            if (error instanceof MessageTooLargeError && next === seq + 1) next = seq;
+            throw error;
+          }
+        },
+      };
     },
   };
 }

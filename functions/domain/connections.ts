@@ -58,12 +58,14 @@ export interface ConnectionStore {
   /** Forgets the connection and returns what it was; forgetting an unknown connection is harmless. */
   remove(connectionId: string): Promise<ConnectionState | undefined>;
   /**
-   * Hands out the next service→device sequence number; undefined when the connection is gone — or, with
-   * `carrying`, when the connection no longer carries that session (it ended, or resumed elsewhere).
+   * Hands out the next `count` (default 1) service→device sequence numbers in one write: `seq` is the first,
+   * `state.outSeq` the last. Undefined when the connection is gone — or, with `carrying`, when the connection
+   * no longer carries that session (it ended, or resumed elsewhere).
    */
   nextOutbound(
     connectionId: string,
     carrying?: string,
+    count?: number,
   ): Promise<{ state: ConnectionState; seq: number } | undefined>;
   /** The connection stops carrying the session (ended or resumed elsewhere); harmless if it no longer does. */
   release(connectionId: string, sessionId: string): Promise<void>;

@@ -54,17 +54,34 @@ export interface PumpDeps {
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
   readonly openImSession: (session: SessionRecord) => Promise<ImSession | undefined>;
   readonly sealImSession: (sessionId: string, imSession: ImSession) => Promise<string>;
-  /** Sends to the connection only while it carries `sessionId` (no event after the session's Logged Out). */
-  readonly deliver: (
+  /**
+   * Reserves `count` sequence numbers on the connection in one write, only while it carries `sessionId` (no
+   * event after the session's Logged Out); undefined when it does not ('gone'). The batch's events go out
+   * through the block, in order.
+   */
+  readonly reserve: (
     connectionId: string,
-    message: EventMessage | EventTooLargeNotice,
     sessionId: string,
-  ) => Promise<DeliveryOutcome>;
+    count: number,
+  ) => Promise<EventSender | undefined>;
   readonly endSession: (session: SessionRecord, reason: LogoutReason) => Promise<boolean>;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly observe?: PumpObserver;
 }
+
+/** A block of sequence numbers on one connection (the dispatcher's OutboundBlock). */
+export interface EventSender {
+  readonly remaining: number;
+  /** Throws MessageTooLargeError, using no number, when the message cannot fit in a frame. */
+  send(message: EventMessage | EventTooLargeNotice): Promise<DeliveryOutcome>;
+}
+
+/**
+ * Most numbers reserved at once. A block is used at once, but the device accepts a number only up to 64
+ * below the highest it has seen: a small block leaves room for replies other senders number meanwhile.
+ */
+export const MAX_RESERVED_NUMBERS = 16;
 
 export interface PumpObserver {
   delivered?(count: number, postLatenciesMs: readonly number[]): void;
@@ -86,6 +103,13 @@ export interface PumpOptions {
   readonly presenceEveryMs: number;
   /** Pause after a CWA failure other than a session's end. */
   readonly retryAfterMs: number;
+  /**
+   * After handing over, how long in-flight requests may still finish (ms). A poll CWA still holds, or a CWA
+   * request waiting out its own timeout (10 s), is left behind: its worker delivers nothing more, and the
+   * next owner fetches the same events from the stored cursor. Without a bound the invocation ran into its
+   * Lambda timeout, was killed and lost its report.
+   */
+  readonly drainMs: number;
 }
 
 export const DEFAULT_PUMP_OPTIONS = {
@@ -93,6 +117,7 @@ export const DEFAULT_PUMP_OPTIONS = {
   refreshMs: 2_000,
   presenceEveryMs: 4 * 60 * 1000,
   retryAfterMs: 1_000,
+  drainMs: 2_000,
 } as const;
 
 export interface PumpReport {
@@ -183,11 +208,20 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         const latencies: number[] = [];
         let parts = 0;
         let previousId = -1;
-        for (const event of batch.events) {
+        // One write reserves the numbers of many events (and one checkpoint covers them all below).
+        let block: EventSender | undefined;
+        for (const [index, event] of batch.events.entries()) {
           if (worker.stopped || stopping) break;
           parts = event.eventId === previousId ? parts + 1 : 0;
           previousId = event.eventId;
-          const outcome = await deliverOrNotice(worker.session, event, parts);
+          if (!block || block.remaining === 0) {
+            const { connectionId, sessionId } = worker.session;
+            const count = Math.min(batch.events.length - index, MAX_RESERVED_NUMBERS);
+            block = await deps.reserve(connectionId, sessionId, count);
+          }
+          const outcome = block
+            ? await deliverOrNotice(block, event, parts)
+            : ({ delivered: false, reason: 'gone' } as const);
           if (!outcome.delivered) {
             // 410: the device is out of coverage. Everything before this event is delivered; the rest waits.
             worker.session = { ...worker.session, goneAt: deps.now() };
@@ -195,7 +229,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           }
           latencies.push(deps.now() - fetchedAt);
           // The cursor may pass an id only once all its parts are out.
-          const next = batch.events[batch.events.indexOf(event) + 1];
+          const next = batch.events[index + 1];
           if (!next || next.eventId !== event.eventId) last = event.eventId;
         }
         if (last !== from || rotated) {
@@ -266,14 +300,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   }
 
   /** The event, or — when it cannot fit in a frame — a notice in its place, so the cursor can move on. */
-  async function deliverOrNotice(session: SessionRecord, event: ImEvent, part: number) {
-    const { connectionId, sessionId } = session;
+  async function deliverOrNotice(block: EventSender, event: ImEvent, part: number) {
     try {
-      return await deps.deliver(
-        connectionId,
-        { type: 'event', eventId: event.eventId, part, event },
-        sessionId,
-      );
+      return await block.send({ type: 'event', eventId: event.eventId, part, event });
     } catch (error) {
       if (!(error instanceof MessageTooLargeError)) throw error;
       deps.observe?.warn?.('Event pump: an event too large for one frame was replaced by a notice', {
@@ -282,19 +311,15 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         bytes: error.bytes,
       });
       const conversationId = 'conversationId' in event ? event.conversationId : undefined;
-      return deps.deliver(
-        connectionId,
-        {
-          type: 'eventTooLarge',
-          eventId: event.eventId,
-          part,
-          kind: event.type,
-          ...(typeof conversationId === 'string' ? { conversationId } : {}),
-          bytes: error.bytes,
-          limit: error.limit,
-        },
-        sessionId,
-      );
+      return block.send({
+        type: 'eventTooLarge',
+        eventId: event.eventId,
+        part,
+        kind: event.type,
+        ...(typeof conversationId === 'string' ? { conversationId } : {}),
+        bytes: error.bytes,
+        limit: error.limit,
+      });
     }
   }
 
@@ -363,7 +388,14 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     // those polls fetched is fetched again by the next owner from the same cursor (nothing lost), and a
     // checkpoint of ours after the next owner took the lease is fenced.
     if (!fenced) await deps.leases.release(held);
-    await Promise.allSettled([...workers.values()].map((worker) => worker.done));
+    let drained: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...workers.values()].map((worker) => worker.done)),
+      new Promise<void>((resolve) => {
+        drained = setTimeout(resolve, options.drainMs);
+      }),
+    ]);
+    clearTimeout(drained);
   }
   return { acquired: true, sessions: workers.size, delivered, fenced };
 }

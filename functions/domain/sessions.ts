@@ -157,9 +157,10 @@ export interface SessionStore {
   /** The sessions one pump shard serves (index query). */
   sessionsInShard(shard: number): Promise<SessionRecord[]>;
   /**
-   * Moves the event cursor from `from` to `to` (and stores a rotated, sealed connectivity cache), only while
-   * `lease` is current and only if nobody moved the cursor meanwhile: `fenced` when the lease was lost,
-   * `moved` when the cursor was not at `from`.
+   * Moves the event cursor from `from` to `to` (and stores a rotated, sealed connectivity cache) and stamps
+   * the lease's token on the session, only if nobody moved the cursor meanwhile and no later owner of the
+   * shard (a higher token) checkpointed this session: `fenced` when one did (the lease was lost), `moved`
+   * when the cursor was not at `from` or the session is gone. One write on the session alone.
    */
   checkpoint(
     sessionId: string,

@@ -73,8 +73,8 @@ export async function handlePump(
       imServerFor: imServerFor(),
       openImSession: (session) => cache.open(session),
       sealImSession: (sessionId, imSession) => cache.seal(sessionId, imSession),
-      deliver: (connectionId, message, sessionId) =>
-        dispatcher().sendForSession(connectionId, sessionId, message),
+      reserve: (connectionId, sessionId, count) =>
+        dispatcher().reserveForSession(connectionId, sessionId, count),
       endSession: async (session, reason) => endSessionHere(await settings.get(), session, reason),
       now: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -87,6 +87,21 @@ describe('DynamoDbConnectionStore under concurrency', () => {
     expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 
+  it('hands out disjoint, gap-free blocks of numbers to concurrent senders, one write each', async () => {
+    await store.open(connection('block-1'), nonce('BLKnonceBLKnonceBLKnon'));
+    const sizes = Array.from({ length: 30 }, (_, i) => 1 + (i % 7));
+    const blocks = await Promise.all(sizes.map((n) => store.nextOutbound('block-1', undefined, n)));
+    const numbers = blocks.flatMap((b, i) => {
+      if (!b) throw new Error('no block');
+      // seq is the first number of the block, the stored outSeq (as returned) its last.
+      expect(b.state.outSeq - b.seq + 1).toBe(sizes[i]);
+      return Array.from({ length: sizes[i] as number }, (_, k) => b.seq + k);
+    });
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expect(numbers.sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    await expect(store.nextOutbound('block-1', undefined, 0)).rejects.toBeInstanceOf(RangeError);
+  });
+
   it('records no connection for a device deactivated between its read and the write', async () => {
     await devices.create({
       deviceId: 'dev-2',

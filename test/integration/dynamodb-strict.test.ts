@@ -19,7 +19,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-configuration';
 import { DynamoDbConnectionStore } from '../../functions/adapters/dynamodb-connection-store';
-import { handshakeNonceKey, pumpLeaseKey } from '../../functions/domain/keys';
+import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-store';
+import { handshakeNonceKey, pumpLeaseKey, sessionKey } from '../../functions/domain/keys';
 import { serviceTable, tables } from '../../functions/tables';
 import {
   dynamoDbLocalClientConfig,
@@ -168,6 +169,41 @@ describe('the stores under conflicts', () => {
       new GetCommand({ TableName: tableName, Key: pumpLeaseKey(77), ConsistentRead: true }),
     );
     expect(stored.Item?.leaseUntil).toBe(now + 60_000 + 59);
+  });
+  it('checkpoints of one pump shard neither conflict with each other nor with its lease renewals; a stale owner is fenced', async () => {
+    const leases = new DynamoDbLeaseStore(documents, tableName);
+    const sessions = new DynamoDbSessionStore(documents, tableName);
+    const now = Date.now();
+    const old = await leases.acquire(78, 'pump-old', now, now + 1);
+    if (!old) throw new Error('lease not acquired');
+    const lease = await leases.acquire(78, 'pump-new', now + 10, now + 60_000);
+    if (!lease) throw new Error('lease not taken over');
+    const ids = Array.from({ length: 40 }, (_, i) => `checkpoint-${now}-${i}`);
+    await Promise.all(
+      ids.map((id) =>
+        documents.send(new PutCommand({ TableName: tableName, Item: { ...sessionKey(id), cursor: 0 } })),
+      ),
+    );
+    const conflictsBefore = strict.stats().writeConflicts + strict.stats().transactionsCancelledByConflict;
+    // Forty sessions of the shard checkpoint at once while the lease is renewed: one item each, no shared item.
+    const [outcomes, renewed] = await Promise.all([
+      Promise.all(ids.map((id) => sessions.checkpoint(id, { from: 0, to: 5, lease }))),
+      leases.renew(lease, now + 120_000),
+    ]);
+    expect(outcomes.every((o) => o === 'saved')).toBe(true);
+    expect(renewed).toBe(true);
+    expect(strict.stats().writeConflicts + strict.stats().transactionsCancelledByConflict).toBe(
+      conflictsBefore,
+    );
+    // The previous owner wakes up: the successor's token on the session refuses it, and the cursor stays.
+    expect(await sessions.checkpoint(ids[0] as string, { from: 5, to: 9, lease: old })).toBe('fenced');
+    // The cursor condition: a checkpoint from where the cursor no longer is moves nothing.
+    expect(await sessions.checkpoint(ids[1] as string, { from: 0, to: 9, lease })).toBe('moved');
+    const stored = await documents.send(
+      new GetCommand({ TableName: tableName, Key: sessionKey(ids[0] as string), ConsistentRead: true }),
+    );
+    expect(stored.Item?.cursor).toBe(5);
+    expect(stored.Item?.pumpToken).toBe(lease.token);
   });
 });
 

@@ -173,7 +173,10 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
         imServerFor: resolver,
         openImSession: (session: Parameters<typeof cache.open>[0]) => cache.open(session),
         sealImSession: (id: string, s: Parameters<typeof cache.seal>[1]) => cache.seal(id, s),
-        deliver: deliver as never,
+        reserve: async (connectionId: string) => ({
+          remaining: Number.POSITIVE_INFINITY,
+          send: (message: unknown) => deliver(connectionId, message),
+        }),
         endSession: async () => false,
         now: Date.now,
         sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),

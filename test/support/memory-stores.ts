@@ -27,12 +27,12 @@ export class MemoryConnectionStore implements ConnectionStore {
     this.records.delete(connectionId);
     return state;
   }
-  async nextOutbound(connectionId: string, carrying?: string) {
+  async nextOutbound(connectionId: string, carrying?: string, count = 1) {
     const state = this.records.get(connectionId);
     if (!state || (carrying !== undefined && state.sessionId !== carrying)) return undefined;
-    const next = { ...state, outSeq: state.outSeq + 1 };
+    const next = { ...state, outSeq: state.outSeq + count };
     this.records.set(connectionId, next);
-    return { state: next, seq: next.outSeq };
+    return { state: next, seq: state.outSeq + 1 };
   }
   async release(connectionId: string, sessionId: string) {
     const state = this.records.get(connectionId);

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { GoneException, LimitExceededException } from '@aws-sdk/client-apigatewaymanagementapi';
 import { describe, expect, it } from 'vitest';
-import { deriveDeviceKeys, generateTransportKey, openFrame, sealFrame } from '../../functions/crypto';
+import {
+  deriveDeviceKeys,
+  generateTransportKey,
+  openFrame,
+  ReplayWindow,
+  sealFrame,
+} from '../../functions/crypto';
 import {
   type ConnectionPoster,
   MessageTooLargeError,
@@ -126,6 +132,62 @@ describe('dispatcher', () => {
       MessageTooLargeError,
     );
     expect(posted.every((p) => p.data.length <= 128 * 1024)).toBe(true);
+  });
+});
+
+/** The connection carries `sessionId` (a signed-in session). */
+function carry(connections: MemoryConnectionStore, sessionId: string) {
+  const state = connections.records.get('c1');
+  if (!state) throw new Error('no connection c1');
+  connections.records.set('c1', { ...state, sessionId });
+}
+
+describe('dispatcher: a block of sequence numbers for a batch of events', () => {
+  it('reserves a batch in one write; every frame opens under its own number; a device opens each once', async () => {
+    const { dispatcher, connections, posted } = setup();
+    carry(connections, 's1');
+    const writes: number[] = [];
+    const nextOutbound = connections.nextOutbound.bind(connections);
+    connections.nextOutbound = async (id, carrying, count) => {
+      writes.push(count ?? 1);
+      return nextOutbound(id, carrying, count);
+    };
+    const block = await dispatcher.reserveForSession('c1', 's1', 5);
+    if (!block) throw new Error('no block');
+    // A reply numbered by another sender meanwhile takes the number after the block.
+    await dispatcher.send('c1', { type: 'status', status: 'Accepted' });
+    for (let i = 0; i < 5; i++) await block.send({ type: 'event', eventId: i });
+    expect(block.remaining).toBe(0);
+    await expect(block.send({ type: 'event', eventId: 5 })).rejects.toThrow(/used/);
+    expect(writes).toEqual([5, 1]);
+    const seqs = posted.map((p) => openPosted(p.data).seq);
+    expect(seqs).toEqual([6, 1, 2, 3, 4, 5]);
+    // The device's replay window takes the block's numbers after the later reply, and refuses every copy.
+    const window = new ReplayWindow();
+    for (const seq of seqs) window.accept(seq);
+    for (const seq of seqs) expect(() => window.accept(seq)).toThrow();
+  });
+
+  it('reserves nothing for a session the connection no longer carries (no event after Logged Out)', async () => {
+    const { dispatcher, connections, posted } = setup();
+    carry(connections, 's2');
+    expect(await dispatcher.reserveForSession('c1', 's1', 3)).toBeUndefined();
+    expect(await dispatcher.reserveForSession('nobody', 's1', 3)).toBeUndefined();
+    expect(connections.records.get('c1')?.outSeq).toBe(0);
+    expect(posted).toHaveLength(0);
+  });
+
+  it("gives a too-large event's number to the message after it, so no number is skipped for nothing", async () => {
+    const { dispatcher, connections, posted } = setup();
+    carry(connections, 's1');
+    const block = await dispatcher.reserveForSession('c1', 's1', 2);
+    if (!block) throw new Error('no block');
+    const random = randomBytes(140_000).toString('base64');
+    await expect(block.send({ type: 'event', random })).rejects.toBeInstanceOf(MessageTooLargeError);
+    expect(block.remaining).toBe(2);
+    await block.send({ type: 'eventTooLarge' });
+    await block.send({ type: 'event' });
+    expect(posted.map((p) => openPosted(p.data).seq)).toEqual([1, 2]);
   });
 });
 
