@@ -74,15 +74,23 @@ describe('DynamoDB Local in memory with the service tables', () => {
     ]);
     expect(Table?.GlobalSecondaryIndexes).toHaveLength(2);
     const byName = (name: string) => Table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === name);
-    for (const name of ['gsi1', 'gsi2']) {
+    for (const index of serviceTable.globalIndexes) {
+      const name = index.indexName;
       expect(byName(name)).toMatchObject({
         KeySchema: [
           { AttributeName: `${name}pk`, KeyType: 'HASH' },
           { AttributeName: `${name}sk`, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        // Only what the index's queries read (gsi1 INCLUDE, gsi2 KEYS_ONLY): DynamoDB Local keeps the projection.
+        Projection: {
+          ProjectionType: index.projection.type,
+          ...(index.projection.type === 'INCLUDE'
+            ? { NonKeyAttributes: expect.arrayContaining([...index.projection.nonKeyAttributes]) }
+            : {}),
+        },
       });
     }
+    expect(serviceTable.globalIndexes.map((index) => index.indexName)).toEqual(['gsi1', 'gsi2']);
   });
 
   it('enables TTL on the definition attribute', async () => {
