@@ -72,10 +72,18 @@ export function createCwaAgents(config: CwaConfig): CwaAgents {
   });
   const sessions = new Map<string, Buffer>();
   // Idle pooled sockets are closed after 30 s (sooner if the server's Keep-Alive hint says so), before a
-  // server or a NAT in between drops them and a command sent on one fails with a reset.
-  const pooled = { keepAlive: true, maxSockets: config.maxSockets, timeout: 30_000 };
+  // server or a NAT in between drops them and a command sent on one fails with a reset. Every free socket is
+  // kept (Node keeps 256 by default): a pump's long polls return their sockets between polls, and one closed
+  // for being the 257th costs a new TLS handshake at the next poll.
+  const pooled = {
+    keepAlive: true,
+    maxSockets: config.maxSockets,
+    maxFreeSockets: config.maxSockets,
+    timeout: 30_000,
+  };
   const pools = {
-    https: new https.Agent({ ...pooled, ...tlsOptions }),
+    // The connector's one TLS context: without it Node builds a context (parsing the CA bundle) per socket.
+    https: new https.Agent({ ...pooled, ...tlsOptions, secureContext: context }),
     http: new http.Agent(pooled),
   };
   return {

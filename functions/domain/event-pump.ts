@@ -131,8 +131,30 @@ interface Worker {
   session: SessionRecord;
   /** Session removed from the shard, or the pump is stopping. */
   stopped: boolean;
+  /** Settles when the worker is stopped: its waits end at once instead of polling a flag. */
+  readonly stoppedSignal: Promise<void>;
+  stop(): void;
   done: Promise<void>;
   lastPollAt: number;
+}
+
+function newWorker(session: SessionRecord, now: number): Worker {
+  let signal = () => {};
+  const stoppedSignal = new Promise<void>((resolve) => {
+    signal = resolve;
+  });
+  const worker: Worker = {
+    session,
+    stopped: false,
+    stoppedSignal,
+    stop() {
+      worker.stopped = true;
+      signal();
+    },
+    done: Promise.resolve(),
+    lastPollAt: now,
+  };
+  return worker;
 }
 
 export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<PumpReport> {
@@ -167,7 +189,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   let settings = await deps.settings();
   const stopAll = () => {
     stopping = true;
-    for (const worker of workers.values()) worker.stopped = true;
+    for (const worker of workers.values()) worker.stop();
   };
 
   async function serve(worker: Worker): Promise<void> {
@@ -179,7 +201,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       const session = worker.session;
       // Out of coverage: the events wait in CWA (cursor kept) until the device resumes on a new connection.
       if (session.goneAt !== undefined || session.state !== 'active') {
-        await deps.sleep(options.refreshMs);
+        await sleepUnlessStopped(worker, options.refreshMs);
         continue;
       }
       try {
@@ -189,7 +211,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           openedFrom = session.sealedImSession;
         }
         if (!imSession) {
-          await deps.sleep(options.refreshMs);
+          await sleepUnlessStopped(worker, options.refreshMs);
           continue;
         }
         const server = deps.imServerFor(settings);
@@ -250,7 +272,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           if (outcome === 'moved') {
             // Someone else moved the cursor (a pump before a takeover finished): continue from the stored one.
             imSession = undefined;
-            worker.stopped = true;
+            worker.stop();
             return;
           }
           worker.session = {
@@ -286,7 +308,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         }
         if (error instanceof CwaSessionNotFoundError) {
           await deps.endSession(worker.session, 'cwa-ended');
-          worker.stopped = true;
+          worker.stop();
           return;
         }
         deps.observe?.warn?.('Event pump: polling failed; retrying', {
@@ -336,11 +358,14 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     }
   }
 
+  /**
+   * One timer per wait, ended early by the worker's stop (the shard loop stops every worker at the deadline).
+   * A thousand workers each waking every 100 ms to look at a flag cost the pump ~10,000 timers a second.
+   */
   async function sleepUnlessStopped(worker: Worker, ms: number) {
-    const until = deps.now() + ms;
-    while (!worker.stopped && !stopping && !pastDeadline() && deps.now() < until) {
-      await deps.sleep(Math.min(100, until - deps.now()));
-    }
+    const wait = Math.min(ms, options.runUntil() - deps.now());
+    if (worker.stopped || stopping || wait <= 0) return;
+    await Promise.race([deps.sleep(wait), worker.stoppedSignal]);
   }
 
   async function refresh(): Promise<void> {
@@ -353,14 +378,14 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         // Keep our cursor (it may be ahead of a read that raced our checkpoint); take the rest as stored.
         worker.session = { ...session, cursor: worker.session.cursor ?? session.cursor };
       } else {
-        const fresh: Worker = { session, stopped: false, done: Promise.resolve(), lastPollAt: deps.now() };
+        const fresh = newWorker(session, deps.now());
         fresh.done = serve(fresh);
         workers.set(session.sessionId, fresh);
       }
     }
     for (const [sessionId, worker] of workers) {
       if (!present.has(sessionId)) {
-        worker.stopped = true;
+        worker.stop();
         workers.delete(sessionId);
       }
     }
