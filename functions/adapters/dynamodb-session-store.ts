@@ -418,26 +418,24 @@ export class DynamoDbSessionStore implements SessionStore {
 
   async checkpoint(
     sessionId: string,
-    update: { from: number; to: number; sealedImSession?: string; lease: ShardLease },
+    update: { to: number; sealedImSession?: string; lease: ShardLease },
   ): Promise<CheckpointOutcome> {
     try {
       // One UpdateItem on the session, fenced by the shard's token stamped on the session itself: a
       // transaction that also checked the shard's lease item made every checkpoint of the shard conflict with
-      // every other (TransactionConflict on the one lease item) and with the lease renewals — a hot item at a
-      // few dozen events per second. A pump that lost its lease is refused here once its successor has
-      // checkpointed the session (the successor's token is higher), and stops at its next renewal otherwise;
-      // the cursor condition alone already forbids skipping or double-moving the cursor.
+      // every other (TransactionConflict on the one lease item) and with the lease renewals. A pump that lost
+      // its lease is refused here once its successor has stored the session (the successor's token is higher),
+      // and stops at its next renewal otherwise. The cursor only moves forward.
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
           UpdateExpression: `SET #cursor = :to, pumpToken = :token${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
           ConditionExpression:
-            'attribute_exists(pk) AND #cursor = :from AND (attribute_not_exists(pumpToken) OR pumpToken <= :token)',
+            'attribute_exists(pk) AND (attribute_not_exists(#cursor) OR #cursor <= :to) AND (attribute_not_exists(pumpToken) OR pumpToken <= :token)',
           ExpressionAttributeNames: { '#cursor': 'cursor' },
           ExpressionAttributeValues: {
             ':to': update.to,
-            ':from': update.from,
             ':token': update.lease.token,
             ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
           },
@@ -448,8 +446,8 @@ export class DynamoDbSessionStore implements SessionStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const token = rawNumber(error.Item, 'pumpToken');
-      // A later owner of the shard wrote this session: we lost the lease. Otherwise the cursor moved (or the
-      // session is gone): continue from what is stored.
+      // A later owner of the shard wrote this session: we lost the lease. Otherwise the stored cursor is
+      // already further (or the session is gone).
       return token !== undefined && token > update.lease.token ? 'fenced' : 'moved';
     }
   }

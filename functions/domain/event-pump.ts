@@ -136,6 +136,8 @@ interface Worker {
   stop(): void;
   done: Promise<void>;
   lastPollAt: number;
+  /** The cursor as last read or stored: the worker stores its own when it ends, if that is further. */
+  storedCursor: number | undefined;
 }
 
 function newWorker(session: SessionRecord, now: number): Worker {
@@ -153,6 +155,7 @@ function newWorker(session: SessionRecord, now: number): Worker {
     },
     done: Promise.resolve(),
     lastPollAt: now,
+    storedCursor: session.cursor,
   };
   return worker;
 }
@@ -193,6 +196,31 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   };
 
   async function serve(worker: Worker): Promise<void> {
+    try {
+      await pollAndDeliver(worker);
+    } finally {
+      await storeCursor(worker);
+    }
+  }
+
+  /**
+   * When a worker ends (hand-over, its session left the shard), one write stores how far it delivered, so the
+   * next owner starts there. Skipped when nothing moved, the session ended, or the lease was lost (the
+   * successor's writes win). A failure only leaves the stored cursor behind, which CWA makes harmless.
+   */
+  async function storeCursor(worker: Worker): Promise<void> {
+    const { cursor, sessionId } = worker.session;
+    if (fenced || cursor === undefined || (worker.storedCursor ?? -1) >= cursor) return;
+    try {
+      const outcome = await deps.sessions.checkpoint(sessionId, { to: cursor, lease: held });
+      if (outcome === 'fenced') fenced = true;
+      else if (outcome === 'saved') worker.storedCursor = cursor;
+    } catch (error) {
+      deps.observe?.warn?.('Event pump: storing the cursor failed', { sessionId, ...errorDetail(error) });
+    }
+  }
+
+  async function pollAndDeliver(worker: Worker): Promise<void> {
     let imSession: ImSession | undefined;
     /** The sealed cache `imSession` was opened from: a command that rotated the ticket stores a new one. */
     let openedFrom: string | undefined;
@@ -254,15 +282,14 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           const next = batch.events[index + 1];
           if (!next || next.eventId !== event.eventId) last = event.eventId;
         }
-        if (last !== from || rotated) {
-          const sealed = rotated
-            ? await deps.sealImSession(session.sessionId, { ...imSession, cursor: last })
-            : undefined;
+        ticketRetried = false;
+        if (rotated) {
+          // The new ticket must outlive this invocation: store it (with the cursor) now.
+          const sealed = await deps.sealImSession(session.sessionId, { ...imSession, cursor: last });
           const outcome = await deps.sessions.checkpoint(session.sessionId, {
-            from,
             to: last,
             lease: held,
-            ...(sealed ? { sealedImSession: sealed } : {}),
+            sealedImSession: sealed,
           });
           if (outcome === 'fenced') {
             fenced = true;
@@ -270,20 +297,20 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             return;
           }
           if (outcome === 'moved') {
-            // Someone else moved the cursor (a pump before a takeover finished): continue from the stored one.
-            imSession = undefined;
+            // Another pump stored a later cursor (one before a takeover finished), or the session is gone.
+            worker.storedCursor = Number.POSITIVE_INFINITY;
             worker.stop();
             return;
           }
-          worker.session = {
-            ...worker.session,
-            cursor: last,
-            ...(sealed ? { sealedImSession: sealed } : {}),
-          };
-          if (sealed) openedFrom = sealed;
-          imSession = { ...imSession, cursor: last };
-          ticketRetried = false;
+          worker.storedCursor = last;
+          worker.session = { ...worker.session, cursor: last, sealedImSession: sealed };
+          openedFrom = sealed;
+        } else if (last !== from) {
+          // Not stored per batch: the next poll's AckId tells CWA, which drops what it acknowledges; the
+          // stored cursor is only where the next owner starts, written when this worker ends.
+          worker.session = { ...worker.session, cursor: last };
         }
+        imSession = { ...imSession, cursor: last };
         if (latencies.length > 0) {
           delivered += latencies.length;
           deps.observe?.delivered?.(latencies.length, latencies);
@@ -308,6 +335,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         }
         if (error instanceof CwaSessionNotFoundError) {
           await deps.endSession(worker.session, 'cwa-ended');
+          worker.storedCursor = Number.POSITIVE_INFINITY;
           worker.stop();
           return;
         }

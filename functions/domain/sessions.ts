@@ -157,15 +157,17 @@ export interface SessionStore {
   /** The sessions one pump shard serves (index query). */
   sessionsInShard(shard: number): Promise<SessionRecord[]>;
   /**
-   * Moves the event cursor from `from` to `to` (and stores a rotated, sealed connectivity cache) and stamps
-   * the lease's token on the session, only if nobody moved the cursor meanwhile and no later owner of the
-   * shard (a higher token) checkpointed this session: `fenced` when one did (the lease was lost), `moved`
-   * when the cursor was not at `from` or the session is gone. One write on the session alone.
+   * Stores how far the pump delivered: moves the event cursor forward to `to` (never back; `to` equal to the
+   * stored cursor still stores a rotated, sealed connectivity cache) and stamps the lease's token on the
+   * session, unless a later owner of the shard (a higher token) stored it first: `fenced` when one did (the
+   * lease was lost), `moved` when the stored cursor is already past `to` or the session is gone. One write on
+   * the session alone. The stored cursor is where the next owner starts polling; CWA has dropped every event
+   * up to the AckId the pump last sent (docs/data-model.md, "Event cursor"), so a cursor stored behind that
+   * costs nothing and one ahead of the deliveries is never written.
    */
   checkpoint(
     sessionId: string,
     update: {
-      readonly from: number;
       readonly to: number;
       readonly sealedImSession?: string;
       readonly lease: ShardLease;

@@ -8,7 +8,7 @@ import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-configurat
 import { createImServerResolver } from '../../functions/commons/im-servers';
 import { createImSessionCache } from '../../functions/commons/im-session';
 import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
-import { shardOf } from '../../functions/domain/keys';
+import { pumpLeaseKey, shardOf } from '../../functions/domain/keys';
 import { createLocalSealer } from '../../functions/secrets';
 import { type CwaUser, cwaUser, EventInbox } from '../support/chat';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
@@ -284,6 +284,133 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
     expect((await service.stores.sessions.get(sessionId))?.cursor).toBe(cursorAfterB);
     a.resolver.close();
     b.resolver.close();
+    await client.close();
+  });
+
+  it('stores its cursor once, when it hands over; after a pump that died without storing it, the next loses nothing', async () => {
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    // A session of its own on a shard no scheduled pump serves, so only the test pumps touch it.
+    const { client, sessionId } = await aliceSignedIn();
+    const session = await service.stores.sessions.get(sessionId);
+    const testShard = 60 + (session?.shard ?? 0);
+    await service.documents.send(
+      new UpdateCommand({
+        TableName: service.tableName,
+        Key: { pk: `SESSION#${sessionId}`, sk: 'SESSION' },
+        UpdateExpression: 'SET gsi2pk = :p, #shard = :s',
+        ExpressionAttributeNames: { '#shard': 'shard' },
+        ExpressionAttributeValues: { ':p': `SHARD#${testShard}`, ':s': testShard },
+      }),
+    );
+    // The scheduled pump serving its old shard may hold a worker for it until it hands over: wait for the next
+    // owner of that shard (a higher lease token), which never sees the session.
+    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const leaseToken = async () =>
+      Number(
+        (
+          await service.documents.send(
+            new GetCommand({
+              TableName: service.tableName,
+              Key: pumpLeaseKey(session?.shard ?? 0),
+              ConsistentRead: true,
+            }),
+          )
+        ).Item?.token ?? 0,
+      );
+    const tokenAtMove = await leaseToken();
+    await eventually(async () => ((await leaseToken()) > tokenAtMove ? true : undefined), 30_000);
+    const { conversationId } = await bob.connector.startIm(bob.session, {
+      to: 'sip:alice@contoso.com',
+      text: 'cursor',
+    });
+    const texts: string[] = [];
+    const ids: number[] = [];
+    /** Alice's id for the conversation (ids are per CWA session), from the invitation the pump delivers. */
+    let invitedTo: string | undefined;
+    /** Runs one pump on the shard until `until` holds of what it delivered (a liveness bound: 30 s). */
+    async function runOne(owner: string, until: (mine: string[]) => boolean, storing = true) {
+      const mine: string[] = [];
+      const pump = pumpDeps(async (_c, message) => {
+        const { eventId, event } = message as {
+          eventId: number;
+          event: { type: string; text?: string; conversationId?: string };
+        };
+        ids.push(eventId);
+        if (event.type === 'message') mine.push(String(event.text));
+        if (event.type === 'invitation') invitedTo = event.conversationId;
+        return { delivered: true, seq: 1, bytes: 1 };
+      });
+      let writes = 0;
+      const store = service.stores.sessions;
+      const sessions = {
+        sessionsInShard: store.sessionsInShard.bind(store),
+        recordPresence: store.recordPresence.bind(store),
+        // A pump that dies before its hand-over never writes: `storing` false stands for that.
+        checkpoint: async (...args: Parameters<typeof store.checkpoint>) => {
+          writes += 1;
+          return storing ? store.checkpoint(...args) : 'saved';
+        },
+      };
+      const giveUp = Date.now() + 30_000;
+      let doneAt: number | undefined;
+      const report = await runPump(
+        { ...pump.deps, sessions },
+        {
+          ...DEFAULT_PUMP_OPTIONS,
+          leaseMs: 800,
+          refreshMs: 200,
+          shard: testShard,
+          owner,
+          runUntil: () => {
+            if (doneAt === undefined && until(mine)) doneAt = Date.now();
+            return doneAt ?? giveUp;
+          },
+        },
+      );
+      pump.resolver.close();
+      texts.push(...mine);
+      return { report, writes, mine };
+    }
+
+    const first = Array.from({ length: 8 }, (_, i) => `c${i}`);
+    const runA = runOne('pump-A', (mine) => mine.includes('c7'));
+    // Alice accepts (with her own CWA session, from the stored connectivity cache) once A delivered the invitation.
+    const aliceConversation = await eventually(async () => invitedTo, 30_000);
+    const cache = createImSessionCache(createLocalSealer(service.stack.endpoints.masterKeyFile));
+    const imSession = await cache.open(
+      (await service.stores.sessions.get(sessionId)) as NonNullable<typeof session>,
+    );
+    const resolver = createImServerResolver();
+    await resolver(await service.stores.settings.get()).acceptInvitation(
+      imSession as NonNullable<typeof imSession>,
+      { conversationId: aliceConversation },
+    );
+    resolver.close();
+    for (const text of first) await bob.connector.sendMessage(bob.session, { conversationId, text });
+    const a = await runA;
+    expect(a.mine).toEqual(first);
+    // Eight messages (and the invitation) in one or more batches: one write, when the pump handed over.
+    expect(a.writes).toBe(1);
+    const stored = (await service.stores.sessions.get(sessionId))?.cursor;
+    expect(stored).toBe(Math.max(...ids));
+
+    // B delivers five more and dies before storing its cursor: the stored one stays A's.
+    const second = Array.from({ length: 5 }, (_, i) => `d${i}`);
+    for (const text of second) await bob.connector.sendMessage(bob.session, { conversationId, text });
+    const b = await runOne('pump-B', (mine) => mine.includes('d4'), false);
+    expect(b.mine).toEqual(second);
+    expect((await service.stores.sessions.get(sessionId))?.cursor).toBe(stored);
+
+    // C starts from A's cursor, behind what B delivered. CWA answers a GET with every event after the AckId it
+    // names (bb969465), so C may deliver B's events again (at least once: the device drops them by eventId);
+    // what it may never do is lose one or reorder.
+    const third = ['e0', 'e1', 'e2'];
+    for (const text of third) await bob.connector.sendMessage(bob.session, { conversationId, text });
+    const c = await runOne('pump-C', (mine) => mine.includes('e2'));
+    expect(c.mine.slice(-third.length)).toEqual(third);
+    expect(c.mine.slice(0, -third.length).every((text) => second.includes(text))).toBe(true);
+    expect([...new Set(texts)]).toEqual([...first, ...second, ...third]);
+    expect((await service.stores.sessions.get(sessionId))?.cursor).toBe(Math.max(...ids));
     await client.close();
   });
 });
