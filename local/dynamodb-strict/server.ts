@@ -121,7 +121,8 @@ export async function startStrictLayer(options: StrictLayerOptions): Promise<Run
     }
     const target = String(request.headers['x-amz-target'] ?? '');
     const operation = target.startsWith('DynamoDB_20120810.') ? target.slice(18) : '';
-    const forward = () => upstream.forward(request.headers, body);
+    // The rules may send DynamoDB Local a changed body (e.g. asking an UpdateItem for its new image).
+    const forward = (changed?: Buffer) => upstream.forward(request.headers, changed ?? body);
     let input: unknown;
     try {
       input = JSON.parse(body.toString());

@@ -209,6 +209,37 @@ describe('the stores under conflicts', () => {
   });
 });
 
+describe('what an UpdateItem answers through the layer', () => {
+  // The layer asks DynamoDB Local for the new image itself (for the bill); the client still gets what it asked.
+  it.each([
+    ['NONE', undefined],
+    ['ALL_NEW', { n: 2, tag: 'b' }],
+    ['UPDATED_NEW', { n: 2, tag: 'b' }],
+    ['ALL_OLD', { n: 1, tag: 'a' }],
+    ['UPDATED_OLD', { n: 1, tag: 'a' }],
+  ] as const)('ReturnValues %s', async (asked, expected) => {
+    const key = { pk: `return-values-${asked}-${Date.now()}`, sk: 'ITEM' };
+    await documents.send(new PutCommand({ TableName: tableName, Item: { ...key, n: 1, tag: 'a' } }));
+    const answer = await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: 'SET n = n + :one, tag = :tag',
+        ExpressionAttributeValues: { ':one': 1, ':tag': 'b' },
+        ReturnValues: asked,
+      }),
+    );
+    const attributes = answer.Attributes;
+    if (expected === undefined) expect(attributes).toBeUndefined();
+    else if (asked === 'ALL_NEW' || asked === 'ALL_OLD') expect(attributes).toEqual({ ...key, ...expected });
+    else expect(attributes).toEqual(expected);
+    const stored = await documents.send(
+      new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
+    );
+    expect(stored.Item).toEqual({ ...key, n: 2, tag: 'b' });
+  });
+});
+
 describe('per-partition throughput (scale model, --capacity-scale 100)', () => {
   it('throttles a hot partition key; the SDK retries with back-off; a cold key is unaffected', async () => {
     const client = clientFor(scaled, 3);
