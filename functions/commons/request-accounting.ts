@@ -58,7 +58,7 @@ const schedstatBuffer = Buffer.alloc(128);
  * on a descriptor kept open (readFileSync's open, fstat and close cost more than the read); elsewhere the
  * event loop's active time, which counts the same JavaScript work but also synchronous waits.
  */
-function threadCpuMs(): number {
+export function threadCpuMs(): number {
   try {
     schedstat ??= openSync('/proc/thread-self/schedstat', 'r');
     const bytes = readSync(schedstat, schedstatBuffer, 0, schedstatBuffer.length, 0);

@@ -31,6 +31,9 @@ export interface PumpBudget {
   readonly cpuMsPerSessionSecond?: number;
 }
 
+/** The CPU a session costs a pump, ms per second, when the budget does not say (see PumpBudget). */
+export const DEFAULT_CPU_MS_PER_SESSION_SECOND = 0.25;
+
 /** Memory at which Lambda gives a function one full vCPU. */
 export const MB_PER_VCPU = 1_769;
 
@@ -56,7 +59,9 @@ export function sessionsPerShard(budget: PumpBudget): ShardBound {
     ((budget.memoryMb * headroom - (budget.baselineMb ?? 96)) * 1024) / (budget.perSessionKb ?? 96),
   );
   const cpuMsPerSecond = (budget.memoryMb / MB_PER_VCPU) * 1000 * headroom;
-  const byCpu = Math.floor(cpuMsPerSecond / (budget.cpuMsPerSessionSecond ?? 0.25));
+  const byCpu = Math.floor(
+    cpuMsPerSecond / (budget.cpuMsPerSessionSecond ?? DEFAULT_CPU_MS_PER_SESSION_SECOND),
+  );
   const bounds = { descriptors: byDescriptors, memory: byMemory, cpu: byCpu } as const;
   const [limitedBy, sessions] = (Object.entries(bounds) as [ShardBound['limitedBy'], number][]).reduce(
     (least, entry) => (entry[1] < least[1] ? entry : least),

@@ -8,6 +8,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { config, pumpShardRange } from '../commons/config';
 import { logger, metrics, tracingMiddleware } from '../commons/powertools';
+import { threadCpuMs } from '../commons/request-accounting';
 import { DEFAULT_PUMP_OPTIONS, type PumpReport, runPump } from '../domain/event-pump';
 import { shardNeeded } from '../domain/pump-capacity';
 import { endSessionHere } from '../wiring/session-ending';
@@ -35,9 +36,12 @@ export function shardOfEvent(event: PumpEvent | undefined, shards: number): numb
   return shard;
 }
 
-/** What one invocation did, with the CPU it took (its event loop's busy time, an upper bound under contention). */
+/** What one invocation did, with what it took of the machine. */
 export interface PumpRunReport extends PumpReport {
+  /** Its event loop's active time, ms: counts time waiting for a core too, so an upper bound under contention. */
   readonly busyMs: number;
+  /** Its thread's time on a CPU, ms (`/proc/thread-self/schedstat`; the busy time where that is missing). */
+  readonly cpuMs: number;
 }
 
 /**
@@ -59,9 +63,11 @@ export async function handlePump(
   const started = Date.now();
   const busyAtStart = performance.eventLoopUtilization();
   const busyMs = () => Math.round(performance.eventLoopUtilization(busyAtStart).active);
+  const cpuAtStart = threadCpuMs();
+  const cpuMs = () => Math.round(threadCpuMs() - cpuAtStart);
   if (!(await shardServes(shard))) {
     logger.info('Event pump: shard not needed this period', { shard });
-    return { acquired: false, sessions: 0, delivered: 0, fenced: false, busyMs: busyMs() };
+    return { acquired: false, sessions: 0, delivered: 0, fenced: false, busyMs: busyMs(), cpuMs: cpuMs() };
   }
   const settings = settingsStore();
   const cache = imSessionCache();
@@ -97,7 +103,7 @@ export async function handlePump(
     },
   );
   logger.info('Event pump handed over', { shard, ...report });
-  return { ...report, busyMs: busyMs() };
+  return { ...report, busyMs: busyMs(), cpuMs: cpuMs() };
 }
 
 export const handler = middy<PumpEvent, PumpRunReport>()
