@@ -8,11 +8,11 @@
 // No regular expressions touch XML anywhere.
 
 import {
-  XmlDocumentType,
   XmlElement as LibraryElement,
+  parseXml as parseDocument,
+  XmlDocumentType,
   XmlError,
   XmlText,
-  parseXml as parseDocument,
 } from '@rgrove/parse-xml';
 import { XMLBuilder } from 'fast-xml-parser';
 import { checkXmlLimits, XmlLimitError } from './limits';
