@@ -11,6 +11,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 const benchmarks: Readonly<Record<string, string>> = {
   'cwa-signin': 'IWA and forms sign-in round trips against the CWA simulator over HTTPS',
+  'cwa-xml':
+    "µs per parse of typical CWA answers, the old fast-xml-parser path vs tree.ts's, and per request built",
   'frame-crypto': 'compress+encrypt and decrypt+decompress throughput, per-message overhead',
   'frame-guard':
     "the local gateway's 32 KB frame check on the inbound byte stream: MB/s, ns per frame and per read",
