@@ -46,7 +46,9 @@ export const targetHelp = `Target:
                                   and sessions kick: KMS opens sealed data only under the key named)
     --connections-endpoint URL    the @connections endpoint   (or COLLAB_CONNECTIONS_ENDPOINT; for devices
                                   deactivate and sessions kick)
-    --region REGION               (or AWS_REGION)`;
+    --region REGION               (or AWS_REGION)
+  ADMISSION_SHARDS=N            the functions' slot shards when not the default 32: config set spreads
+                                maxSessions over exactly these`;
 
 export interface Target {
   /** One line naming what is being changed, for the command's output. */

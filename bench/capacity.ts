@@ -206,11 +206,13 @@ for (const [kind, s] of Object.entries(kinds)) {
 
 const slotShards = DEFAULT_SLOT_SHARDS;
 // Environments per route function (Little's law on the local durations, so an overstatement): each reads the
-// settings at most once per SETTINGS_MAX_AGE_SECONDS. The login and the reaper read the item itself.
+// settings at most once per SETTINGS_MAX_AGE_SECONDS. The login too (an upper bound for it: while its slot
+// items carry the settings version it holds, it reads nothing however old its copy); the reaper reads the item
+// itself.
 const environments = (kind: OperationKind) =>
   Math.max(1, rates[kind] * (perOperation(kinds[kind], (c) => c.wallMs) / 1000));
 const cachedConfigReadsPerSecond = Object.fromEntries(
-  (['connect', 'status', 'imCommand', 'disconnect'] as const).map((kind) => [
+  (['connect', 'login', 'status', 'imCommand', 'disconnect'] as const).map((kind) => [
     kind,
     environments(kind) / SETTINGS_MAX_AGE_SECONDS,
   ]),

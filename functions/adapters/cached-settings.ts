@@ -5,8 +5,8 @@
 // Staleness bound: a change made with `config set` is seen by every warm process within `maxAgeSeconds`
 // (default 5 s, Powertools' own default). The login does better: every settings write stamps its version on
 // the slot items the login reads anyway, and a login whose cached version differs reads the item again
-// (`current(version)`), so it sees a change as soon as its snapshot does. The session limit itself never
-// comes from here: each slot item carries its share, compared in the admission transaction. The reaper reads
+// (`current(version)`), so it sees a change as soon as its snapshot does — and, while the version matches,
+// reads nothing at all, however old its copy. The session limit itself never comes from here: each slot item carries its share, compared in the admission transaction. The reaper reads
 // the item consistently once a run.
 
 import { BaseProvider } from '@aws-lambda-powertools/parameters/base';
@@ -39,6 +39,8 @@ class SettingsItemProvider extends BaseProvider {
 /** `inner` (the item, read strongly consistent) behind a cache of `maxAgeSeconds`; `put` writes through. */
 export class CachedSettingsStore implements SettingsStore {
   private readonly provider: SettingsItemProvider;
+  /** The settings last read, for `current(version)`. */
+  private latest: VersionedSettings | undefined;
 
   constructor(
     private readonly inner: VersionedSettingsStore,
@@ -54,18 +56,25 @@ export class CachedSettingsStore implements SettingsStore {
   }
 
   /**
-   * The cached settings, read again first when `version` (the settings version the slot items carry) is given
-   * and differs from the cached one's: a change is then seen by the next login that reads a slot item it reached.
+   * The settings for a login whose slot items carry `version`: the ones last read when they are of that
+   * version, however old (every settings write stamps a new version on the slot items in the same
+   * transaction, so a matching version means nothing changed since); read again at once when they are not.
+   * Without a version (slot items from before versions), the cache of `maxAgeSeconds`.
    */
   async current(version?: string): Promise<VersionedSettings> {
+    if (version !== undefined && this.latest?.version === version) return this.latest;
     const options = { maxAge: this.maxAgeSeconds };
-    const cached = (await this.provider.get('settings', options)) as VersionedSettings;
-    if (version === undefined || cached.version === version) return cached;
-    return (await this.provider.get('settings', { ...options, forceFetch: true })) as VersionedSettings;
+    let read = (await this.provider.get('settings', options)) as VersionedSettings;
+    if (version !== undefined && read.version !== version) {
+      read = (await this.provider.get('settings', { ...options, forceFetch: true })) as VersionedSettings;
+    }
+    this.latest = read;
+    return read;
   }
 
   async put(settings: Settings, at: number): Promise<void> {
     await this.inner.put(settings, at);
     this.provider.clearCache();
+    this.latest = undefined;
   }
 }

@@ -1,6 +1,7 @@
 // The settings cache against DynamoDB Local: a warm process serves the settings item from memory for at most
 // SETTINGS_MAX_AGE_SECONDS (one read in that window), then reads the item again and sees a change another
-// process made; its own writes are seen at once. Time is moved with a fake Date clock, not waited for.
+// process made; its own writes are seen at once; a login whose slot items carry another settings version reads
+// the item at once, and one whose slot items carry the cached version reads nothing, however old the copy. Time is moved with a fake Date clock, not waited for.
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -84,7 +85,16 @@ describe('CachedSettingsStore', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const admin = settingsStore();
     const sessions = new DynamoDbSessionStore(documents, tableName, { slotShards: 4 });
-    const warm = new CachedSettingsStore(settingsStore());
+    const item = settingsStore();
+    let versionedReads = 0;
+    const warm = new CachedSettingsStore({
+      get: () => item.get(),
+      getVersioned: () => {
+        versionedReads++;
+        return item.getVersioned();
+      },
+      put: (settings, at) => item.put(settings, at),
+    });
     await admin.put({ ...DEFAULT_SETTINGS, maxSessions: 10, maxSessionsPerUser: 3 }, Date.now());
     const first = await warm.current();
     expect(first.settings.maxSessionsPerUser).toBe(3);
@@ -101,5 +111,10 @@ describe('CachedSettingsStore', () => {
     expect(fresh.settings.maxSessionsPerUser).toBe(4);
     expect(fresh.version).toBe(version);
     expect(slots.reduce((sum, slot) => sum + (slot.share ?? 0), 0)).toBe(12);
+    // While the slot items carry the version it holds, the login's copy is served however old: no read.
+    const readsBefore = versionedReads;
+    vi.advanceTimersByTime(SETTINGS_MAX_AGE_SECONDS * 1000 * 10);
+    expect((await warm.current(version)).settings.maxSessionsPerUser).toBe(4);
+    expect(versionedReads).toBe(readsBefore);
   });
 });
