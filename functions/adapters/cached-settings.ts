@@ -6,8 +6,8 @@
 // (default 5 s, Powertools' own default). The login does better: every settings write stamps its version on
 // the slot items the login reads anyway, and a login whose cached version differs reads the item again
 // (`current(version)`), so it sees a change as soon as its snapshot does — and, while the version matches,
-// reads nothing at all, however old its copy. The session limit itself never comes from here: each slot item carries its share, compared in the admission transaction. The reaper reads
-// the item consistently once a run.
+// reads nothing at all, however old its copy. The session limit itself never comes from here: each slot item
+// carries its share, compared in the admission transaction. The reaper reads the item consistently once a run.
 
 import { BaseProvider } from '@aws-lambda-powertools/parameters/base';
 import type { Settings, SettingsStore, VersionedSettings } from '../domain/settings';

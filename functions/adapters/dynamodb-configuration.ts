@@ -41,7 +41,7 @@ const SETTINGS_WRITE_BUDGET_MS = 30_000;
 
 /** The slot shards a settings write spreads the session limit over (the session store). */
 export interface SlotShards {
-  readonly slotShards: number;
+  /** Every slot shard as read strongly consistent, in shard order. */
   slotStates(): Promise<SlotState[]>;
 }
 

@@ -92,10 +92,7 @@ async function atomicSnapshot(
       return {
         limit: sessionLimit(settingsFromItem(settings)).limit,
         version: settings?.settingsVersion,
-        slots: slots.map((item) => ({
-          ...slotStateOf(item),
-          ...(item?.settingsVersion ? { settingsVersion: String(item.settingsVersion) } : {}),
-        })),
+        slots: slots.map(slotStateOf),
       };
     } catch (error) {
       // Cancelled for a conflict with an admission in flight: read again (the layer is as strict as AWS).
