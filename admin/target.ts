@@ -18,6 +18,7 @@ import { DynamoDbConnectionStore } from '../functions/adapters/dynamodb-connecti
 import { DynamoDbDeviceStore } from '../functions/adapters/dynamodb-device-store';
 import { managementApiPoster } from '../functions/dispatcher/connection-poster';
 import { createDispatcher, type Dispatcher } from '../functions/dispatcher/dispatcher';
+import { DEFAULT_SLOT_SHARDS, MAX_SLOT_SHARDS } from '../functions/domain/keys';
 import {
   createDeviceKeyring,
   createKmsSealer,
@@ -45,7 +46,9 @@ export const targetHelp = `Target:
                                   and sessions kick: KMS opens sealed data only under the key named)
     --connections-endpoint URL    the @connections endpoint   (or COLLAB_CONNECTIONS_ENDPOINT; for devices
                                   deactivate and sessions kick)
-    --region REGION               (or AWS_REGION)`;
+    --region REGION               (or AWS_REGION)
+  ADMISSION_SHARDS=N            the functions' slot shards when not the default 32: config set spreads
+                                maxSessions over exactly these`;
 
 export interface Target {
   /** One line naming what is being changed, for the command's output. */
@@ -149,7 +152,24 @@ function awsSettings(values: OptionValues, env: Env): TargetSettings {
   };
 }
 
+/**
+ * The slot shards of the target (`ADMISSION_SHARDS`, as in the functions' environment): `config set` spreads
+ * the session limit over exactly these, and `sessions list` counts them.
+ */
+export function admissionShards(env: Env): number {
+  const text = env.ADMISSION_SHARDS?.trim();
+  if (!text) return DEFAULT_SLOT_SHARDS;
+  const shards = Number(text);
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SLOT_SHARDS) {
+    throw new UsageError(
+      `ADMISSION_SHARDS must be a whole number between 1 and ${MAX_SLOT_SHARDS} (the functions' value), got "${text}"`,
+    );
+  }
+  return shards;
+}
+
 export async function openTarget(values: OptionValues, env: Env = process.env): Promise<Target> {
+  const slotShards = admissionShards(env);
   const settings = flag(values, 'aws') ? awsSettings(values, env) : await localSettings(values);
   const base = new DynamoDBClient(settings.dynamoDb);
   const documents = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
@@ -179,13 +199,14 @@ export async function openTarget(values: OptionValues, env: Env = process.env): 
     return client;
   };
   const connections = new DynamoDbConnectionStore(documents, settings.tableName);
+  const sessions = new DynamoDbSessionStore(documents, settings.tableName, { slotShards });
 
   return {
     description: settings.description,
     devices: new DynamoDbDeviceStore(documents, settings.tableName),
-    settings: new DynamoDbSettingsStore(documents, settings.tableName),
+    settings: new DynamoDbSettingsStore(documents, settings.tableName, sessions),
     permissions: new DynamoDbPermissionStore(documents, settings.tableName),
-    sessions: new DynamoDbSessionStore(documents, settings.tableName),
+    sessions,
     sealer: openSealer,
     dispatcher() {
       if (!dispatcher) {

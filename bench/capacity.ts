@@ -6,6 +6,7 @@
 // requests/s against the regional quota, API Gateway messages/s against the stage throttle, cost per session-hour.
 // Options: --sessions 100000 --logins-per-s 2000 --heartbeat-s 60 --sample 30 --shards 2
 //          --commands-per-session-hour 10 --events-per-session-hour 10 --kms-quota 5500
+//          --settings-changes-per-hour 60
 
 import { parseArgs } from 'node:util';
 import { parseUserSpec } from '../cwa-sim/users';
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     'commands-per-session-hour': { type: 'string', default: '10' },
     'events-per-session-hour': { type: 'string', default: '10' },
     'kms-quota': { type: 'string', default: '5500' },
+    'settings-changes-per-hour': { type: 'string', default: '60' },
   },
 });
 const load: TargetLoad = {
@@ -52,6 +54,7 @@ const load: TargetLoad = {
 const sample = Number(values.sample);
 const shards = Number(values.shards);
 const kmsQuota = Number(values['kms-quota']);
+const settingsChangesPerHour = Number(values['settings-changes-per-hour']);
 if (
   Object.values(load).some((n) => !(n >= 0)) ||
   !(load.sessions >= 1 && load.heartbeatSeconds > 0) ||
@@ -59,11 +62,12 @@ if (
   sample < 2 ||
   !Number.isInteger(shards) ||
   shards < 1 ||
-  !(kmsQuota > 0)
+  !(kmsQuota > 0) ||
+  !(settingsChangesPerHour >= 0)
 ) {
   console.error(
     'Usage: npm run bench -- capacity [--sessions N] [--logins-per-s R] [--heartbeat-s H] [--sample N] [--shards N] ' +
-      '[--commands-per-session-hour N] [--events-per-session-hour N] [--kms-quota N]',
+      '[--commands-per-session-hour N] [--events-per-session-hour N] [--kms-quota N] [--settings-changes-per-hour N]',
   );
   process.exit(2);
 }
@@ -206,15 +210,24 @@ for (const [kind, s] of Object.entries(kinds)) {
 
 const slotShards = DEFAULT_SLOT_SHARDS;
 // Environments per route function (Little's law on the local durations, so an overstatement): each reads the
-// settings at most once per SETTINGS_MAX_AGE_SECONDS. The login and the reaper read the item itself.
+// settings at most once per SETTINGS_MAX_AGE_SECONDS. The login's environments keep their copy while the slot
+// items carry its settings version (functions/adapters/cached-settings.ts `current`): each reads once when it
+// starts and once per settings change. Lambda "terminates execution environments every few hours" even under
+// continuous load (AWS Lambda Developer Guide, "Understanding the Lambda execution environment lifecycle");
+// LOGIN_ENVIRONMENT_LIFETIME_S takes far less, and --settings-changes-per-hour far more changes than an
+// operator makes, so the figure is an upper bound. The reaper reads the item itself.
+const LOGIN_ENVIRONMENT_LIFETIME_S = 300;
 const environments = (kind: OperationKind) =>
   Math.max(1, rates[kind] * (perOperation(kinds[kind], (c) => c.wallMs) / 1000));
-const cachedConfigReadsPerSecond = Object.fromEntries(
-  (['connect', 'status', 'imCommand', 'disconnect'] as const).map((kind) => [
-    kind,
-    environments(kind) / SETTINGS_MAX_AGE_SECONDS,
-  ]),
-);
+const cachedConfigReadsPerSecond = {
+  ...Object.fromEntries(
+    (['connect', 'status', 'imCommand', 'disconnect'] as const).map((kind) => [
+      kind,
+      environments(kind) / SETTINGS_MAX_AGE_SECONDS,
+    ]),
+  ),
+  login: environments('login') * (1 / LOGIN_ENVIRONMENT_LIFETIME_S + settingsChangesPerHour / 3600),
+};
 const partitions = partitionLoad(
   kinds,
   rates,

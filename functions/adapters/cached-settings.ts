@@ -1,29 +1,33 @@
 // The settings item read through Powertools Parameters' in-memory cache: a warm process re-reads
-// `CONFIG/SETTINGS` at most once per `maxAgeSeconds`, so logouts, `$disconnect`s, IM commands and pump
-// refreshes no longer put a strongly consistent read each on the one CONFIG partition.
+// `CONFIG/SETTINGS` at most once per `maxAgeSeconds`, so logins, logouts, `$disconnect`s, IM commands and pump
+// refreshes no longer put a read each on the one CONFIG partition.
 //
 // Staleness bound: a change made with `config set` is seen by every warm process within `maxAgeSeconds`
-// (default 5 s, Powertools' own default). Only reads that tolerate that use this store: the CWA endpoints
-// (a session in flight keeps its endpoints anyway) and the pump's inactivity test. Admission never does: the
-// login reads the item itself in its snapshot (maxSessions and the per-user/device ceilings), and the reaper
-// reads it consistently once a run.
+// (default 5 s, Powertools' own default). The login does better: every settings write stamps its version on
+// the slot items the login reads anyway, and a login whose cached version differs reads the item again
+// (`current(version)`), so it sees a change as soon as its snapshot does — and, while the version matches,
+// reads nothing at all, however old its copy. The session limit itself never comes from here: each slot item
+// carries its share, compared in the admission transaction. The reaper reads the item consistently once a run.
 
 import { BaseProvider } from '@aws-lambda-powertools/parameters/base';
-import type { Settings, SettingsStore } from '../domain/settings';
+import type { Settings, SettingsStore, VersionedSettings } from '../domain/settings';
 
 /** Seconds a warm process may serve settings from memory. */
 export const SETTINGS_MAX_AGE_SECONDS = 5;
+
+/** A settings store that can say which write its settings came from (DynamoDbSettingsStore). */
+export type VersionedSettingsStore = SettingsStore & { getVersioned?(): Promise<VersionedSettings> };
 
 /**
  * A Powertools provider over our one settings item. (Powertools' own DynamoDBProvider wants a table whose
  * key is a single `id` attribute holding one value per parameter; ours is `pk`/`sk` with a whole item.)
  */
 class SettingsItemProvider extends BaseProvider {
-  constructor(private readonly read: () => Promise<Settings>) {
+  constructor(private readonly read: () => Promise<VersionedSettings>) {
     super({});
   }
 
-  protected override _get(): Promise<Settings> {
+  protected override _get(): Promise<VersionedSettings> {
     return this.read();
   }
 
@@ -35,20 +39,42 @@ class SettingsItemProvider extends BaseProvider {
 /** `inner` (the item, read strongly consistent) behind a cache of `maxAgeSeconds`; `put` writes through. */
 export class CachedSettingsStore implements SettingsStore {
   private readonly provider: SettingsItemProvider;
+  /** The settings last read, for `current(version)`. */
+  private latest: VersionedSettings | undefined;
 
   constructor(
-    private readonly inner: SettingsStore,
+    private readonly inner: VersionedSettingsStore,
     private readonly maxAgeSeconds = SETTINGS_MAX_AGE_SECONDS,
   ) {
-    this.provider = new SettingsItemProvider(() => inner.get());
+    this.provider = new SettingsItemProvider(async () =>
+      inner.getVersioned ? inner.getVersioned() : { settings: await inner.get() },
+    );
   }
 
   async get(): Promise<Settings> {
-    return (await this.provider.get('settings', { maxAge: this.maxAgeSeconds })) as Settings;
+    return (await this.current()).settings;
+  }
+
+  /**
+   * The settings for a login whose slot items carry `version`: the ones last read when they are of that
+   * version, however old (every settings write stamps a new version on the slot items in the same
+   * transaction, so a matching version means nothing changed since); read again at once when they are not.
+   * Without a version (slot items from before versions), the cache of `maxAgeSeconds`.
+   */
+  async current(version?: string): Promise<VersionedSettings> {
+    if (version !== undefined && this.latest?.version === version) return this.latest;
+    const options = { maxAge: this.maxAgeSeconds };
+    let read = (await this.provider.get('settings', options)) as VersionedSettings;
+    if (version !== undefined && read.version !== version) {
+      read = (await this.provider.get('settings', { ...options, forceFetch: true })) as VersionedSettings;
+    }
+    this.latest = read;
+    return read;
   }
 
   async put(settings: Settings, at: number): Promise<void> {
     await this.inner.put(settings, at);
     this.provider.clearCache();
+    this.latest = undefined;
   }
 }

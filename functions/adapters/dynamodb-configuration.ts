@@ -1,48 +1,115 @@
 // The Configuration Database on the service table: settings, user permissions, pump leases, and (from
 // dynamodb-session-store) sessions with the slot-sharded session count. Reads are key lookups or gsi1 queries.
 
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   paginateQuery,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { permissionKey, pumpLeaseKey, settingsKey, USERS_PARTITION } from '../domain/keys';
 import type { PermissionStore, UserPermission } from '../domain/permissions';
-import type { LeaseStore, ShardLease } from '../domain/sessions';
-import { type Settings, type SettingsStore, settingsFromItem } from '../domain/settings';
+import type { LeaseStore, ShardLease, SlotState } from '../domain/sessions';
+import {
+  type Settings,
+  type SettingsStore,
+  sessionLimit,
+  settingsFromItem,
+  type VersionedSettings,
+} from '../domain/settings';
 import { DynamoDbSessionStore, type SessionStoreOptions } from './dynamodb-session-store';
 import { permissionOf } from './permission-items';
-import { type DocumentSender, retryingContention } from './transactions';
+import { setShare, sharesFor } from './slot-items';
+import {
+  backOffMs,
+  ContentionError,
+  cancellationCodes,
+  type DocumentSender,
+  isContention,
+  retryingContention,
+  sleep,
+} from './transactions';
 
 export { DynamoDbSessionStore, type SessionStoreOptions } from './dynamodb-session-store';
 
+/** How long a settings write keeps retrying slot items that logins keep changing (ms). */
+const SETTINGS_WRITE_BUDGET_MS = 30_000;
+
+/** The slot shards a settings write spreads the session limit over (the session store). */
+export interface SlotShards {
+  /** Every slot shard as read strongly consistent, in shard order. */
+  slotStates(): Promise<SlotState[]>;
+}
+
+/**
+ * The settings item, read strongly consistent. A write is one transaction with every slot item's share of the
+ * session limit (slot-items `sharesFor`, from a consistent read of the counts) and the settings version, so the
+ * shares always sum to the limit in force and admission compares against them at commit time.
+ */
 export class DynamoDbSettingsStore implements SettingsStore {
   private readonly db: DocumentSender;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly slots: SlotShards,
   ) {
     this.db = retryingContention(client);
   }
 
   async get(): Promise<Settings> {
+    return (await this.getVersioned()).settings;
+  }
+
+  async getVersioned(): Promise<VersionedSettings> {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: settingsKey, ConsistentRead: true }),
     );
-    return settingsFromItem(Item);
+    const version = Item?.settingsVersion;
+    return { settings: settingsFromItem(Item), ...(typeof version === 'string' ? { version } : {}) };
   }
 
+  /**
+   * Writes `settings` and the shares. A login admitted between the count read and the write (its shard then
+   * over the share computed) cancels the transaction, as do conflicts with admissions in flight: the counts
+   * are read again, with back-off, for up to SETTINGS_WRITE_BUDGET_MS (then ContentionError, nothing written).
+   */
   async put(settings: Settings, at: number): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...settingsKey, kind: 'settings', ...settings, updatedAt: at },
-      }),
-    );
+    const total = sessionLimit(settings).limit;
+    const settingsVersion = `${at}-${randomUUID()}`;
+    const deadline = performance.now() + SETTINGS_WRITE_BUDGET_MS;
+    for (let tries = 1; ; tries++) {
+      const counts = (await this.slots.slotStates()).map((state) => state.active);
+      const bounded = counts.reduce((sum, each) => sum + each, 0) <= total;
+      const shares = sharesFor(total, counts);
+      const TransactItems = [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...settingsKey, kind: 'settings', ...settings, updatedAt: at, settingsVersion },
+          },
+        },
+        ...shares.map((share, shard) => setShare(this.tableName, shard, share, settingsVersion, bounded)),
+      ];
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems }));
+        return;
+      } catch (error) {
+        const raced = isContention(error) || cancellationCodes(error)?.includes('ConditionalCheckFailed');
+        if (!raced) throw error;
+        if (performance.now() >= deadline) {
+          throw new ContentionError(
+            `the slot items stayed busy for ${SETTINGS_WRITE_BUDGET_MS / 1000} s; the settings were not changed`,
+            { cause: error },
+          );
+        }
+        await sleep(backOffMs(tries));
+      }
+    }
   }
 }
 
@@ -108,9 +175,9 @@ export class DynamoDbConfigurationStores {
   readonly sessions: DynamoDbSessionStore;
 
   constructor(client: DynamoDBDocumentClient, tableName: string, options: SessionStoreOptions = {}) {
-    this.settings = new DynamoDbSettingsStore(client, tableName);
-    this.permissions = new DynamoDbPermissionStore(client, tableName);
     this.sessions = new DynamoDbSessionStore(client, tableName, options);
+    this.settings = new DynamoDbSettingsStore(client, tableName, this.sessions);
+    this.permissions = new DynamoDbPermissionStore(client, tableName);
   }
 }
 

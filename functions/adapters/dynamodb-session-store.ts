@@ -19,7 +19,6 @@ import {
   type ItemKey,
   permissionKey,
   sessionKey,
-  settingsKey,
   shardPartition,
   slotKey,
   userSessionsKey,
@@ -33,14 +32,14 @@ import type {
   SessionRecord,
   SessionStore,
   ShardLease,
+  SlotState,
 } from '../domain/sessions';
-import { settingsFromItem } from '../domain/settings';
 import { DynamoDbConnectionStore } from './dynamodb-connection-store';
 import { namedWrites, rawNumber, type WriteAction } from './named-transaction';
 import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf } from './session-items';
-import { activeOf, checkShards, probeOrder, releaseSlot, shareOf, takeSlot } from './slot-items';
+import { checkShards, probeOrder, releaseSlot, sharesInForce, slotStateOf, takeSlot } from './slot-items';
 import {
   backOffMs,
   ContentionError,
@@ -77,6 +76,8 @@ export interface SessionStoreOptions {
    * @default DEFAULT_SLOT_SHARDS
    */
   readonly slotShards?: number;
+  /** Where a configuration problem found on the way is reported (once per process). @default console.warn */
+  readonly warn?: (message: string) => void;
 }
 
 type AdmitAttempt = AdmitOutcome | 'shard-full' | 'shard-contended';
@@ -86,6 +87,8 @@ export class DynamoDbSessionStore implements SessionStore {
   readonly slotShards: number;
   /** Sends with contention retried; `client` itself only where contention is handled by the caller. */
   private readonly db: DocumentSender;
+  private readonly warn: (message: string) => void;
+  private unsharedReported = false;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -95,6 +98,7 @@ export class DynamoDbSessionStore implements SessionStore {
     this.db = retryingContention(client);
     this.connections = new DynamoDbConnectionStore(client, tableName);
     this.slotShards = checkShards(options.slotShards ?? DEFAULT_SLOT_SHARDS);
+    this.warn = options.warn ?? ((message) => console.warn(message));
   }
 
   private slotKeys(): ItemKey[] {
@@ -103,20 +107,15 @@ export class DynamoDbSessionStore implements SessionStore {
 
   async loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot> {
     const slots = this.slotKeys();
-    const keys = [
-      settingsKey,
-      permissionKey(userId),
-      userSessionsKey(userId),
-      deviceSessionsKey(deviceId),
-      ...slots,
-    ];
+    // Not the settings item: the login takes the settings from the cache, and the slot items carry the
+    // shares that bind and the version of the settings in force (docs/data-model.md, "Admission").
+    const keys = [permissionKey(userId), userSessionsKey(userId), deviceSessionsKey(deviceId), ...slots];
     const items = await this.batchGet(keys, false);
     const find = (key: ItemKey) => items.find((item) => item.pk === key.pk && item.sk === key.sk);
-    const counts = slots.map((key) => activeOf(find(key)));
+    const states = slots.map((key) => slotStateOf(find(key)));
     return {
-      settings: settingsFromItem(find(settingsKey)),
-      activeSessions: counts.reduce((sum, each) => sum + each, 0),
-      slots: counts,
+      activeSessions: states.reduce((sum, each) => sum + each.active, 0),
+      slots: states,
       permission: permissionOf(find(permissionKey(userId))),
       deviceSessions: [...idsOf(find(deviceSessionsKey(deviceId)))],
       userSessions: idsOf(find(userSessionsKey(userId))).size,
@@ -132,19 +131,21 @@ export class DynamoDbSessionStore implements SessionStore {
    */
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
     const deadline = performance.now() + ADMIT_BUDGET_MS;
-    const { total } = input.limits;
-    let counts = input.slotHint ?? (await this.slotCounts());
+    let states = input.slotHint ?? (await this.slotStates());
     for (let round = 1; ; round++) {
       let contended = false;
+      const { shares, legacy, unshared } = sharesInForce(states, input.limits.total);
+      if (unshared.length > 0) this.reportUnshared(unshared);
+      const counts = states.map((state) => state.active);
       // A few shards a round, then a fresh read: with a stale hint, trying every shard it shows with room
       // would spend a transaction on each one that filled since (up to ADMISSION_SHARDS of them).
-      for (const shard of probeOrder(counts, total, this.slotShards).slice(0, PROBES_PER_ROUND)) {
-        const outcome = await this.admitInto(shard, input);
+      for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
+        const outcome = await this.admitInto(shard, input, legacy ? shares[shard] : undefined);
         if (outcome === 'shard-contended') contended = true;
         else if (outcome !== 'shard-full') return outcome;
       }
       try {
-        counts = await this.slotCounts();
+        states = await this.slotStates();
       } catch (error) {
         // The shard items' partitions throttled even the reads: back off and look again, within the budget.
         if (!isContention(error)) throw error;
@@ -152,13 +153,25 @@ export class DynamoDbSessionStore implements SessionStore {
         await sleep(Math.min(backOffMs(round), Math.max(0, deadline - performance.now())));
         continue;
       }
-      if (counts.every((active, shard) => active >= shareOf(shard, total, this.slotShards))) return 'full';
+      const fresh = sharesInForce(states, input.limits.total).shares;
+      if (states.every((state, shard) => state.active >= (fresh[shard] ?? 0))) return 'full';
       if (performance.now() >= deadline) return 'contended';
       if (contended) await sleep(Math.min(backOffMs(round), Math.max(0, deadline - performance.now())));
     }
   }
 
-  private async admitInto(shard: number, input: AdmitInput): Promise<AdmitAttempt> {
+  /** Slot items without a share beside items with one: logged once per process (they never admit). */
+  private reportUnshared(shards: readonly number[]): void {
+    if (this.unsharedReported) return;
+    this.unsharedReported = true;
+    this.warn(
+      `slot shards ${shards.join(', ')} carry no share: the settings were written for fewer slot shards than ` +
+        `ADMISSION_SHARDS (${this.slotShards}); run \`config set\` again with the same ADMISSION_SHARDS`,
+    );
+  }
+
+  /** `legacyShare`: only on a table whose slot items carry no share yet (slot-items `takeSlot`). */
+  private async admitInto(shard: number, input: AdmitInput, legacyShare?: number): Promise<AdmitAttempt> {
     const { limits, frameSeq, previousSessionId } = input;
     const session: SessionRecord = { ...input.session, slot: shard };
     const ids = new Set([session.sessionId]);
@@ -173,7 +186,7 @@ export class DynamoDbSessionStore implements SessionStore {
       },
     });
     const writes = namedWrites([
-      ['slot', takeSlot(this.tableName, shard, shareOf(shard, limits.total, this.slotShards))],
+      ['slot', takeSlot(this.tableName, shard, legacyShare)],
       [
         'session',
         {
@@ -546,11 +559,11 @@ export class DynamoDbSessionStore implements SessionStore {
     return [...idsOf(Item)];
   }
 
-  /** Every slot shard's count, each read strongly consistent (one BatchGetItem). */
-  async slotCounts(): Promise<number[]> {
+  /** Every slot shard's count and share, each read strongly consistent (one BatchGetItem). */
+  async slotStates(): Promise<SlotState[]> {
     const keys = this.slotKeys();
     const items = await this.batchGet(keys, true);
-    return keys.map((key) => activeOf(items.find((item) => item.pk === key.pk)));
+    return keys.map((key) => slotStateOf(items.find((item) => item.pk === key.pk)));
   }
 
   /**
@@ -579,6 +592,6 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   async count(): Promise<number> {
-    return (await this.slotCounts()).reduce((sum, each) => sum + each, 0);
+    return (await this.slotStates()).reduce((sum, each) => sum + each.active, 0);
   }
 }

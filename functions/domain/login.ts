@@ -21,7 +21,7 @@ import { connectivityCacheContext } from './end-session';
 import { shardOf } from './keys';
 import type { Reclaimed } from './reclaim';
 import type { SessionRecord, SessionStore } from './sessions';
-import { type Settings, sessionLimit } from './settings';
+import { newestSettingsVersion, type Settings, sessionLimit, sharedLimit } from './settings';
 
 export interface LoginCredentials {
   readonly password: string;
@@ -51,6 +51,11 @@ export type LoginResult =
 
 export interface LoginDeps {
   readonly sessions: Pick<SessionStore, 'loginSnapshot' | 'admit' | 'activate' | 'end' | 'get'>;
+  /**
+   * The settings from the warm process's cache (functions/adapters/cached-settings.ts), read again first when
+   * `version` (the settings version the slot items carry) is not the cached one's.
+   */
+  readonly settings: (version?: string) => Promise<Settings>;
   readonly connections: Pick<ConnectionStore, 'acceptInbound'>;
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'signIn' | 'startSession' | 'signOut'>;
   readonly sealer: Pick<SecretSealer, 'seal'>;
@@ -241,8 +246,11 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   const invocationEnd = deps.now() + routeRuntime.timeoutSeconds * 1000;
   const remainingMs = deps.remainingMs ?? (() => Math.max(0, invocationEnd - deps.now()));
   const snapshot = await deps.sessions.loginSnapshot(connection.userId, connection.deviceId);
-  const { settings } = snapshot;
-  const { limit, whenFull } = sessionLimit(settings);
+  const settings = await deps.settings(newestSettingsVersion(snapshot.slots ?? []));
+  // The slot items' shares are the limit in force (admission compares against them); the settings' own
+  // figure only on a table whose slot items carry none yet.
+  const { whenFull, limit: settingsLimit } = sessionLimit(settings);
+  const limit = sharedLimit(snapshot.slots ?? []) ?? settingsLimit;
   const allowed = snapshot.permission?.allowed === true;
   const refuse = async (result: Rejection): Promise<LoginResult> => {
     // Record the frame's number so the same frame cannot be replayed into another attempt.

@@ -3,7 +3,6 @@
 // never over-granted, never leaked, never freed twice.
 
 import type { UserPermission } from './permissions';
-import type { Settings } from './settings';
 
 export type SessionState = 'signing-in' | 'active';
 
@@ -56,13 +55,24 @@ export interface ShardLease {
 
 export type CheckpointOutcome = 'saved' | 'moved' | 'fenced';
 
-/** What a login needs to decide, read in one request. */
+/** One slot shard item as read: its count and its share of the session limit. */
+export interface SlotState {
+  readonly active: number;
+  /** Its share of the limit in force (written with the settings); absent on a table from before shares. */
+  readonly share?: number;
+  /** The settings write that set the share: a login whose cached settings are older reads them again. */
+  readonly settingsVersion?: string;
+}
+
+/**
+ * What a login needs to decide, read in one request (the settings come from the settings cache; the slot
+ * items say which settings version is in force).
+ */
 export interface LoginSnapshot {
-  readonly settings: Settings;
   /** Sessions counted now, all slot shards together (a hint: the admission transaction decides). */
   readonly activeSessions: number;
-  /** Each slot shard's count as read (a hint: admission tries the shards with room first). */
-  readonly slots?: readonly number[];
+  /** Each slot shard as read (a hint: admission tries the shards with room first). */
+  readonly slots?: readonly SlotState[];
   readonly permission: UserPermission | undefined;
   /** The ids of the sessions the device holds now (a hint, as the count). */
   readonly deviceSessions: readonly string[];
@@ -87,7 +97,10 @@ export type AdmitOutcome =
 
 /** The ceilings one admission checks, all in the same transaction. */
 export interface AdmitLimits {
-  /** All sessions (maxSessions, or the capacity when no maximum is set). */
+  /**
+   * All sessions (maxSessions, or the capacity when no maximum is set), as the login's settings say: binds only
+   * on a table whose slot items carry no share yet; otherwise each slot item's own share binds.
+   */
   readonly total: number;
   readonly perDevice: number;
   readonly perUser: number;
@@ -109,8 +122,8 @@ export interface AdmitInput {
   readonly previousSessionId?: string;
   /** The login frame's sequence number, recorded in the same transaction (a retried frame takes nothing). */
   readonly frameSeq: number;
-  /** Each slot shard's count as the login snapshot read it: shards with room are tried first. */
-  readonly slotHint?: readonly number[];
+  /** Each slot shard as the login snapshot read it: shards with room are tried first. */
+  readonly slotHint?: readonly SlotState[];
 }
 
 export interface SessionStore {

@@ -4,6 +4,7 @@
 
 import { cipherListProblem, parseTlsVersion, type TlsVersion } from '../cwa/tls-policy';
 import type { SignInMethod } from '../im-server/port';
+import type { SlotState } from './sessions';
 
 export interface CwaSettings {
   /** Site root, `https://cwa.example.com[:port]`: both sign-in URLs derive from it. */
@@ -228,6 +229,35 @@ export function sessionLimit(settings: Settings): {
   return settings.maxSessions === undefined
     ? { limit: settings.connectionCapacity, whenFull: 'Failed' }
     : { limit: settings.maxSessions, whenFull: 'Server Busy' };
+}
+
+/** The session limit the slot items carry (the sum of their shares); undefined when none carries a share. */
+export function sharedLimit(slots: readonly SlotState[]): number | undefined {
+  if (!slots.some((slot) => slot.share !== undefined)) return undefined;
+  return slots.reduce((sum, slot) => sum + (slot.share ?? 0), 0);
+}
+
+/**
+ * The newest settings version among the slot items read (a version starts with its write's epoch ms), so an
+ * item not yet replicated to the replica read does not send the login back to an older one.
+ */
+export function newestSettingsVersion(slots: readonly SlotState[]): string | undefined {
+  let newest: string | undefined;
+  for (const { settingsVersion } of slots) {
+    if (
+      settingsVersion !== undefined &&
+      (newest === undefined || parseInt(settingsVersion, 10) > parseInt(newest, 10))
+    ) {
+      newest = settingsVersion;
+    }
+  }
+  return newest;
+}
+
+/** Settings with the version of the write that stored them (absent on an item written before versions). */
+export interface VersionedSettings {
+  readonly settings: Settings;
+  readonly version?: string;
 }
 
 export interface SettingsStore {

@@ -16,7 +16,14 @@ import type { StatusMessage } from '../dispatcher/messages';
 import { type LoginCredentials, type LoginDeps, type LoginResult, login } from '../domain/login';
 import { shardsFor } from '../domain/pump-capacity';
 import { reclaimDeviceHere, reclaimHere } from '../wiring/session-ending';
-import { connectionStore, dispatcher, imServerFor, secretSealer, sessionStore } from '../wiring/stores';
+import {
+  connectionStore,
+  dispatcher,
+  imServerFor,
+  secretSealer,
+  sessionStore,
+  settingsStore,
+} from '../wiring/stores';
 
 const MAX_PASSWORD_CHARS = 1024;
 
@@ -30,6 +37,7 @@ function defaultDeps(context?: Pick<Context, 'getRemainingTimeInMillis'>): Login
     dispatcher: dispatcher(),
     login: {
       sessions: sessionStore(),
+      settings: async (version) => (await settingsStore().current(version)).settings,
       connections: connectionStore(),
       imServerFor: imServerFor(),
       sealer: secretSealer(),

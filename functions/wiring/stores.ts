@@ -35,7 +35,7 @@ let imServers: ImServerResolver | undefined;
 let dispatcherInstance: Dispatcher | undefined;
 let leases: LeaseStore | undefined;
 let imSessions: ImSessionCache | undefined;
-let cachedSettings: SettingsStore | undefined;
+let cachedSettings: CachedSettingsStore | undefined;
 
 export function leaseStore(): LeaseStore {
   leases ??= new DynamoDbLeaseStore(dynamoDb(), config().serviceTableName);
@@ -61,6 +61,7 @@ export function deviceStore(): DeviceStore {
 function configurationStores(): DynamoDbConfigurationStores {
   configuration ??= new DynamoDbConfigurationStores(dynamoDb(), config().serviceTableName, {
     slotShards: config().slotShards,
+    warn: (message) => logger.warn(message),
   });
   return configuration;
 }
@@ -69,8 +70,11 @@ export function sessionStore(): SessionStore {
   return configurationStores().sessions;
 }
 
-/** Settings at most SETTINGS_MAX_AGE_SECONDS old (adapters/cached-settings.ts): never for admission. */
-export function settingsStore(): SettingsStore {
+/**
+ * Settings at most SETTINGS_MAX_AGE_SECONDS old (adapters/cached-settings.ts); the login's no older than the
+ * version its slot items carry. The session limit binds through the slot items' shares, not through these.
+ */
+export function settingsStore(): CachedSettingsStore {
   cachedSettings ??= new CachedSettingsStore(configurationStores().settings);
   return cachedSettings;
 }

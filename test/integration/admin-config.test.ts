@@ -480,6 +480,38 @@ describe('admin config', () => {
     expect(shown.stdout).toContain('In force: limit 2 sessions (maximum); when full: Server Busy.');
   });
 
+  it('writes every slot item’s share with the settings: over ADMISSION_SHARDS, summing to maxSessions', async () => {
+    const shardsEnv = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('CWA_')),
+    );
+    const run = await runCli('admin/main.ts', ['config', 'set', 'maxSessions=7'], {
+      env: { ...shardsEnv, COLLAB_LOCAL_DIR: dir, ADMISSION_SHARDS: '3' },
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const version = (await settingsItem())?.settingsVersion;
+    expect(version).toEqual(expect.any(String));
+    const slots = await Promise.all(
+      [0, 1, 2].map(async (shard) => {
+        const { Item } = await documents.send(
+          new GetCommand({ TableName: tableName, Key: slotKey(shard), ConsistentRead: true }),
+        );
+        return Item;
+      }),
+    );
+    expect(slots.map((slot) => slot?.settingsVersion)).toEqual([version, version, version]);
+    expect(slots.reduce((sum, slot) => sum + Number(slot?.share), 0)).toBe(7);
+    for (const slot of slots) expect(slot?.active).toBeLessThanOrEqual(Number(slot?.share));
+
+    const bad = await runCli('admin/main.ts', ['config', 'set', 'maxSessions=7'], {
+      env: { ...shardsEnv, COLLAB_LOCAL_DIR: dir, ADMISSION_SHARDS: '65' },
+    });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('ADMISSION_SHARDS must be a whole number between 1 and 64');
+    // Back to the default shards, as every other test here runs.
+    expect((await admin(['config', 'set', 'maxSessions=none'])).code).toBe(0);
+  });
+
   it('refuses bad values with every problem listed and writes nothing', async () => {
     const before = await settingsItem();
 

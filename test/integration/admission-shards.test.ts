@@ -6,10 +6,11 @@
 
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-configuration';
+import { DynamoDbLeaseStore, DynamoDbSettingsStore } from '../../functions/adapters/dynamodb-configuration';
 import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-store';
 import { connectionKey, DEFAULT_SLOT_SHARDS, pumpLeaseKey } from '../../functions/domain/keys';
 import type { SessionRecord } from '../../functions/domain/sessions';
+import { DEFAULT_SETTINGS } from '../../functions/domain/settings';
 import { type RaceWorld, raceAdmissions, startRaceWorld } from '../support/admission-race';
 
 let world: RaceWorld;
@@ -89,9 +90,19 @@ describe('login storm at capacity scale 100', () => {
   }, 180_000);
 });
 
+/** A session store over 4 slot shards whose shares spread a limit of 1,000 (written as `config set` does). */
+async function fourShards(): Promise<DynamoDbSessionStore> {
+  const store = new DynamoDbSessionStore(world.documents, world.tableName, { slotShards: 4 });
+  await new DynamoDbSettingsStore(world.documents, world.tableName, store).put(
+    { ...DEFAULT_SETTINGS, maxSessions: 1_000 },
+    Date.now(),
+  );
+  return store;
+}
+
 describe('one login, one slot', () => {
   it('a device sending its login frame twice at once takes one slot', async () => {
-    const store = new DynamoDbSessionStore(world.documents, world.tableName, { slotShards: 4 });
+    const store = await fourShards();
     await openConnection('conn-twice');
     const before = await store.count();
     const limits = { total: 1_000, perDevice: 2, perUser: 2 };
@@ -106,19 +117,20 @@ describe('one login, one slot', () => {
   });
 
   it('ending a session releases the slot shard it recorded', async () => {
-    const store = new DynamoDbSessionStore(world.documents, world.tableName, { slotShards: 4 });
+    const store = await fourShards();
     const ids = ['e1', 'e2', 'e3', 'e4', 'e5', 'e6'];
     await Promise.all(ids.map((id) => openConnection(`conn-${id}`)));
-    const before = await store.slotCounts();
+    const counts = async () => (await store.slotStates()).map((state) => state.active);
+    const before = await counts();
     const limits = { total: 1_000, perDevice: 2, perUser: 2 };
     for (const id of ids)
       expect(await store.admit({ session: sessionFor(id), limits, frameSeq: 1 })).toBe('admitted');
     const stored = await Promise.all(ids.map((id) => store.get(`sess-${id}`)));
-    const during = await store.slotCounts();
+    const during = await counts();
     for (const session of stored) expect(session?.slot).toBeTypeOf('number');
     expect(during.reduce((a, b) => a + b, 0)).toBe(before.reduce((a, b) => a + b, 0) + ids.length);
     for (const session of stored) if (session) expect(await store.end(session)).toBe(true);
-    expect(await store.slotCounts()).toEqual(before);
+    expect(await counts()).toEqual(before);
   });
 });
 

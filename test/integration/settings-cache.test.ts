@@ -1,12 +1,14 @@
 // The settings cache against DynamoDB Local: a warm process serves the settings item from memory for at most
 // SETTINGS_MAX_AGE_SECONDS (one read in that window), then reads the item again and sees a change another
-// process made; its own writes are seen at once. Time is moved with a fake Date clock, not waited for.
+// process made; its own writes are seen at once; a login whose slot items carry another settings version reads
+// the item at once, and one whose slot items carry the cached version reads nothing, however old the copy. Time is moved with a fake Date clock, not waited for.
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CachedSettingsStore, SETTINGS_MAX_AGE_SECONDS } from '../../functions/adapters/cached-settings';
 import { DynamoDbSettingsStore } from '../../functions/adapters/dynamodb-configuration';
+import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-store';
 import { DEFAULT_SETTINGS } from '../../functions/domain/settings';
 import { serviceTable, tables } from '../../functions/tables';
 import {
@@ -35,11 +37,20 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** The settings item with its shares over 4 slot shards, as the functions and `config set` write it. */
+function settingsStore(): DynamoDbSettingsStore {
+  return new DynamoDbSettingsStore(
+    documents,
+    tableName,
+    new DynamoDbSessionStore(documents, tableName, { slotShards: 4 }),
+  );
+}
+
 describe('CachedSettingsStore', () => {
   it('serves one read for its max age, then sees another process’s change', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    const admin = new DynamoDbSettingsStore(documents, tableName);
-    const item = new DynamoDbSettingsStore(documents, tableName);
+    const admin = settingsStore();
+    const item = settingsStore();
     const warm = new CachedSettingsStore({
       get: () => {
         reads++;
@@ -63,10 +74,47 @@ describe('CachedSettingsStore', () => {
   });
 
   it('sees its own write at once', async () => {
-    const warm = new CachedSettingsStore(new DynamoDbSettingsStore(documents, tableName));
+    const warm = new CachedSettingsStore(settingsStore());
     await warm.put({ ...DEFAULT_SETTINGS, maxSessions: 30 }, Date.now());
     expect((await warm.get()).maxSessions).toBe(30);
     await warm.put({ ...DEFAULT_SETTINGS, maxSessions: 31 }, Date.now());
     expect((await warm.get()).maxSessions).toBe(31);
+  });
+
+  it('reads again at once when the slot items carry a newer settings version (the login’s path)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const admin = settingsStore();
+    const sessions = new DynamoDbSessionStore(documents, tableName, { slotShards: 4 });
+    const item = settingsStore();
+    let versionedReads = 0;
+    const warm = new CachedSettingsStore({
+      get: () => item.get(),
+      getVersioned: () => {
+        versionedReads++;
+        return item.getVersioned();
+      },
+      put: (settings, at) => item.put(settings, at),
+    });
+    await admin.put({ ...DEFAULT_SETTINGS, maxSessions: 10, maxSessionsPerUser: 3 }, Date.now());
+    const first = await warm.current();
+    expect(first.settings.maxSessionsPerUser).toBe(3);
+    await admin.put({ ...DEFAULT_SETTINGS, maxSessions: 12, maxSessionsPerUser: 4 }, Date.now());
+    // Within the max age, and without a version: still the cached settings.
+    expect((await warm.current()).settings.maxSessionsPerUser).toBe(3);
+    const slots = await sessions.slotStates();
+    const versions = new Set(slots.map((slot) => slot.settingsVersion));
+    expect(versions.size).toBe(1);
+    const [version] = versions;
+    expect(version).not.toBe(first.version);
+    // The version the slot items carry: the item is read again, with no wait.
+    const fresh = await warm.current(version);
+    expect(fresh.settings.maxSessionsPerUser).toBe(4);
+    expect(fresh.version).toBe(version);
+    expect(slots.reduce((sum, slot) => sum + (slot.share ?? 0), 0)).toBe(12);
+    // While the slot items carry the version it holds, the login's copy is served however old: no read.
+    const readsBefore = versionedReads;
+    vi.advanceTimersByTime(SETTINGS_MAX_AGE_SECONDS * 1000 * 10);
+    expect((await warm.current(version)).settings.maxSessionsPerUser).toBe(4);
+    expect(versionedReads).toBe(readsBefore);
   });
 });

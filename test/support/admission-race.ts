@@ -4,9 +4,11 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbSettingsStore } from '../../functions/adapters/dynamodb-configuration';
 import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-store';
 import { connectionKey, MAX_SLOT_SHARDS, slotKey } from '../../functions/domain/keys';
 import type { AdmitOutcome, SessionRecord } from '../../functions/domain/sessions';
+import { DEFAULT_SETTINGS } from '../../functions/domain/settings';
 import { serviceTable, tables } from '../../functions/tables';
 import {
   dynamoDbLocalClientConfig,
@@ -120,6 +122,11 @@ export async function raceAdmissions(
       }),
     );
   }
+  // The shares of the limit on the slot items, as `config set` writes them.
+  await new DynamoDbSettingsStore(world.documents, world.tableName, store).put(
+    { ...DEFAULT_SETTINGS, maxSessions: options.limit, connectionCapacity: Math.max(options.limit, 1_000) },
+    Date.now(),
+  );
   const before = { ...world.strict.stats() };
   world.operations.clear();
   const outcomes: Partial<Record<AdmitOutcome | 'error', number>> = {};
