@@ -3,7 +3,8 @@
 // refreshes no longer put a read each on the one CONFIG partition.
 //
 // Staleness bound: a change made with `config set` is seen by every warm process within `maxAgeSeconds`
-// (default 5 s, Powertools' own default). The login does better: every settings write stamps its version on
+// (default 5 s, Powertools' own default) plus DynamoDB's replication lag: these periodic reads are eventually
+// consistent (half a read unit each on the one CONFIG partition; the lag is usually well under a second). The login does better: every settings write stamps its version on
 // the slot items the login reads anyway, and a login whose cached version differs reads the item again
 // (`current(version)`), so it sees a change as soon as its snapshot does — and, while the version matches,
 // reads nothing at all, however old its copy. The session limit itself never comes from here: each slot item
@@ -16,19 +17,22 @@ import type { Settings, SettingsStore, VersionedSettings } from '../domain/setti
 export const SETTINGS_MAX_AGE_SECONDS = 5;
 
 /** A settings store that can say which write its settings came from (DynamoDbSettingsStore). */
-export type VersionedSettingsStore = SettingsStore & { getVersioned?(): Promise<VersionedSettings> };
+export type VersionedSettingsStore = SettingsStore & {
+  getVersioned?(options?: { readonly consistent?: boolean }): Promise<VersionedSettings>;
+};
 
 /**
  * A Powertools provider over our one settings item. (Powertools' own DynamoDBProvider wants a table whose
  * key is a single `id` attribute holding one value per parameter; ours is `pk`/`sk` with a whole item.)
  */
 class SettingsItemProvider extends BaseProvider {
-  constructor(private readonly read: () => Promise<VersionedSettings>) {
+  constructor(private readonly read: (consistent: boolean) => Promise<VersionedSettings>) {
     super({});
   }
 
-  protected override _get(): Promise<VersionedSettings> {
-    return this.read();
+  /** Eventually consistent, unless the caller passes `sdkOptions: { consistent: true }`. */
+  protected override _get(_name: string, options?: { sdkOptions?: { consistent?: boolean } }) {
+    return this.read(options?.sdkOptions?.consistent === true);
   }
 
   protected override _getMultiple(): Promise<undefined> {
@@ -46,8 +50,8 @@ export class CachedSettingsStore implements SettingsStore {
     private readonly inner: VersionedSettingsStore,
     private readonly maxAgeSeconds = SETTINGS_MAX_AGE_SECONDS,
   ) {
-    this.provider = new SettingsItemProvider(async () =>
-      inner.getVersioned ? inner.getVersioned() : { settings: await inner.get() },
+    this.provider = new SettingsItemProvider(async (consistent) =>
+      inner.getVersioned ? inner.getVersioned({ consistent }) : { settings: await inner.get() },
     );
   }
 
@@ -66,7 +70,12 @@ export class CachedSettingsStore implements SettingsStore {
     const options = { maxAge: this.maxAgeSeconds };
     let read = (await this.provider.get('settings', options)) as VersionedSettings;
     if (version !== undefined && read.version !== version) {
-      read = (await this.provider.get('settings', { ...options, forceFetch: true })) as VersionedSettings;
+      // The slot items name a newer write: read it strongly consistent, so this read cannot miss it.
+      read = (await this.provider.get('settings', {
+        ...options,
+        forceFetch: true,
+        sdkOptions: { consistent: true },
+      })) as VersionedSettings;
     }
     this.latest = read;
     return read;

@@ -65,9 +65,17 @@ export class DynamoDbSettingsStore implements SettingsStore {
     return (await this.getVersioned()).settings;
   }
 
-  async getVersioned(): Promise<VersionedSettings> {
+  /**
+   * The settings item with the version its write stamped. `consistent: false` reads it eventually consistent
+   * (half the read units; may lag a write by DynamoDB's replication, usually well under a second).
+   */
+  async getVersioned(options: { readonly consistent?: boolean } = {}): Promise<VersionedSettings> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: settingsKey, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: settingsKey,
+        ConsistentRead: options.consistent ?? true,
+      }),
     );
     const version = Item?.settingsVersion;
     return { settings: settingsFromItem(Item), ...(typeof version === 'string' ? { version } : {}) };

@@ -87,11 +87,14 @@ describe('CachedSettingsStore', () => {
     const sessions = new DynamoDbSessionStore(documents, tableName, { slotShards: 4 });
     const item = settingsStore();
     let versionedReads = 0;
+    /** Whether each read was strongly consistent. */
+    const consistency: boolean[] = [];
     const warm = new CachedSettingsStore({
       get: () => item.get(),
-      getVersioned: () => {
+      getVersioned: (options) => {
         versionedReads++;
-        return item.getVersioned();
+        consistency.push(options?.consistent === true);
+        return item.getVersioned(options);
       },
       put: (settings, at) => item.put(settings, at),
     });
@@ -109,6 +112,10 @@ describe('CachedSettingsStore', () => {
     // The version the slot items carry: the item is read again, with no wait.
     const fresh = await warm.current(version);
     expect(fresh.settings.maxSessionsPerUser).toBe(4);
+    // The periodic read is eventually consistent (half a read unit on CONFIG); the one a newer version
+    // forces is strongly consistent, so it cannot miss that write.
+    expect(consistency[0]).toBe(false);
+    expect(consistency.at(-1)).toBe(true);
     expect(fresh.version).toBe(version);
     expect(slots.reduce((sum, slot) => sum + (slot.share ?? 0), 0)).toBe(12);
     // While the slot items carry the version it holds, the login's copy is served however old: no read.
