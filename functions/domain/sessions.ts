@@ -54,7 +54,14 @@ export interface ShardLease {
   readonly token: number;
 }
 
-export type CheckpointOutcome = 'saved' | 'moved' | 'fenced';
+/**
+ * `moved`: the cursor was not where the pump had it (or the session is gone); `fenced`: a later owner of the
+ * shard wrote the session; `reassigned`: the session moved to another pump shard (moveShard) meanwhile.
+ */
+export type CheckpointOutcome = 'saved' | 'moved' | 'fenced' | 'reassigned';
+
+/** `moved`: the session now belongs to the new shard; `not-here`: it was not on `from` (moved or ended). */
+export type ShardMoveOutcome = 'moved' | 'not-here';
 
 /** What a login needs to decide, read in one request. */
 export interface LoginSnapshot {
@@ -157,10 +164,17 @@ export interface SessionStore {
   /** The sessions one pump shard serves (index query). */
   sessionsInShard(shard: number): Promise<SessionRecord[]>;
   /**
+   * Moves a session from pump shard `from` to `to` (its shard and gsi2 key) in one conditional write, only if
+   * it is still on `from`; clears its pump token, so the new shard's owner (whose token counts on another
+   * lease) is not fenced by the old shard's. The cursor stays: the new shard resumes from it.
+   */
+  moveShard(sessionId: string, from: number, to: number): Promise<ShardMoveOutcome>;
+  /**
    * Moves the event cursor from `from` to `to` (and stores a rotated, sealed connectivity cache) and stamps
    * the lease's token on the session, only if nobody moved the cursor meanwhile and no later owner of the
-   * shard (a higher token) checkpointed this session: `fenced` when one did (the lease was lost), `moved`
-   * when the cursor was not at `from` or the session is gone. One write on the session alone.
+   * shard (a higher token) checkpointed this session and it is still on the lease's shard: `fenced` when a
+   * later owner did (the lease was lost), `reassigned` when the session moved to another shard, `moved` when
+   * the cursor was not at `from` or the session is gone. One write on the session alone.
    */
   checkpoint(
     sessionId: string,
@@ -196,4 +210,10 @@ export interface LeaseStore {
   renew(lease: ShardLease, until: number): Promise<boolean>;
   /** Gives the lease up (a clean hand-over), if still ours. */
   release(lease: ShardLease): Promise<void>;
+}
+
+/** Which pump shards are being served now (for moving sessions only to a shard whose pump will serve them). */
+export interface PumpLiveness {
+  /** The shards among `shards` whose lease is held and unexpired at `now` (epoch ms). */
+  liveShards(shards: readonly number[], now: number): Promise<Set<number>>;
 }
