@@ -33,8 +33,10 @@ export interface MovePlan {
 }
 
 /**
- * The moves off `shard` for its `sessionIds`, at `now` (epoch ms). One count read; the leases (one
- * BatchGetItem per 100 shards) only when some session's shard depends on which pumps are live.
+ * The moves off `shard` for its `sessionIds`, at `now` (epoch ms). One count read; the leases only when some
+ * session's shard depends on which pumps are live: those from the least shard count needed up to the ceiling
+ * (a few, at any size: the band is about a quarter of the shards, the ceiling close above), then those of
+ * the move targets below them, if any (one BatchGetItem per 100 shards each).
  */
 export async function planMoves(
   shard: number,
@@ -50,12 +52,18 @@ export async function planMoves(
   // jump hash: a session's shard is the same for every count between least and most iff it is for both ends.
   const unsettled = sessionIds.filter((id) => shardOf(id, least) !== shard || shardOf(id, most) !== shard);
   if (unsettled.length === 0) return { count, moves: [], needed };
-  const all = Array.from({ length: range.ceiling }, (_, each) => each);
-  const live = await deps.liveness.liveShards(all, now);
+  // The target depends only on whether some shard from least − 1 up is live (1 + the highest live one,
+  // clamped to least…most): read those leases, then those of the move targets below them.
+  const from = Math.max(0, least - 1);
+  const upper = Array.from({ length: range.ceiling - from }, (_, each) => from + each);
+  const live = await deps.liveness.liveShards(upper, now);
   live.add(shard);
   const target = targetShards(count, Math.max(range.floor, ...[...live].map((each) => each + 1)), range);
-  const moves = unsettled
+  const wanted = unsettled
     .map((sessionId) => ({ sessionId, to: shardOf(sessionId, target) }))
-    .filter((move) => move.to !== shard && live.has(move.to));
+    .filter((move) => move.to !== shard);
+  const lower = [...new Set(wanted.map((move) => move.to).filter((to) => to < from))];
+  if (lower.length > 0) for (const each of await deps.liveness.liveShards(lower, now)) live.add(each);
+  const moves = wanted.filter((move) => live.has(move.to));
   return { count, target, moves, needed };
 }
