@@ -129,6 +129,12 @@ export const DEFAULT_PUMP_OPTIONS = {
 /** Moves written at once while rebalancing. */
 const MOVES_AT_ONCE = 16;
 
+/**
+ * Most moves one refresh makes (the rest follow at the next refresh, 2 s later): a refresh blocks the lease's
+ * renewal, and a thousand moves on a loaded table would hold it past the lease.
+ */
+const MOVES_PER_REFRESH = 128;
+
 export interface PumpReport {
   readonly acquired: boolean;
   readonly sessions: number;
@@ -419,7 +425,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     try {
       const ids = sessions.map((session) => session.sessionId);
       const plan = await planMoves(options.shard, ids, deps.balance, deps.now());
-      const gone = await moveAway(deps.balance, plan.moves);
+      const moves = plan.moves.slice(0, MOVES_PER_REFRESH);
+      const gone = await moveAway(deps.balance, moves);
+      // Moves left over (or cut short by the time budget) follow at the next refresh.
+      if (gone.size < plan.moves.length) rebalanceAt = 0;
       const staying = sessions.filter((session) => !gone.has(session.sessionId));
       if (staying.length === 0 && !plan.needed) {
         notNeeded = true;
@@ -453,7 +462,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       }),
     ]);
     clearTimeout(drained);
-    for (let i = 0; i < moves.length; i += MOVES_AT_ONCE) {
+    // Within a third of the lease and before the deadline: the lease is renewed after the refresh. The rest of
+    // the moves wait for the next refresh (their workers restart meanwhile).
+    const until = Math.min(options.runUntil(), deps.now() + options.leaseMs / 3);
+    for (let i = 0; i < moves.length && deps.now() < until; i += MOVES_AT_ONCE) {
       await Promise.all(
         moves.slice(i, i + MOVES_AT_ONCE).map(async ({ sessionId, to }) => {
           try {
