@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { permissionKey, pumpLeaseKey, settingsKey, USERS_PARTITION } from '../domain/keys';
 import type { PermissionStore, UserPermission } from '../domain/permissions';
-import type { LeaseStore, ShardLease, SlotState } from '../domain/sessions';
+import type { LeaseStore, PumpLiveness, ShardLease, SlotState } from '../domain/sessions';
 import {
   type Settings,
   type SettingsStore,
@@ -21,6 +21,7 @@ import {
   settingsFromItem,
   type VersionedSettings,
 } from '../domain/settings';
+import { batchGetItems } from './batch-get';
 import { DynamoDbSessionStore, type SessionStoreOptions } from './dynamodb-session-store';
 import { permissionOf } from './permission-items';
 import { setShare, sharesFor } from './slot-items';
@@ -190,7 +191,7 @@ export class DynamoDbConfigurationStores {
 }
 
 /** Pump leases: one item per shard; a takeover bumps the fencing token. */
-export class DynamoDbLeaseStore implements LeaseStore {
+export class DynamoDbLeaseStore implements LeaseStore, PumpLiveness {
   private readonly db: DocumentSender;
 
   constructor(
@@ -247,6 +248,22 @@ export class DynamoDbLeaseStore implements LeaseStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  /**
+   * Which of `shards` have a live pump: a lease item whose leaseUntil is still ahead of `now` (one
+   * BatchGetItem per 100 shards, eventually consistent: a lease just taken or released is seen a moment late,
+   * which only delays or wastes a move, never a delivery).
+   */
+  async liveShards(shards: readonly number[], now: number): Promise<Set<number>> {
+    const byKey = new Map(shards.map((shard) => [pumpLeaseKey(shard).pk, shard]));
+    const items = await batchGetItems(this.client, this.tableName, shards.map(pumpLeaseKey), false);
+    const live = new Set<number>();
+    for (const item of items) {
+      const shard = byKey.get(String(item.pk));
+      if (shard !== undefined && Number(item.leaseUntil) > now) live.add(shard);
+    }
+    return live;
   }
 
   async release(lease: ShardLease): Promise<void> {

@@ -4,7 +4,6 @@
 
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   paginateQuery,
@@ -32,8 +31,10 @@ import type {
   SessionRecord,
   SessionStore,
   ShardLease,
+  ShardMoveOutcome,
   SlotState,
 } from '../domain/sessions';
+import { BATCH_GET_KEYS, batchGetItems } from './batch-get';
 import { DynamoDbConnectionStore } from './dynamodb-connection-store';
 import { namedWrites, rawNumber, type WriteAction } from './named-transaction';
 import { permissionOf } from './permission-items';
@@ -42,7 +43,6 @@ import { sessionItem, sessionOf } from './session-items';
 import { checkShards, probeOrder, releaseSlot, sharesInForce, slotStateOf, takeSlot } from './slot-items';
 import {
   backOffMs,
-  ContentionError,
   type DocumentSender,
   isContention,
   retryingContention,
@@ -57,9 +57,6 @@ const END_CONTENTION_BUDGET_MS = 8_000;
 
 /** Slot shards one admission round tries before it reads the counts again. */
 const PROBES_PER_ROUND = 4;
-
-/** Keys one BatchGetItem may name (DynamoDB quota). */
-const BATCH_GET_KEYS = 100;
 
 /** How long one admission keeps probing shards and retrying conflicts before answering `contended` (ms). */
 const ADMIT_BUDGET_MS = 5_000;
@@ -444,12 +441,14 @@ export class DynamoDbSessionStore implements SessionStore {
           TableName: this.tableName,
           Key: sessionKey(sessionId),
           UpdateExpression: `SET #cursor = :to, pumpToken = :token${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
+          // The shard condition: a pump never checkpoints a session that moved to another shard (moveShard).
           ConditionExpression:
-            'attribute_exists(pk) AND (attribute_not_exists(#cursor) OR #cursor <= :to) AND (attribute_not_exists(pumpToken) OR pumpToken <= :token)',
-          ExpressionAttributeNames: { '#cursor': 'cursor' },
+            'attribute_exists(pk) AND #shard = :shard AND (attribute_not_exists(#cursor) OR #cursor <= :to) AND (attribute_not_exists(pumpToken) OR pumpToken <= :token)',
+          ExpressionAttributeNames: { '#cursor': 'cursor', '#shard': 'shard' },
           ExpressionAttributeValues: {
             ':to': update.to,
             ':token': update.lease.token,
+            ':shard': update.lease.shard,
             ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -458,10 +457,31 @@ export class DynamoDbSessionStore implements SessionStore {
       return 'saved';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const shard = rawNumber(error.Item, 'shard');
+      if (shard !== undefined && shard !== update.lease.shard) return 'reassigned';
       const token = rawNumber(error.Item, 'pumpToken');
       // A later owner of the shard wrote this session: we lost the lease. Otherwise the stored cursor is
       // already further (or the session is gone).
       return token !== undefined && token > update.lease.token ? 'fenced' : 'moved';
+    }
+  }
+
+  async moveShard(sessionId: string, from: number, to: number): Promise<ShardMoveOutcome> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: 'SET #shard = :to, gsi2pk = :partition REMOVE pumpToken',
+          ConditionExpression: 'attribute_exists(pk) AND #shard = :from',
+          ExpressionAttributeNames: { '#shard': 'shard' },
+          ExpressionAttributeValues: { ':to': to, ':from': from, ':partition': shardPartition(to) },
+        }),
+      );
+      return 'moved';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'not-here';
+      throw error;
     }
   }
 
@@ -566,29 +586,8 @@ export class DynamoDbSessionStore implements SessionStore {
     return keys.map((key) => slotStateOf(items.find((item) => item.pk === key.pk)));
   }
 
-  /**
-   * Every item of `keys` that exists. DynamoDB answers a partly throttled BatchGetItem with UnprocessedKeys
-   * (and throws only when every key was throttled): both are read again with back-off, within the contention
-   * budget, so a throttled key is never mistaken for a missing item (a count of zero).
-   */
   private batchGet(keys: readonly ItemKey[], consistentRead: boolean): Promise<Record<string, unknown>[]> {
-    return withConflictRetry(async () => {
-      const items: Record<string, unknown>[] = [];
-      let pending: Record<string, unknown>[] = keys.map((key) => ({ ...key }));
-      for (let tries = 0; pending.length > 0; tries++) {
-        if (tries >= 10)
-          throw new ContentionError(`${pending.length} keys still unprocessed after ${tries} reads`);
-        if (tries > 0) await sleep(backOffMs(tries));
-        const { Responses, UnprocessedKeys } = await this.client.send(
-          new BatchGetCommand({
-            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: consistentRead } },
-          }),
-        );
-        items.push(...(Responses?.[this.tableName] ?? []));
-        pending = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-      return items;
-    });
+    return batchGetItems(this.client, this.tableName, keys, consistentRead);
   }
 
   async count(): Promise<number> {

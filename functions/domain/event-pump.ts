@@ -17,6 +17,7 @@ import type { LogoutReason } from './end-session';
 import { errorDetail } from './error-detail';
 import type { LeaseStore, SessionRecord, SessionStore, ShardLease } from './sessions';
 import type { Settings } from './settings';
+import { planMoves, type ShardBalanceDeps, type ShardMove } from './shard-balance';
 
 /** What the device receives for each CWA event. */
 export interface EventMessage {
@@ -68,6 +69,8 @@ export interface PumpDeps {
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly observe?: PumpObserver;
+  /** Moves sessions that belong on another shard (shard-balance.ts); without it the pump moves none. */
+  readonly balance?: ShardBalanceDeps;
 }
 
 /** A block of sequence numbers on one connection (the dispatcher's OutboundBlock). */
@@ -110,6 +113,8 @@ export interface PumpOptions {
    * Lambda timeout, was killed and lost its report.
    */
   readonly drainMs: number;
+  /** How often the pump reads the count and moves sessions that belong on another shard (ms). @default 10 s */
+  readonly rebalanceEveryMs?: number;
 }
 
 export const DEFAULT_PUMP_OPTIONS = {
@@ -118,13 +123,25 @@ export const DEFAULT_PUMP_OPTIONS = {
   presenceEveryMs: 4 * 60 * 1000,
   retryAfterMs: 1_000,
   drainMs: 2_000,
+  rebalanceEveryMs: 10_000,
 } as const;
+
+/** Moves written at once while rebalancing. */
+const MOVES_AT_ONCE = 16;
+
+/**
+ * Most moves one refresh makes (the rest follow at the next refresh, 2 s later): a refresh blocks the lease's
+ * renewal, and a thousand moves on a loaded table would hold it past the lease.
+ */
+const MOVES_PER_REFRESH = 128;
 
 export interface PumpReport {
   readonly acquired: boolean;
   readonly sessions: number;
   readonly delivered: number;
   readonly fenced: boolean;
+  /** The pump ended early: the count no longer needs its shard and it moved every session away. */
+  readonly notNeeded?: boolean;
 }
 
 interface Worker {
@@ -296,8 +313,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             stopAll();
             return;
           }
-          if (outcome === 'moved') {
-            // Another pump stored a later cursor (one before a takeover finished), or the session is gone.
+          if (outcome === 'moved' || outcome === 'reassigned') {
+            // Another pump stored a later cursor (one before a takeover finished), the session moved to another
+            // shard, or it is gone.
             worker.storedCursor = Number.POSITIVE_INFINITY;
             worker.stop();
             return;
@@ -397,7 +415,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   }
 
   async function refresh(): Promise<void> {
-    const sessions = await deps.sessions.sessionsInShard(options.shard);
+    const sessions = await rebalanced(await deps.sessions.sessionsInShard(options.shard));
     const present = new Set<string>();
     for (const session of sessions) {
       present.add(session.sessionId);
@@ -420,6 +438,81 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     const now = deps.now();
     const lag = Math.max(0, ...[...workers.values()].map((w) => now - w.lastPollAt));
     deps.observe?.lag?.(lag);
+  }
+
+  // ---- Moving sessions to the shard they belong on (shard-balance.ts; docs/data-model.md, "Pump shards") ----
+  let rebalanceAt = 0;
+  let notNeeded = false;
+
+  /**
+   * `sessions` without those moved off the shard; every `rebalanceEveryMs`. A shard the count no longer needs
+   * and that keeps no session ends its pump. A failed read or move is retried at the next rebalance.
+   */
+  async function rebalanced(sessions: SessionRecord[]): Promise<SessionRecord[]> {
+    if (!deps.balance || deps.now() < rebalanceAt) return sessions;
+    rebalanceAt = deps.now() + (options.rebalanceEveryMs ?? DEFAULT_PUMP_OPTIONS.rebalanceEveryMs);
+    try {
+      const ids = sessions.map((session) => session.sessionId);
+      const plan = await planMoves(options.shard, ids, deps.balance, deps.now());
+      const moves = plan.moves.slice(0, MOVES_PER_REFRESH);
+      const gone = await moveAway(deps.balance, moves);
+      // Moves left over (or cut short by the time budget) follow at the next refresh.
+      if (gone.size < plan.moves.length) rebalanceAt = 0;
+      const staying = sessions.filter((session) => !gone.has(session.sessionId));
+      if (staying.length === 0 && !plan.needed) {
+        notNeeded = true;
+        stopping = true;
+      }
+      return staying;
+    } catch (error) {
+      deps.observe?.warn?.('Event pump: moving sessions between shards failed; retrying later', {
+        shard: options.shard,
+        ...errorDetail(error),
+      });
+      return sessions;
+    }
+  }
+
+  /**
+   * Stops each moving session's worker and lets its in-flight delivery finish (up to drainMs) before the move:
+   * the device drops an event at or below the highest it has seen, so the new shard's first delivery must not
+   * overtake the old shard's last. Then one conditional write per session. Returns the ids no longer here.
+   */
+  async function moveAway(balance: ShardBalanceDeps, moves: readonly ShardMove[]): Promise<Set<string>> {
+    const gone = new Set<string>();
+    if (moves.length === 0) return gone;
+    const leaving = moves.flatMap((move) => workers.get(move.sessionId) ?? []);
+    for (const worker of leaving) worker.stop();
+    let drained: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(leaving.map((worker) => worker.done)),
+      new Promise<void>((resolve) => {
+        drained = setTimeout(resolve, options.drainMs);
+      }),
+    ]);
+    clearTimeout(drained);
+    // Within a third of the lease and before the deadline: the lease is renewed after the refresh. The rest of
+    // the moves wait for the next refresh (their workers restart meanwhile).
+    const until = Math.min(options.runUntil(), deps.now() + options.leaseMs / 3);
+    for (let i = 0; i < moves.length && deps.now() < until; i += MOVES_AT_ONCE) {
+      await Promise.all(
+        moves.slice(i, i + MOVES_AT_ONCE).map(async ({ sessionId, to }) => {
+          try {
+            // 'not-here': it ended or was moved already; either way it is no longer this shard's.
+            await balance.sessions.moveShard(sessionId, options.shard, to);
+            gone.add(sessionId);
+            workers.delete(sessionId);
+          } catch (error) {
+            deps.observe?.warn?.('Event pump: moving a session failed; it stays for now', {
+              sessionId,
+              to,
+              ...errorDetail(error),
+            });
+          }
+        }),
+      );
+    }
+    return gone;
   }
 
   try {
@@ -450,5 +543,5 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     ]);
     clearTimeout(drained);
   }
-  return { acquired: true, sessions: workers.size, delivered, fenced };
+  return { acquired: true, sessions: workers.size, delivered, fenced, ...(notNeeded ? { notNeeded } : {}) };
 }

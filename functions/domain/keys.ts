@@ -89,12 +89,36 @@ export function pumpLeaseKey(shard: number): ItemKey {
   return { pk: `LEASE#pump#${shard}`, sk: 'LEASE' };
 }
 
-/** Which shard a session belongs to: a stable hash of its id, so every pump agrees without a lookup. */
+/**
+ * The pump shard of `sessionId` among `shards` (0…shards−1), by jump consistent hash (Lamping & Veach 2014,
+ * "A Fast, Minimal Memory, Consistent Hash Algorithm", arXiv:1406.2294) of the id's FNV-1a hash: every pump
+ * agrees without a lookup, sessions spread evenly, and going from N to N+1 shards moves only the ~1/(N+1) of
+ * them that the new shard takes (N+1 → N moves only the last shard's). docs/data-model.md, "Pump shards".
+ */
 export function shardOf(sessionId: string, shards: number): number {
+  if (!Number.isInteger(shards) || shards < 1)
+    throw new RangeError(`Shards must be 1 or more, not ${shards}`);
   let hash = 2166136261;
   for (let i = 0; i < sessionId.length; i++) {
     hash ^= sessionId.charCodeAt(i);
     hash = Math.imul(hash, 16777619);
   }
-  return (hash >>> 0) % shards;
+  return jumpHash(BigInt(hash >>> 0), shards);
+}
+
+/**
+ * Jump consistent hash of a 64-bit `key` into `buckets` (Lamping & Veach 2014, the paper's loop on its 64-bit
+ * linear congruential generator; BigInt keeps its arithmetic exact). Hand-written: a few lines, and the npm
+ * packages that offer it are little used.
+ */
+export function jumpHash(key: bigint, buckets: number): number {
+  let state = BigInt.asUintN(64, key);
+  let bucket = -1;
+  let next = 0;
+  while (next < buckets) {
+    bucket = next;
+    state = BigInt.asUintN(64, state * 2862933555777941757n + 1n);
+    next = Math.floor((bucket + 1) * (2 ** 31 / (Number(state >> 33n) + 1)));
+  }
+  return bucket;
 }

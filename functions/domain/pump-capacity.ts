@@ -95,3 +95,22 @@ export function shardsFor(sessions: number, range: ShardRange): number {
 export function shardNeeded(shard: number, sessions: number, range: ShardRange): boolean {
   return shard < shardsFor(sessions + Math.ceil(range.perShard / 10), range);
 }
+
+/**
+ * Fill below which the shards shrink: N shards shrink only once the count would fill fewer shards to at most
+ * this share of their bound. Growth starts when the count comes within a tenth of a shard of needing the next
+ * (`shardNeeded` starts its pump; sessions then move to it), so between the two a count that oscillates
+ * around a boundary moves nobody: e.g. 1 → 2 shards above 0.9 × perShard, 2 → 1 only below 0.8 × perShard.
+ */
+export const SHRINK_FILL = 0.8;
+
+/**
+ * The shard count sessions are mapped over (`shardOf(id, n)`), with hysteresis: `current` (the shards whose
+ * pumps are live, i.e. 1 + the highest live shard) while it lies between the shards the count needs and the
+ * shards it would need at SHRINK_FILL; otherwise the nearer of the two.
+ */
+export function targetShards(sessions: number, current: number, range: ShardRange): number {
+  const least = shardsFor(sessions, range);
+  const most = shardsFor(Math.ceil(Math.max(0, sessions) / SHRINK_FILL), range);
+  return Math.min(most, Math.max(least, current));
+}

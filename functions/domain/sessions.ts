@@ -53,7 +53,14 @@ export interface ShardLease {
   readonly token: number;
 }
 
-export type CheckpointOutcome = 'saved' | 'moved' | 'fenced';
+/**
+ * `moved`: the cursor was not where the pump had it (or the session is gone); `fenced`: a later owner of the
+ * shard wrote the session; `reassigned`: the session moved to another pump shard (moveShard) meanwhile.
+ */
+export type CheckpointOutcome = 'saved' | 'moved' | 'fenced' | 'reassigned';
+
+/** `moved`: the session now belongs to the new shard; `not-here`: it was not on `from` (moved or ended). */
+export type ShardMoveOutcome = 'moved' | 'not-here';
 
 /** One slot shard item as read: its count and its share of the session limit. */
 export interface SlotState {
@@ -170,13 +177,20 @@ export interface SessionStore {
   /** The sessions one pump shard serves (index query). */
   sessionsInShard(shard: number): Promise<SessionRecord[]>;
   /**
+   * Moves a session from pump shard `from` to `to` (its shard and gsi2 key) in one conditional write, only if
+   * it is still on `from`; clears its pump token, so the new shard's owner (whose token counts on another
+   * lease) is not fenced by the old shard's. The cursor stays: the new shard resumes from it.
+   */
+  moveShard(sessionId: string, from: number, to: number): Promise<ShardMoveOutcome>;
+  /**
    * Stores how far the pump delivered: moves the event cursor forward to `to` (never back; `to` equal to the
    * stored cursor still stores a rotated, sealed connectivity cache) and stamps the lease's token on the
-   * session, unless a later owner of the shard (a higher token) stored it first: `fenced` when one did (the
-   * lease was lost), `moved` when the stored cursor is already past `to` or the session is gone. One write on
-   * the session alone. The stored cursor is where the next owner starts polling; CWA has dropped every event
-   * up to the AckId the pump last sent (docs/data-model.md, "Event cursor"), so a cursor stored behind that
-   * costs nothing and one ahead of the deliveries is never written.
+   * session, only while the session is on the lease's shard and no later owner of the shard (a higher token)
+   * stored it first. Outcomes: `fenced` (a later owner did: the lease was lost), `reassigned` (the session
+   * moved to another pump shard), `moved` (the stored cursor is already past `to`, or the session is gone).
+   * One write on the session alone. The stored cursor is only where the next owner starts polling (CWA answers
+   * with every event after the AckId a poll names): one behind the deliveries makes the next owner deliver
+   * some again, at least once; one ahead is never written (docs/data-model.md, "Event cursor").
    */
   checkpoint(
     sessionId: string,
@@ -211,4 +225,10 @@ export interface LeaseStore {
   renew(lease: ShardLease, until: number): Promise<boolean>;
   /** Gives the lease up (a clean hand-over), if still ours. */
   release(lease: ShardLease): Promise<void>;
+}
+
+/** Which pump shards are being served now (for moving sessions only to a shard whose pump will serve them). */
+export interface PumpLiveness {
+  /** The shards among `shards` whose lease is held and unexpired at `now` (epoch ms). */
+  liveShards(shards: readonly number[], now: number): Promise<Set<number>>;
 }

@@ -65,6 +65,7 @@ export async function handlePump(
   const busyMs = () => Math.round(performance.eventLoopUtilization(busyAtStart).active);
   const cpuAtStart = threadCpuMs();
   const cpuMs = () => Math.round(threadCpuMs() - cpuAtStart);
+  const range = pumpShardRange(config());
   if (!(await shardServes(shard))) {
     logger.info('Event pump: shard not needed this period', { shard });
     return { acquired: false, sessions: 0, delivered: 0, fenced: false, busyMs: busyMs(), cpuMs: cpuMs() };
@@ -84,6 +85,8 @@ export async function handlePump(
       endSession: async (session, reason) => endSessionHere(await settings.get(), session, reason),
       now: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      // Sessions move to the shard the live count maps them to, only to a shard whose pump is live.
+      balance: { sessions: sessionStore(), liveness: leaseStore(), range },
       observe: {
         delivered: (count, latencies) => {
           metrics.addMetric('EventsDelivered', MetricUnit.Count, count);
@@ -102,7 +105,8 @@ export async function handlePump(
         Math.min(started + pumpRunMs, Date.now() + context.getRemainingTimeInMillis() - HAND_OVER_MS),
     },
   );
-  logger.info('Event pump handed over', { shard, ...report });
+  if (report.notNeeded) logger.info('Event pump: shard not needed this period', { shard, ...report });
+  else logger.info('Event pump handed over', { shard, ...report });
   return { ...report, busyMs: busyMs(), cpuMs: cpuMs() };
 }
 

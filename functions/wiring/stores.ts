@@ -16,7 +16,7 @@ import { managementApiPoster } from '../dispatcher/connection-poster';
 import { createDispatcher, type Dispatcher } from '../dispatcher/dispatcher';
 import type { ConnectionStore } from '../domain/connections';
 import type { DeviceStore } from '../domain/devices';
-import type { LeaseStore, SessionStore } from '../domain/sessions';
+import type { LeaseStore, PumpLiveness, SessionStore } from '../domain/sessions';
 import type { SettingsStore } from '../domain/settings';
 import {
   createDeviceKeyring,
@@ -33,11 +33,12 @@ let sealer: SecretSealer | undefined;
 let keys: DeviceKeyring | undefined;
 let imServers: ImServerResolver | undefined;
 let dispatcherInstance: Dispatcher | undefined;
-let leases: LeaseStore | undefined;
+let leases: DynamoDbLeaseStore | undefined;
 let imSessions: ImSessionCache | undefined;
 let cachedSettings: CachedSettingsStore | undefined;
 
-export function leaseStore(): LeaseStore {
+/** Pump leases, and which shards' pumps are live (for moving sessions between shards). */
+export function leaseStore(): LeaseStore & PumpLiveness {
   leases ??= new DynamoDbLeaseStore(dynamoDb(), config().serviceTableName);
   return leases;
 }

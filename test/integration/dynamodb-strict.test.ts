@@ -181,7 +181,9 @@ describe('the stores under conflicts', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `checkpoint-${now}-${i}`);
     await Promise.all(
       ids.map((id) =>
-        documents.send(new PutCommand({ TableName: tableName, Item: { ...sessionKey(id), cursor: 0 } })),
+        documents.send(
+          new PutCommand({ TableName: tableName, Item: { ...sessionKey(id), cursor: 0, shard: 78 } }),
+        ),
       ),
     );
     const conflictsBefore = strict.stats().writeConflicts + strict.stats().transactionsCancelledByConflict;

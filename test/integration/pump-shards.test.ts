@@ -1,17 +1,29 @@
-// Pump shards that follow the sessions, on the real local parts: with a small configured bound (3 sessions
-// a shard, ceiling 6), seven sign-ins spread over the shards their count needs, only those shards' pumps
-// serve (the others end at once, holding no lease), every session is served by exactly one pump, and each
-// device gets its invitation exactly once.
+// Pump shards that follow the sessions both ways, on the real local parts (DynamoDB Local through the strict
+// layer, the CWA simulator, real devices): with a small configured bound (9 sessions a shard, ceiling 6),
+// sessions signed in while the count was low move to the shards the grown count maps them to (jump hash over
+// 3 shards), the unneeded shards' pumps end at once, and every session is served by exactly one pump; after
+// most sign out, the rest gather on shard 0 and the emptied shards' pumps end. Invitations sent while the
+// sessions move all arrive, once and in order.
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseUserSpec } from '../../cwa-sim/users';
-import type { DeviceClient } from '../../device/client';
+import type { DeviceClient, Incoming } from '../../device/client';
+import { shardOf } from '../../functions/domain/keys';
+import { targetShards } from '../../functions/domain/pump-capacity';
 import { type CwaUser, cwaUser, EventInbox } from '../support/chat';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
 
-const PER_SHARD = 3;
+const PER_SHARD = 9;
 const CEILING = 6;
-const SESSIONS = 7;
+/**
+ * Three waves of sign-ins: 24 sessions need 3 shards, and not the 4th (its pump starts within a tenth of a
+ * shard of 27, i.e. at 27 − 0.9 and up).
+ */
+const WAVE = 8;
+const SESSIONS = 3 * WAVE;
+/** Sessions kept after the sign-outs: they need one shard, and fill it below 80 %, so the shards shrink. */
+const KEPT = 7;
+const range = { floor: 1, ceiling: CEILING, perShard: PER_SHARD };
 const users = Array.from({ length: SESSIONS }, (_, i) => ({
   login: `CONTOSO\\shard${i}`,
   password: `Shard#${i}`,
@@ -25,9 +37,22 @@ interface PumpRun {
   readonly sessions: number;
 }
 
+interface Device {
+  readonly client: DeviceClient;
+  readonly inbox: EventInbox;
+  readonly sessionId: string;
+  /** What arrived other than events (statuses), in order. */
+  readonly others: Incoming[];
+  /** Invitation texts sent to it, in order. */
+  readonly sent: string[];
+}
+
 let service: ServiceFixture;
 let bob: CwaUser;
 const runs: PumpRun[] = [];
+/** The pumps' warnings, shown when a wait times out. */
+const warnings: string[] = [];
+const devices: Device[] = [];
 
 beforeAll(async () => {
   service = await startServiceFixture({
@@ -42,6 +67,11 @@ beforeAll(async () => {
       ],
       pollWaitTimeMs: 200,
       holdMs: 200,
+      contacts: 'none',
+    },
+    functionOutput: (_name, line) => {
+      if (line.includes('"level":"WARN"') || line.includes('"level":"ERROR"'))
+        warnings.push(line.slice(0, 400));
     },
     log: (line) => {
       const run = /\[scheduler\] eventPump \{"shard":(\d+)\} → ok \((\d+) ms\) (\{.*\})/.exec(line);
@@ -55,6 +85,7 @@ beforeAll(async () => {
       });
     },
   });
+  await service.setSettings({ maxSessions: SESSIONS + 5 });
   for (const u of users) await service.stores.permissions.set(u.login, true, Date.now());
   bob = await cwaUser(service.stack, 'CONTOSO\\bob', 'Bob#2007');
 }, 120_000);
@@ -64,70 +95,139 @@ afterAll(async () => {
   await service?.stop();
 });
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string | (() => string),
+  timeoutMs = 90_000,
+) {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  while (!(await condition())) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${typeof what === 'string' ? what : what()}; warnings: ${warnings.slice(-5).join('\n')}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-it('grows the shards with the sessions and serves every session exactly once', async () => {
-  const clients: DeviceClient[] = [];
-  const inboxes: EventInbox[] = [];
-  const shards: number[] = [];
-  for (const u of users) {
-    const client = await service.connect(await service.activate(u.login), 30_000);
-    client.send('login', { password: u.password });
-    const accepted = statusOf(await nextStatus(client, 60_000));
-    expect(accepted.status).toBe('Accepted');
-    const session = await service.stores.sessions.get(accepted.sessionId as string);
-    // The k-th session is spread over the shards k sessions need: ⌈k / 3⌉.
-    expect(session?.shard).toBeLessThan(Math.ceil((shards.length + 1) / PER_SHARD));
-    shards.push(session?.shard ?? -1);
-    clients.push(client);
-    inboxes.push(new EventInbox(client));
-  }
-  const allIn = Date.now();
+async function signIn(u: (typeof users)[number]): Promise<Device> {
+  const client = await service.connect(await service.activate(u.login), 30_000);
+  client.send('login', { password: u.password });
+  const accepted = statusOf(await nextStatus(client, 60_000));
+  expect(accepted.status).toBe('Accepted');
+  const others: Incoming[] = [];
+  const inbox = new EventInbox(client, (incoming) => others.push(incoming));
+  return { client, inbox, others, sessionId: accepted.sessionId as string, sent: [] };
+}
 
-  // After the last sign-in: the shards 7 sessions need (and the next, within a tenth of a shard's worth) serve;
-  // the rest end without a lease. (A needed shard's invocation may also end without one: with periods this
-  // short, successors overlap and one of two waiting may not get the lease before its deadline.) Each session
-  // is in exactly one serving pump.
-  const needed = Math.ceil((SESSIONS + 1) / PER_SHARD);
-  const after = () => runs.filter((run) => run.startedAt > allIn);
-  const inShard = (shard: number) => shards.filter((s) => s === shard).length;
-  // Liveness: every needed shard has a run that served all of its sessions (a run that got the lease just at
-  // its deadline serves none), and every other shard has run.
+/** Bob invites every device in `to`; the texts say which round, so each device's list is its order. */
+async function inviteAll(to: readonly Device[], round: string): Promise<void> {
+  await Promise.all(
+    to.map((device) => {
+      const i = devices.indexOf(device);
+      const text = `${round} ${i}`;
+      device.sent.push(text);
+      return bob.connector.startIm(bob.session, { to: users[i]?.sip as string, text });
+    }),
+  );
+}
+
+/** Each session's stored pump shard. */
+async function storedShards(of: readonly Device[]): Promise<number[]> {
+  return Promise.all(of.map(async (d) => (await service.stores.sessions.get(d.sessionId))?.shard ?? -1));
+}
+
+async function allOn(of: readonly Device[], shards: number): Promise<boolean> {
+  const stored = await storedShards(of);
+  return of.every((d, i) => stored[i] === shardOf(d.sessionId, shards));
+}
+
+/** Every invitation sent to `of` arrived exactly once, in the order sent, with no out-of-order event. */
+async function allDelivered(of: readonly Device[]): Promise<void> {
+  const invitations = (d: Device) =>
+    d.inbox.events.filter((e) => e.event.type === 'invitation').map((e) => String(e.event.text));
+  await Promise.all(of.map((d) => d.inbox.waitFor(() => invitations(d).length >= d.sent.length, 90_000)));
+  for (const d of of) {
+    expect(invitations(d), d.sessionId).toEqual(d.sent);
+    expect(d.inbox.violations, d.sessionId).toEqual([]);
+  }
+}
+
+/**
+ * After `since`: each shard below `serving` has a run that served exactly its sessions, and every other shard
+ * has run; then no run after `since` served a session outside its shard (exactly one pump per session).
+ */
+async function servedOnce(since: number, inShard: (shard: number) => number, serving: number) {
+  const after = () => runs.filter((run) => run.startedAt > since);
   await waitFor(
     () =>
-      Array.from({ length: needed }, (_, shard) => shard).every((shard) =>
+      Array.from({ length: serving }, (_, shard) => shard).every((shard) =>
         after().some((run) => run.shard === shard && run.acquired && run.sessions === inShard(shard)),
       ) && new Set(after().map((run) => run.shard)).size === CEILING,
-    'a run of every shard, serving all of its sessions where the shard is needed',
+    () =>
+      `a run of every shard, serving all of its sessions where it has any (sessions by shard ${Array.from(
+        { length: CEILING },
+        (_, shard) => inShard(shard),
+      ).join(
+        '/',
+      )}; runs since: ${JSON.stringify(after().map((run) => [run.shard, run.acquired, run.sessions]))})`,
   );
-  // Safety: no run serves more than its shard's sessions, no shard beyond those needed takes a lease, and the
-  // shards' sessions add up to every session once.
-  for (const run of after()) {
-    expect(run.sessions, `shard ${run.shard}`).toBeLessThanOrEqual(inShard(run.shard));
-    if (run.shard >= needed)
-      expect(run, `shard ${run.shard}`).toMatchObject({ acquired: false, sessions: 0 });
-  }
-  expect(Array.from({ length: needed }, (_, shard) => inShard(shard)).reduce((a, b) => a + b, 0)).toBe(
-    SESSIONS,
-  );
+  for (const run of after())
+    expect(run.sessions, `shard ${run.shard}`).toBeLessThanOrEqual(
+      run.shard < serving ? inShard(run.shard) : 0,
+    );
+}
 
-  await Promise.all(users.map((u, i) => bob.connector.startIm(bob.session, { to: u.sip, text: `hi ${i}` })));
-  await Promise.all(
-    inboxes.map((inbox) =>
-      inbox.waitFor((box) => box.events.some((e) => e.event.type === 'invitation'), 60_000),
-    ),
+it('spreads sessions signed in at a low count over the shards the count needs, then gathers them as it falls', async () => {
+  // Growing: three waves; after each, bob invites everyone signed in so far, while sessions move.
+  for (let wave = 0; wave < 3; wave++) {
+    const batch = users.slice(wave * WAVE, (wave + 1) * WAVE);
+    // Three at a time: the count rises in steps, as in a morning's sign-ins.
+    for (let i = 0; i < batch.length; i += 3)
+      devices.push(...(await Promise.all(batch.slice(i, i + 3).map(signIn))));
+    await inviteAll(devices, `wave${wave}`);
+  }
+  const grown = targetShards(SESSIONS, 1, range);
+  expect(grown).toBe(3);
+  let last: number[] = [];
+  await waitFor(
+    async () => {
+      last = await storedShards(devices);
+      return allOn(devices, grown);
+    },
+    () =>
+      `every session on its shard among ${grown}: stored ${last.join(',')}, mapped ${devices.map((d) => shardOf(d.sessionId, grown)).join(',')}; runs ${JSON.stringify(runs.slice(-12).map((run) => [run.shard, run.acquired, run.sessions]))}`,
   );
-  // Give a repeat the time to arrive: two more periods.
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
-  inboxes.forEach((inbox, i) => {
-    const invitations = inbox.events.filter((e) => e.event.type === 'invitation');
-    expect(invitations.map((e) => e.event.text)).toEqual([`hi ${i}`]);
-  });
-  await Promise.all(clients.map((client) => client.close()));
-}, 240_000);
+  const settledAt = Date.now();
+  const shards = await storedShards(devices);
+  const inShard = (shard: number) => shards.filter((s) => s === shard).length;
+  // The hash spreads 24 random ids over 3 shards: within the bound plus a binomial's slack (the bound is 9,
+  // 8 expected; a shard over 18 has a chance of ~2 in 10^5).
+  for (let shard = 0; shard < grown; shard++) expect(inShard(shard)).toBeLessThanOrEqual(2 * PER_SHARD);
+  await servedOnce(settledAt, inShard, grown);
+  await inviteAll(devices, 'grown');
+  await allDelivered(devices);
+
+  // Shrinking: all but KEPT sign out; the rest gather on shard 0 while bob keeps inviting them.
+  const leaving = devices.slice(KEPT);
+  const kept = devices.slice(0, KEPT);
+  await Promise.all(
+    leaving.map(async (d) => {
+      d.client.sendRaw(JSON.stringify({ action: 'logout', sessionId: d.sessionId }));
+      const loggedOut = () =>
+        d.others.some((incoming) => incoming.kind === 'message' && incoming.message.status === 'Logged Out');
+      await waitFor(loggedOut, `Logged Out for ${d.sessionId}`, 60_000);
+      await d.client.close();
+    }),
+  );
+  expect(await service.stores.sessions.count()).toBe(KEPT);
+  await inviteAll(kept, 'shrinking');
+  expect(targetShards(KEPT, grown, range)).toBe(1);
+  await waitFor(() => allOn(kept, 1), 'every remaining session on shard 0');
+  const gatheredAt = Date.now();
+  // Shards 1 and 2 are emptied: their invocations end without serving ("shard not needed").
+  await servedOnce(gatheredAt, (shard) => (shard === 0 ? KEPT : 0), 1);
+  await inviteAll(kept, 'shrunk');
+  await allDelivered(kept);
+  await Promise.all(kept.map((d) => d.client.close()));
+}, 420_000);

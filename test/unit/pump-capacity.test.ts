@@ -3,7 +3,14 @@
 
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, pumpShardRange } from '../../functions/commons/config';
-import { MB_PER_VCPU, sessionsPerShard, shardNeeded, shardsFor } from '../../functions/domain/pump-capacity';
+import {
+  MB_PER_VCPU,
+  SHRINK_FILL,
+  sessionsPerShard,
+  shardNeeded,
+  shardsFor,
+  targetShards,
+} from '../../functions/domain/pump-capacity';
 import { PUMP_MEMORY_MB, pumpSessionsPerShard, serviceEnvironment } from '../../functions/runtime-settings';
 
 describe('sessions per shard', () => {
@@ -62,6 +69,38 @@ describe('shard count', () => {
     expect(shardNeeded(2, 191, range)).toBe(true);
     expect(shardNeeded(9, 100_000, range)).toBe(true);
     expect(shardNeeded(10, 100_000, range)).toBe(false);
+  });
+
+  it('grows at once but shrinks only below SHRINK_FILL of the fewer shards (hysteresis)', () => {
+    const one = { floor: 1, ceiling: 10, perShard: 100 };
+    expect(SHRINK_FILL).toBe(0.8);
+    // Growing: the count needs more shards than are live.
+    expect(targetShards(101, 1, one)).toBe(2);
+    expect(targetShards(450, 2, one)).toBe(5);
+    // Live shards stay while the count lies between what it needs and what it would need at 80 % fill.
+    expect(targetShards(95, 2, one)).toBe(2);
+    expect(targetShards(81, 2, one)).toBe(2);
+    expect(targetShards(80, 2, one)).toBe(1);
+    expect(targetShards(700, 10, one)).toBe(9);
+    // Within the floor and the ceiling, whatever the count.
+    expect(targetShards(0, 1, range)).toBe(2);
+    expect(targetShards(5000, 1, range)).toBe(10);
+  });
+
+  it('never flaps: the count oscillating around a boundary settles on one shard count', () => {
+    const one = { floor: 1, ceiling: 10, perShard: 100 };
+    for (const boundary of [90, 100, 190, 200]) {
+      // The shards live follow the target, plus the one shardNeeded starts when the count nears the next.
+      let live = 1;
+      const seen = new Set<number>();
+      for (let step = 0; step < 40; step++) {
+        const count = boundary + (step % 2 === 0 ? 5 : -5);
+        const running = Math.max(live, shardsFor(count + 10, one));
+        live = targetShards(count, running, one);
+        if (step >= 2) seen.add(live);
+      }
+      expect(seen.size, `around ${boundary}`).toBe(1);
+    }
   });
 
   it('reads floor, ceiling and bound from the environment, the CWA pool sized to the bound', () => {
