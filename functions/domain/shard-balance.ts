@@ -28,7 +28,10 @@ export interface MovePlan {
   readonly target?: number;
   /** Sessions to move off the shard, each to a live shard. */
   readonly moves: readonly ShardMove[];
-  /** Whether the count needs the shard (`shardNeeded`): a shard neither needed nor holding sessions ends. */
+  /**
+   * Whether the count needs the shard (`shardNeeded`), or other pumps may still move sessions to it (it is
+   * below the most shards the hysteresis allows): a shard neither needed nor holding sessions ends.
+   */
   readonly needed: boolean;
 }
 
@@ -46,9 +49,10 @@ export async function planMoves(
 ): Promise<MovePlan> {
   const { range } = deps;
   const count = await deps.sessions.count();
-  const needed = shardNeeded(shard, count, range);
   const least = targetShards(count, 0, range);
   const most = targetShards(count, range.ceiling, range);
+  // Below `most`, other pumps may still move sessions here while this pump is live: it keeps serving.
+  const needed = shardNeeded(shard, count, range) || shard < most;
   // jump hash: a session's shard is the same for every count between least and most iff it is for both ends.
   const unsettled = sessionIds.filter((id) => shardOf(id, least) !== shard || shardOf(id, most) !== shard);
   if (unsettled.length === 0) return { count, moves: [], needed };
