@@ -188,15 +188,7 @@ export class StrictRules {
         (await this.oldImages(updated)).map((image, i) => [updated[i]?.id, image] as const),
       );
       const afters = touched.map((t, i) =>
-        answer.status !== 200
-          ? olds[i]
-          : t.action === 'Update'
-            ? images.get(t.id)
-            : t.action === 'Put'
-              ? t.item
-              : t.action === 'Delete'
-                ? undefined
-                : olds[i],
+        answer.status !== 200 ? olds[i] : t.action === 'Update' ? images.get(t.id) : imageAfter(t, olds[i]),
       );
       // Transactions cost two units per item (prepare and commit).
       touched.forEach((t, i) => {
@@ -373,7 +365,7 @@ export class StrictRules {
   }
 
   /** The items as they are now, in one consistent BatchGetItem (one round trip however many items). */
-  /** The items as stored now (strongly consistent), in one BatchGetItem per 100 keys' worth of answers. */
+  /** The items as stored now, strongly consistent: one BatchGetItem, again for any unprocessed keys. */
   private async oldImages(touched: readonly Touched[]): Promise<(Item | undefined)[]> {
     if (touched.length === 0) return [];
     const byTable = new Map<string, Map<string, Item>>();
@@ -404,9 +396,7 @@ export class StrictRules {
   }
 
   private async newImage(t: Touched, old: Item | undefined): Promise<Item | undefined> {
-    if (t.action === 'Put') return t.item;
-    if (t.action === 'Delete') return undefined;
-    if (t.action === 'ConditionCheck') return old;
+    if (t.action !== 'Update') return imageAfter(t, old);
     const answer = await this.upstream.call<{ Item?: Item }>('GetItem', {
       TableName: t.schema.name,
       Key: t.key,
@@ -559,4 +549,11 @@ function answeredImage(
   const { Attributes: _dropped, ...rest } = parsed;
   const { 'x-amz-crc32': _crc, ...headers } = answer.headers;
   return { after, reply: { ...answer, headers, body: Buffer.from(JSON.stringify(rest)) } };
+}
+
+/** The image a successful write other than an UpdateItem leaves, known without a read. */
+function imageAfter(t: Touched, old: Item | undefined): Item | undefined {
+  if (t.action === 'Put') return t.item;
+  if (t.action === 'Delete') return undefined;
+  return old; // ConditionCheck
 }
