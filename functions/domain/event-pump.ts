@@ -98,6 +98,13 @@ export interface PumpOptions {
   readonly owner: string;
   /** When to stop polling and hand over (epoch ms); asked again and again, so it may move earlier. */
   readonly runUntil: () => number;
+  /**
+   * When the invocation must have returned (epoch ms; on Lambda its deadline less a margin): the hand-over's
+   * steps (releasing the lease, letting in-flight work finish) get what is left until then and no more, so a
+   * slow DynamoDB or a starved thread cannot run the invocation into its timeout, where it would be killed
+   * mid-write and lose its report. @default - no bound beyond `drainMs`
+   */
+  readonly returnBy?: () => number;
   /** Lease length; renewed every `refreshMs`. A dead pump's shard is free again this long after it died. */
   readonly leaseMs: number;
   /** How often the shard's session list and the lease are refreshed. */
@@ -177,8 +184,31 @@ function newWorker(session: SessionRecord, now: number): Worker {
   return worker;
 }
 
+/** Settles when `work` does or after `ms`, whichever comes first (the work itself is not cancelled). */
+async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  if (ms <= 0) return;
+  if (!Number.isFinite(ms)) {
+    await work.catch(() => undefined);
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<PumpReport> {
   const pastDeadline = () => deps.now() >= options.runUntil();
+  /** What is left of `ms` before the invocation must return. */
+  const beforeReturn = (ms: number) =>
+    Math.min(ms, (options.returnBy?.() ?? Number.POSITIVE_INFINITY) - deps.now());
   // A handing-over pump releases its lease at its own deadline: wait for it, but never past ours.
   let lease: ShardLease | undefined;
   while (!lease && !pastDeadline()) {
@@ -416,6 +446,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
 
   async function refresh(): Promise<void> {
     const sessions = await rebalanced(await deps.sessions.sessionsInShard(options.shard));
+    if (stopping) return;
     const present = new Set<string>();
     for (const session of sessions) {
       present.add(session.sessionId);
@@ -480,17 +511,11 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    */
   async function moveAway(balance: ShardBalanceDeps, moves: readonly ShardMove[]): Promise<Set<string>> {
     const gone = new Set<string>();
-    if (moves.length === 0) return gone;
+    // Past the run time the hand-over comes first: the moves wait for the next owner.
+    if (moves.length === 0 || pastDeadline()) return gone;
     const leaving = moves.flatMap((move) => workers.get(move.sessionId) ?? []);
     for (const worker of leaving) worker.stop();
-    let drained: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(leaving.map((worker) => worker.done)),
-      new Promise<void>((resolve) => {
-        drained = setTimeout(resolve, options.drainMs);
-      }),
-    ]);
-    clearTimeout(drained);
+    await atMost(Promise.allSettled(leaving.map((worker) => worker.done)), options.drainMs);
     // Within a third of the lease and before the deadline: the lease is renewed after the refresh. The rest of
     // the moves wait for the next refresh (their workers restart meanwhile).
     const until = Math.min(options.runUntil(), deps.now() + options.leaseMs / 3);
@@ -518,7 +543,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   try {
     while (!stopping && !pastDeadline()) {
       settings = await deps.settings();
-      await refresh();
+      // A refresh still reading at the run's end is left behind (it starts no worker once stopping): the
+      // hand-over does not wait for it.
+      await atMost(refresh(), options.runUntil() - deps.now());
       const refreshAt = deps.now() + options.refreshMs;
       while (!stopping && !pastDeadline() && deps.now() < refreshAt)
         await deps.sleep(Math.min(100, refreshAt - deps.now()));
@@ -533,15 +560,21 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     // Hand over first, then let in-flight polls finish: a stopping worker delivers nothing more, so what
     // those polls fetched is fetched again by the next owner from the same cursor (nothing lost), and a
     // checkpoint of ours after the next owner took the lease is fenced.
-    if (!fenced) await deps.leases.release(held);
-    let drained: NodeJS.Timeout | undefined;
-    await Promise.race([
+    // Both bounded by returnBy: a release still in flight is the next owner's wait (the lease ends by itself
+    // leaseMs after the last renewal), never this invocation's timeout.
+    if (!fenced) {
+      const released = deps.leases.release(held).catch((error: unknown) => {
+        deps.observe?.warn?.('Event pump: releasing the lease failed; it ends leaseMs after its renewal', {
+          shard: options.shard,
+          ...errorDetail(error),
+        });
+      });
+      await atMost(released, beforeReturn(Number.POSITIVE_INFINITY));
+    }
+    await atMost(
       Promise.allSettled([...workers.values()].map((worker) => worker.done)),
-      new Promise<void>((resolve) => {
-        drained = setTimeout(resolve, options.drainMs);
-      }),
-    ]);
-    clearTimeout(drained);
+      beforeReturn(options.drainMs),
+    );
   }
   return { acquired: true, sessions: workers.size, delivered, fenced, ...(notNeeded ? { notNeeded } : {}) };
 }

@@ -27,6 +27,8 @@ export interface PumpEvent {
 
 /** Time left for handing over cleanly (release the lease, let the last polls finish). */
 const HAND_OVER_MS = 5_000;
+/** Time kept after the hand-over for the report: the log line, the metrics flush, the runtime's answer. */
+const RETURN_MARGIN_MS = 2_000;
 
 export function shardOfEvent(event: PumpEvent | undefined, shards: number): number {
   const shard = Number(event?.shard);
@@ -103,6 +105,8 @@ export async function handlePump(
       // Serve until the configured run time, or until the Lambda's deadline nears, whichever comes first.
       runUntil: () =>
         Math.min(started + pumpRunMs, Date.now() + context.getRemainingTimeInMillis() - HAND_OVER_MS),
+      // The hand-over itself never runs the invocation into its timeout.
+      returnBy: () => Date.now() + context.getRemainingTimeInMillis() - RETURN_MARGIN_MS,
     },
   );
   if (report.notNeeded) logger.info('Event pump: shard not needed this period', { shard, ...report });
