@@ -20,18 +20,41 @@ const session = {
   cursor: 0,
 };
 
+/** A pump whose one session's polls CWA holds for ever; `overrides` replace parts of its dependencies. */
+function pumpDeps(overrides: Partial<Deps> = {}): Deps {
+  return {
+    sessions: {
+      sessionsInShard: async () => [session],
+      checkpoint: async () => 'saved',
+      recordPresence: async () => {},
+    },
+    leases: {
+      acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
+      renew: async () => true,
+      release: async () => {},
+    },
+    settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
+    imServerFor: () => ({
+      fetchEvents: () => new Promise(() => {}),
+      publishPresence: async () => ({ ticket: 't' }) as never,
+    }),
+    openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: 3000 }) as ImSession,
+    sealImSession: async () => 'sealed',
+    reserve: async () => undefined,
+    endSession: async () => false,
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    ...overrides,
+  };
+}
+
 describe('event pump hand-over', () => {
   it('releases its lease and returns although a poll is still held, after at most drainMs', async () => {
     const released: string[] = [];
     let polls = 0;
     const started = Date.now();
     const report = await runPump(
-      {
-        sessions: {
-          sessionsInShard: async () => [session],
-          checkpoint: async () => 'saved',
-          recordPresence: async () => {},
-        },
+      pumpDeps({
         leases: {
           acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
           renew: async () => true,
@@ -39,7 +62,6 @@ describe('event pump hand-over', () => {
             released.push(lease.owner);
           },
         },
-        settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
         imServerFor: () => ({
           // CWA holds the poll and never answers (a request waiting out its own timeout).
           fetchEvents: () => {
@@ -48,13 +70,7 @@ describe('event pump hand-over', () => {
           },
           publishPresence: async () => ({ ticket: 't' }) as never,
         }),
-        openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: 3000 }) as ImSession,
-        sealImSession: async () => 'sealed',
-        reserve: async () => undefined,
-        endSession: async () => false,
-        now: Date.now,
-        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      },
+      }),
       {
         ...DEFAULT_PUMP_OPTIONS,
         shard: 0,
@@ -68,34 +84,6 @@ describe('event pump hand-over', () => {
     expect(released).toEqual(['pump-1']);
     expect(report).toMatchObject({ acquired: true, sessions: 1, delivered: 0, fenced: false });
   });
-
-  /** A pump whose one session's polls CWA holds for ever; `overrides` replace parts of its dependencies. */
-  function pumpDeps(overrides: Partial<Deps> = {}): Deps {
-    return {
-      sessions: {
-        sessionsInShard: async () => [session],
-        checkpoint: async () => 'saved',
-        recordPresence: async () => {},
-      },
-      leases: {
-        acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
-        renew: async () => true,
-        release: async () => {},
-      },
-      settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
-      imServerFor: () => ({
-        fetchEvents: () => new Promise(() => {}),
-        publishPresence: async () => ({ ticket: 't' }) as never,
-      }),
-      openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: 3000 }) as ImSession,
-      sealImSession: async () => 'sealed',
-      reserve: async () => undefined,
-      endSession: async () => false,
-      now: Date.now,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      ...overrides,
-    };
-  }
 
   it('returns by returnBy although releasing the lease never answers', async () => {
     const started = Date.now();
