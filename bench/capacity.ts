@@ -37,7 +37,7 @@ import {
   requestsOf,
   type TargetLoad,
 } from './capacity/model';
-import { PUMP_PARTS, type ServedInvocation, splitPump } from './capacity/pump-split';
+import { idleCpuFit, PUMP_PARTS, type ServedInvocation, splitPump } from './capacity/pump-split';
 import { table } from './measure';
 import { type AccountedCall, describeFigures, figuresOf, recordInvocations } from './request-accounting';
 
@@ -185,10 +185,14 @@ const idleCalls = () =>
       !c.requests.some((r) => r.service === 'connections') &&
       c.requests.some((r) => r.service === 'cwa'),
   );
-const idleShards = () => new Set(idleCalls().map((c) => c.shard)).size;
-const idleDeadline = Date.now() + 3 * localPumpPeriodMs + 30_000;
-while (idleShards() < heldAtIdle.filter((l) => l.length > 0).length && Date.now() < idleDeadline)
-  await new Promise((r) => setTimeout(r, 200));
+// Two rounds per shard: more points for splitting the idle CPU into the shard's part and the sessions'.
+const IDLE_ROUNDS = 2;
+const idleDone = () =>
+  heldAtIdle.every(
+    (held, k) => held.length === 0 || idleCalls().filter((c) => c.shard === k).length >= IDLE_ROUNDS,
+  );
+const idleDeadline = Date.now() + (IDLE_ROUNDS + 2) * localPumpPeriodMs + 30_000;
+while (!idleDone() && Date.now() < idleDeadline) await new Promise((r) => setTimeout(r, 200));
 const idleEndedAt = Date.now();
 const movedDuringIdle = JSON.stringify(await shardSessions()) !== JSON.stringify(heldAtIdle);
 console.log('Reaper run, then every device disconnects…');
@@ -362,22 +366,31 @@ console.log(
 );
 
 // The pump environment: sessions per shard, its CPU per session-second, its sockets. The CPU per
-// session-second is the idle invocations' (their whole CPU, the shard's fixed work included, over the
-// session-seconds they served) plus the events' share (CPU per event beyond the idle rate × events per
-// session-second at the target).
+// session-second comes from the idle invocations: split into the shard's fixed work and each session's when
+// the shards held different numbers of sessions (the fixed part then spread over the target's sessions per
+// shard), otherwise all of it per session (an upper bound: the run's few sessions per shard carry the
+// shard's whole fixed work). Plus the events' share: CPU per event beyond the idle rate × events per
+// session-second at the target.
 const eventsPerSessionSecond = load.eventsPerSessionHour / 3600;
-const cpuPerSessionSecondMs = pump.cpuPerIdleSessionSecondMs + eventsPerSessionSecond * pump.cpuPerEventMs;
+const fit = idleCpuFit(idle);
 const perShard = load.sessions / targetShards;
 const pumpMemoryMb = scheduledRuntime('eventPump', targetShards).memoryMb;
 const vcpu = pumpMemoryMb / 1769;
+const idleCpuMs = fit
+  ? fit.msPerSessionSecond + fit.fixedMsPerShardSecond / perShard
+  : pump.cpuPerIdleSessionSecondMs;
+const cpuPerSessionSecondMs = idleCpuMs + eventsPerSessionSecond * pump.cpuPerEventMs;
 const cpuShare = (perShard * cpuPerSessionSecondMs) / 1000 / vcpu;
 // One held long-poll per session (its CWA socket), the DynamoDB pool (256, functions/commons/clients) and
 // the @connections pool (the SDK default 50), plus the runtime's own ~20.
 const fds = perShard + 256 + 50 + 20;
 console.log(
-  `\nPump CPU per session-second: ${cpuPerSessionSecondMs.toFixed(3)} ms = ${pump.cpuPerIdleSessionSecondMs.toFixed(3)} ms idle ` +
-    `(${idle.length} idle invocations, ${pump.idleSessionSeconds.toFixed(0)} session-seconds; the shard's fixed work included) + ` +
-    `${pump.cpuPerEventMs.toFixed(2)} ms per event × ${eventsPerSessionSecond.toFixed(4)} events per session-second`,
+  `\nPump CPU per session-second at the target: ${cpuPerSessionSecondMs.toFixed(3)} ms = ${idleCpuMs.toFixed(3)} ms idle + ` +
+    `${pump.cpuPerEventMs.toFixed(2)} ms per event × ${eventsPerSessionSecond.toFixed(4)} events per session-second. Idle, from ` +
+    `${idle.length} invocations (${pump.idleSessionSeconds.toFixed(0)} session-seconds): ${pump.cpuPerIdleSessionSecondMs.toFixed(3)} ms per session-second with the shard's fixed work; ` +
+    (fit
+      ? `split by least squares: ${fit.fixedMsPerShardSecond.toFixed(2)} ms per shard-second + ${fit.msPerSessionSecond.toFixed(3)} ms per session-second, the fixed part over ${Math.round(perShard)} sessions`
+      : 'not split (the shards held equal sessions, or the fit was negative): the upper bound is used'),
 );
 console.log(
   `Pump environment at ${targetShards} shards: ${perShard.toLocaleString('en')} sessions each; CPU ${cpuPerSessionSecondMs.toFixed(3)} ms per session-second ` +

@@ -157,3 +157,30 @@ export function pumpRates(target: PumpTarget): Record<PumpPart, number> {
     pumpShardSecond: (target.shards * target.runMs) / target.periodMs,
   };
 }
+
+/** The idle CPU as the shard's fixed work plus each session's, ms per second. */
+export interface IdleCpuFit {
+  readonly fixedMsPerShardSecond: number;
+  readonly msPerSessionSecond: number;
+}
+
+/**
+ * Splits the idle CPU by least squares over the idle invocations (weighted by their duration): CPU ÷ duration
+ * = fixed + sessions × per-session. Undefined unless the invocations held different numbers of sessions and
+ * the fit is non-negative; then only the upper bound (all of it per session) is known.
+ */
+export function idleCpuFit(idle: readonly ServedInvocation[]): IdleCpuFit | undefined {
+  const points = idle
+    .filter((i) => i.call.wallMs > 0)
+    .map((i) => ({ n: i.sessions, y: i.call.cpuMs / wallSeconds(i.call), w: wallSeconds(i.call) }));
+  const weight = points.reduce((s, p) => s + p.w, 0);
+  if (points.length < 2 || weight <= 0) return undefined;
+  const meanN = points.reduce((s, p) => s + p.w * p.n, 0) / weight;
+  const meanY = points.reduce((s, p) => s + p.w * p.y, 0) / weight;
+  const sxx = points.reduce((s, p) => s + p.w * (p.n - meanN) ** 2, 0);
+  if (sxx <= 1e-9) return undefined;
+  const slope = points.reduce((s, p) => s + p.w * (p.n - meanN) * (p.y - meanY), 0) / sxx;
+  const intercept = meanY - slope * meanN;
+  if (slope < 0 || intercept < 0) return undefined;
+  return { fixedMsPerShardSecond: intercept, msPerSessionSecond: slope };
+}

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { costLines, PRICES, perSessionHour } from '../../bench/capacity/cost';
 import { type KindSample, type OperationKind, partitionLoad, ratesAt } from '../../bench/capacity/model';
-import { pumpPartOf, pumpRates, splitPump } from '../../bench/capacity/pump-split';
+import { idleCpuFit, pumpPartOf, pumpRates, splitPump } from '../../bench/capacity/pump-split';
 import type { AccountedCall, AccountedRequest, PartitionUnits } from '../../bench/request-accounting';
 
 const units = (
@@ -131,6 +131,26 @@ describe('splitPump', () => {
     expect(split.cpuPerIdleSessionSecondMs).toBeCloseTo(160 / 160, 9);
     // The burst served 12 s × the idle shards' mean 5 sessions = 60 session-seconds: 60 ms of its 90 idle.
     expect(split.cpuPerEventMs).toBeCloseTo((90 - 60) / 3, 9);
+  });
+});
+
+describe('idleCpuFit', () => {
+  const idle = (sessions: number, wallMs: number, cpuMs: number) => ({
+    call: pumpCall(0, wallMs, cpuMs, []),
+    sessions,
+  });
+
+  it("splits the idle CPU into the shard's fixed work and each session's", () => {
+    // 2 ms per shard-second + 0.5 ms per session-second, at 4 and 8 sessions over different durations.
+    const fit = idleCpuFit([idle(4, 10_000, 10 * (2 + 4 * 0.5)), idle(8, 20_000, 20 * (2 + 8 * 0.5))]);
+    expect(fit?.fixedMsPerShardSecond).toBeCloseTo(2, 9);
+    expect(fit?.msPerSessionSecond).toBeCloseTo(0.5, 9);
+  });
+
+  it('gives nothing when the shards held equal sessions or the fit would be negative', () => {
+    expect(idleCpuFit([idle(5, 10_000, 40), idle(5, 12_000, 50)])).toBeUndefined();
+    expect(idleCpuFit([idle(4, 10_000, 60), idle(8, 10_000, 40)])).toBeUndefined();
+    expect(idleCpuFit([idle(4, 10_000, 60)])).toBeUndefined();
   });
 });
 
