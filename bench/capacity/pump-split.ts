@@ -2,7 +2,7 @@
 // A pump serves a shard for a whole period, and its work follows four rates, not one: each delivered event
 // (its @connections POST, the UpdateItem that reserves its sequence number, the cursor store that follows it),
 // each session opened per invocation (the sealed IM session's KMS Decrypt), each session-second of idle
-// service (the held CWA long polls), and each second a shard is served (lease, refresh query, settings,
+// service (the held CWA long polls, the refresh's reads of the session items), and each second a shard is served (lease, refresh query, settings,
 // session count). The recording measures each per its own unit; the model scales each by its own rate.
 
 import type { AccountedCall, AccountedRequest } from '../request-accounting';
@@ -17,7 +17,7 @@ export type PumpPart =
   | 'pumpCursorStore'
   /** A KMS request: opening a session's sealed IM session (or sealing a rotated ticket). */
   | 'pumpOpen'
-  /** A CWA request: the held long polls, paced by pollWaitTime. */
+  /** A CWA request (the held long polls, paced by pollWaitTime), or a read of the shard's session items. */
   | 'pumpSessionSecond'
   /** Anything on a fixed key: lease, gsi2 `SHARD#k` query, settings, session count. */
   | 'pumpShardSecond';
@@ -39,9 +39,12 @@ export function pumpPartOf(request: AccountedRequest): PumpPart {
   if (request.service === 'connections') return 'pumpPost';
   if (request.service === 'cwa') return 'pumpSessionSecond';
   if (request.service === 'kms') return 'pumpOpen';
-  const keys = (request.partitions ?? []).map((p) => p.partitionKey);
-  if (keys.some((k) => k.startsWith('CONN#'))) return 'pumpReservation';
-  if (keys.some((k) => k.startsWith('SESSION#'))) return 'pumpCursorStore';
+  const partitions = request.partitions ?? [];
+  if (partitions.some((p) => p.partitionKey.startsWith('CONN#'))) return 'pumpReservation';
+  const session = partitions.filter((p) => p.partitionKey.startsWith('SESSION#'));
+  if (session.some((p) => p.capacity === 'write')) return 'pumpCursorStore';
+  // Reading the shard's session items: every refresh reads each of them, so the units follow the sessions.
+  if (session.length > 0) return 'pumpSessionSecond';
   return 'pumpShardSecond';
 }
 
@@ -78,9 +81,9 @@ const wallSeconds = (call: AccountedCall) => call.wallMs / 1000;
  * Splits a run's pump invocations. Per-event parts are measured over every invocation (each request is one
  * unit: at the target, ~10 events per session-hour against 60 pump invocations per hour, an event arrives
  * alone, so each one costs one POST, one reservation and one cursor store). The idle parts come from
- * invocations that served their shard's sessions from start to end with no event: CWA requests per
- * session-second, fixed-key requests per shard-second. KMS opens are one per session per invocation (each
- * request one unit; see `pumpRates`).
+ * invocations that served their shard's sessions from start to end with no event: CWA requests and
+ * session-item reads per session-second, fixed-key requests per shard-second. KMS opens are one per session
+ * per invocation (each request one unit; see `pumpRates`).
  */
 export function splitPump(all: readonly AccountedCall[], idle: readonly ServedInvocation[]): PumpSample {
   const events = all.reduce((n, c) => n + c.requests.filter((r) => pumpPartOf(r) === 'pumpPost').length, 0);

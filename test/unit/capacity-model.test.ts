@@ -62,6 +62,10 @@ describe('pumpPartOf', () => {
         dynamo('TransactWriteItems', units('SESSION#s1', 'write', 2), units('LEASE#pump#0', 'read', 2)),
       ),
     ).toBe('pumpCursorStore');
+    // The refresh reads every session item of the shard: that follows the sessions, not the events.
+    expect(
+      pumpPartOf(dynamo('BatchGetItem', units('SESSION#s1', 'read', 0.5), units('SESSION#s2', 'read', 0.5))),
+    ).toBe('pumpSessionSecond');
     for (const request of shardWork(3)) expect(pumpPartOf(request)).toBe('pumpShardSecond');
     // A request the strict layer charged nothing for (a failed one) is the shard's.
     expect(pumpPartOf({ service: 'dynamodb', operation: 'Query', ms: 1, ok: false })).toBe('pumpShardSecond');
