@@ -1,7 +1,8 @@
 // `npm run bench -- capacity`: runs a real local scenario with per-invocation accounting on — devices connect
 // and log in, send status heartbeats, accept an IM and receive its events through the event pump, the
-// sessions stay idle until every pump shard has served a whole invocation with no event, the reaper runs,
-// the devices disconnect — then scales what each operation consumed to the target load
+// sessions stay idle until every pump shard has served a whole invocation with no event, half the devices
+// disconnect and the rest stay idle for another such invocation, the reaper runs, the rest disconnect —
+// then scales what each operation consumed to the target load
 // (bench/capacity/model.ts): the hottest partition keys of the base table and each index as % of AWS's
 // per-partition limits, Lambda concurrency per function, file descriptors and CPU per pump environment, KMS
 // requests/s against the regional quota, API Gateway messages/s against the stage throttle, cost per session-hour.
@@ -92,8 +93,10 @@ console.log(`Recording a local scenario: ${sample} sessions (one CWA user each),
 const service = await startServiceFixture({
   requestAccounting: true,
   pumpShards: shards,
-  // Every shard needed and holding its share of the sessions, as at the target where each is near its bound.
+  // Every shard needed and holding its share of the sessions, as at the target where each is near its bound;
+  // still needed when half the sessions have ended (the idle phase's second round), so none move.
   pumpSessionsPerShard: Math.ceil(sample / shards),
+  pumpMinShards: shards,
   schedules: { eventPump: localPumpPeriodMs, reaper: 0 },
   cwa: {
     users: [
@@ -160,48 +163,56 @@ const fulfilled = (list: PromiseSettledResult<unknown>[]) =>
 console.log(
   `  invitations delivered to ${fulfilled(invited)} of ${sample}, messages to ${fulfilled(received)}`,
 );
-// The idle phase: no event for the sessions until, for every shard, an invocation that started after the
-// last delivery served the shard to its end with no event (the model's per-session-second and per-shard
-// figures). Which sessions each shard holds is read from the store now; moves would show as a change.
-const idleFrom = Date.now();
+// The idle phase, in two rounds: no event for the sessions until, for every shard, an invocation that
+// started after the round began served the shard to its end with no event (the model's per-session-second
+// and per-shard figures); between the rounds half the devices disconnect, so that each shard is measured
+// with two session counts (the CPU split into the shard's fixed work and each session's). Which sessions
+// each shard holds is read from the store when a round begins and ends; a move shows as a change.
 const shardSessions = () =>
   Promise.all(
     Array.from({ length: shards }, async (_, k) =>
       (await service.stores.sessions.sessionsInShard(k)).map((r) => r.sessionId).sort(),
     ),
   );
-const heldAtIdle = await shardSessions();
-console.log(
-  `Idle: the sessions hold their long polls (shards hold ${heldAtIdle.map((l) => l.length).join(' + ')} sessions) ` +
-    'until each shard has served one whole invocation with no event…',
-);
-const idleCalls = () =>
-  recorder.calls.filter(
-    (c) =>
-      c.fn === 'eventPump' &&
-      c.ok &&
-      c.shard !== undefined &&
-      (c.endedAt ?? 0) - c.wallMs >= idleFrom &&
-      !c.requests.some((r) => r.service === 'connections') &&
-      c.requests.some((r) => r.service === 'cwa'),
-  );
-// Two rounds per shard: more points for splitting the idle CPU into the shard's part and the sessions'.
-const IDLE_ROUNDS = 2;
-const idleDone = () =>
-  heldAtIdle.every(
-    (held, k) => held.length === 0 || idleCalls().filter((c) => c.shard === k).length >= IDLE_ROUNDS,
-  );
-const idleDeadline = Date.now() + (IDLE_ROUNDS + 2) * localPumpPeriodMs + 30_000;
-while (!idleDone() && Date.now() < idleDeadline) await new Promise((r) => setTimeout(r, 200));
-const idleEndedAt = Date.now();
-const movedDuringIdle = JSON.stringify(await shardSessions()) !== JSON.stringify(heldAtIdle);
-console.log('Reaper run, then every device disconnects…');
-await service.stack.scheduler.runNow('reaper');
-await Promise.all(clients.map((client) => client.close()));
 const disconnects = () => recorder.calls.filter((c) => c.fn === 'disconnect').length;
-const disconnectDeadline = Date.now() + 60_000;
-while (disconnects() < sample && Date.now() < disconnectDeadline)
-  await new Promise((r) => setTimeout(r, 100));
+async function closeDevices(devices: readonly DeviceClient[]): Promise<void> {
+  const before = disconnects();
+  await Promise.all(devices.map((client) => client.close()));
+  const deadline = Date.now() + 60_000;
+  while (disconnects() < before + devices.length && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+}
+async function idleRound(): Promise<{ idle: ServedInvocation[]; moved: boolean }> {
+  const from = Date.now();
+  const held = await shardSessions();
+  console.log(
+    `Idle: the shards hold ${held.map((l) => l.length).join(' + ')} sessions, until each has served one whole invocation with no event…`,
+  );
+  const served = () =>
+    recorder.calls.filter(
+      (c) =>
+        c.fn === 'eventPump' &&
+        c.ok &&
+        c.shard !== undefined &&
+        (c.endedAt ?? 0) - c.wallMs >= from &&
+        !c.requests.some((r) => r.service === 'connections') &&
+        c.requests.some((r) => r.service === 'cwa'),
+    );
+  const done = () => held.every((list, k) => list.length === 0 || served().some((c) => c.shard === k));
+  const deadline = Date.now() + 3 * localPumpPeriodMs + 30_000;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const moved = JSON.stringify(await shardSessions()) !== JSON.stringify(held);
+  return { idle: served().map((call) => ({ call, sessions: held[call.shard ?? -1]?.length ?? 0 })), moved };
+}
+const round1 = await idleRound();
+console.log('Half the devices disconnect…');
+await closeDevices(clients.slice(0, Math.floor(sample / 2)));
+const round2 = await idleRound();
+const idle = [...round1.idle, ...round2.idle];
+const movedDuringIdle = round1.moved || round2.moved;
+console.log('Reaper run, then the other devices disconnect…');
+await service.stack.scheduler.runNow('reaper');
+await closeDevices(clients.slice(Math.floor(sample / 2)));
 recorder.stop();
 await bot.connector.signOut?.(bot.session).catch(() => undefined);
 const stats = service.stack.lambda?.stats() ?? {};
@@ -212,9 +223,6 @@ const calls = recorder.calls;
 const commandNames = new Set<string>(imCommandActions);
 const of = (predicate: (c: AccountedCall) => boolean): AccountedCall[] => calls.filter(predicate);
 const pumps = of((c) => c.fn === 'eventPump');
-const idle: ServedInvocation[] = idleCalls()
-  .filter((c) => (c.endedAt ?? 0) <= idleEndedAt)
-  .map((call) => ({ call, sessions: heldAtIdle[call.shard ?? -1]?.length ?? 0 }));
 if (idle.length === 0) {
   console.error(
     'No pump invocation served a shard idle from start to end: the pump figures cannot be split.',
