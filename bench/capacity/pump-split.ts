@@ -2,8 +2,9 @@
 // A pump serves a shard for a whole period, and its work follows four rates, not one: each delivered event
 // (its @connections POST, the UpdateItem that reserves its sequence number, the cursor store that follows it),
 // each session opened per invocation (the sealed IM session's KMS Decrypt), each session-second of idle
-// service (the held CWA long polls, the refresh's reads of the session items), and each second a shard is served (lease, refresh query, settings,
-// session count). The recording measures each per its own unit; the model scales each by its own rate.
+// service (the held CWA long polls, the refresh's reads of the session items), and each second a shard is
+// served (lease, refresh query, settings, session count). The recording measures each per its own unit; the
+// model scales each by its own rate.
 
 import type { AccountedCall, AccountedRequest } from '../request-accounting';
 
