@@ -17,15 +17,24 @@ export interface PartitionUnits {
   readonly units: number;
 }
 
+/** One request with the units the strict layer charged for it (none for KMS, `@connections` and CWA). */
+export interface AccountedRequest extends RequestRecord {
+  readonly partitions?: readonly PartitionUnits[];
+}
+
 export interface AccountedCall {
   /** Short function name (`login`, `eventPump`…). */
   readonly fn: string;
   readonly requestId: string;
   readonly connectionId: string | undefined;
+  /** The scheduled input's shard (`{"shard": n}`: the event pump), if any. */
+  readonly shard?: number | undefined;
+  /** When the invocation ended (epoch ms, as the recorder learned it); it began `wallMs` before. */
+  readonly endedAt?: number;
   readonly ok: boolean;
   readonly cpuMs: number;
   readonly wallMs: number;
-  readonly requests: readonly RequestRecord[];
+  readonly requests: readonly AccountedRequest[];
   readonly partitions: readonly PartitionUnits[];
 }
 
@@ -50,21 +59,27 @@ export function recordInvocations(stack: LocalStack): InvocationRecorder {
   });
   const stopInvocations = lambda.onInvocation((invocation) => {
     const charges: PartitionCharge[] = [];
-    for (const request of invocation.account.requests) {
-      if (request.sdkInvocationId === undefined) continue;
-      charges.push(...(pending.get(request.sdkInvocationId) ?? []));
+    const requests = invocation.account.requests.map((request): AccountedRequest => {
+      if (request.sdkInvocationId === undefined) return request;
+      const own = pending.get(request.sdkInvocationId) ?? [];
       pending.delete(request.sdkInvocationId);
-    }
-    const event = invocation.event as { requestContext?: { connectionId?: unknown } } | undefined;
+      charges.push(...own);
+      return { ...request, partitions: netUnits(own) };
+    });
+    const event = invocation.event as
+      | { requestContext?: { connectionId?: unknown }; shard?: unknown }
+      | undefined;
     const connectionId = event?.requestContext?.connectionId;
     calls.push({
       fn: invocation.functionName.replace(/^local-/, ''),
       requestId: invocation.requestId,
       connectionId: typeof connectionId === 'string' ? connectionId : undefined,
+      shard: typeof event?.shard === 'number' ? event.shard : undefined,
+      endedAt: Date.now(),
       ok: invocation.ok,
       cpuMs: invocation.account.cpuMs,
       wallMs: invocation.account.wallMs,
-      requests: invocation.account.requests,
+      requests,
       partitions: netUnits(charges),
     });
   });
