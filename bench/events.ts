@@ -18,7 +18,7 @@ import { startServiceFixture } from '../test/support/service-fixture';
 import { startDeviceFleets } from './device-fleet';
 import { coldStartReport, ms, summarize, table } from './measure';
 import { describeFigures, figuresOf, recordInvocations } from './request-accounting';
-import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
+import { strictOptions, strictStackOptions, strictSummary, strictThreadCpuMs } from './strict-dynamodb';
 
 const { values } = parseArgs({
   options: {
@@ -156,6 +156,8 @@ const fleetCpuBefore = await Promise.all(
 );
 const failuresBefore = pollFailures;
 const mainCpuBefore = process.cpuUsage();
+const mainLoopBefore = performance.eventLoopUtilization();
+const layerCpuBefore = strictThreadCpuMs(service.stack);
 const sent = new Map<string, number>();
 const began = Date.now();
 let counter = 0;
@@ -188,6 +190,8 @@ while ((await receivedCount()) < sent.size && Date.now() < settleUntil)
 const ended = Date.now();
 const elapsedS = (ended - began) / 1000;
 const mainCpu = process.cpuUsage(mainCpuBefore);
+const mainLoop = performance.eventLoopUtilization(mainLoopBefore);
+const layerCpuMs = strictThreadCpuMs(service.stack) - layerCpuBefore;
 const cwaCpuAfter = await cwaCpuAt();
 const reports = await Promise.all(
   fleets.map((fleet) => fleet.ask({ type: 'report', prefix: 'bench ' }, 'report')),
@@ -274,6 +278,9 @@ console.log(
 console.log(
   `  CPU per delivered message: stack process (gateway, handlers' environments, DynamoDB layer, bot) ${perMessage(cpuMs(mainCpu))}; ` +
     `CWA simulator ${cwaProcess === 'own' ? perMessage(cwaCpuMs) : '(in the stack process)'}; device processes (${fleets.length}) ${perMessage(fleetCpuMs)}`,
+);
+console.log(
+  `  stack main thread's event loop busy ${(mainLoop.utilization * 100).toFixed(0)} % of the window; strict DynamoDB layer's thread ${perMessage(layerCpuMs)} CPU per message (part of the stack's)`,
 );
 if (recorder) {
   // Whole pump invocations (set-up and the window alike) against the events they reported delivering: every

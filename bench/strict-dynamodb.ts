@@ -1,5 +1,6 @@
 // What the strict DynamoDB layer saw during a benchmark (conflicts, throttles, SDK retries), and the
 // --lenient / --capacity-scale / --strict-thread options that the benchmarks pass to the local stack to compare.
+import { readFileSync } from 'node:fs';
 import type { LocalStack, LocalStackOptions } from '../local/stack';
 
 export const strictOptions = {
@@ -38,4 +39,21 @@ export function strictSummary(stack: LocalStack): string {
       `single writes refused by conflict ${s.writeConflicts}; throttled ${s.throttled}; SDK retries ${s.sdkRetries}; ` +
       `TTL deletions ${s.ttlDeleted}`,
   ].join('\n');
+}
+
+/**
+ * CPU time of the strict layer's own thread so far, in ms (Linux: /proc, user + system, 10 ms ticks); NaN when
+ * the layer runs in-process or the kernel does not say.
+ */
+export function strictThreadCpuMs(stack: LocalStack): number {
+  const tid = stack.strictDynamoDb.osThreadId;
+  if (stack.strictDynamoDb.thread !== 'own' || tid === undefined) return Number.NaN;
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }
