@@ -1,9 +1,12 @@
-// A device fleet's own process: connects and signs in its share of a benchmark's devices, accepts their
-// IM invitations and records the chat messages they receive (after the device's dedupe by event id), so that
-// the benchmark's load generators do not share an event loop with the service they measure.
+// A benchmark's load-generator process, so that the load does not share an event loop with the service it
+// measures. As a device fleet: connects and signs in its share of the devices, accepts their IM invitations
+// and records the chat messages they receive (after the device's dedupe by event id). As the bot: a CWA user
+// signed in to the simulator directly, who invites the devices and sends them timestamped messages.
 
 import pMap from 'p-map';
 import { DeviceClient } from '../device/client';
+import { type CwaConnector, createCwaConnector, resolveCwaConfig } from '../functions/cwa';
+import type { ImSession } from '../functions/im-server';
 import { EventInbox } from '../test/support/chat';
 import { nextStatus } from '../test/support/service-fixture';
 import type { FromFleet, Receipt, ToFleet } from './device-fleet-messages';
@@ -16,8 +19,12 @@ const ATTEMPTS = 10;
 const CONNECT_TIMEOUT_MS = 60_000;
 const LOGIN_TIMEOUT_MS = 120_000;
 
+/** Conversations the bot starts at once. */
+const INVITE_CONCURRENCY = 100;
+
 const clients: DeviceClient[] = [];
 const inboxes: EventInbox[] = [];
+let bot: { readonly connector: CwaConnector; readonly session: ImSession } | undefined;
 
 function send(message: FromFleet): void {
   if (process.connected) process.send?.(message);
@@ -93,8 +100,62 @@ async function handle(message: ToFleet): Promise<FromFleet> {
     }
     case 'close':
       await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+      if (bot) {
+        await bot.connector.signOut?.(bot.session).catch(() => undefined);
+        bot.connector.close();
+      }
       return { type: 'closed' };
+    case 'botSignIn': {
+      const connector = createCwaConnector(
+        resolveCwaConfig({ baseUrl: message.cwaUrl, ...(message.caPem ? { caBundle: message.caPem } : {}) }),
+      );
+      const session = await connector.startSession(
+        await connector.signIn({ user: message.user, password: message.password }),
+      );
+      bot = { connector, session };
+      return { type: 'botSignedIn' };
+    }
+    case 'botInvite': {
+      const { connector, session } = signedInBot();
+      const started = await pMap(message.to, (to) => connector.startIm(session, { to, text: message.text }), {
+        concurrency: INVITE_CONCURRENCY,
+      });
+      return { type: 'botInvited', conversations: started.map((s) => s.conversationId) };
+    }
+    case 'botChat':
+      return chat(message);
   }
+}
+
+function signedInBot(): NonNullable<typeof bot> {
+  if (!bot) throw new Error('the bot is not signed in (botSignIn first)');
+  return bot;
+}
+
+async function chat(message: Extract<ToFleet, { type: 'botChat' }>): Promise<FromFleet> {
+  const { connector, session } = signedInBot();
+  const cpuBefore = process.cpuUsage();
+  const sent = new Map<string, number>();
+  let failed = 0;
+  const began = Date.now();
+  const stopAt = began + message.seconds * 1000;
+  const senders: Promise<unknown>[] = [];
+  for (let n = 0; Date.now() < stopAt; ) {
+    const conversationId = message.conversations[n % message.conversations.length] as string;
+    const text = `${message.prefix}${n}`;
+    sent.set(text, Date.now());
+    senders.push(
+      connector.sendMessage(session, { conversationId, text }).catch(() => {
+        sent.delete(text);
+        failed += 1;
+      }),
+    );
+    n += 1;
+    const next = began + n * message.intervalMs;
+    if (next > Date.now()) await new Promise((resolve) => setTimeout(resolve, next - Date.now()));
+  }
+  await Promise.all(senders);
+  return { type: 'botChatted', sent: [...sent], failed, cpu: process.cpuUsage(cpuBefore) };
 }
 
 // One request at a time, answered in order.

@@ -1,6 +1,7 @@
-// Device fleets in their own processes (bench/device-fleet-child.ts): a benchmark's devices split over a few
-// child processes, driven by request/answer messages, so that their WebSocket, decryption and bookkeeping do
-// not compete with the local stack for its event loop. Each fleet reports its process's CPU.
+// Load generators in their own processes (bench/device-fleet-child.ts): a benchmark's devices split over a few
+// child processes, and the CWA bot in one more, driven by request/answer messages, so that their WebSocket,
+// TLS, decryption and bookkeeping do not compete with the local stack for its event loop. Each process
+// reports its CPU.
 
 import { type ChildProcess, fork } from 'node:child_process';
 import type { FleetDevice, FromFleet, ToFleet } from './device-fleet-messages';
@@ -74,4 +75,30 @@ export async function startDeviceFleets(
     throw error;
   }
   return fleets;
+}
+
+/** The CWA bot's process: signed in to CWA as `user`; then `botInvite` and `botChat` (see the messages). */
+export async function startBotProcess(cwa: {
+  readonly url: string;
+  readonly caPem?: string;
+  readonly user: string;
+  readonly password: string;
+}): Promise<DeviceFleet> {
+  const bot = startFleet(0);
+  try {
+    await bot.ask(
+      {
+        type: 'botSignIn',
+        cwaUrl: cwa.url,
+        ...(cwa.caPem ? { caPem: cwa.caPem } : {}),
+        user: cwa.user,
+        password: cwa.password,
+      },
+      'botSignedIn',
+    );
+  } catch (error) {
+    await bot.close();
+    throw error;
+  }
+  return bot;
 }

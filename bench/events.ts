@@ -4,7 +4,8 @@
 // bot's send to the device's decryption, p50/p99; events per second; events lost and duplicated; pump poll
 // failures; the pump's compute in Lambda GB-seconds per session-hour (the running time of the invocations
 // that ran, from the scheduler's log, × configured memory); and each process's CPU per delivered message.
-// The CWA simulator and the devices run in their own processes, so the stack's event loop serves the service.
+// The CWA simulator, the devices and the bot run in their own processes, so the stack's event loop serves the
+// service.
 // Options: --sessions 1000 --seconds 60 --rate 1 (messages per session per 10 s) --poll-wait-ms 3000
 //   --shards 8 (ceiling) --min-shards 1 --sessions-per-shard N (default: derived from the pump's memory)
 //   --device-processes 2 --cwa-process own|in-process
@@ -13,9 +14,8 @@ import { parseArgs } from 'node:util';
 import { parseUserSpec } from '../cwa-sim/users';
 import { DEFAULT_CPU_MS_PER_SESSION_SECOND as pumpCpuModel } from '../functions/domain/pump-capacity';
 import { pumpSessionsPerShard } from '../functions/runtime-settings';
-import { cwaUser } from '../test/support/chat';
 import { startServiceFixture } from '../test/support/service-fixture';
-import { startDeviceFleets } from './device-fleet';
+import { startBotProcess, startDeviceFleets } from './device-fleet';
 import { coldStartReport, ms, summarize, table } from './measure';
 import { describeFigures, figuresOf, recordInvocations } from './request-accounting';
 import { strictOptions, strictStackOptions, strictSummary, strictThreadCpuMs } from './strict-dynamodb';
@@ -132,16 +132,18 @@ for (let i = 0; i < users.length; i += 100) {
 }
 const fleets = await startDeviceFleets(service.stack.endpoints.websocketUrl, devices, processes);
 
-const bot = await cwaUser(service.stack, 'CONTOSO\\bot', 'Bot#2007');
+const bot = await startBotProcess({
+  url: service.stack.cwa.url,
+  ...(service.stack.cwa.caPem ? { caPem: service.stack.cwa.caPem } : {}),
+  user: 'CONTOSO\\bot',
+  password: 'Bot#2007',
+});
 console.log('Inviting every user; the devices accept…');
 // The fleets split the devices round robin: device j is in fleet j % processes, at j / processes.
-const conversations: string[] = [];
-for (let i = 0; i < users.length; i += 100) {
-  const started = await Promise.all(
-    users.slice(i, i + 100).map((u) => bot.connector.startIm(bot.session, { to: u.sip, text: 'hello' })),
-  );
-  conversations.push(...started.map((s) => s.conversationId));
-}
+const { conversations } = await bot.ask(
+  { type: 'botInvite', to: users.map((u) => u.sip), text: 'hello' },
+  'botInvited',
+);
 await Promise.all(fleets.map((fleet) => fleet.ask({ type: 'accept', timeoutMs: 180_000 }, 'accepted')));
 await new Promise((r) => setTimeout(r, 3000));
 
@@ -158,26 +160,18 @@ const failuresBefore = pollFailures;
 const mainCpuBefore = process.cpuUsage();
 const mainLoopBefore = performance.eventLoopUtilization();
 const layerCpuBefore = strictThreadCpuMs(service.stack);
-const sent = new Map<string, number>();
 const began = Date.now();
-let counter = 0;
-const stopAt = began + seconds * 1000;
-const interval = 10_000 / (sessions * perTenSeconds);
-const senders: Promise<unknown>[] = [];
-while (Date.now() < stopAt) {
-  const i = counter % sessions;
-  const text = `bench ${counter}`;
-  sent.set(text, Date.now());
-  senders.push(
-    bot.connector
-      .sendMessage(bot.session, { conversationId: conversations[i] as string, text })
-      .catch(() => sent.delete(text)),
-  );
-  counter += 1;
-  const next = began + counter * interval;
-  if (next > Date.now()) await new Promise((r) => setTimeout(r, next - Date.now()));
-}
-await Promise.all(senders);
+const chatted = await bot.ask(
+  {
+    type: 'botChat',
+    conversations,
+    seconds,
+    intervalMs: 10_000 / (sessions * perTenSeconds),
+    prefix: 'bench ',
+  },
+  'botChatted',
+);
+const sent = new Map(chatted.sent);
 // Let the last messages arrive: up to two poll periods.
 const settleUntil = Date.now() + 2 * pollWaitMs + 3000;
 const receivedCount = async () =>
@@ -213,7 +207,7 @@ for (const report of reports) {
 const lost = [...sent.keys()].filter((text) => !seen.has(text)).length;
 const failures = pollFailures - failuresBefore;
 
-await Promise.all(fleets.map((fleet) => fleet.close()));
+await Promise.all([...fleets, bot].map((fleet) => fleet.close()));
 const coldStarts = coldStartReport(service.stack.lambda?.stats());
 await service.stop(); // hands the pumps over, so their last runs are counted
 console.log(`\n${coldStarts}`);
@@ -276,8 +270,9 @@ console.log(
   )} sessions); ${pumpSeconds.toFixed(0)} s of pump time inside the ${elapsedS.toFixed(0)} s window`,
 );
 console.log(
-  `  CPU per delivered message: stack process (gateway, handlers' environments, DynamoDB layer, bot) ${perMessage(cpuMs(mainCpu))}; ` +
-    `CWA simulator ${cwaProcess === 'own' ? perMessage(cwaCpuMs) : '(in the stack process)'}; device processes (${fleets.length}) ${perMessage(fleetCpuMs)}`,
+  `  CPU per delivered message: stack process (gateway, handlers' environments, DynamoDB layer) ${perMessage(cpuMs(mainCpu))}; ` +
+    `CWA simulator ${cwaProcess === 'own' ? perMessage(cwaCpuMs) : '(in the stack process)'}; device processes (${fleets.length}) ${perMessage(fleetCpuMs)}; ` +
+    `bot process ${perMessage(cpuMs(chatted.cpu))} (${chatted.failed} sends CWA refused)`,
 );
 console.log(
   `  stack main thread's event loop busy ${(mainLoop.utilization * 100).toFixed(0)} % of the window; strict DynamoDB layer's thread ${perMessage(layerCpuMs)} CPU per message (part of the stack's)`,
@@ -299,5 +294,4 @@ if (recorder) {
   console.log(`  ${describeFigures('pump invocation', f)}`);
 }
 console.log(strictSummary(service.stack));
-bot.connector.close();
 process.exit(0);
