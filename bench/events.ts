@@ -192,6 +192,16 @@ const reports = await Promise.all(
 );
 
 const latencies: number[] = [];
+// Latencies by when the message was sent (10 s buckets of the send window): a steady backlog and a
+// hand-over's gap look different here.
+const BUCKET_MS = 10_000;
+const buckets = new Map<number, number[]>();
+const bucketOf = (sentAt: number) => {
+  const key = Math.floor((sentAt - began) / BUCKET_MS);
+  const bucket = buckets.get(key) ?? [];
+  buckets.set(key, bucket);
+  return bucket;
+};
 let duplicates = 0;
 const seen = new Set<string>();
 for (const report of reports) {
@@ -200,7 +210,10 @@ for (const report of reports) {
       if (seen.has(text)) duplicates += 1;
       seen.add(text);
       const sentAt = sent.get(text);
-      if (sentAt !== undefined) latencies.push(at - sentAt);
+      if (sentAt !== undefined) {
+        latencies.push(at - sentAt);
+        bucketOf(sentAt).push(at - sentAt);
+      }
     }
   }
 }
@@ -276,6 +289,33 @@ console.log(
 );
 console.log(
   `  stack main thread's event loop busy ${(mainLoop.utilization * 100).toFixed(0)} % of the window; strict DynamoDB layer's thread ${perMessage(layerCpuMs)} CPU per message (part of the stack's)`,
+);
+const sentPerBucket = new Map<number, number>();
+for (const at of sent.values()) {
+  const key = Math.floor((at - began) / BUCKET_MS);
+  sentPerBucket.set(key, (sentPerBucket.get(key) ?? 0) + 1);
+}
+console.log('  by send time (s after the first message; pump invocations that started or ended in it):');
+console.log(
+  table([
+    ['sent at', 'sent', 'delivered', 'p50', 'p99', 'max', 'pump starts/ends'],
+    ...[...sentPerBucket.keys()]
+      .sort((a, b) => a - b)
+      .map((key) => {
+        const b = summarize(buckets.get(key) ?? []);
+        const from = began + key * BUCKET_MS;
+        const within = (t: number) => t >= from && t < from + BUCKET_MS;
+        return [
+          `${key * 10}–${key * 10 + 10}`,
+          String(sentPerBucket.get(key)),
+          String(b.n),
+          ms(b.p50),
+          ms(b.p99),
+          ms(b.max),
+          `${pumpRuns.filter((run) => within(run.start)).length}/${pumpRuns.filter((run) => within(run.end)).length}`,
+        ];
+      }),
+  ]),
 );
 if (recorder) {
   // Whole pump invocations (set-up and the window alike) against the events they reported delivering: every
