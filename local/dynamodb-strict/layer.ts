@@ -3,6 +3,8 @@
 // the gateway, the Lambda runtime and the benchmarks' load; `thread: 'in-process'` runs the very same code
 // (thread.ts) in the caller's thread over a MessageChannel, only to compare.
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { repositoryRoot } from '../endpoints-file';
+import { bundleCommand } from '../lambda/bundles';
 import type {
   FromLayer,
   LayerSettings,
@@ -89,7 +91,7 @@ export async function startStrictLayer(options: StrictLayerOptions): Promise<Run
   const thread = options.thread ?? 'own';
   const shared = createSharedBuffers();
   const data: ThreadData = { settings, shared };
-  const link = thread === 'own' ? ownThread(data) : inProcess(data);
+  const link = thread === 'own' ? ownThread(await workerBundle(), data) : inProcess(data);
   const stats = sharedStats(shared.stats);
   const flags = new ListenerFlags(shared.flags);
   const ledgers = new Set<(charge: PartitionCharge) => void>();
@@ -223,11 +225,19 @@ interface Link {
   end(): Promise<void>;
 }
 
-function ownThread(data: ThreadData): Link {
-  const worker = new Worker(new URL('./worker.mjs', import.meta.url), {
+/**
+ * The worker's code as one plain-JavaScript module (esbuild, cached on content: local/lambda/bundles.ts): a
+ * worker does not inherit the `--import tsx` loader, and loading tsx in it would cost every start a second.
+ */
+function workerBundle(): Promise<string> {
+  return bundleCommand(repositoryRoot, 'local/dynamodb-strict/worker-entry.ts');
+}
+
+function ownThread(bundle: string, data: ThreadData): Link {
+  const worker = new Worker(bundle, {
     workerData: data,
-    // Not this process's flags (`--import tsx` would hook nothing useful here: worker.mjs loads tsx itself);
-    // profiling flags pass through so that a profile of the stack includes the layer's thread.
+    // Not this process's flags (the bundle is plain JavaScript: `--import tsx` would only hook every module
+    // it loads); profiling flags pass through so that a profile of the stack includes the layer's thread.
     execArgv: ['--enable-source-maps', ...process.execArgv.filter((flag) => flag.startsWith('--cpu-prof'))],
   });
   let ended = false;

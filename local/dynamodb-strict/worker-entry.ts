@@ -1,4 +1,4 @@
-// The entry of the strict layer's worker thread (loaded through worker.mjs): serves on parentPort.
+// The entry of the strict layer's worker thread (bundled by layer.ts): serves on parentPort.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ThreadData } from './messages';
 import { runLayerThread } from './thread';
