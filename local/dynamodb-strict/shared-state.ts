@@ -28,7 +28,7 @@ export function createSharedBuffers(): SharedBuffers {
 
 /**
  * A StrictStats whose fields live in the shared buffer: `stats.requests++` in the layer's thread is seen by
- * `snapshot()` in any thread. Counters are 64-bit integers (Atomics has no float arrays; a 32-bit counter of
+ * a spread copy (`{ ...stats }`) in any thread. Counters are 64-bit integers (Atomics has no float arrays; a 32-bit counter of
  * requests could wrap in a long `npm start`).
  */
 export function sharedStats(buffer: SharedArrayBuffer): StrictStats {
@@ -44,11 +44,6 @@ export function sharedStats(buffer: SharedArrayBuffer): StrictStats {
     });
   });
   return stats;
-}
-
-/** A plain copy of the counters now. */
-export function snapshot(stats: StrictStats): StrictStats {
-  return { ...stats };
 }
 
 /** The listener flags: `set` in the starting thread, `on` per request in the layer's thread. */
