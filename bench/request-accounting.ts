@@ -5,6 +5,7 @@
 
 import type { RequestRecord } from '../functions/commons/request-accounting';
 import type { PartitionCharge } from '../local/dynamodb-strict';
+import type { AccountedInvocation } from '../local/lambda/function-pool';
 import type { LocalStack } from '../local/stack';
 
 /** Units one invocation consumed on one partition (reserved-and-returned units already netted out). */
@@ -49,15 +50,29 @@ export interface InvocationRecorder {
 export function recordInvocations(stack: LocalStack): InvocationRecorder {
   const lambda = stack.lambda;
   if (!lambda) throw new Error('request accounting needs the Lambda runtime (not --in-process)');
+  const layer = stack.strictDynamoDb;
   const pending = new Map<string, PartitionCharge[]>();
   const calls: AccountedCall[] = [];
-  const stopLedger = stack.strictDynamoDb.ledger((charge) => {
+  /** Bumped by reset(): an invocation joined after it but finished before it is dropped too. */
+  let generation = 0;
+  const stopLedger = layer.ledger((charge) => {
     if (charge.sdkInvocationId === undefined) return;
     const list = pending.get(charge.sdkInvocationId);
     if (list) list.push(charge);
     else pending.set(charge.sdkInvocationId, [charge]);
   });
   const stopInvocations = lambda.onInvocation((invocation) => {
+    // The layer posts its charges from its own thread, in batches: the join waits until those of every
+    // request answered so far have arrived, so a call's units are complete once it is in `calls`.
+    const bornIn = generation;
+    void layer
+      .flush()
+      .catch(() => undefined)
+      .then(() => {
+        if (generation === bornIn) join(invocation);
+      });
+  });
+  const join = (invocation: AccountedInvocation) => {
     const charges: PartitionCharge[] = [];
     const requests = invocation.account.requests.map((request): AccountedRequest => {
       if (request.sdkInvocationId === undefined) return request;
@@ -82,11 +97,12 @@ export function recordInvocations(stack: LocalStack): InvocationRecorder {
       requests,
       partitions: netUnits(charges),
     });
-  });
+  };
   return {
     calls,
     reset() {
       calls.length = 0;
+      generation++;
     },
     stop() {
       stopLedger();
