@@ -20,7 +20,7 @@ import type { SecretSealer } from '../secrets';
 import { connectivityCacheContext } from './end-session';
 import { shardOf } from './keys';
 import type { Reclaimed } from './reclaim';
-import type { SessionRecord, SessionStore } from './sessions';
+import type { SessionRecord, SessionStore, SlotState } from './sessions';
 import { newestSettingsVersion, type Settings, sessionLimit, sharedLimit } from './settings';
 
 export interface LoginCredentials {
@@ -273,6 +273,23 @@ function newSession(
   };
 }
 
+/**
+ * What a login takes from a recent view of the slot shards: the settings version all of them carry, the limit
+ * (their shares' sum) and the sessions counted. Undefined when the view cannot serve: an item without a share,
+ * items of different settings versions (a write half seen), or no room anywhere by the view (only a fresh
+ * read may answer Server Busy).
+ */
+export function recentViewTerms(
+  slots: readonly SlotState[],
+): { readonly version: string; readonly limit: number; readonly active: number } | undefined {
+  const version = slots[0]?.settingsVersion;
+  if (version === undefined) return undefined;
+  if (slots.some((slot) => slot.share === undefined || slot.settingsVersion !== version)) return undefined;
+  const limit = sharedLimit(slots) ?? 0;
+  const active = slots.reduce((sum, slot) => sum + slot.active, 0);
+  return active < limit ? { version, limit, active } : undefined;
+}
+
 type RecentAttempt =
   | { readonly outcome: 'admitted'; readonly session: SessionRecord; readonly settings: Settings }
   | { readonly outcome: 'Replayed' }
@@ -292,12 +309,9 @@ async function admitOnRecentView(
   remainingMs: () => number,
 ): Promise<RecentAttempt | undefined> {
   const slots = deps.sessions.recentSlots();
-  const version = slots?.[0]?.settingsVersion;
-  if (!slots || version === undefined) return undefined;
-  if (slots.some((slot) => slot.share === undefined || slot.settingsVersion !== version)) return undefined;
-  const limit = sharedLimit(slots) ?? 0;
-  const active = slots.reduce((sum, slot) => sum + slot.active, 0);
-  if (active >= limit) return undefined;
+  const terms = slots && recentViewTerms(slots);
+  if (!slots || !terms) return undefined;
+  const { version, limit, active } = terms;
   const settings = await deps.settings(version);
   const { connection, frameSeq } = request;
   const perUser = settings.maxSessionsPerUser;
