@@ -18,6 +18,7 @@ import {
   type ItemKey,
   permissionKey,
   sessionKey,
+  settingsKey,
   shardPartition,
   slotKey,
   userSessionsKey,
@@ -36,6 +37,7 @@ import type {
   ShardMoveOutcome,
   SlotState,
 } from '../domain/sessions';
+import { settingsFromItem } from '../domain/settings';
 import { BATCH_GET_KEYS, batchGetItems } from './batch-get';
 import { DynamoDbConnectionStore } from './dynamodb-connection-store';
 import { namedWrites, rawNumber, type WriteAction } from './named-transaction';
@@ -123,22 +125,39 @@ export class DynamoDbSessionStore implements SessionStore {
   async loginSnapshot(
     userId: string,
     deviceId: string,
-    options: { readonly consistent?: boolean } = {},
+    options: { readonly consistent?: boolean; readonly withSettings?: boolean } = {},
   ): Promise<LoginSnapshot> {
     const slots = this.slotKeys();
-    // Not the settings item: the login takes the settings from the cache, and the slot items carry the
-    // shares that bind and the version of the settings in force (docs/data-model.md, "Admission").
-    const keys = [permissionKey(userId), userSessionsKey(userId), deviceSessionsKey(deviceId), ...slots];
+    // The settings item only for a cold environment: a warm one takes the settings from its cache, and the
+    // slot items carry the shares that bind and the version of the settings in force (docs/data-model.md,
+    // "Admission").
+    const keys = [
+      permissionKey(userId),
+      userSessionsKey(userId),
+      deviceSessionsKey(deviceId),
+      ...slots,
+      ...(options.withSettings === true ? [settingsKey] : []),
+    ];
     const items = await this.batchGet(keys, options.consistent === true);
     const find = (key: ItemKey) => items.find((item) => item.pk === key.pk && item.sk === key.sk);
     const states = slots.map((key) => slotStateOf(find(key)));
     this.view.read(states);
+    const settingsItem = options.withSettings === true ? find(settingsKey) : undefined;
+    const version = settingsItem?.settingsVersion;
     return {
       activeSessions: states.reduce((sum, each) => sum + each.active, 0),
       slots: states,
       permission: permissionOf(find(permissionKey(userId))),
       deviceSessions: [...idsOf(find(deviceSessionsKey(deviceId)))],
       userSessions: idsOf(find(userSessionsKey(userId))).size,
+      ...(options.withSettings === true
+        ? {
+            settings: {
+              settings: settingsFromItem(settingsItem),
+              ...(typeof version === 'string' ? { version } : {}),
+            },
+          }
+        : {}),
     };
   }
 

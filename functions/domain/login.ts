@@ -21,7 +21,13 @@ import { connectivityCacheContext } from './end-session';
 import { shardOf } from './keys';
 import type { Reclaimed } from './reclaim';
 import type { SessionRecord, SessionStore, SlotState } from './sessions';
-import { newestSettingsVersion, type Settings, sessionLimit, sharedLimit } from './settings';
+import {
+  newestSettingsVersion,
+  type Settings,
+  sessionLimit,
+  sharedLimit,
+  type VersionedSettings,
+} from './settings';
 
 export interface LoginCredentials {
   readonly password: string;
@@ -56,9 +62,12 @@ export interface LoginDeps {
   >;
   /**
    * The settings from the warm process's cache (functions/adapters/cached-settings.ts), read again first when
-   * `version` (the settings version the slot items carry) is not the cached one's.
+   * `version` (the settings version the slot items carry) is not the cached one's. `read`: the settings item
+   * the login's snapshot read (when `settingsCold`), which an empty cache keeps.
    */
-  readonly settings: (version?: string) => Promise<Settings>;
+  readonly settings: (version?: string, read?: VersionedSettings) => Promise<Settings>;
+  /** True while the cache holds no settings: the snapshot then reads the settings item too (no GetItem of its own). */
+  readonly settingsCold?: () => boolean;
   readonly connections: Pick<ConnectionStore, 'acceptInbound'>;
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'signIn' | 'startSession' | 'signOut'>;
   readonly sealer: Pick<SecretSealer, 'seal'>;
@@ -358,12 +367,11 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
     return signIn(deps, request, recent.session, recent.settings, [], remainingMs);
 
   // The view proved wrong: this read is strongly consistent, so the login does not choose from a stale hint twice.
-  const snapshot = await deps.sessions.loginSnapshot(
-    connection.userId,
-    connection.deviceId,
-    recent?.outcome === 'missed' ? { consistent: true } : {},
-  );
-  const settings = await deps.settings(newestSettingsVersion(snapshot.slots ?? []));
+  const snapshot = await deps.sessions.loginSnapshot(connection.userId, connection.deviceId, {
+    consistent: recent?.outcome === 'missed',
+    withSettings: deps.settingsCold?.() === true,
+  });
+  const settings = await deps.settings(newestSettingsVersion(snapshot.slots ?? []), snapshot.settings);
   // The slot items' shares are the limit in force (admission compares against them); the settings' own
   // figure only on a table whose slot items carry none yet.
   const { whenFull, limit: settingsLimit } = sessionLimit(settings);

@@ -3,6 +3,7 @@
 // never over-granted, never leaked, never freed twice.
 
 import type { UserPermission } from './permissions';
+import type { VersionedSettings } from './settings';
 
 export type SessionState = 'signing-in' | 'active';
 
@@ -85,6 +86,8 @@ export interface LoginSnapshot {
   readonly deviceSessions: readonly string[];
   /** How many sessions the user holds now (a hint). */
   readonly userSessions: number;
+  /** The settings item, when asked for (`withSettings`: a cold environment, whose settings cache is empty). */
+  readonly settings?: VersionedSettings;
 }
 
 /**
@@ -150,12 +153,13 @@ export interface RecentAdmitInput extends Omit<AdmitInput, 'slotHint'> {
 export interface SessionStore {
   /**
    * What admission and permission need, in one read. `consistent`: read strongly consistent (after the recent
-   * view proved wrong). Also refreshes the environment's recent view of the slot shards.
+   * view proved wrong). `withSettings`: the settings item too, in the same request (a cold environment: it
+   * saves the settings cache its own GetItem). Also refreshes the environment's recent view of the slot shards.
    */
   loginSnapshot(
     userId: string,
     deviceId: string,
-    options?: { readonly consistent?: boolean },
+    options?: { readonly consistent?: boolean; readonly withSettings?: boolean },
   ): Promise<LoginSnapshot>;
   /**
    * The slot shards as this execution environment last read them (with its own admissions since), while that
