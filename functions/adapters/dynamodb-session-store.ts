@@ -178,7 +178,7 @@ export class DynamoDbSessionStore implements SessionStore {
       const counts = states.map((state) => state.active);
       // A few shards a round, then a fresh read: with a stale hint, trying every shard it shows with room
       // would spend a transaction on each one that filled since (up to ADMISSION_SHARDS of them).
-      for (const shard of this.view.homeFirst(probeOrder(counts, shares)).slice(0, PROBES_PER_ROUND)) {
+      for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
         const outcome = await this.admitInto(shard, input, legacy ? { legacyShare: shares[shard] } : {});
         if (outcome === 'shard-contended') contended = true;
         // (`not-permitted` only answers an attempt that checks the permission, which these do not.)
@@ -225,7 +225,7 @@ export class DynamoDbSessionStore implements SessionStore {
     const { shares, legacy } = sharesInForce(input.slots, input.limits.total);
     if (legacy) return 'missed';
     const counts = input.slots.map((state) => state.active);
-    for (const shard of this.view.homeFirst(probeOrder(counts, shares)).slice(0, PROBES_PER_ROUND)) {
+    for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
       const outcome = await this.admitInto(shard, input, {
         settingsVersion: input.settingsVersion,
         permitted: true,
@@ -336,10 +336,7 @@ export class DynamoDbSessionStore implements SessionStore {
       this.view.took(shard);
       return 'admitted';
     } catch (error) {
-      if (isContention(error)) {
-        this.view.contended(shard);
-        return 'shard-contended';
-      }
+      if (isContention(error)) return 'shard-contended';
       const reasons = writes.reasons(error);
       if (!reasons) throw error;
       const failed = (name: keyof typeof reasons) => reasons[name]?.code === 'ConditionalCheckFailed';

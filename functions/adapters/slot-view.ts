@@ -16,14 +16,6 @@ export const SLOT_VIEW_MAX_AGE_MS = 5_000;
 export class SlotView {
   private states: SlotState[] | undefined;
   private readAt = 0;
-  /**
-   * The shard this environment last admitted into without being cancelled for a conflict there: tried first
-   * while it has room (see `homeFirst`). An environment runs one invocation at a time, so it never conflicts
-   * with itself; two environments that collide on a home both leave it at once, and their next admissions
-   * draw new ones at random, so environments drift apart instead of meeting again with chance 1/shards on
-   * every login. Only the order of the shards tried changes: every condition stays.
-   */
-  private home: number | undefined;
 
   constructor(
     private readonly maxAgeMs = SLOT_VIEW_MAX_AGE_MS,
@@ -42,23 +34,10 @@ export class SlotView {
     this.readAt = this.now();
   }
 
-  /** This environment's own admission into `shard`: the view counts it (its age is unchanged); its new home. */
+  /** This environment's own admission into `shard`: the view counts it (its age is unchanged). */
   took(shard: number): void {
-    this.home = shard;
     const state = this.states?.[shard];
     if (state && this.states) this.states[shard] = { ...state, active: state.active + 1 };
-  }
-
-  /** An admission into `shard` cancelled for a conflict or throttling: if it was home, it is home no more. */
-  contended(shard: number): void {
-    if (this.home === shard) this.home = undefined;
-  }
-
-  /** `order` (shards with room, best first) with this environment's home moved to the front when it is in it. */
-  homeFirst(order: readonly number[]): number[] {
-    const home = this.home;
-    if (home === undefined || !order.includes(home)) return [...order];
-    return [home, ...order.filter((shard) => shard !== home)];
   }
 
   /** The view proved wrong (a shard it showed with room was full, or the settings changed): read again. */

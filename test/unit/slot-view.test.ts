@@ -37,18 +37,3 @@ describe('SlotView', () => {
     expect(view.recent()).toBeUndefined();
   });
 });
-
-describe('SlotView home shard', () => {
-  it('tries the shard it last admitted into first, while it has room, until a conflict there', () => {
-    const view = new SlotView();
-    expect(view.homeFirst([3, 1, 2])).toEqual([3, 1, 2]);
-    view.took(2);
-    expect(view.homeFirst([3, 1, 2])).toEqual([2, 3, 1]);
-    // Full by the view (not in the order): the order as given.
-    expect(view.homeFirst([3, 1])).toEqual([3, 1]);
-    view.contended(1);
-    expect(view.homeFirst([3, 1, 2])).toEqual([2, 3, 1]);
-    view.contended(2);
-    expect(view.homeFirst([3, 1, 2])).toEqual([3, 1, 2]);
-  });
-});
