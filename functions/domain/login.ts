@@ -366,9 +366,10 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   if (recent?.outcome === 'admitted')
     return signIn(deps, request, recent.session, recent.settings, [], remainingMs);
 
-  // The view proved wrong: this read is strongly consistent, so the login does not choose from a stale hint twice.
+  // Eventually consistent even after the view missed: a strongly consistent read costs the slot items' partitions
+  // twice the units, exactly when a storm fills the table (the scale-model storm lost logins to that throttling);
+  // `admit` reads strongly consistent before it answers `full`.
   const snapshot = await deps.sessions.loginSnapshot(connection.userId, connection.deviceId, {
-    consistent: recent?.outcome === 'missed',
     withSettings: deps.settingsCold?.() === true,
   });
   const settings = await deps.settings(newestSettingsVersion(snapshot.slots ?? []), snapshot.settings);

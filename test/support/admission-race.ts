@@ -190,7 +190,7 @@ export async function raceAdmissions(
     let outcome: AdmitOutcome | 'error';
     const limits = { total: options.limit, perDevice: 2, perUser: 2 };
     try {
-      // As functions/domain/login.ts: the environment's recent view first; when it misses, a consistent read.
+      // As functions/domain/login.ts: the environment's recent view first; when it misses, the snapshot.
       const view = environment.recentSlots();
       const terms = view && recentViewTerms(view);
       const recent =
@@ -207,9 +207,7 @@ export async function raceAdmissions(
       if (recent !== undefined && recent !== 'missed') {
         outcome = recent;
       } else {
-        const snapshot = await environment.loginSnapshot(session.userId, session.deviceId, {
-          consistent: recent === 'missed',
-        });
+        const snapshot = await environment.loginSnapshot(session.userId, session.deviceId);
         outcome = await environment.admit({ session, limits, frameSeq: 1, slotHint: snapshot.slots ?? [] });
       }
     } catch (error) {
