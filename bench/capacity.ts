@@ -1,6 +1,8 @@
 // `npm run bench -- capacity`: runs a real local scenario with per-invocation accounting on — devices connect
-// and log in, send status heartbeats, accept an IM and receive its events through the event pump, the reaper
-// runs, the devices disconnect — then scales what each operation consumed to the target load
+// and log in, send status heartbeats, accept an IM and receive its events through the event pump, the
+// sessions stay idle until every pump shard has served a whole invocation with no event, half the devices
+// disconnect and the rest stay idle for another such invocation, the reaper runs, the rest disconnect —
+// then scales what each operation consumed to the target load
 // (bench/capacity/model.ts): the hottest partition keys of the base table and each index as % of AWS's
 // per-partition limits, Lambda concurrency per function, file descriptors and CPU per pump environment, KMS
 // requests/s against the regional quota, API Gateway messages/s against the stage throttle, cost per session-hour.
@@ -14,20 +16,29 @@ import type { DeviceClient } from '../device/client';
 import { SETTINGS_MAX_AGE_SECONDS } from '../functions/adapters/cached-settings';
 import { DEFAULT_SLOT_SHARDS } from '../functions/domain/keys';
 import { imCommandActions } from '../functions/routes';
-import { pumpSessionsPerShard, routeRuntime, scheduledRuntime } from '../functions/runtime-settings';
+import {
+  pumpRunMs,
+  pumpSessionsPerShard,
+  routeRuntime,
+  scheduledRuntime,
+} from '../functions/runtime-settings';
+import { pumpPeriodMs, scheduledFunctions } from '../functions/schedules';
 import { stageThrottle } from '../functions/stage';
 import { cwaUser, EventInbox } from '../test/support/chat';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
+import { costLines, perSessionHour } from './capacity/cost';
 import {
   hottestPerIndex,
   type KindSample,
   type OperationKind,
+  type PumpShape,
   partitionLoad,
   perOperation,
   ratesAt,
   requestsOf,
   type TargetLoad,
 } from './capacity/model';
+import { idleCpuFit, PUMP_PARTS, type ServedInvocation, splitPump } from './capacity/pump-split';
 import { table } from './measure';
 import { type AccountedCall, describeFigures, figuresOf, recordInvocations } from './request-accounting';
 
@@ -77,12 +88,16 @@ const users = Array.from({ length: sample }, (_, i) => ({
   password: `Pw#${i}x`,
   sip: `sip:cap${String(i).padStart(4, '0')}@contoso.com`,
 }));
-const pumpPeriodMs = 15_000;
+const localPumpPeriodMs = 15_000;
 console.log(`Recording a local scenario: ${sample} sessions (one CWA user each), ${shards} pump shards…`);
 const service = await startServiceFixture({
   requestAccounting: true,
   pumpShards: shards,
-  schedules: { eventPump: pumpPeriodMs, reaper: 0 },
+  // Every shard needed and holding its share of the sessions, as at the target where each is near its bound;
+  // still needed when half the sessions have ended (the idle phase's second round), so none move.
+  pumpSessionsPerShard: Math.ceil(sample / shards),
+  pumpMinShards: shards,
+  schedules: { eventPump: localPumpPeriodMs, reaper: 0 },
   cwa: {
     users: [
       ...users.map((u) => parseUserSpec(`${u.login}:${u.password}:${u.sip}`)),
@@ -148,19 +163,56 @@ const fulfilled = (list: PromiseSettledResult<unknown>[]) =>
 console.log(
   `  invitations delivered to ${fulfilled(invited)} of ${sample}, messages to ${fulfilled(received)}`,
 );
-// Pump invocations report when they end: wait for one per shard that ended after the last delivery.
-const pumpCalls = () => recorder.calls.filter((c) => c.fn === 'eventPump');
-const pumpsBefore = pumpCalls().length;
-const pumpDeadline = Date.now() + 3 * pumpPeriodMs + 10_000;
-while (pumpCalls().length < pumpsBefore + shards && Date.now() < pumpDeadline)
-  await new Promise((r) => setTimeout(r, 200));
-console.log('Reaper run, then every device disconnects…');
-await service.stack.scheduler.runNow('reaper');
-await Promise.all(clients.map((client) => client.close()));
+// The idle phase, in two rounds: no event for the sessions until, for every shard, an invocation that
+// started after the round began served the shard to its end with no event (the model's per-session-second
+// and per-shard figures); between the rounds half the devices disconnect, so that each shard is measured
+// with two session counts (the CPU split into the shard's fixed work and each session's). Which sessions
+// each shard holds is read from the store when a round begins and ends; a move shows as a change.
+const shardSessions = () =>
+  Promise.all(
+    Array.from({ length: shards }, async (_, k) =>
+      (await service.stores.sessions.sessionsInShard(k)).map((r) => r.sessionId).sort(),
+    ),
+  );
 const disconnects = () => recorder.calls.filter((c) => c.fn === 'disconnect').length;
-const disconnectDeadline = Date.now() + 60_000;
-while (disconnects() < sample && Date.now() < disconnectDeadline)
-  await new Promise((r) => setTimeout(r, 100));
+async function closeDevices(devices: readonly DeviceClient[]): Promise<void> {
+  const before = disconnects();
+  await Promise.all(devices.map((client) => client.close()));
+  const deadline = Date.now() + 60_000;
+  while (disconnects() < before + devices.length && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+}
+async function idleRound(): Promise<{ idle: ServedInvocation[]; moved: boolean }> {
+  const from = Date.now();
+  const held = await shardSessions();
+  console.log(
+    `Idle: the shards hold ${held.map((l) => l.length).join(' + ')} sessions, until each has served one whole invocation with no event…`,
+  );
+  const served = () =>
+    recorder.calls.filter(
+      (c) =>
+        c.fn === 'eventPump' &&
+        c.ok &&
+        c.shard !== undefined &&
+        (c.endedAt ?? 0) - c.wallMs >= from &&
+        !c.requests.some((r) => r.service === 'connections') &&
+        c.requests.some((r) => r.service === 'cwa'),
+    );
+  const done = () => held.every((list, k) => list.length === 0 || served().some((c) => c.shard === k));
+  const deadline = Date.now() + 3 * localPumpPeriodMs + 30_000;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const moved = JSON.stringify(await shardSessions()) !== JSON.stringify(held);
+  return { idle: served().map((call) => ({ call, sessions: held[call.shard ?? -1]?.length ?? 0 })), moved };
+}
+const round1 = await idleRound();
+console.log('Half the devices disconnect…');
+await closeDevices(clients.slice(0, Math.floor(sample / 2)));
+const round2 = await idleRound();
+const idle = [...round1.idle, ...round2.idle];
+const movedDuringIdle = round1.moved || round2.moved;
+console.log('Reaper run, then the other devices disconnect…');
+await service.stack.scheduler.runNow('reaper');
+await closeDevices(clients.slice(Math.floor(sample / 2)));
 recorder.stop();
 await bot.connector.signOut?.(bot.session).catch(() => undefined);
 const stats = service.stack.lambda?.stats() ?? {};
@@ -171,42 +223,73 @@ const calls = recorder.calls;
 const commandNames = new Set<string>(imCommandActions);
 const of = (predicate: (c: AccountedCall) => boolean): AccountedCall[] => calls.filter(predicate);
 const pumps = of((c) => c.fn === 'eventPump');
-const deliveredEvents = pumps.reduce(
-  (n, c) =>
-    n + c.requests.filter((r) => r.service === 'connections' && r.operation === 'PostToConnection').length,
-  0,
-);
-const kinds: Record<OperationKind, KindSample> = {
-  connect: { calls: of((c) => c.fn === 'connect'), count: 0 },
-  login: { calls: of((c) => c.fn === 'login'), count: 0 },
-  status: { calls: of((c) => c.fn === 'status'), count: 0 },
-  imCommand: { calls: of((c) => commandNames.has(c.fn)), count: 0 },
-  disconnect: { calls: of((c) => c.fn === 'disconnect'), count: 0 },
-  pumpSessionSecond: {
-    calls: pumps,
-    count: pumps.reduce((sum, c) => sum + (c.wallMs / 1000) * (sample / shards), 0),
-  },
-  reaperRun: { calls: of((c) => c.fn === 'reaper'), count: 0 },
-};
-for (const kind of Object.keys(kinds) as OperationKind[]) {
-  if (kind !== 'pumpSessionSecond') kinds[kind] = { ...kinds[kind], count: kinds[kind].calls.length };
+if (idle.length === 0) {
+  console.error(
+    'No pump invocation served a shard idle from start to end: the pump figures cannot be split.',
+  );
+  process.exit(1);
 }
-const rates = ratesAt(load);
-// At the target the pump runs as many shards as its per-shard bound asks (PUMP_SESSIONS_PER_SHARD).
+const pump = splitPump(pumps, idle);
+const operations = (calls: AccountedCall[]): KindSample => ({ calls, count: calls.length });
+const kinds: Record<OperationKind, KindSample> = {
+  connect: operations(of((c) => c.fn === 'connect')),
+  login: operations(of((c) => c.fn === 'login')),
+  status: operations(of((c) => c.fn === 'status')),
+  imCommand: operations(of((c) => commandNames.has(c.fn))),
+  disconnect: operations(of((c) => c.fn === 'disconnect')),
+  ...pump.parts,
+  reaperRun: operations(of((c) => c.fn === 'reaper')),
+};
+// At the target the pump runs as many shards as its per-shard bound asks (PUMP_SESSIONS_PER_SHARD), each
+// invoked once per deployed period and serving PUMP_RUN_MS of it.
 const targetShards = Math.max(1, Math.ceil(load.sessions / pumpSessionsPerShard));
+const targetPeriodMs = pumpPeriodMs(scheduledFunctions);
+const pumpShape: PumpShape = {
+  shards: targetShards,
+  periodMs: targetPeriodMs,
+  runMs: pumpRunMs(targetPeriodMs),
+};
+const rates = ratesAt(load, pumpShape);
 
 console.log('\nMeasured per operation (each invocation by its own account):');
-for (const [kind, s] of Object.entries(kinds)) {
-  if (kind === 'pumpSessionSecond') {
-    const f = figuresOf(s.calls);
-    const per = (n: number, by: number) => ((n * s.calls.length) / Math.max(by, 1)).toFixed(3);
-    console.log(
-      `  event pump: ${s.calls.length} invocations, ${s.count.toFixed(0)} session-seconds served, ${deliveredEvents} events delivered; ` +
-        `per delivered event ${per(f.dynamoDbRequests, deliveredEvents)} DynamoDB requests (${per(f.writeUnits, deliveredEvents)} WCU), ` +
-        `per session-second ${per(f.requests, s.count)} requests of any kind`,
-    );
-  } else console.log(`  ${describeFigures(kind, figuresOf(s.calls))}`);
+for (const kind of Object.keys(kinds) as OperationKind[]) {
+  if (!(PUMP_PARTS as readonly string[]).includes(kind))
+    console.log(`  ${describeFigures(kind, figuresOf(kinds[kind].calls))}`);
 }
+const pumpUnits: Record<(typeof PUMP_PARTS)[number], string> = {
+  pumpPost: 'per POST (one per event)',
+  pumpReservation: 'per reservation (one per event at the target)',
+  pumpCursorStore: 'per cursor store (one per event at the target)',
+  pumpOpen: 'per open (one per session per invocation at the target)',
+  pumpSessionSecond: 'per idle session-second',
+  pumpShardSecond: 'per shard-second served',
+};
+console.log(
+  `  event pump: ${pumps.length} invocations, ${pump.events} events delivered; idle: ${idle.length} invocations ` +
+    `(shards ${idle.map((i) => `${i.call.shard}: ${i.sessions} sessions × ${(i.call.wallMs / 1000).toFixed(1)} s`).join(', ')})` +
+    `${movedDuringIdle ? ' — sessions moved between shards during the idle phase' : ''}`,
+);
+for (const part of PUMP_PARTS) {
+  const s = kinds[part];
+  const f = figuresOf(s.calls);
+  const per = (n: number) => ((n * s.calls.length) / Math.max(s.count, 1e-9)).toFixed(3);
+  const ops = Object.entries(f.byOperation)
+    .map(([op, n]) => `${op} ${per(n)}`)
+    .join(', ');
+  console.log(
+    `    ${pumpUnits[part]} (×${s.count.toFixed(part === 'pumpSessionSecond' || part === 'pumpShardSecond' ? 1 : 0)}): ` +
+      `${ops || 'nothing'}; ${per(f.writeUnits)} WCU, ${per(f.readUnits)} RCU`,
+  );
+}
+const dynamoDbPerEvent = (['pumpReservation', 'pumpCursorStore'] as const).reduce(
+  (n, part) => n + kinds[part].count,
+  0,
+);
+console.log(
+  `    DynamoDB requests per delivered event: ${(dynamoDbPerEvent / Math.max(pump.events, 1)).toFixed(2)} in this run ` +
+    '(events arrive in bursts: a batch shares its reservation and cursor store), 2 at the target (each event alone). ' +
+    `KMS opens per session per idle invocation here: ${pump.opensPerSessionInvocation.toFixed(2)} (a warm local environment may hold the session already; on AWS the successor never runs where its predecessor did)`,
+);
 
 const slotShards = DEFAULT_SLOT_SHARDS;
 // Environments per route function (Little's law on the local durations, so an overstatement): each reads the
@@ -235,10 +318,7 @@ const partitions = partitionLoad(
   load.sessions,
   { run: shards, target: targetShards },
   { SLOTS: slotShards, SESSIONS: slotShards },
-  {
-    pumpShardSeconds: pumps.reduce((sum, c) => sum + c.wallMs / 1000, 0),
-    cachedConfigReadsPerSecond,
-  },
+  { cachedConfigReadsPerSecond },
 );
 console.log(
   `\nTarget: ${load.sessions.toLocaleString('en')} sessions, ${load.loginsPerSecond} logins/s, heartbeat ${load.heartbeatSeconds} s, ` +
@@ -293,19 +373,35 @@ console.log(
   `  total ≈ ${(concurrencyTotal + targetShards).toFixed(0)} (account default 1,000; durations here are on a shared 2-core machine, AWS's are shorter)`,
 );
 
-// The pump environment: sessions per shard, its CPU per session-second, its sockets.
-const pumpCpuMs = pumps.reduce((sum, c) => sum + c.cpuMs, 0);
-const pumpSessionSeconds = pumps.reduce((sum, c) => sum + (c.wallMs / 1000) * (sample / shards), 0);
-const cpuPerSessionSecondMs = pumpSessionSeconds > 0 ? pumpCpuMs / pumpSessionSeconds : 0;
+// The pump environment: sessions per shard, its CPU per session-second, its sockets. The CPU per
+// session-second comes from the idle invocations: split into the shard's fixed work and each session's when
+// the shards held different numbers of sessions (the fixed part then spread over the target's sessions per
+// shard), otherwise all of it per session (an upper bound: the run's few sessions per shard carry the
+// shard's whole fixed work). Plus the events' share: CPU per event beyond the idle rate × events per
+// session-second at the target.
+const eventsPerSessionSecond = load.eventsPerSessionHour / 3600;
+const fit = idleCpuFit(idle);
 const perShard = load.sessions / targetShards;
 const pumpMemoryMb = scheduledRuntime('eventPump', targetShards).memoryMb;
 const vcpu = pumpMemoryMb / 1769;
+const idleCpuMs = fit
+  ? fit.msPerSessionSecond + fit.fixedMsPerShardSecond / perShard
+  : pump.cpuPerIdleSessionSecondMs;
+const cpuPerSessionSecondMs = idleCpuMs + eventsPerSessionSecond * pump.cpuPerEventMs;
 const cpuShare = (perShard * cpuPerSessionSecondMs) / 1000 / vcpu;
 // One held long-poll per session (its CWA socket), the DynamoDB pool (256, functions/commons/clients) and
 // the @connections pool (the SDK default 50), plus the runtime's own ~20.
 const fds = perShard + 256 + 50 + 20;
 console.log(
-  `\nPump environment at ${targetShards} shards: ${perShard.toLocaleString('en')} sessions each; CPU ${cpuPerSessionSecondMs.toFixed(3)} ms per session-second ` +
+  `\nPump CPU per session-second at the target: ${cpuPerSessionSecondMs.toFixed(3)} ms = ${idleCpuMs.toFixed(3)} ms idle + ` +
+    `${pump.cpuPerEventMs.toFixed(2)} ms per event × ${eventsPerSessionSecond.toFixed(4)} events per session-second. Idle, from ` +
+    `${idle.length} invocations (${pump.idleSessionSeconds.toFixed(0)} session-seconds): ${pump.cpuPerIdleSessionSecondMs.toFixed(3)} ms per session-second with the shard's fixed work; ` +
+    (fit
+      ? `split by least squares: ${fit.fixedMsPerShardSecond.toFixed(2)} ms per shard-second + ${fit.msPerSessionSecond.toFixed(3)} ms per session-second, the fixed part over ${Math.round(perShard)} sessions`
+      : 'not split (the shards held equal sessions, or the fit was negative): the upper bound is used'),
+);
+console.log(
+  `Pump environment at ${targetShards} shards: ${perShard.toLocaleString('en')} sessions each; CPU ${cpuPerSessionSecondMs.toFixed(3)} ms per session-second ` +
     `→ ${(100 * cpuShare).toFixed(0)} % of its ${vcpu.toFixed(2)} vCPU (${pumpMemoryMb} MB); file descriptors ≈ ${Math.round(fds).toLocaleString('en')} of 1,024 ` +
     `(${((100 * fds) / 1024).toFixed(0)} %). Target: none over 70 %. Shards for 70 %: ≥ ${Math.ceil(
       Math.max(
@@ -315,13 +411,19 @@ console.log(
     )}`,
 );
 
-const kmsPerSecond = (Object.keys(kinds) as OperationKind[]).reduce(
-  (sum, kind) => sum + perOperation(kinds[kind], requestsOf('kms')) * rates[kind],
-  0,
-);
+const kmsByKind = (Object.keys(kinds) as OperationKind[])
+  .map((kind) => [kind, perOperation(kinds[kind], requestsOf('kms')) * rates[kind]] as const)
+  .filter(([, n]) => n > 0)
+  .sort(([, a], [, b]) => b - a);
+const kmsPerSecond = kmsByKind.reduce((sum, [, n]) => sum + n, 0);
+const kmsSteady = kmsByKind
+  .filter(([kind]) => !['connect', 'login', 'disconnect'].includes(kind))
+  .reduce((sum, [, n]) => sum + n, 0);
 console.log(
-  `KMS: ${kmsPerSecond.toFixed(0)} requests/s (each local master-key unseal stands for a Decrypt) vs the ` +
-    `${kmsQuota.toLocaleString('en')}/s cryptographic-operations quota = ${((100 * kmsPerSecond) / kmsQuota).toFixed(0)} %`,
+  `KMS: ${kmsPerSecond.toFixed(0)} requests/s (a local master-key unseal stands for a Decrypt, a seal for a GenerateDataKey: ` +
+    `${kmsByKind.map(([kind, n]) => `${kind} ${n.toFixed(0)}`).join(', ')}) vs the ` +
+    `${kmsQuota.toLocaleString('en')}/s cryptographic-operations quota = ${((100 * kmsPerSecond) / kmsQuota).toFixed(0)} %; ` +
+    `steady (no logins) ${kmsSteady.toFixed(0)}/s = ${((100 * kmsSteady) / kmsQuota).toFixed(0)} %`,
 );
 // Default route throttling applies to each route on its own (a token bucket per route, functions/stage.ts);
 // all APIs of the account and Region share the account-level limit (10,000 requests/s by default, raisable).
@@ -341,49 +443,42 @@ console.log(
     `all routes ${inbound.toFixed(0)}/s vs the account's ${accountRps.toLocaleString('en')}/s = ${((100 * inbound) / accountRps).toFixed(0)} %`,
 );
 
-// Cost per session-hour, prices of docs/deploy.md (us-east-1, on demand, arm64).
-const price = {
-  message: 1.0 / 1e6,
-  connectionMinute: 0.25 / 1e6,
-  lambdaRequest: 0.2 / 1e6,
-  gbSecond: 0.0000133334,
-  wru: 0.625 / 1e6,
-  rru: 0.125 / 1e6,
-  kms: 0.03 / 1e4,
-  schedule: 1.0 / 1e6,
-};
-function costPerSecond(withLogins: boolean) {
-  const r = { ...rates, ...(withLogins ? {} : { connect: 0, login: 0, disconnect: 0 }) };
-  let dollars = 0;
-  for (const kind of Object.keys(kinds) as OperationKind[]) {
-    const s = kinds[kind];
-    const wcu = perOperation(s, (c) =>
-      c.partitions.filter((p) => p.capacity === 'write').reduce((n, p) => n + p.units, 0),
-    );
-    const rcu = perOperation(s, (c) =>
-      c.partitions.filter((p) => p.capacity === 'read').reduce((n, p) => n + p.units, 0),
-    );
-    const posts = perOperation(s, (c) => c.requests.filter((q) => q.operation === 'PostToConnection').length);
-    dollars += r[kind] * (wcu * price.wru + rcu * price.rru + posts * price.message);
-    dollars += r[kind] * perOperation(s, requestsOf('kms')) * price.kms;
-    if (kind !== 'pumpSessionSecond' && kind !== 'reaperRun') {
-      // Inbound message and its Lambda.
-      const seconds = perOperation(s, (c) => c.wallMs) / 1000;
-      dollars +=
-        r[kind] *
-        (price.message + price.lambdaRequest + seconds * (routeRuntime.memoryMb / 1024) * price.gbSecond);
-    }
-  }
-  dollars +=
-    (targetShards / 60) * (price.schedule + price.lambdaRequest) +
-    targetShards * (pumpMemoryMb / 1024) * price.gbSecond;
-  dollars += (load.sessions / 60) * price.connectionMinute;
-  return dollars;
-}
-const perSessionHour = (dollars: number) => (dollars * 3600) / load.sessions;
+// Cost per session-hour by component (bench/capacity/cost.ts; prices in docs/deploy.md "Cost"), steady (no
+// logins) and with the login churn.
+const costInput = (withLogins: boolean) => ({
+  samples: kinds,
+  rates: { ...rates, ...(withLogins ? {} : { connect: 0, login: 0, disconnect: 0 }) },
+  sessions: load.sessions,
+  routeMemoryMb: routeRuntime.memoryMb,
+  pump: { ...pumpShape, memoryMb: pumpMemoryMb },
+});
+const steady = costLines(costInput(false));
+const churn = costLines(costInput(true));
+const total = (lines: readonly { perSecond: number }[]) => lines.reduce((sum, l) => sum + l.perSecond, 0);
+const dollars = (perSecond: number) => `$${perSessionHour(perSecond, load.sessions).toFixed(6)}`;
 console.log(
-  `Cost per session-hour: $${perSessionHour(costPerSecond(false)).toFixed(5)} steady (no logins; docs/deploy.md: $0.00041), ` +
-    `$${perSessionHour(costPerSecond(true)).toFixed(5)} with ${load.loginsPerSecond} logins/s of churn`,
+  `Cost per session-hour: $${perSessionHour(total(steady), load.sessions).toFixed(5)} steady (no logins; docs/deploy.md: $0.00041), ` +
+    `$${perSessionHour(total(churn), load.sessions).toFixed(5)} with ${load.loginsPerSecond} logins/s of churn`,
+);
+console.log(
+  table([
+    ['component', 'steady', 'share', 'with churn', 'share', 'mostly from (churn)'],
+    ...churn.map((line) => {
+      const still = steady.find((l) => l.component === line.component)?.perSecond ?? 0;
+      return [
+        line.component,
+        dollars(still),
+        `${((100 * still) / Math.max(total(steady), 1e-12)).toFixed(1)} %`,
+        dollars(line.perSecond),
+        `${((100 * line.perSecond) / Math.max(total(churn), 1e-12)).toFixed(1)} %`,
+        Object.entries(line.from)
+          .sort(([, a], [, b]) => (b ?? 0) - (a ?? 0))
+          .slice(0, 3)
+          .map(([kind, n]) => `${kind} ${((100 * (n ?? 0)) / Math.max(line.perSecond, 1e-12)).toFixed(0)} %`)
+          .join(', '),
+      ];
+    }),
+  ]),
 );
 const coldStarts = Object.entries(stats)
   .filter(([, s]) => s.coldStarts > 0)

@@ -18,7 +18,7 @@ import { startServiceFixture } from '../test/support/service-fixture';
 import { startBotProcess, startDeviceFleets } from './device-fleet';
 import { coldStartReport, ms, summarize, table } from './measure';
 import { describeFigures, figuresOf, recordInvocations } from './request-accounting';
-import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
+import { strictOptions, strictStackOptions, strictSummary, strictThreadCpuMs } from './strict-dynamodb';
 
 const { values } = parseArgs({
   options: {
@@ -158,6 +158,8 @@ const fleetCpuBefore = await Promise.all(
 );
 const failuresBefore = pollFailures;
 const mainCpuBefore = process.cpuUsage();
+const mainLoopBefore = performance.eventLoopUtilization();
+const layerCpuBefore = strictThreadCpuMs(service.stack);
 const began = Date.now();
 const chatted = await bot.ask(
   {
@@ -182,6 +184,8 @@ while ((await receivedCount()) < sent.size && Date.now() < settleUntil)
 const ended = Date.now();
 const elapsedS = (ended - began) / 1000;
 const mainCpu = process.cpuUsage(mainCpuBefore);
+const mainLoop = performance.eventLoopUtilization(mainLoopBefore);
+const layerCpuMs = strictThreadCpuMs(service.stack) - layerCpuBefore;
 const cwaCpuAfter = await cwaCpuAt();
 const reports = await Promise.all(
   fleets.map((fleet) => fleet.ask({ type: 'report', prefix: 'bench ' }, 'report')),
@@ -282,6 +286,9 @@ console.log(
   `  CPU per delivered message: stack process (gateway, handlers' environments, DynamoDB layer) ${perMessage(cpuMs(mainCpu))}; ` +
     `CWA simulator ${cwaProcess === 'own' ? perMessage(cwaCpuMs) : '(in the stack process)'}; device processes (${fleets.length}) ${perMessage(fleetCpuMs)}; ` +
     `bot process ${perMessage(cpuMs(chatted.cpu))} (${chatted.failed} sends CWA refused)`,
+);
+console.log(
+  `  stack main thread's event loop busy ${(mainLoop.utilization * 100).toFixed(0)} % of the window; strict DynamoDB layer's thread ${perMessage(layerCpuMs)} CPU per message (part of the stack's)`,
 );
 const sentPerBucket = new Map<number, number>();
 for (const at of sent.values()) {

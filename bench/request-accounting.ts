@@ -5,6 +5,7 @@
 
 import type { RequestRecord } from '../functions/commons/request-accounting';
 import type { PartitionCharge } from '../local/dynamodb-strict';
+import type { AccountedInvocation } from '../local/lambda/function-pool';
 import type { LocalStack } from '../local/stack';
 
 /** Units one invocation consumed on one partition (reserved-and-returned units already netted out). */
@@ -17,15 +18,24 @@ export interface PartitionUnits {
   readonly units: number;
 }
 
+/** One request with the units the strict layer charged for it (none for KMS, `@connections` and CWA). */
+export interface AccountedRequest extends RequestRecord {
+  readonly partitions?: readonly PartitionUnits[];
+}
+
 export interface AccountedCall {
   /** Short function name (`login`, `eventPump`…). */
   readonly fn: string;
   readonly requestId: string;
   readonly connectionId: string | undefined;
+  /** The scheduled input's shard (`{"shard": n}`: the event pump), if any. */
+  readonly shard?: number | undefined;
+  /** When the invocation ended (epoch ms, as the recorder learned it); it began `wallMs` before. */
+  readonly endedAt?: number;
   readonly ok: boolean;
   readonly cpuMs: number;
   readonly wallMs: number;
-  readonly requests: readonly RequestRecord[];
+  readonly requests: readonly AccountedRequest[];
   readonly partitions: readonly PartitionUnits[];
 }
 
@@ -40,38 +50,59 @@ export interface InvocationRecorder {
 export function recordInvocations(stack: LocalStack): InvocationRecorder {
   const lambda = stack.lambda;
   if (!lambda) throw new Error('request accounting needs the Lambda runtime (not --in-process)');
+  const layer = stack.strictDynamoDb;
   const pending = new Map<string, PartitionCharge[]>();
   const calls: AccountedCall[] = [];
-  const stopLedger = stack.strictDynamoDb.ledger((charge) => {
+  /** Bumped by reset(): an invocation joined after it but finished before it is dropped too. */
+  let generation = 0;
+  const stopLedger = layer.ledger((charge) => {
     if (charge.sdkInvocationId === undefined) return;
     const list = pending.get(charge.sdkInvocationId);
     if (list) list.push(charge);
     else pending.set(charge.sdkInvocationId, [charge]);
   });
   const stopInvocations = lambda.onInvocation((invocation) => {
+    // The layer posts its charges from its own thread, in batches: the join waits until those of every
+    // request answered so far have arrived, so a call's units are complete once it is in `calls`.
+    const bornIn = generation;
+    void layer
+      .flush()
+      .catch(() => undefined)
+      .then(() => {
+        if (generation === bornIn) join(invocation);
+      });
+  });
+  const join = (invocation: AccountedInvocation) => {
     const charges: PartitionCharge[] = [];
-    for (const request of invocation.account.requests) {
-      if (request.sdkInvocationId === undefined) continue;
-      charges.push(...(pending.get(request.sdkInvocationId) ?? []));
+    const requests = invocation.account.requests.map((request): AccountedRequest => {
+      if (request.sdkInvocationId === undefined) return request;
+      const own = pending.get(request.sdkInvocationId) ?? [];
       pending.delete(request.sdkInvocationId);
-    }
-    const event = invocation.event as { requestContext?: { connectionId?: unknown } } | undefined;
+      charges.push(...own);
+      return { ...request, partitions: netUnits(own) };
+    });
+    const event = invocation.event as
+      | { requestContext?: { connectionId?: unknown }; shard?: unknown }
+      | undefined;
     const connectionId = event?.requestContext?.connectionId;
     calls.push({
       fn: invocation.functionName.replace(/^local-/, ''),
       requestId: invocation.requestId,
       connectionId: typeof connectionId === 'string' ? connectionId : undefined,
+      shard: typeof event?.shard === 'number' ? event.shard : undefined,
+      endedAt: Date.now(),
       ok: invocation.ok,
       cpuMs: invocation.account.cpuMs,
       wallMs: invocation.account.wallMs,
-      requests: invocation.account.requests,
+      requests,
       partitions: netUnits(charges),
     });
-  });
+  };
   return {
     calls,
     reset() {
       calls.length = 0;
+      generation++;
     },
     stop() {
       stopLedger();

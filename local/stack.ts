@@ -40,6 +40,11 @@ export interface LocalStackOptions {
   readonly capacityScale?: number;
   /** Strict DynamoDB layer without conflicts and throughput limits (only to compare). @default false */
   readonly lenient?: boolean;
+  /**
+   * Where the strict DynamoDB layer runs: a worker thread of its own, or this thread (only to compare).
+   * @default 'own'
+   */
+  readonly strictThread?: 'own' | 'in-process';
   /** Persist DynamoDB data in this folder; in memory when undefined. */
   readonly dataDir?: string;
   readonly idleTimeoutMs?: number;
@@ -226,13 +231,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           },
           capacityScale: options.capacityScale ?? 1,
           lenient: options.lenient ?? false,
+          thread: options.strictThread ?? 'own',
           ttlTables: tables.map((table) => ({
             name: dynamoDb.tableNames[table.id] ?? '',
             attribute: table.timeToLiveAttribute,
           })),
         }),
       (layer) =>
-        `${layer.endpoint} (${layer.lenient ? 'lenient: no conflicts, no throughput limits' : `strict, capacity 1/${layer.capacityScale}`})`,
+        `${layer.endpoint} (${layer.lenient ? 'lenient: no conflicts, no throughput limits' : `strict, capacity 1/${layer.capacityScale}`}; ${layer.thread === 'own' ? 'own thread' : 'in-process'})`,
     );
   } catch (error) {
     await dynamoDb.stop();

@@ -6,6 +6,7 @@
 // (`CONFIG`, `SESSIONS`, or a small shard number such as `SHARD#1`) keeps its share whatever the load.
 
 import type { AccountedCall } from '../request-accounting';
+import { type PumpPart, type PumpTarget, pumpRates } from './pump-split';
 
 /** AWS per-partition limits (DynamoDB developer guide: partitions and burst capacity). */
 export const PARTITION_LIMITS = { read: 3_000, write: 1_000 } as const;
@@ -16,13 +17,14 @@ export interface TargetLoad {
   readonly heartbeatSeconds: number;
   /** Device IM commands (accept, send, presence…) per session-hour. */
   readonly commandsPerSessionHour: number;
-  /** Events delivered to each device per session-hour (reported; the pump scales by session-seconds). */
+  /** Events delivered to each device per session-hour. */
   readonly eventsPerSessionHour: number;
 }
 
 /**
- * Operation kinds and the calls that are one of each. The pump's unit is a session-second served: its polls,
- * leases and checkpoints follow the sessions it serves (and its deliveries the events they receive).
+ * Operation kinds and the calls that are one of each. The pump's work is split by what makes it grow
+ * (bench/capacity/pump-split.ts): delivered events, sessions opened per invocation, session-seconds and
+ * shard-seconds served.
  */
 export type OperationKind =
   | 'connect'
@@ -30,11 +32,17 @@ export type OperationKind =
   | 'status'
   | 'imCommand'
   | 'disconnect'
-  | 'pumpSessionSecond'
+  | PumpPart
   | 'reaperRun';
 
+/** The pump's shape at the target: shards, schedule period and run time (ms). */
+export type PumpShape = Omit<PumpTarget, 'sessions' | 'eventsPerSessionHour'>;
+
 /** Target rate of each operation kind, per second. */
-export function ratesAt(load: TargetLoad): Record<OperationKind, number> {
+export function ratesAt(
+  load: TargetLoad,
+  pump: PumpShape = { shards: 1, periodMs: 60_000, runMs: 62_000 },
+): Record<OperationKind, number> {
   return {
     connect: load.loginsPerSecond,
     login: load.loginsPerSecond,
@@ -42,13 +50,13 @@ export function ratesAt(load: TargetLoad): Record<OperationKind, number> {
     disconnect: load.loginsPerSecond,
     status: load.sessions / load.heartbeatSeconds,
     imCommand: (load.sessions * load.commandsPerSessionHour) / 3600,
-    pumpSessionSecond: load.sessions,
+    ...pumpRates({ ...pump, sessions: load.sessions, eventsPerSessionHour: load.eventsPerSessionHour }),
     reaperRun: 1 / 60,
   };
 }
 
 export interface KindSample {
-  /** How many of the operation the run performed (delivered events for `event`). */
+  /** How many of the operation's unit the run's calls cover (operations, events, session-seconds…). */
   readonly count: number;
   readonly calls: readonly AccountedCall[];
 }
@@ -87,11 +95,6 @@ export function partitionLoad(
   spread: Readonly<Record<string, number>> = {},
   options: {
     /**
-     * Shard-seconds the run's pump invocations served: a fixed key the pump reads or writes per shard (the
-     * settings, the slot counts, its lease) follows the target's shards, not its sessions.
-     */
-    readonly pumpShardSeconds?: number;
-    /**
      * Reads of the settings item (`CONFIG`) per second that a kind can make at most at the target: one per
      * execution environment per cache lifetime (functions/adapters/cached-settings.ts). A small run starts
      * every environment cold, so each of its invocations reads; at thousands a second they are warm.
@@ -110,19 +113,16 @@ export function partitionLoad(
     if (sample.count === 0) continue;
     for (const call of sample.calls) {
       for (const p of call.partitions) {
-        const fixed = !keyFamily(p.partitionKey).includes('*');
-        // The pump's shard count follows the sessions (PUMP_SESSIONS_PER_SHARD): more shards at the target.
-        const pumpShard = /^SHARD#\d+$/.test(p.partitionKey);
+        // The pump's shard count follows the sessions (PUMP_SESSIONS_PER_SHARD): more shards at the target,
+        // each with its gsi2 `SHARD#k` partition and its lease `LEASE#pump#k`.
+        const pumpShard = isPumpShardKey(p.partitionKey);
+        const fixed = pumpShard || !keyFamily(p.partitionKey).includes('*');
         const scale = pumpShard
           ? pumpShards.run / pumpShards.target
           : fixed
             ? 1
             : sessionsRun / sessionsTarget;
         let perSecond = (p.units / sample.count) * rates[kind] * scale;
-        const perShardKey = kind === 'pumpSessionSecond' && fixed && !pumpShard;
-        if (perShardKey && options.pumpShardSeconds) {
-          perSecond = (p.units / options.pumpShardSeconds) * pumpShards.target;
-        }
         const cap = options.cachedConfigReadsPerSecond?.[kind];
         if (
           cap !== undefined &&
@@ -161,6 +161,11 @@ export function partitionLoad(
       };
     })
     .sort((a, b) => b.percentOfLimit - a.percentOfLimit);
+}
+
+/** A key one pump shard owns (functions/domain/keys.ts `shardPartition`, `pumpLeaseKey`). */
+export function isPumpShardKey(partitionKey: string): boolean {
+  return /^(SHARD|LEASE#pump)#\d+$/.test(partitionKey);
 }
 
 /** The hottest partition of each (table or index, capacity). */

@@ -65,7 +65,9 @@ export class CachedSettingsStore implements SettingsStore {
    * transaction, so a matching version means nothing changed since); read again at once when they are not.
    * Without a version (slot items from before versions), the cache of `maxAgeSeconds`.
    */
-  async current(version?: string): Promise<VersionedSettings> {
+  async current(version?: string, given?: VersionedSettings): Promise<VersionedSettings> {
+    // A read the caller made itself (the cold login's snapshot carries the settings item): kept as the latest.
+    if (given !== undefined && this.latest === undefined) this.latest = given;
     if (version !== undefined && this.latest?.version === version) return this.latest;
     const options = { maxAge: this.maxAgeSeconds };
     let read = (await this.provider.get('settings', options)) as VersionedSettings;
@@ -79,6 +81,11 @@ export class CachedSettingsStore implements SettingsStore {
     }
     this.latest = read;
     return read;
+  }
+
+  /** True until this process holds settings of a known write: a login then reads the item with its snapshot. */
+  cold(): boolean {
+    return this.latest === undefined;
   }
 
   async put(settings: Settings, at: number): Promise<void> {

@@ -18,6 +18,7 @@ import {
   type ItemKey,
   permissionKey,
   sessionKey,
+  settingsKey,
   shardPartition,
   slotKey,
   userSessionsKey,
@@ -27,6 +28,8 @@ import type {
   AdmitOutcome,
   CheckpointOutcome,
   LoginSnapshot,
+  RecentAdmitInput,
+  RecentAdmitOutcome,
   SessionHolder,
   SessionRecord,
   SessionStore,
@@ -34,6 +37,7 @@ import type {
   ShardMoveOutcome,
   SlotState,
 } from '../domain/sessions';
+import { settingsFromItem } from '../domain/settings';
 import { BATCH_GET_KEYS, batchGetItems } from './batch-get';
 import { DynamoDbConnectionStore } from './dynamodb-connection-store';
 import { namedWrites, rawNumber, type WriteAction } from './named-transaction';
@@ -41,6 +45,7 @@ import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf } from './session-items';
 import { checkShards, probeOrder, releaseSlot, sharesInForce, slotStateOf, takeSlot } from './slot-items';
+import { SLOT_VIEW_MAX_AGE_MS, SlotView } from './slot-view';
 import {
   backOffMs,
   type DocumentSender,
@@ -75,9 +80,21 @@ export interface SessionStoreOptions {
   readonly slotShards?: number;
   /** Where a configuration problem found on the way is reported (once per process). @default console.warn */
   readonly warn?: (message: string) => void;
+  /** How long a read of the slot shards serves as the recent view (ms). @default SLOT_VIEW_MAX_AGE_MS */
+  readonly slotViewMaxAgeMs?: number;
 }
 
-type AdmitAttempt = AdmitOutcome | 'shard-full' | 'shard-contended';
+type AdmitAttempt = AdmitOutcome | 'shard-full' | 'shard-contended' | 'not-permitted';
+
+/** What one admission transaction requires besides room in its shard and the ceilings. */
+interface AttemptConditions {
+  /** Only on a table whose slot items carry no share yet (slot-items `takeSlot`). */
+  readonly legacyShare?: number;
+  /** The slot item still carries this settings version (slot-items `takeSlot`). */
+  readonly settingsVersion?: string;
+  /** The user's permission item says allowed (the recent view's admission: no snapshot read it). */
+  readonly permitted?: boolean;
+}
 
 export class DynamoDbSessionStore implements SessionStore {
   private readonly connections: DynamoDbConnectionStore;
@@ -86,6 +103,8 @@ export class DynamoDbSessionStore implements SessionStore {
   private readonly db: DocumentSender;
   private readonly warn: (message: string) => void;
   private unsharedReported = false;
+  /** This execution environment's last read of the slot shards (a hint for admitOnRecent). */
+  private readonly view: SlotView;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -96,26 +115,49 @@ export class DynamoDbSessionStore implements SessionStore {
     this.connections = new DynamoDbConnectionStore(client, tableName);
     this.slotShards = checkShards(options.slotShards ?? DEFAULT_SLOT_SHARDS);
     this.warn = options.warn ?? ((message) => console.warn(message));
+    this.view = new SlotView(options.slotViewMaxAgeMs ?? SLOT_VIEW_MAX_AGE_MS);
   }
 
   private slotKeys(): ItemKey[] {
     return Array.from({ length: this.slotShards }, (_, shard) => slotKey(shard));
   }
 
-  async loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot> {
+  async loginSnapshot(
+    userId: string,
+    deviceId: string,
+    options: { readonly consistent?: boolean; readonly withSettings?: boolean } = {},
+  ): Promise<LoginSnapshot> {
     const slots = this.slotKeys();
-    // Not the settings item: the login takes the settings from the cache, and the slot items carry the
-    // shares that bind and the version of the settings in force (docs/data-model.md, "Admission").
-    const keys = [permissionKey(userId), userSessionsKey(userId), deviceSessionsKey(deviceId), ...slots];
-    const items = await this.batchGet(keys, false);
+    // The settings item only for a cold environment: a warm one takes the settings from its cache, and the
+    // slot items carry the shares that bind and the version of the settings in force (docs/data-model.md,
+    // "Admission").
+    const keys = [
+      permissionKey(userId),
+      userSessionsKey(userId),
+      deviceSessionsKey(deviceId),
+      ...slots,
+      ...(options.withSettings === true ? [settingsKey] : []),
+    ];
+    const items = await this.batchGet(keys, options.consistent === true);
     const find = (key: ItemKey) => items.find((item) => item.pk === key.pk && item.sk === key.sk);
     const states = slots.map((key) => slotStateOf(find(key)));
+    this.view.read(states);
+    const settingsItem = options.withSettings === true ? find(settingsKey) : undefined;
+    const version = settingsItem?.settingsVersion;
     return {
       activeSessions: states.reduce((sum, each) => sum + each.active, 0),
       slots: states,
       permission: permissionOf(find(permissionKey(userId))),
       deviceSessions: [...idsOf(find(deviceSessionsKey(deviceId)))],
       userSessions: idsOf(find(userSessionsKey(userId))).size,
+      ...(options.withSettings === true
+        ? {
+            settings: {
+              settings: settingsFromItem(settingsItem),
+              ...(typeof version === 'string' ? { version } : {}),
+            },
+          }
+        : {}),
     };
   }
 
@@ -137,9 +179,10 @@ export class DynamoDbSessionStore implements SessionStore {
       // A few shards a round, then a fresh read: with a stale hint, trying every shard it shows with room
       // would spend a transaction on each one that filled since (up to ADMISSION_SHARDS of them).
       for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
-        const outcome = await this.admitInto(shard, input, legacy ? shares[shard] : undefined);
+        const outcome = await this.admitInto(shard, input, legacy ? { legacyShare: shares[shard] } : {});
         if (outcome === 'shard-contended') contended = true;
-        else if (outcome !== 'shard-full') return outcome;
+        // (`not-permitted` only answers an attempt that checks the permission, which these do not.)
+        else if (outcome !== 'shard-full' && outcome !== 'not-permitted') return outcome;
       }
       try {
         states = await this.slotStates();
@@ -167,8 +210,39 @@ export class DynamoDbSessionStore implements SessionStore {
     );
   }
 
-  /** `legacyShare`: only on a table whose slot items carry no share yet (slot-items `takeSlot`). */
-  private async admitInto(shard: number, input: AdmitInput, legacyShare?: number): Promise<AdmitAttempt> {
+  recentSlots(): readonly SlotState[] | undefined {
+    return this.view.recent();
+  }
+
+  /**
+   * The shards of the view with room, in `admit`'s weighted order, at most PROBES_PER_ROUND, one transaction
+   * each that also requires the permission and the view's settings version. Only contention moves on to the
+   * next shard: a shard full (or of other settings) means the view is wrong, so it is forgotten and the login
+   * reads afresh; a refusal by permission, ceiling or connection is `missed` too, for the full path to answer
+   * in its own order (reclaiming first where it may). Never `full`: Server Busy comes only from `admit`.
+   */
+  async admitOnRecent(input: RecentAdmitInput): Promise<RecentAdmitOutcome> {
+    const { shares, legacy } = sharesInForce(input.slots, input.limits.total);
+    if (legacy) return 'missed';
+    const counts = input.slots.map((state) => state.active);
+    for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
+      const outcome = await this.admitInto(shard, input, {
+        settingsVersion: input.settingsVersion,
+        permitted: true,
+      });
+      if (outcome === 'shard-contended') continue;
+      if (outcome === 'admitted' || outcome === 'replayed' || outcome === 'connection-gone') return outcome;
+      if (outcome === 'shard-full') this.view.forget();
+      return 'missed';
+    }
+    return 'missed';
+  }
+
+  private async admitInto(
+    shard: number,
+    input: Omit<AdmitInput, 'slotHint'>,
+    conditions: AttemptConditions,
+  ): Promise<AdmitAttempt> {
     const { limits, frameSeq, previousSessionId } = input;
     const session: SessionRecord = { ...input.session, slot: shard };
     const ids = new Set([session.sessionId]);
@@ -183,7 +257,28 @@ export class DynamoDbSessionStore implements SessionStore {
       },
     });
     const writes = namedWrites([
-      ['slot', takeSlot(this.tableName, shard, legacyShare)],
+      [
+        'slot',
+        takeSlot(this.tableName, shard, {
+          ...(conditions.legacyShare === undefined ? {} : { legacyShare: conditions.legacyShare }),
+          ...(conditions.settingsVersion === undefined
+            ? {}
+            : { settingsVersion: conditions.settingsVersion }),
+        }),
+      ],
+      conditions.permitted === true
+        ? [
+            'permission',
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: permissionKey(session.userId),
+                ConditionExpression: 'allowed = :yes',
+                ExpressionAttributeValues: { ':yes': true },
+              },
+            },
+          ]
+        : undefined,
       [
         'session',
         {
@@ -238,6 +333,7 @@ export class DynamoDbSessionStore implements SessionStore {
     ]);
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems }));
+      this.view.took(shard);
       return 'admitted';
     } catch (error) {
       if (isContention(error)) return 'shard-contended';
@@ -253,6 +349,7 @@ export class DynamoDbSessionStore implements SessionStore {
       if (failed('previous')) return 'signed-in';
       if (failed('device')) return 'device-full';
       if (failed('user')) return 'user-full';
+      if (failed('permission')) return 'not-permitted';
       if (failed('slot')) return 'shard-full';
       throw error;
     }
@@ -583,7 +680,9 @@ export class DynamoDbSessionStore implements SessionStore {
   async slotStates(): Promise<SlotState[]> {
     const keys = this.slotKeys();
     const items = await this.batchGet(keys, true);
-    return keys.map((key) => slotStateOf(items.find((item) => item.pk === key.pk)));
+    const states = keys.map((key) => slotStateOf(items.find((item) => item.pk === key.pk)));
+    this.view.read(states);
+    return states;
   }
 
   private batchGet(keys: readonly ItemKey[], consistentRead: boolean): Promise<Record<string, unknown>[]> {

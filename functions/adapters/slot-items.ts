@@ -98,23 +98,32 @@ export function setShare(
  * Takes one slot of `shard` if it holds fewer than its share: the item's own `share`, compared in the
  * transaction, so the limit that binds is the one in force when it commits. `legacyShare` only for a table
  * whose slot items carry no share yet (written before shares existed): an item without one then takes that
- * share, computed from the settings the login read.
+ * share, computed from the settings the login read. `settingsVersion`: also require the item to carry that
+ * version, i.e. no settings write since the view the login chose from (the per-device and per-user ceilings
+ * and the shares it used are still the ones in force).
  */
-export function takeSlot(tableName: string, shard: number, legacyShare?: number): WriteAction {
+export function takeSlot(
+  tableName: string,
+  shard: number,
+  options: { readonly legacyShare?: number; readonly settingsVersion?: string } = {},
+): WriteAction {
+  const { legacyShare, settingsVersion } = options;
+  const room =
+    legacyShare === undefined
+      ? 'active < #share'
+      : 'active < #share OR (attribute_not_exists(#share) AND (attribute_not_exists(active) OR active < :legacy))';
   return {
     Update: {
       TableName: tableName,
       Key: slotKey(shard),
       UpdateExpression: 'ADD active :one SET kind = :kind',
-      ConditionExpression:
-        legacyShare === undefined
-          ? 'active < #share'
-          : 'active < #share OR (attribute_not_exists(#share) AND (attribute_not_exists(active) OR active < :legacy))',
+      ConditionExpression: settingsVersion === undefined ? room : `(${room}) AND settingsVersion = :version`,
       ExpressionAttributeNames: { '#share': 'share' },
       ExpressionAttributeValues: {
         ':one': 1,
         ':kind': 'slots',
         ...(legacyShare === undefined ? {} : { ':legacy': legacyShare }),
+        ...(settingsVersion === undefined ? {} : { ':version': settingsVersion }),
       },
     },
   };

@@ -20,8 +20,14 @@ import type { SecretSealer } from '../secrets';
 import { connectivityCacheContext } from './end-session';
 import { shardOf } from './keys';
 import type { Reclaimed } from './reclaim';
-import type { SessionRecord, SessionStore } from './sessions';
-import { newestSettingsVersion, type Settings, sessionLimit, sharedLimit } from './settings';
+import type { SessionRecord, SessionStore, SlotState } from './sessions';
+import {
+  newestSettingsVersion,
+  type Settings,
+  sessionLimit,
+  sharedLimit,
+  type VersionedSettings,
+} from './settings';
 
 export interface LoginCredentials {
   readonly password: string;
@@ -50,12 +56,18 @@ export type LoginResult =
   | { readonly outcome: 'Gone' };
 
 export interface LoginDeps {
-  readonly sessions: Pick<SessionStore, 'loginSnapshot' | 'admit' | 'activate' | 'end' | 'get'>;
+  readonly sessions: Pick<
+    SessionStore,
+    'loginSnapshot' | 'recentSlots' | 'admitOnRecent' | 'admit' | 'activate' | 'end' | 'get'
+  >;
   /**
    * The settings from the warm process's cache (functions/adapters/cached-settings.ts), read again first when
-   * `version` (the settings version the slot items carry) is not the cached one's.
+   * `version` (the settings version the slot items carry) is not the cached one's. `read`: the settings item
+   * the login's snapshot read (when `settingsCold`), which an empty cache keeps.
    */
-  readonly settings: (version?: string) => Promise<Settings>;
+  readonly settings: (version?: string, read?: VersionedSettings) => Promise<Settings>;
+  /** True while the cache holds no settings: the snapshot then reads the settings item too (no GetItem of its own). */
+  readonly settingsCold?: () => boolean;
   readonly connections: Pick<ConnectionStore, 'acceptInbound'>;
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'signIn' | 'startSession' | 'signOut'>;
   readonly sealer: Pick<SecretSealer, 'seal'>;
@@ -241,29 +253,102 @@ export function cwaFailure(error: unknown, reclaimed: readonly Reclaimed[]): Rej
   return undefined;
 }
 
+/** The session a login is about to admit, `signing-in` until CWA has signed it in. */
+function newSession(
+  deps: LoginDeps,
+  connection: ConnectionState,
+  activeSessions: number,
+  countsTowardsUser: boolean,
+  remainingMs: () => number,
+): SessionRecord {
+  const now = deps.now();
+  const sessionId = deps.newSessionId();
+  return {
+    sessionId,
+    shard: shardOf(sessionId, deps.pumpShards(activeSessions)),
+    userId: connection.userId,
+    deviceId: connection.deviceId,
+    connectionId: connection.connectionId,
+    state: 'signing-in',
+    createdAt: now,
+    lastStatusAt: now,
+    // Past this, the invocation that admitted the session is over: if it is still signing in, the invocation
+    // was stopped before releasing the slot, and reclaim or the reaper end it.
+    signInDeadline: now + remainingMs() + SIGN_IN_DEADLINE_SLACK_MS,
+    // A user ceiling at or above the total cannot bind: the user's set (one item for all of a user's devices)
+    // is then left out of admission and ending, so it is not a hot item. Sessions admitted so would not count
+    // against a ceiling lowered later.
+    ...(countsTowardsUser ? { countsTowardsUser: true } : {}),
+  };
+}
+
+/**
+ * What a login takes from a recent view of the slot shards: the settings version all of them carry, the limit
+ * (their shares' sum) and the sessions counted. Undefined when the view cannot serve: an item without a share,
+ * items of different settings versions (a write half seen), or no room anywhere by the view (only a fresh
+ * read may answer Server Busy).
+ */
+export function recentViewTerms(
+  slots: readonly SlotState[],
+): { readonly version: string; readonly limit: number; readonly active: number } | undefined {
+  const version = slots[0]?.settingsVersion;
+  if (version === undefined) return undefined;
+  if (slots.some((slot) => slot.share === undefined || slot.settingsVersion !== version)) return undefined;
+  const limit = sharedLimit(slots) ?? 0;
+  const active = slots.reduce((sum, slot) => sum + slot.active, 0);
+  return active < limit ? { version, limit, active } : undefined;
+}
+
+type RecentAttempt =
+  | { readonly outcome: 'admitted'; readonly session: SessionRecord; readonly settings: Settings }
+  | { readonly outcome: 'Replayed' }
+  | { readonly outcome: 'Gone' }
+  /** Tried and refused, nothing taken: the view (or a hint in it) was wrong; the login reads afresh. */
+  | { readonly outcome: 'missed' };
+
+/**
+ * The warm login: admission on the execution environment's recent view of the slot shards, with no snapshot
+ * read (SessionStore.admitOnRecent; the permission, the ceilings, the share and the settings version are all
+ * conditions of its transaction). Undefined when not tried: no recent view, slot items without shares or of
+ * mixed settings versions, or every shard full by the view — Server Busy is never answered from a view.
+ */
+async function admitOnRecentView(
+  deps: LoginDeps,
+  request: LoginRequest,
+  remainingMs: () => number,
+): Promise<RecentAttempt | undefined> {
+  const slots = deps.sessions.recentSlots();
+  const terms = slots && recentViewTerms(slots);
+  if (!slots || !terms) return undefined;
+  const { version, limit, active } = terms;
+  const settings = await deps.settings(version);
+  const { connection, frameSeq } = request;
+  const perUser = settings.maxSessionsPerUser;
+  const session = newSession(deps, connection, active, perUser < limit, remainingMs);
+  const outcome = await deps.sessions.admitOnRecent({
+    session,
+    limits: { total: limit, perDevice: settings.maxSessionsPerDevice, perUser },
+    frameSeq,
+    ...(connection.sessionId === undefined ? {} : { previousSessionId: connection.sessionId }),
+    slots,
+    settingsVersion: version,
+  });
+  if (outcome === 'admitted') return { outcome, session, settings };
+  if (outcome === 'replayed') return { outcome: 'Replayed' };
+  if (outcome === 'connection-gone') return { outcome: 'Gone' };
+  return { outcome: 'missed' };
+}
+
 export async function login(deps: LoginDeps, request: LoginRequest): Promise<LoginResult> {
-  const { connection, frameSeq, credentials } = request;
+  const { connection, frameSeq } = request;
   const invocationEnd = deps.now() + routeRuntime.timeoutSeconds * 1000;
   const remainingMs = deps.remainingMs ?? (() => Math.max(0, invocationEnd - deps.now()));
-  const snapshot = await deps.sessions.loginSnapshot(connection.userId, connection.deviceId);
-  const settings = await deps.settings(newestSettingsVersion(snapshot.slots ?? []));
-  // The slot items' shares are the limit in force (admission compares against them); the settings' own
-  // figure only on a table whose slot items carry none yet.
-  const { whenFull, limit: settingsLimit } = sessionLimit(settings);
-  const limit = sharedLimit(snapshot.slots ?? []) ?? settingsLimit;
-  const allowed = snapshot.permission?.allowed === true;
   const refuse = async (result: Rejection): Promise<LoginResult> => {
     // Record the frame's number so the same frame cannot be replayed into another attempt.
     const seq = await deps.connections.acceptInbound(connection.connectionId, frameSeq);
     if (seq === 'replayed') return { outcome: 'Replayed' };
     return result;
   };
-  const forbidden = () =>
-    rejected(
-      'Forbidden',
-      'not-permitted',
-      'This user may not use the collaboration client; ask your administrator.',
-    );
 
   // 0. One signed-in session per connection (checked first: it costs nobody anything).
   const previousSessionId = connection.sessionId;
@@ -273,6 +358,32 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
     if (carried?.connectionId === connection.connectionId) return refuse(alreadySignedIn(previousSessionId));
   }
 
+  // A warm environment first tries its recent view of the slot shards: when it admits, the login has read
+  // nothing (docs/data-model.md, "The recent view"). Otherwise nothing was taken, and the login goes the
+  // whole way below, in the source's order.
+  const recent = await admitOnRecentView(deps, request, remainingMs);
+  if (recent?.outcome === 'Replayed' || recent?.outcome === 'Gone') return recent;
+  if (recent?.outcome === 'admitted')
+    return signIn(deps, request, recent.session, recent.settings, [], remainingMs);
+
+  // Eventually consistent even after the view missed: a strongly consistent read costs the slot items' partitions
+  // twice the units, exactly when a storm fills the table (the scale-model storm lost logins to that throttling);
+  // `admit` reads strongly consistent before it answers `full`.
+  const snapshot = await deps.sessions.loginSnapshot(connection.userId, connection.deviceId, {
+    withSettings: deps.settingsCold?.() === true,
+  });
+  const settings = await deps.settings(newestSettingsVersion(snapshot.slots ?? []), snapshot.settings);
+  // The slot items' shares are the limit in force (admission compares against them); the settings' own
+  // figure only on a table whose slot items carry none yet.
+  const { whenFull, limit: settingsLimit } = sessionLimit(settings);
+  const limit = sharedLimit(snapshot.slots ?? []) ?? settingsLimit;
+  const allowed = snapshot.permission?.allowed === true;
+  const forbidden = () =>
+    rejected(
+      'Forbidden',
+      'not-permitted',
+      'This user may not use the collaboration client; ask your administrator.',
+    );
   // 1. Admission: the device's and the user's fair share first, so that neither reclaims others' slots.
   let reclaimed: Reclaimed[] = [];
   const perDevice = settings.maxSessionsPerDevice;
@@ -300,25 +411,7 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   // 2. Permission.
   if (!allowed) return refuse(forbidden());
 
-  const now = deps.now();
-  const sessionId = deps.newSessionId();
-  const session: SessionRecord = {
-    sessionId,
-    shard: shardOf(sessionId, deps.pumpShards(snapshot.activeSessions)),
-    userId: connection.userId,
-    deviceId: connection.deviceId,
-    connectionId: connection.connectionId,
-    state: 'signing-in',
-    createdAt: now,
-    lastStatusAt: now,
-    // Past this, the invocation that admitted the session is over: if it is still signing in, the invocation
-    // was stopped before releasing the slot, and reclaim or the reaper end it.
-    signInDeadline: now + remainingMs() + SIGN_IN_DEADLINE_SLACK_MS,
-    // A user ceiling at or above the total cannot bind: the user's set (one item for all of a user's devices)
-    // is then left out of admission and ending, so it is not a hot item. Sessions admitted so would not count
-    // against a ceiling lowered later.
-    ...(perUser < limit ? { countsTowardsUser: true } : {}),
-  };
+  const session = newSession(deps, connection, snapshot.activeSessions, perUser < limit, remainingMs);
   const admission = {
     session,
     limits: { total: limit, perDevice, perUser },
@@ -341,7 +434,22 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   if (admitted === 'device-full') return refuse(deviceFull(perDevice, reclaimed));
   if (admitted === 'user-full') return refuse(userFull(perUser, reclaimed));
 
-  // 3–7. Authentication through CWA, IWA then forms; then the IM session. The slot is ours until released.
+  return signIn(deps, request, session, settings, reclaimed, remainingMs);
+}
+
+/**
+ * 3–7. Authentication through CWA, IWA then forms; then the IM session, the acceptance, and the session turned
+ * active. The slot is the session's until released: released again on every failure here.
+ */
+async function signIn(
+  deps: LoginDeps,
+  request: LoginRequest,
+  session: SessionRecord,
+  settings: Settings,
+  reclaimed: readonly Reclaimed[],
+  remainingMs: () => number,
+): Promise<LoginResult> {
+  const { connection, credentials } = request;
   let imSession: ImSession | undefined;
   try {
     const imServer = deps.imServerFor(settings);

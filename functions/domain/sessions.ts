@@ -3,6 +3,7 @@
 // never over-granted, never leaked, never freed twice.
 
 import type { UserPermission } from './permissions';
+import type { VersionedSettings } from './settings';
 
 export type SessionState = 'signing-in' | 'active';
 
@@ -85,6 +86,8 @@ export interface LoginSnapshot {
   readonly deviceSessions: readonly string[];
   /** How many sessions the user holds now (a hint). */
   readonly userSessions: number;
+  /** The settings item, when asked for (`withSettings`: a cold environment, whose settings cache is empty). */
+  readonly settings?: VersionedSettings;
 }
 
 /**
@@ -133,8 +136,43 @@ export interface AdmitInput {
   readonly slotHint?: readonly SlotState[];
 }
 
+/**
+ * An admission on the environment's recent view of the slot shards (SessionStore.admitOnRecent): `missed` when
+ * the view, the user's permission, a ceiling or the connection's session stood in the way — nothing was taken,
+ * and the login goes on as without a view (a fresh snapshot, then `admit`).
+ */
+export type RecentAdmitOutcome = 'admitted' | 'replayed' | 'connection-gone' | 'missed';
+
+export interface RecentAdmitInput extends Omit<AdmitInput, 'slotHint'> {
+  /** The view the shard is chosen from (SessionStore.recentSlots). */
+  readonly slots: readonly SlotState[];
+  /** The settings version every slot item of the view carries (and the login's settings are of). */
+  readonly settingsVersion: string;
+}
+
 export interface SessionStore {
-  loginSnapshot(userId: string, deviceId: string): Promise<LoginSnapshot>;
+  /**
+   * What admission and permission need, in one read. `consistent`: read strongly consistent (after the recent
+   * view proved wrong). `withSettings`: the settings item too, in the same request (a cold environment: it
+   * saves the settings cache its own GetItem). Also refreshes the environment's recent view of the slot shards.
+   */
+  loginSnapshot(
+    userId: string,
+    deviceId: string,
+    options?: { readonly consistent?: boolean; readonly withSettings?: boolean },
+  ): Promise<LoginSnapshot>;
+  /**
+   * The slot shards as this execution environment last read them (with its own admissions since), while that
+   * read is recent (adapters/slot-view.ts SLOT_VIEW_MAX_AGE_MS); undefined otherwise. A hint, never an answer:
+   * no login is refused on it.
+   */
+  recentSlots(): readonly SlotState[] | undefined;
+  /**
+   * Admission without a snapshot read: the `admit` transaction into a shard with room by the view, also
+   * requiring the user's permission and the view's settings version on the slot item. Contention sends it to
+   * the next shard of the view (a few at most); anything else is `missed`, with nothing taken.
+   */
+  admitOnRecent(input: RecentAdmitInput): Promise<RecentAdmitOutcome>;
   /**
    * One transaction per slot shard tried: that shard's count + 1 if below its share of the limit, the session
    * id into its user's and device's sets if below their ceilings, the session (recording the shard), the

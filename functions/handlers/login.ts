@@ -37,7 +37,8 @@ function defaultDeps(context?: Pick<Context, 'getRemainingTimeInMillis'>): Login
     dispatcher: dispatcher(),
     login: {
       sessions: sessionStore(),
-      settings: async (version) => (await settingsStore().current(version)).settings,
+      settings: async (version, read) => (await settingsStore().current(version, read)).settings,
+      settingsCold: () => settingsStore().cold(),
       connections: connectionStore(),
       imServerFor: imServerFor(),
       sealer: secretSealer(),

@@ -96,6 +96,8 @@ export function createLocalSealer(masterKeyFile: string): SecretSealer {
     kind: 'local',
 
     async seal(plaintext, context) {
+      // Where the KMS sealer calls GenerateDataKey: the capacity model counts it against the KMS quota too.
+      recordRequest({ service: 'kms', operation: 'GenerateDataKey (local master key)', ms: 0, ok: true });
       const master = await key();
       const dataKey = randomBytes(DATA_KEY_BYTES);
       try {

@@ -88,7 +88,6 @@ interface Charge {
 }
 
 export class StrictRules {
-  readonly stats = emptyStats();
   private readonly conflicts = new ConflictRegistry();
   readonly throughput: ThroughputModel;
   private readonly schemas = new Map<string, Promise<TableSchema>>();
@@ -96,6 +95,8 @@ export class StrictRules {
   constructor(
     private readonly upstream: Upstream,
     capacityScale: number,
+    /** Where the counters go (the layer shares them across threads: shared-state.ts). */
+    readonly stats: StrictStats = emptyStats(),
   ) {
     this.throughput = new ThroughputModel(capacityScale);
   }

@@ -307,6 +307,7 @@ describe('index projections (write units per index entry)', () => {
           ExpressionAttributeValues: { ':c': 2, ':s': 'y'.repeat(3_000) },
         }),
       );
+      await strict.flush();
       expect(chargedTo('gsi1')).toEqual([]);
       expect(chargedTo('gsi2')).toEqual([]);
       charges.length = 0;
@@ -319,6 +320,7 @@ describe('index projections (write units per index entry)', () => {
           ExpressionAttributeValues: { ':at': 2, ':sk': '2#projection' },
         }),
       );
+      await strict.flush();
       expect(chargedTo('gsi1')).toEqual([1, 1]);
       expect(chargedTo('gsi2')).toEqual([]);
       // The base item is charged by its whole size.

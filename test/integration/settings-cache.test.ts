@@ -124,4 +124,30 @@ describe('CachedSettingsStore', () => {
     expect((await warm.current(version)).settings.maxSessionsPerUser).toBe(4);
     expect(versionedReads).toBe(readsBefore);
   });
+
+  it('a cold login’s snapshot carries the settings item: kept, and no read of the cache’s own', async () => {
+    const admin = settingsStore();
+    await admin.put({ ...DEFAULT_SETTINGS, maxSessions: 14, maxSessionsPerUser: 5 }, Date.now());
+    const sessions = new DynamoDbSessionStore(documents, tableName, { slotShards: 4 });
+    const item = settingsStore();
+    let versionedReads = 0;
+    const cold = new CachedSettingsStore({
+      get: () => item.get(),
+      getVersioned: (options) => {
+        versionedReads++;
+        return item.getVersioned(options);
+      },
+      put: (settings, at) => item.put(settings, at),
+    });
+    expect(cold.cold()).toBe(true);
+    const snapshot = await sessions.loginSnapshot('someone', 'somewhere', { withSettings: true });
+    const version = snapshot.slots?.[0]?.settingsVersion;
+    expect(snapshot.settings?.version).toBe(version);
+    const settings = await cold.current(version, snapshot.settings);
+    expect(settings.settings.maxSessionsPerUser).toBe(5);
+    expect(versionedReads).toBe(0);
+    expect(cold.cold()).toBe(false);
+    // Warm: the snapshot leaves the settings item out.
+    expect((await sessions.loginSnapshot('someone', 'somewhere')).settings).toBeUndefined();
+  });
 });

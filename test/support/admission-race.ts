@@ -1,12 +1,16 @@
 // A login storm against the session store alone, on DynamoDB Local behind the strict layer: each contender
-// is a connection item and one `admit` (the login's admission), so what is raced is admission, not the
-// gateway or CWA. Shared by test/integration/admission-shards.test.ts and `npm run bench -- storm`.
+// is a connection item and the login's admission (its environment's recent view first, then the snapshot and
+// `admit`), so what is raced is admission, not the gateway or CWA. Each worker is one Lambda execution
+// environment with its own store (its own view). Shared by test/integration/admission-shards.test.ts and
+// `npm run bench -- storm`.
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbSettingsStore } from '../../functions/adapters/dynamodb-configuration';
 import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-store';
-import { connectionKey, MAX_SLOT_SHARDS, slotKey } from '../../functions/domain/keys';
+import { ContentionError } from '../../functions/adapters/transactions';
+import { connectionKey, MAX_SLOT_SHARDS, permissionKey, slotKey } from '../../functions/domain/keys';
+import { recentViewTerms } from '../../functions/domain/login';
 import type { AdmitOutcome, SessionRecord } from '../../functions/domain/sessions';
 import { DEFAULT_SETTINGS } from '../../functions/domain/settings';
 import { serviceTable, tables } from '../../functions/tables';
@@ -75,6 +79,10 @@ export interface RaceResult {
   /** The slot shards' counts summed after the race. */
   readonly counted: number;
   readonly transactWritesPerLogin: number;
+  /** Snapshot reads (BatchGetItem, the consistent reads before `full` included) per login. */
+  readonly batchGetsPerLogin: number;
+  /** Logins admitted on their environment's recent view, with no read. */
+  readonly admittedOnView: number;
   readonly elapsedMs: number;
   readonly strict: StrictStats;
 }
@@ -98,7 +106,13 @@ export async function raceAdmissions(
   },
 ): Promise<RaceResult> {
   const run = ++runs;
-  const store = new DynamoDbSessionStore(world.documents, world.tableName, { slotShards: options.shards });
+  const concurrency = options.concurrency ?? 16;
+  const stores = Array.from(
+    { length: concurrency },
+    () => new DynamoDbSessionStore(world.documents, world.tableName, { slotShards: options.shards }),
+  );
+  // The race's own checks read through a store of their own, so that no worker's view is refreshed by them.
+  const checker = new DynamoDbSessionStore(world.documents, world.tableName, { slotShards: options.shards });
   const ids = Array.from({ length: options.logins }, (_, i) => `r${run}-${i}`);
   // Every race starts from empty slot shards (the sessions of earlier races stay, uncounted).
   const shardKeys = Array.from({ length: MAX_SLOT_SHARDS }, (_, shard) => slotKey(shard));
@@ -121,9 +135,21 @@ export async function raceAdmissions(
         },
       }),
     );
+    // Every contender may log in: the recent view's admission checks the permission in its transaction.
+    await world.documents.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [world.tableName]: ids.slice(i, i + 25).map((id) => ({
+            PutRequest: {
+              Item: { ...permissionKey(`user-${id}`), userId: `user-${id}`, allowed: true, updatedAt: 0 },
+            },
+          })),
+        },
+      }),
+    );
   }
   // The shares of the limit on the slot items, as `config set` writes them.
-  await new DynamoDbSettingsStore(world.documents, world.tableName, store).put(
+  await new DynamoDbSettingsStore(world.documents, world.tableName, checker).put(
     { ...DEFAULT_SETTINGS, maxSessions: options.limit, connectionCapacity: Math.max(options.limit, 1_000) },
     Date.now(),
   );
@@ -132,9 +158,23 @@ export async function raceAdmissions(
   const outcomes: Partial<Record<AdmitOutcome | 'error', number>> = {};
   const errors: string[] = [];
   let busyWithSlotFree = 0;
+  let admittedOnView = 0;
+  let countReads = 0;
+  // The race's own check of the counts: throttled like any read at a small capacity scale, and then read
+  // again (it is the measurement, not a login: its throttling is not a login lost).
+  const checkedCount = async (): Promise<number> => {
+    for (;;) {
+      try {
+        return await checker.count();
+      } catch (error) {
+        if (!(error instanceof ContentionError)) throw error;
+        countReads++;
+      }
+    }
+  };
   const started = performance.now();
   let next = 0;
-  const login = async (id: string, i: number) => {
+  const login = async (environment: DynamoDbSessionStore, id: string, i: number) => {
     if (options.perSecond)
       await delay(Math.max(0, started + (i / options.perSecond) * 1000 - performance.now()));
     const now = Date.now();
@@ -148,29 +188,46 @@ export async function raceAdmissions(
       lastStatusAt: now,
     };
     let outcome: AdmitOutcome | 'error';
+    const limits = { total: options.limit, perDevice: 2, perUser: 2 };
     try {
-      const snapshot = await store.loginSnapshot(session.userId, session.deviceId);
-      outcome = await store.admit({
-        session,
-        limits: { total: options.limit, perDevice: 2, perUser: 2 },
-        frameSeq: 1,
-        slotHint: snapshot.slots ?? [],
-      });
+      // As functions/domain/login.ts: the environment's recent view first; when it misses, the snapshot.
+      const view = environment.recentSlots();
+      const terms = view && recentViewTerms(view);
+      const recent =
+        view && terms
+          ? await environment.admitOnRecent({
+              session,
+              limits,
+              frameSeq: 1,
+              slots: view,
+              settingsVersion: terms.version,
+            })
+          : undefined;
+      if (recent === 'admitted') admittedOnView++;
+      if (recent !== undefined && recent !== 'missed') {
+        outcome = recent;
+      } else {
+        const snapshot = await environment.loginSnapshot(session.userId, session.deviceId);
+        outcome = await environment.admit({ session, limits, frameSeq: 1, slotHint: snapshot.slots ?? [] });
+      }
     } catch (error) {
       // A login that failed outright (throttled past the SDK's retries, say): lost, and counted as such.
       outcome = 'error';
       errors.push(error instanceof Error ? error.name : String(error));
     }
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-    if (outcome === 'full' && (await store.count()) < options.limit) busyWithSlotFree++;
-  };
-  const worker = async () => {
-    while (next < ids.length) {
-      const i = next++;
-      await login(ids[i] as string, i);
+    if (outcome === 'full') {
+      countReads++;
+      if ((await checkedCount()) < options.limit) busyWithSlotFree++;
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
+  const worker = async (store: DynamoDbSessionStore) => {
+    while (next < ids.length) {
+      const i = next++;
+      await login(store, ids[i] as string, i);
+    }
+  };
+  await Promise.all(stores.map(worker));
   const elapsedMs = performance.now() - started;
   const after = world.strict.stats();
   const delta = emptyStats();
@@ -179,8 +236,11 @@ export async function raceAdmissions(
     outcomes,
     errors,
     busyWithSlotFree,
-    counted: await store.count(),
+    counted: await checkedCount(),
     transactWritesPerLogin: (world.operations.get('TransactWriteItems') ?? 0) / options.logins,
+    // The `count()` after each `full` is the race's own check, not the login's: not counted.
+    batchGetsPerLogin: ((world.operations.get('BatchGetItem') ?? 0) - countReads) / options.logins,
+    admittedOnView,
     elapsedMs,
     strict: delta,
   };
