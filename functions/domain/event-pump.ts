@@ -184,19 +184,19 @@ function newWorker(session: SessionRecord, now: number): Worker {
   return worker;
 }
 
-/** Settles when `work` does or after `ms`, whichever comes first (the work itself is not cancelled). */
+/**
+ * Settles when `work` does or after `ms`, whichever comes first (the work itself is not cancelled). `work` must
+ * not reject: its callers catch (and log) what can fail, since work left behind has nobody to await it.
+ */
 async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
   if (ms <= 0) return;
   if (!Number.isFinite(ms)) {
-    await work.catch(() => undefined);
+    await work;
     return;
   }
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
-    work.then(
-      () => undefined,
-      () => undefined,
-    ),
+    work,
     new Promise<void>((resolve) => {
       timer = setTimeout(resolve, ms);
     }),
@@ -544,8 +544,15 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     while (!stopping && !pastDeadline()) {
       settings = await deps.settings();
       // A refresh still reading at the run's end is left behind (it starts no worker once stopping): the
-      // hand-over does not wait for it.
-      await atMost(refresh(), options.runUntil() - deps.now());
+      // hand-over does not wait for it. One that fails is tried again at the next refresh; the workers it
+      // already has keep serving, and the lease's renewal still fences this pump.
+      const refreshed = refresh().catch((error: unknown) => {
+        deps.observe?.warn?.('Event pump: reading the shard failed; retrying at the next refresh', {
+          shard: options.shard,
+          ...errorDetail(error),
+        });
+      });
+      await atMost(refreshed, options.runUntil() - deps.now());
       const refreshAt = deps.now() + options.refreshMs;
       while (!stopping && !pastDeadline() && deps.now() < refreshAt)
         await deps.sleep(Math.min(100, refreshAt - deps.now()));

@@ -4,7 +4,7 @@
 // never returns: vitest's timeout ends it.
 
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
+import { DEFAULT_PUMP_OPTIONS, type PumpOptions, runPump } from '../../functions/domain/event-pump';
 import type { ImSession } from '../../functions/im-server';
 
 type Deps = Parameters<typeof runPump>[0];
@@ -20,22 +20,34 @@ const session = {
   cursor: 0,
 };
 
-/** A pump whose one session's polls CWA holds for ever; `overrides` replace parts of its dependencies. */
-function pumpDeps(overrides: Partial<Deps> = {}): Deps {
-  return {
+/**
+ * A pump whose sessions' polls CWA holds for ever (a request waiting out its own timeout), counting its polls
+ * and lease releases; `release` and `sessionsInShard` may be replaced.
+ */
+function observedPump(
+  replace: { release?: () => Promise<void>; sessionsInShard?: () => Promise<(typeof session)[]> } = {},
+) {
+  const seen = { polls: 0, released: [] as string[] };
+  const deps: Deps = {
     sessions: {
-      sessionsInShard: async () => [session],
+      sessionsInShard: replace.sessionsInShard ?? (async () => [session]),
       checkpoint: async () => 'saved',
       recordPresence: async () => {},
     },
     leases: {
       acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
       renew: async () => true,
-      release: async () => {},
+      release: (lease) => {
+        seen.released.push(lease.owner);
+        return replace.release?.() ?? Promise.resolve();
+      },
     },
     settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
     imServerFor: () => ({
-      fetchEvents: () => new Promise(() => {}),
+      fetchEvents: () => {
+        seen.polls += 1;
+        return new Promise(() => {});
+      },
       publishPresence: async () => ({ ticket: 't' }) as never,
     }),
     openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: 3000 }) as ImSession,
@@ -44,126 +56,83 @@ function pumpDeps(overrides: Partial<Deps> = {}): Deps {
     endSession: async () => false,
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    ...overrides,
+  };
+  return { deps, seen };
+}
+
+/** Runs for 200 ms from `started`, drains for 100 ms. */
+function shortRun(started: number, extra: Partial<PumpOptions> = {}): PumpOptions {
+  return {
+    ...DEFAULT_PUMP_OPTIONS,
+    shard: 0,
+    owner: 'pump-1',
+    refreshMs: 50,
+    runUntil: () => started + 200,
+    drainMs: 100,
+    ...extra,
   };
 }
 
 describe('event pump hand-over', () => {
   it('releases its lease and returns although a poll is still held, after at most drainMs', async () => {
-    const released: string[] = [];
-    let polls = 0;
-    const started = Date.now();
-    const report = await runPump(
-      pumpDeps({
-        leases: {
-          acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
-          renew: async () => true,
-          release: async (lease) => {
-            released.push(lease.owner);
-          },
-        },
-        imServerFor: () => ({
-          // CWA holds the poll and never answers (a request waiting out its own timeout).
-          fetchEvents: () => {
-            polls += 1;
-            return new Promise(() => {});
-          },
-          publishPresence: async () => ({ ticket: 't' }) as never,
-        }),
-      }),
-      {
-        ...DEFAULT_PUMP_OPTIONS,
-        shard: 0,
-        owner: 'pump-1',
-        refreshMs: 50,
-        runUntil: () => started + 200,
-        drainMs: 100,
-      },
-    );
-    expect(polls).toBe(1);
-    expect(released).toEqual(['pump-1']);
+    const { deps, seen } = observedPump();
+    const report = await runPump(deps, shortRun(Date.now()));
+    expect(seen.polls).toBe(1);
+    expect(seen.released).toEqual(['pump-1']);
     expect(report).toMatchObject({ acquired: true, sessions: 1, delivered: 0, fenced: false });
   });
 
   it('returns by returnBy although releasing the lease never answers', async () => {
     const started = Date.now();
-    let releases = 0;
-    const report = await runPump(
-      pumpDeps({
-        leases: {
-          acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
-          renew: async () => true,
-          release: () => {
-            releases += 1;
-            return new Promise(() => {});
-          },
-        },
-      }),
-      {
-        ...DEFAULT_PUMP_OPTIONS,
-        shard: 0,
-        owner: 'pump-1',
-        refreshMs: 50,
-        runUntil: () => started + 200,
-        returnBy: () => started + 500,
-        drainMs: 100,
-      },
-    );
-    expect(releases).toBe(1);
+    const { deps, seen } = observedPump({ release: () => new Promise(() => {}) });
+    const report = await runPump(deps, shortRun(started, { returnBy: () => started + 500 }));
+    expect(seen.released).toEqual(['pump-1']);
     expect(report).toMatchObject({ acquired: true, sessions: 1, fenced: false });
   });
 
   it('hands over at its run time although a refresh is still reading, and starts no worker after', async () => {
-    const started = Date.now();
     let reads = 0;
     let answerLateRead: () => void = () => {};
-    const released: string[] = [];
-    let polls = 0;
-    const report = await runPump(
-      pumpDeps({
-        sessions: {
-          // The first read answers; the next one only once the pump has handed over.
-          sessionsInShard: async () => {
-            reads += 1;
-            if (reads > 1)
-              await new Promise<void>((resolve) => {
-                answerLateRead = resolve;
-              });
-            return [session, { ...session, sessionId: 's2', connectionId: 'c2' }].slice(0, reads);
-          },
-          checkpoint: async () => 'saved',
-          recordPresence: async () => {},
-        },
-        leases: {
-          acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
-          renew: async () => true,
-          release: async (lease) => {
-            released.push(lease.owner);
-          },
-        },
-        imServerFor: () => ({
-          fetchEvents: () => {
-            polls += 1;
-            return new Promise(() => {});
-          },
-          publishPresence: async () => ({ ticket: 't' }) as never,
-        }),
-      }),
-      {
-        ...DEFAULT_PUMP_OPTIONS,
-        shard: 0,
-        owner: 'pump-1',
-        refreshMs: 50,
-        runUntil: () => started + 200,
-        drainMs: 100,
+    const { deps, seen } = observedPump({
+      // The first read answers; the next one only once the pump has handed over.
+      sessionsInShard: async () => {
+        reads += 1;
+        if (reads > 1)
+          await new Promise<void>((resolve) => {
+            answerLateRead = resolve;
+          });
+        return [session, { ...session, sessionId: 's2', connectionId: 'c2' }].slice(0, reads);
       },
-    );
-    expect(released).toEqual(['pump-1']);
+    });
+    const report = await runPump(deps, shortRun(Date.now()));
+    expect(seen.released).toEqual(['pump-1']);
     expect(report).toMatchObject({ acquired: true, sessions: 1 });
     // The read answers after the hand-over: the session it brings gets no worker, so no poll.
     answerLateRead();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(reads).toBeGreaterThanOrEqual(2);
-    expect(polls).toBe(1);
+    expect(seen.polls).toBe(1);
+  });
+
+  it('logs a failed read of its shard and keeps serving: the next refresh reads again', async () => {
+    let reads = 0;
+    const warnings: string[] = [];
+    const { deps, seen } = observedPump({
+      sessionsInShard: async () => {
+        reads += 1;
+        if (reads === 2) throw new Error('ProvisionedThroughputExceededException');
+        return [session];
+      },
+    });
+    // A second of run time: room for the failed read and the one after it on a loaded machine.
+    const started = Date.now();
+    const report = await runPump(
+      { ...deps, observe: { warn: (message) => warnings.push(message) } },
+      shortRun(started, { runUntil: () => started + 1000 }),
+    );
+    expect(warnings).toContain('Event pump: reading the shard failed; retrying at the next refresh');
+    expect(reads).toBeGreaterThanOrEqual(3);
+    expect(seen.released).toEqual(['pump-1']);
+    expect(report).toMatchObject({ acquired: true, sessions: 1, fenced: false });
   });
 });
