@@ -85,7 +85,7 @@ const service = await startServiceFixture({
     contacts: 'none',
   },
   functionOutput: (_name, line) => {
-    if (line.includes('Event pump: polling failed')) pollFailures += 1;
+    if (line.includes('Event pump: serving a session failed')) pollFailures += 1;
     if (line.includes('"level":"WARN"') || line.includes('"level":"ERROR"'))
       process.stderr.write(`${line}\n`);
   },

@@ -133,6 +133,21 @@ export const DEFAULT_PUMP_OPTIONS = {
   rebalanceEveryMs: 10_000,
 } as const;
 
+/** One batch's deliveries so far: post-to-device latencies (ms) and the cursor past the last whole event. */
+interface BatchProgress {
+  latencies: number[];
+  cursor?: number;
+}
+
+/** What a session's worker was doing when it failed (named in the warning). */
+type PumpStep =
+  | 'opening the CWA session'
+  | 'publishing presence'
+  | 'polling CWA'
+  | 'reserving sequence numbers'
+  | 'posting to the device'
+  | 'storing the rotated ticket';
+
 /** Moves written at once while rebalancing. */
 const MOVES_AT_ONCE = 16;
 
@@ -272,8 +287,13 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     /** The sealed cache `imSession` was opened from: a command that rotated the ticket stores a new one. */
     let openedFrom: string | undefined;
     let ticketRetried = false;
-    while (!worker.stopped && !stopping) {
+    /** What the worker was doing when a request failed: the warning names it (a CWA poll, a DynamoDB write, a post). */
+    let step: PumpStep = 'opening the CWA session';
+    // Past the run time a worker polls no more, even before the shard loop stops it (its waits end at once then).
+    while (!worker.stopped && !stopping && !pastDeadline()) {
       const session = worker.session;
+      /** What this batch delivered so far: kept when a later step fails, so the retry does not repeat it. */
+      const progress: BatchProgress = { latencies: [] };
       // Out of coverage: the events wait in CWA (cursor kept) until the device resumes on a new connection.
       if (session.goneAt !== undefined || session.state !== 'active') {
         await sleepUnlessStopped(worker, options.refreshMs);
@@ -282,6 +302,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       try {
         if (openedFrom !== session.sealedImSession) imSession = undefined;
         if (!imSession) {
+          step = 'opening the CWA session';
           imSession = await deps.openImSession(session);
           openedFrom = session.sealedImSession;
         }
@@ -290,9 +311,11 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           continue;
         }
         const server = deps.imServerFor(settings);
+        step = 'publishing presence';
         await keepAlive(server, worker, imSession);
         const from = session.cursor ?? imSession.cursor;
         const pollStartedAt = deps.now();
+        step = 'polling CWA';
         const batch = await server.fetchEvents(imSession, from);
         worker.lastPollAt = deps.now();
         const fetchedAt = deps.now();
@@ -302,7 +325,6 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           batch.ticket,
         );
         let last = from;
-        const latencies: number[] = [];
         let parts = 0;
         let previousId = -1;
         // One write reserves the numbers of many events (and one checkpoint covers them all below).
@@ -314,8 +336,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           if (!block || block.remaining === 0) {
             const { connectionId, sessionId } = worker.session;
             const count = Math.min(batch.events.length - index, MAX_RESERVED_NUMBERS);
+            step = 'reserving sequence numbers';
             block = await deps.reserve(connectionId, sessionId, count);
           }
+          step = 'posting to the device';
           const outcome = block
             ? await deliverOrNotice(block, event, parts)
             : ({ delivered: false, reason: 'gone' } as const);
@@ -324,14 +348,18 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             worker.session = { ...worker.session, goneAt: deps.now() };
             break;
           }
-          latencies.push(deps.now() - fetchedAt);
+          progress.latencies.push(deps.now() - fetchedAt);
           // The cursor may pass an id only once all its parts are out.
           const next = batch.events[index + 1];
-          if (!next || next.eventId !== event.eventId) last = event.eventId;
+          if (!next || next.eventId !== event.eventId) {
+            last = event.eventId;
+            progress.cursor = last;
+          }
         }
         ticketRetried = false;
         if (rotated) {
           // The new ticket must outlive this invocation: store it (with the cursor) now.
+          step = 'storing the rotated ticket';
           const sealed = await deps.sealImSession(session.sessionId, { ...imSession, cursor: last });
           const outcome = await deps.sessions.checkpoint(session.sessionId, {
             to: last,
@@ -359,10 +387,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           worker.session = { ...worker.session, cursor: last };
         }
         imSession = { ...imSession, cursor: last };
-        if (latencies.length > 0) {
-          delivered += latencies.length;
-          deps.observe?.delivered?.(latencies.length, latencies);
-        }
+        count(progress);
         // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
         if (batch.events.length === 0) {
           await sleepUnlessStopped(worker, batch.pollWaitTimeMs - (deps.now() - pollStartedAt));
@@ -387,14 +412,28 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           worker.stop();
           return;
         }
-        deps.observe?.warn?.('Event pump: polling failed; retrying', {
+        // Events posted before the failure are delivered: the retry polls from after them (at-least-once
+        // allows a repeat, but a failed post must not send the whole batch again).
+        if (progress.cursor !== undefined) worker.session = { ...worker.session, cursor: progress.cursor };
+        count(progress);
+        deps.observe?.warn?.('Event pump: serving a session failed; retrying', {
           sessionId: worker.session.sessionId,
+          step,
           ...errorDetail(error),
         });
         imSession = undefined;
         await sleepUnlessStopped(worker, options.retryAfterMs);
       }
     }
+  }
+
+  /** Counts a batch's deliveries once (observer and report). */
+  function count(progress: BatchProgress) {
+    const { latencies } = progress;
+    if (latencies.length === 0) return;
+    progress.latencies = [];
+    delivered += latencies.length;
+    deps.observe?.delivered?.(latencies.length, latencies);
   }
 
   /** The event, or — when it cannot fit in a frame — a notice in its place, so the cursor can move on. */
