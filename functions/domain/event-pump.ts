@@ -49,7 +49,10 @@ export interface EventTooLargeNotice {
 }
 
 export interface PumpDeps {
-  readonly sessions: Pick<SessionStore, 'sessionsInShard' | 'checkpoint' | 'recordPresence'>;
+  readonly sessions: Pick<
+    SessionStore,
+    'sessionIdsInShard' | 'readSessions' | 'checkpoint' | 'recordPresence'
+  >;
   readonly leases: LeaseStore;
   readonly settings: () => Promise<Settings>;
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
@@ -122,6 +125,12 @@ export interface PumpOptions {
   readonly drainMs: number;
   /** How often the pump reads the count and moves sessions that belong on another shard (ms). @default 10 s */
   readonly rebalanceEveryMs?: number;
+  /**
+   * How often a refresh reads every session of the shard (ms). In between it reads only the sessions that are
+   * new, not active, out of coverage, or whose worker asked (a rejected ticket): an active session's other
+   * changes (its last status, for the presence keep-alive) reach the pump within this bound. @default 10 s
+   */
+  readonly rereadEveryMs?: number;
 }
 
 export const DEFAULT_PUMP_OPTIONS = {
@@ -131,6 +140,7 @@ export const DEFAULT_PUMP_OPTIONS = {
   retryAfterMs: 1_000,
   drainMs: 2_000,
   rebalanceEveryMs: 10_000,
+  rereadEveryMs: 10_000,
 } as const;
 
 /** One batch's deliveries so far: post-to-device latencies (ms) and the cursor past the last whole event. */
@@ -177,6 +187,8 @@ interface Worker {
   lastPollAt: number;
   /** The cursor as last read or stored: the worker stores its own when it ends, if that is further. */
   storedCursor: number | undefined;
+  /** The next refresh must read the stored session (e.g. CWA rejected the ticket: a command rotated it). */
+  stale: boolean;
 }
 
 function newWorker(session: SessionRecord, now: number): Worker {
@@ -195,6 +207,7 @@ function newWorker(session: SessionRecord, now: number): Worker {
     done: Promise.resolve(),
     lastPollAt: now,
     storedCursor: session.cursor,
+    stale: false,
   };
   return worker;
 }
@@ -402,6 +415,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           ticketRetried = true;
           imSession = undefined;
           openedFrom = undefined;
+          worker.stale = true;
           // The next refresh brings the session as stored, with the rotated ticket.
           await sleepUnlessStopped(worker, options.refreshMs + 100);
           continue;
@@ -483,8 +497,39 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     await Promise.race([deps.sleep(wait), worker.stoppedSignal]);
   }
 
+  let rereadAt = 0;
+
+  /**
+   * The shard's sessions: the ids from the index, and the stored sessions of those that need reading (all of
+   * them every `rereadEveryMs`); the others as their workers hold them.
+   */
+  async function shardSessions(): Promise<SessionRecord[]> {
+    const ids = await deps.sessions.sessionIdsInShard(options.shard);
+    const all = deps.now() >= rereadAt;
+    const known: SessionRecord[] = [];
+    const toRead: string[] = [];
+    for (const sessionId of ids) {
+      const worker = workers.get(sessionId);
+      if (all || !worker || needsReading(worker)) toRead.push(sessionId);
+      else known.push(worker.session);
+    }
+    const read = await deps.sessions.readSessions(toRead);
+    if (all) rereadAt = deps.now() + (options.rereadEveryMs ?? DEFAULT_PUMP_OPTIONS.rereadEveryMs);
+    for (const session of read) {
+      const worker = workers.get(session.sessionId);
+      if (worker) worker.stale = false;
+    }
+    return [...known, ...read];
+  }
+
+  /** A session whose stored state may have changed in a way that matters before the next full read. */
+  function needsReading(worker: Worker): boolean {
+    const { session } = worker;
+    return worker.stopped || worker.stale || session.state !== 'active' || session.goneAt !== undefined;
+  }
+
   async function refresh(): Promise<void> {
-    const sessions = await rebalanced(await deps.sessions.sessionsInShard(options.shard));
+    const sessions = await rebalanced(await shardSessions());
     if (stopping) return;
     const present = new Set<string>();
     for (const session of sessions) {

@@ -212,8 +212,12 @@ export interface SessionStore {
   heldByDevice(deviceId: string): Promise<string[]>;
   /** Active sessions: the slot shards' counts summed (one BatchGetItem). The ActiveSessions gauge reads it. */
   count(): Promise<number>;
-  /** The sessions one pump shard serves (index query). */
+  /** The sessions one pump shard serves (index query, then the sessions read by key). */
   sessionsInShard(shard: number): Promise<SessionRecord[]>;
+  /** The ids of the sessions one pump shard serves (index query, keys only: no session read). */
+  sessionIdsInShard(shard: number): Promise<string[]>;
+  /** The stored sessions of these ids (eventually consistent reads); a session that ended is left out. */
+  readSessions(sessionIds: readonly string[]): Promise<SessionRecord[]>;
   /**
    * Moves a session from pump shard `from` to `to` (its shard and gsi2 key) in one conditional write, only if
    * it is still on `from`; clears its pump token, so the new shard's owner (whose token counts on another

@@ -343,7 +343,8 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
       let writes = 0;
       const store = service.stores.sessions;
       const sessions = {
-        sessionsInShard: store.sessionsInShard.bind(store),
+        sessionIdsInShard: store.sessionIdsInShard.bind(store),
+        readSessions: store.readSessions.bind(store),
         recordPresence: store.recordPresence.bind(store),
         // A pump that dies before its hand-over never writes: `storing` false stands for that.
         checkpoint: async (...args: Parameters<typeof store.checkpoint>) => {

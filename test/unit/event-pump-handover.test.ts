@@ -22,15 +22,22 @@ const session = {
 
 /**
  * A pump whose sessions' polls CWA holds for ever (a request waiting out its own timeout), counting its polls
- * and lease releases; `release` and `sessionsInShard` may be replaced.
+ * and lease releases; `release` and `sessionsInShard` (the shard's index query) may be replaced.
  */
 function observedPump(
   replace: { release?: () => Promise<void>; sessionsInShard?: () => Promise<(typeof session)[]> } = {},
 ) {
   const seen = { polls: 0, released: [] as string[] };
+  const inShard = replace.sessionsInShard ?? (async () => [session]);
+  /** What the last index query found: the sessions read by key come from it. */
+  let found: (typeof session)[] = [];
   const deps: Deps = {
     sessions: {
-      sessionsInShard: replace.sessionsInShard ?? (async () => [session]),
+      sessionIdsInShard: async () => {
+        found = await inShard();
+        return found.map((s) => s.sessionId);
+      },
+      readSessions: async (ids) => found.filter((s) => ids.includes(s.sessionId)),
       checkpoint: async () => 'saved',
       recordPresence: async () => {},
     },

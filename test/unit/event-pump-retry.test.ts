@@ -40,7 +40,8 @@ function pumpWithFailingPost(failing: (eventId: number, attempt: number) => bool
   const imSession = { cursor: 0, ticket: 't', pollWaitTimeMs: 20 } as ImSession;
   const deps: Deps = {
     sessions: {
-      sessionsInShard: async () => [session],
+      sessionIdsInShard: async () => [session.sessionId],
+      readSessions: async (ids) => (ids.includes(session.sessionId) ? [session] : []),
       checkpoint: async () => 'saved',
       recordPresence: async () => {},
     },
