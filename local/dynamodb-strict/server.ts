@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type ErrorAnswer, validation } from './errors';
 import type { LayerSettings, PartitionCharge, TappedRequest } from './messages';
+import type { Item } from './item-size';
 import type { StrictStats } from './rules';
 import { type Outcome, StrictRules } from './rules';
 import { LEDGER, type ListenerFlags, TAP } from './shared-state';
@@ -44,9 +45,15 @@ export async function serveStrictLayer(
     if (!flags.on(LEDGER)) return;
     sink.charge({ sdkInvocationId: chargedFor.getStore(), capacity, partition, units });
   };
-  const sweeper = startTtlSweeper(upstream, settings.ttlTables, settings.ttlSweepMs, (n) => {
-    stats.ttlDeleted += n;
-  });
+  const sweeper = startTtlSweeper(
+    upstream,
+    settings.ttlTables,
+    settings.ttlSweepMs,
+    (n) => {
+      stats.ttlDeleted += n;
+    },
+    (table, key) => rules.writingOutside(table, key as Item),
+  );
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
