@@ -12,7 +12,7 @@ import {
   transactionConflict,
 } from './errors';
 import { ImageCache, type Known, type Writing } from './image-cache';
-import { type Item, itemSize, MAX_ITEM_BYTES, readUnits, writeUnits } from './item-size';
+import { canonicalItem, type Item, itemSize, MAX_ITEM_BYTES, readUnits, writeUnits } from './item-size';
 import { type Capacity, ThroughputModel } from './throughput';
 import type { Upstream, UpstreamAnswer } from './upstream';
 
@@ -398,7 +398,7 @@ export class StrictRules {
         units: writeUnits(Math.max(itemSize(old), itemSize(after))),
       },
     ];
-    if (t.action === 'ConditionCheck' || JSON.stringify(old) === JSON.stringify(after)) return charges;
+    if (t.action === 'ConditionCheck' || sameImage(old, after)) return charges;
     const before = new Map(indexEntries(t.schema, old).map((e) => [e.index, e]));
     const now = new Map(indexEntries(t.schema, after).map((e) => [e.index, e]));
     for (const index of t.schema.indexes) {
@@ -565,7 +565,7 @@ function basePartition(schema: TableSchema, key: Item): string {
   return partitionId(schema.name, undefined, key[schema.pk]);
 }
 
-/** An index entry as JSON (attributes in name order): the table's and the index's keys, then what it projects. */
+/** An index entry as JSON (canonicalItem's spelling): the table's and the index's keys, and what it projects. */
 function projectedEntry(
   schema: TableSchema,
   index: TableSchema['indexes'][number],
@@ -573,10 +573,19 @@ function projectedEntry(
 ): string | undefined {
   if (!image) return undefined;
   const keys = new Set([schema.pk, schema.sk, index.pk, index.sk].filter((k) => k !== undefined));
-  const names = Object.keys(image)
-    .filter((name) => keys.has(name) || index.projected.all || index.projected.attributes.has(name))
-    .sort();
-  return JSON.stringify(Object.fromEntries(names.map((name) => [name, image[name]])));
+  const names = Object.keys(image).filter(
+    (name) => keys.has(name) || index.projected.all || index.projected.attributes.has(name),
+  );
+  return JSON.stringify(canonicalItem(Object.fromEntries(names.map((name) => [name, image[name] ?? {}]))));
+}
+
+/**
+ * Whether two images are the same stored item. Compared in one spelling: an old image remembered from a
+ * client's PutItem and a new one answered by DynamoDB name the same item differently (image-cache.ts).
+ */
+function sameImage(a: Item | undefined, b: Item | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return JSON.stringify(canonicalItem(a)) === JSON.stringify(canonicalItem(b));
 }
 
 /** The size of an entry built by projectedEntry. */
