@@ -439,7 +439,7 @@ describe('old images remembered from the layer’s own writes (accounting only)'
     gsi1sk,
     gsi2pk: 'IMG-SHARD#0',
     gsi2sk: pk,
-    // Projected into gsi1, in an order and spelling DynamoDB does not keep.
+    // Projected into gsi1: a set (whose order DynamoDB need not keep) and a fraction.
     allowed: new Set(['zeta', 'alpha', 'mid', 'beta']),
     slot: 1.5,
     ...extra,
