@@ -9,7 +9,7 @@ import { type Item, itemSize } from './item-size';
 
 /**
  * At most this many bytes of remembered images (DynamoDB item size plus the id), least recently used evicted
- * first: ~40,000 items of 1.5 KB (a session), far more than a local run holds, in a fraction of the heap.
+ * first: ~40,000 items of 1.5 KB (a session), more than a local run holds; the heap holds a few times this.
  */
 export const IMAGE_CACHE_BYTES = 64 * 1024 * 1024;
 
