@@ -110,6 +110,13 @@ export interface PumpOptions {
   readonly returnBy?: () => number;
   /** Lease length; renewed every `refreshMs`. A dead pump's shard is free again this long after it died. */
   readonly leaseMs: number;
+  /**
+   * A pump that finds the lease held waits for it only if its holder hands over within this long (ms);
+   * otherwise the shard is served and the invocation ends at once (`served`). The schedule invokes every
+   * period and a run lasts several: the invocation due at the holder's hand-over waits, the others end.
+   * @default - wait for any holder, until `runUntil`
+   */
+  readonly waitForHolderMs?: number;
   /** How often the shard's session list and the lease are refreshed. */
   readonly refreshMs: number;
   /** Publish presence this often while the device keeps sending status messages (CWA: every 5 minutes). */
@@ -174,6 +181,8 @@ export interface PumpReport {
   readonly fenced: boolean;
   /** The pump ended early: the count no longer needs its shard and it moved every session away. */
   readonly notNeeded?: boolean;
+  /** Not acquired: another invocation holds the shard and hands over later than `waitForHolderMs`. */
+  readonly served?: boolean;
 }
 
 interface Worker {
@@ -237,8 +246,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   /** What is left of `ms` before the invocation must return. */
   const beforeReturn = (ms: number) =>
     Math.min(ms, (options.returnBy?.() ?? Number.POSITIVE_INFINITY) - deps.now());
-  // A handing-over pump releases its lease at its own deadline: wait for it, but never past ours.
+  // A handing-over pump releases its lease at its own deadline: wait for it, but never past ours, and only
+  // if it hands over soon (the next invocations wait for it otherwise).
   let lease: ShardLease | undefined;
+  let askedHolder = options.waitForHolderMs === undefined;
   while (!lease && !pastDeadline()) {
     try {
       lease = await deps.leases.acquire(
@@ -246,7 +257,16 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         options.owner,
         deps.now(),
         deps.now() + options.leaseMs,
+        options.runUntil(),
       );
+      if (!lease && !askedHolder) {
+        askedHolder = true;
+        const holder = await deps.leases.holder(options.shard);
+        const handsOverAt = holder ? (holder.handsOverAt ?? holder.leaseUntil) : 0;
+        if (handsOverAt - deps.now() > (options.waitForHolderMs ?? 0)) {
+          return { acquired: false, sessions: 0, delivered: 0, fenced: false, served: true };
+        }
+      }
     } catch (error) {
       // E.g. a conflict with the previous owner's last checkpoint (a transaction on the lease item): try again
       // rather than leave the shard unserved for a whole period.

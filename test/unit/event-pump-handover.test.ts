@@ -43,6 +43,7 @@ function observedPump(
     },
     leases: {
       acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
+      holder: async () => undefined,
       renew: async () => true,
       release: (lease) => {
         seen.released.push(lease.owner);

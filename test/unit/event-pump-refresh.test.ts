@@ -36,6 +36,7 @@ function recordingPump(sessions: (typeof active)[], rejectTicketOf?: string) {
     },
     leases: {
       acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
+      holder: async () => undefined,
       renew: async () => true,
       release: async () => {},
     },

@@ -47,6 +47,7 @@ function pumpWithFailingPost(failing: (eventId: number, attempt: number) => bool
     },
     leases: {
       acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
+      holder: async () => undefined,
       renew: async () => true,
       release: async () => {},
     },
