@@ -139,7 +139,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   );
   const cwaMaxSockets = wholeNumber(env, 'CWA_MAX_SOCKETS', pumpSessionsPerShard + 16, 1, 100_000, problems);
   const pumpRunMs = wholeNumber(env, 'PUMP_RUN_MS', 55_000, 1_000, 900_000, problems);
-  const pumpPeriodMs = wholeNumber(env, 'PUMP_PERIOD_MS', 60_000, 1_000, 900_000, problems);
+  // 0: not scheduled (a local stack with the pump's timer off); a pump run by hand then waits for no holder.
+  const pumpPeriodMs = wholeNumber(env, 'PUMP_PERIOD_MS', 60_000, 0, 900_000, problems);
   const slotShards = wholeNumber(env, 'ADMISSION_SHARDS', DEFAULT_SLOT_SHARDS, 1, MAX_SLOT_SHARDS, problems);
   if (problems.length > 0 || !sealing) throw new ConfigError(problems);
   return {
