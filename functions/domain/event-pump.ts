@@ -266,6 +266,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         if (handsOverAt - deps.now() > (options.waitForHolderMs ?? 0)) {
           return { acquired: false, sessions: 0, delivered: 0, fenced: false, served: true };
         }
+        // Waiting: try again just before the holder hands over, not every 100 ms (each try is a refused write).
+        await deps.sleep(Math.max(0, Math.min(handsOverAt, options.runUntil()) - 200 - deps.now()));
       }
     } catch (error) {
       // E.g. a conflict with the previous owner's last checkpoint (a transaction on the lease item): try again
@@ -620,8 +622,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     const leaving = moves.flatMap((move) => workers.get(move.sessionId) ?? []);
     for (const worker of leaving) worker.stop();
     await atMost(Promise.allSettled(leaving.map((worker) => worker.done)), options.drainMs);
-    // Within a third of the lease and before the deadline: the lease is renewed after the refresh. The rest of
-    // the moves wait for the next refresh (their workers restart meanwhile).
+    // Within a third of the lease and before the deadline, so that the shard's sessions are not kept from their
+    // workers for long. The rest of the moves wait for the next refresh (their workers restart meanwhile).
     const until = Math.min(options.runUntil(), deps.now() + options.leaseMs / 3);
     for (let i = 0; i < moves.length && deps.now() < until; i += MOVES_AT_ONCE) {
       await Promise.all(
@@ -645,18 +647,26 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   }
 
   try {
+    let refreshing: Promise<void> | undefined;
     while (!stopping && !pastDeadline()) {
-      settings = await deps.settings();
-      // A refresh still reading at the run's end is left behind (it starts no worker once stopping): the
-      // hand-over does not wait for it. One that fails is tried again at the next refresh; the workers it
-      // already has keep serving, and the lease's renewal still fences this pump.
-      const refreshed = refresh().catch((error: unknown) => {
-        deps.observe?.warn?.('Event pump: reading the shard failed; retrying at the next refresh', {
-          shard: options.shard,
-          ...errorDetail(error),
+      // The refresh runs beside the lease's renewal, never in its way: a slow read of the shard (a loaded table,
+      // a thread waiting for a core) must not let the lease expire under a live pump, whose successor would then
+      // take the shard over and fence it. One refresh at a time; one still reading at the run's end is left
+      // behind (it starts no worker once stopping). One that fails is tried again at the next refresh; the
+      // workers it already has keep serving, and the renewal still fences this pump.
+      refreshing ??= (async () => {
+        settings = await deps.settings();
+        await refresh();
+      })()
+        .catch((error: unknown) => {
+          deps.observe?.warn?.('Event pump: reading the shard failed; retrying at the next refresh', {
+            shard: options.shard,
+            ...errorDetail(error),
+          });
+        })
+        .finally(() => {
+          refreshing = undefined;
         });
-      });
-      await atMost(refreshed, options.runUntil() - deps.now());
       const refreshAt = deps.now() + options.refreshMs;
       while (!stopping && !pastDeadline() && deps.now() < refreshAt)
         await deps.sleep(Math.min(100, refreshAt - deps.now()));

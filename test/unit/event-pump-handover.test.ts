@@ -122,6 +122,38 @@ describe('event pump hand-over', () => {
     expect(seen.polls).toBe(1);
   });
 
+  it('renews its lease while a read of its shard is slow, so no successor takes a live pump\'s shard', async () => {
+    let reads = 0;
+    const { deps } = observedPump({
+      // The second read takes 1.5 s: twice the lease.
+      sessionsInShard: async () => {
+        reads += 1;
+        if (reads === 2) await new Promise((resolve) => setTimeout(resolve, 1_500));
+        return [session];
+      },
+    });
+    const renewals: number[] = [];
+    const started = Date.now();
+    const report = await runPump(
+      {
+        ...deps,
+        leases: {
+          ...deps.leases,
+          renew: async () => {
+            renewals.push(Date.now() - started);
+            return true;
+          },
+        },
+      },
+      shortRun(started, { leaseMs: 750, runUntil: () => started + 2_000 }),
+    );
+    expect(report).toMatchObject({ acquired: true, fenced: false });
+    // Renewed all along, the slow read included: never a gap of a whole lease between two renewals.
+    const gaps = renewals.slice(1).map((at, i) => at - (renewals[i] ?? 0));
+    expect(renewals.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...gaps)).toBeLessThan(750);
+  });
+
   it('logs a failed read of its shard and keeps serving: the next refresh reads again', async () => {
     let reads = 0;
     const warnings: string[] = [];
