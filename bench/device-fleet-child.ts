@@ -24,6 +24,8 @@ const INVITE_CONCURRENCY = 100;
 
 const clients: DeviceClient[] = [];
 const inboxes: EventInbox[] = [];
+/** Per device, the service's answers to its commands (`result` messages) by command. */
+const results: Map<string, { readonly ok: boolean }>[] = [];
 let bot: { readonly connector: CwaConnector; session: ImSession; polling?: Promise<void> } | undefined;
 
 /**
@@ -83,8 +85,15 @@ async function handle(message: ToFleet): Promise<FromFleet> {
         { concurrency: LOGIN_CONCURRENCY },
       );
       for (const client of signedIn) {
+        const answers = new Map<string, { readonly ok: boolean }>();
         clients.push(client);
-        inboxes.push(new EventInbox(client, () => {}));
+        results.push(answers);
+        inboxes.push(
+          new EventInbox(client, (incoming) => {
+            if (incoming.kind !== 'message' || incoming.message.type !== 'result') return;
+            answers.set(String(incoming.message.command), { ok: incoming.message.ok === true });
+          }),
+        );
       }
       return { type: 'loggedIn', count: signedIn.length };
     }
@@ -97,9 +106,13 @@ async function handle(message: ToFleet): Promise<FromFleet> {
           );
           const invitation = inbox.events.find((e) => e.event.type === 'invitation');
           clients[i]?.send('acceptInvitation', { conversationId: invitation?.event.conversationId });
+          // Until the service has answered: a thousand acceptances still queued would run into (and measure)
+          // the sending phase.
+          await inbox.waitFor(() => results[i]?.has('acceptInvitation') === true, message.timeoutMs);
         }),
       );
-      return { type: 'accepted', count: inboxes.length };
+      const refused = results.filter((answers) => answers.get('acceptInvitation')?.ok === false).length;
+      return { type: 'accepted', count: inboxes.length - refused, refused };
     }
     case 'count':
       return {
