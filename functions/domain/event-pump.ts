@@ -150,6 +150,19 @@ export const DEFAULT_PUMP_OPTIONS = {
   rereadEveryMs: 10_000,
 } as const;
 
+/**
+ * How much earlier than `presenceEveryMs` a session publishes its presence (ms): its id's hash mapped onto
+ * [0, presenceEveryMs / 8), the same for the session every time.
+ */
+export function presenceSpreadMs(sessionId: string, presenceEveryMs: number): number {
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits: spread, not secrecy
+  for (let i = 0; i < sessionId.length; i++) {
+    hash ^= sessionId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return ((hash >>> 0) / 2 ** 32) * (presenceEveryMs / 8);
+}
+
 /** One batch's deliveries so far: post-to-device latencies (ms) and the cursor past the last whole event. */
 interface BatchProgress {
   latencies: number[];
@@ -496,13 +509,18 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     }
   }
 
-  /** While the device keeps sending status messages, keep the CWA session alive with presence. */
+  /**
+   * While the device keeps sending status messages, keep the CWA session alive with presence: every
+   * `presenceEveryMs`, less the session's own share of an eighth of it, so that sessions signed in together
+   * (a login storm) do not all publish in the same second.
+   */
   async function keepAlive(server: Pick<ImServer, 'publishPresence'>, worker: Worker, imSession: ImSession) {
     const now = deps.now();
     const { session } = worker;
     const lastPresence = session.lastPresenceAt ?? session.lastStatusAt;
     const deviceAlive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
-    if (deviceAlive && now - lastPresence >= options.presenceEveryMs) {
+    const due = options.presenceEveryMs - presenceSpreadMs(session.sessionId, options.presenceEveryMs);
+    if (deviceAlive && now - lastPresence >= due) {
       await server.publishPresence(imSession, { availability: 'online', manual: false });
       await deps.sessions.recordPresence(session.sessionId, now);
       worker.session = { ...session, lastPresenceAt: now };
