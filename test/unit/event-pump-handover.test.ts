@@ -122,7 +122,7 @@ describe('event pump hand-over', () => {
     expect(seen.polls).toBe(1);
   });
 
-  it('renews its lease while a read of its shard is slow, so no successor takes a live pump\'s shard', async () => {
+  it("renews its lease while a read of its shard is slow, so no successor takes a live pump's shard", async () => {
     let reads = 0;
     const { deps } = observedPump({
       // The second read takes 1.5 s: twice the lease.
