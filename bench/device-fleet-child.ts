@@ -24,7 +24,29 @@ const INVITE_CONCURRENCY = 100;
 
 const clients: DeviceClient[] = [];
 const inboxes: EventInbox[] = [];
-let bot: { readonly connector: CwaConnector; readonly session: ImSession } | undefined;
+/** Per device, the service's answers to its commands (`result` messages) by command. */
+const results: Map<string, { readonly ok: boolean }>[] = [];
+let bot: { readonly connector: CwaConnector; session: ImSession; polling?: Promise<void> } | undefined;
+
+/**
+ * The bot reads its own data channel as a CWA client must: CWA ends a session that stops polling (the
+ * simulator after 10 minutes), and a loaded machine can take that long to sign a thousand devices in. Its
+ * events (the conversations' states) are acknowledged and dropped; a rotated ticket is kept for its sends.
+ */
+async function keepBotPolling(current: NonNullable<typeof bot>): Promise<void> {
+  while (bot === current) {
+    const startedAt = Date.now();
+    try {
+      const batch = await current.connector.fetchEvents(current.session);
+      current.session = batch.session;
+      if (batch.events.length > 0) continue;
+    } catch {
+      // A poll the loaded simulator did not answer in time: the next one asks again from the same cursor.
+    }
+    const wait = current.session.pollWaitTimeMs - (Date.now() - startedAt);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
 
 function send(message: FromFleet): void {
   if (process.connected) process.send?.(message);
@@ -63,8 +85,15 @@ async function handle(message: ToFleet): Promise<FromFleet> {
         { concurrency: LOGIN_CONCURRENCY },
       );
       for (const client of signedIn) {
+        const answers = new Map<string, { readonly ok: boolean }>();
         clients.push(client);
-        inboxes.push(new EventInbox(client, () => {}));
+        results.push(answers);
+        inboxes.push(
+          new EventInbox(client, (incoming) => {
+            if (incoming.kind !== 'message' || incoming.message.type !== 'result') return;
+            answers.set(String(incoming.message.command), { ok: incoming.message.ok === true });
+          }),
+        );
       }
       return { type: 'loggedIn', count: signedIn.length };
     }
@@ -77,9 +106,13 @@ async function handle(message: ToFleet): Promise<FromFleet> {
           );
           const invitation = inbox.events.find((e) => e.event.type === 'invitation');
           clients[i]?.send('acceptInvitation', { conversationId: invitation?.event.conversationId });
+          // Until the service has answered: a thousand acceptances still queued would run into (and measure)
+          // the sending phase.
+          await inbox.waitFor(() => results[i]?.has('acceptInvitation') === true, message.timeoutMs);
         }),
       );
-      return { type: 'accepted', count: inboxes.length };
+      const refused = results.filter((answers) => answers.get('acceptInvitation')?.ok === false).length;
+      return { type: 'accepted', count: inboxes.length - refused, refused };
     }
     case 'count':
       return {
@@ -101,8 +134,11 @@ async function handle(message: ToFleet): Promise<FromFleet> {
     case 'close':
       await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
       if (bot) {
-        await bot.connector.signOut?.(bot.session).catch(() => undefined);
-        bot.connector.close();
+        const closing = bot;
+        bot = undefined;
+        await closing.polling;
+        await closing.connector.signOut?.(closing.session).catch(() => undefined);
+        closing.connector.close();
       }
       return { type: 'closed' };
     case 'botSignIn': {
@@ -112,14 +148,21 @@ async function handle(message: ToFleet): Promise<FromFleet> {
       const session = await connector.startSession(
         await connector.signIn({ user: message.user, password: message.password }),
       );
-      bot = { connector, session };
+      const signedIn: NonNullable<typeof bot> = { connector, session };
+      bot = signedIn;
+      signedIn.polling = keepBotPolling(signedIn);
       return { type: 'botSignedIn' };
     }
     case 'botInvite': {
-      const { connector, session } = signedInBot();
-      const started = await pMap(message.to, (to) => connector.startIm(session, { to, text: message.text }), {
-        concurrency: INVITE_CONCURRENCY,
-      });
+      const current = signedInBot();
+      // The session as the bot's poll last left it (a rotated ticket).
+      const started = await pMap(
+        message.to,
+        (to) => current.connector.startIm(current.session, { to, text: message.text }),
+        {
+          concurrency: INVITE_CONCURRENCY,
+        },
+      );
       return { type: 'botInvited', conversations: started.map((s) => s.conversationId) };
     }
     case 'botChat':
@@ -133,7 +176,7 @@ function signedInBot(): NonNullable<typeof bot> {
 }
 
 async function chat(message: Extract<ToFleet, { type: 'botChat' }>): Promise<FromFleet> {
-  const { connector, session } = signedInBot();
+  const current = signedInBot();
   const cpuBefore = process.cpuUsage();
   const sent = new Map<string, number>();
   let failed = 0;
@@ -145,7 +188,7 @@ async function chat(message: Extract<ToFleet, { type: 'botChat' }>): Promise<Fro
     const text = `${message.prefix}${n}`;
     sent.set(text, Date.now());
     senders.push(
-      connector.sendMessage(session, { conversationId, text }).catch(() => {
+      current.connector.sendMessage(current.session, { conversationId, text }).catch(() => {
         sent.delete(text);
         failed += 1;
       }),

@@ -41,7 +41,8 @@ export type ToFleet =
 
 export type FromFleet =
   | { readonly type: 'loggedIn'; readonly count: number }
-  | { readonly type: 'accepted'; readonly count: number }
+  /** Devices whose acceptance the service answered with `ok`, and those it refused. */
+  | { readonly type: 'accepted'; readonly count: number; readonly refused: number }
   | { readonly type: 'count'; readonly count: number }
   | {
       readonly type: 'report';

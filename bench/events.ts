@@ -85,7 +85,7 @@ const service = await startServiceFixture({
     contacts: 'none',
   },
   functionOutput: (_name, line) => {
-    if (line.includes('Event pump: polling failed')) pollFailures += 1;
+    if (line.includes('Event pump: serving a session failed')) pollFailures += 1;
     if (line.includes('"level":"WARN"') || line.includes('"level":"ERROR"'))
       process.stderr.write(`${line}\n`);
   },
@@ -144,7 +144,15 @@ const { conversations } = await bot.ask(
   { type: 'botInvite', to: users.map((u) => u.sip), text: 'hello' },
   'botInvited',
 );
-await Promise.all(fleets.map((fleet) => fleet.ask({ type: 'accept', timeoutMs: 180_000 }, 'accepted')));
+const invitedAt = Date.now();
+// Each fleet answers once the service has answered every one of its devices' acceptances.
+const accepted = await Promise.all(
+  fleets.map((fleet) => fleet.ask({ type: 'accept', timeoutMs: 180_000 }, 'accepted')),
+);
+const refused = accepted.reduce((n, answer) => n + answer.refused, 0);
+console.log(
+  `  ${sessions - refused} accepted${refused > 0 ? `, ${refused} refused by the service` : ''} in ${((Date.now() - invitedAt) / 1000).toFixed(1)} s`,
+);
 await new Promise((r) => setTimeout(r, 3000));
 
 console.log(`Sending for ${seconds} s: ${perTenSeconds} message(s) per session per 10 s…`);

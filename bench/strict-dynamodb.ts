@@ -37,7 +37,7 @@ export function strictSummary(stack: LocalStack): string {
     `Strict DynamoDB layer: ${mode}, on ${thread}`,
     `  requests ${s.requests}; transactions cancelled by conflict ${s.transactionsCancelledByConflict}; ` +
       `single writes refused by conflict ${s.writeConflicts}; throttled ${s.throttled}; SDK retries ${s.sdkRetries}; ` +
-      `TTL deletions ${s.ttlDeleted}`,
+      `TTL deletions ${s.ttlDeleted}; old images for the bill: ${s.oldImagesCached} remembered, ${s.oldImagesRead} read`,
   ].join('\n');
 }
 

@@ -54,7 +54,7 @@ export function scheduledRuntime(name: string, shards: number): RuntimeSettings 
   switch (name) {
     case 'eventPump':
       return {
-        timeoutSeconds: 70,
+        timeoutSeconds: pumpTimeoutMs(60_000) / 1000,
         memoryMb: PUMP_MEMORY_MB,
         reservedConcurrency: perShardConcurrency(shards),
       };
@@ -66,11 +66,29 @@ export function scheduledRuntime(name: string, shards: number): RuntimeSettings 
 }
 
 /**
- * How long one pump invocation serves its shard (`PUMP_RUN_MS`): until just after the next invocation
- * starts, which waits for the lease and takes it over the moment it is released, so no period goes unserved.
+ * Schedule periods one pump invocation serves its shard. The schedule still invokes every period (a dead
+ * pump's shard is taken over within a period of its lease ending), but while the holder runs, an invocation
+ * ends after one read of the lease. Each hand-over re-opens every session (a KMS Decrypt each), stores every
+ * cursor and leaves a gap in the polls, so longer runs cut those by this factor; new code reaches the pump
+ * within this many periods.
+ */
+export const PUMP_RUN_PERIODS = 5;
+
+/**
+ * How long one pump invocation serves its shard (`PUMP_RUN_MS`): `PUMP_RUN_PERIODS` periods and until just
+ * after the invocation due then starts, which waits for the lease and takes it over the moment it is
+ * released, so no period goes unserved.
  */
 export function pumpRunMs(periodMs: number): number {
-  return periodMs + 2_000;
+  return PUMP_RUN_PERIODS * periodMs + 2_000;
+}
+
+/**
+ * The pump's Lambda timeout for a schedule period (ms): its run, the hand-over (5 s: the lease released, the
+ * last polls drained) and the report, with room to spare.
+ */
+export function pumpTimeoutMs(periodMs: number): number {
+  return pumpRunMs(periodMs) + 10_000;
 }
 
 /** Where a deployment's functions find their resources; the CDK stack passes tokens, the local stack URLs. */
@@ -111,6 +129,7 @@ export function serviceEnvironment(inputs: ServiceEnvironmentInputs): Record<str
     PUMP_MIN_SHARDS: String(Math.min(inputs.pumpMinShards ?? 1, inputs.pumpShards)),
     PUMP_SESSIONS_PER_SHARD: String(inputs.pumpSessionsPerShard ?? pumpSessionsPerShard),
     PUMP_RUN_MS: String(pumpRunMs(inputs.pumpPeriodMs)),
+    PUMP_PERIOD_MS: String(inputs.pumpPeriodMs),
     ...inputs.extra,
   };
 }

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { scheduledRuntime } from '../functions/runtime-settings';
+import { pumpTimeoutMs, scheduledRuntime } from '../functions/runtime-settings';
 import { type ScheduledFunction, scheduleInputs } from '../functions/schedules';
 import type { LambdaRuntime } from './lambda/runtime';
 
@@ -85,8 +85,13 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
       // (A function run by hand, or whose timer is off, gets its deployed timeout.)
       const period = periodOf(fn);
       const { timeoutSeconds } = scheduledRuntime(fn.name, options.shards);
+      // The pump's run spans several periods (PUMP_RUN_PERIODS), so its timeout scales as a whole.
       const timeoutMs =
-        period > 0 ? period + (timeoutSeconds - fn.rateMinutes * 60) * 1000 : timeoutSeconds * 1000;
+        period <= 0
+          ? timeoutSeconds * 1000
+          : fn.name === 'eventPump'
+            ? pumpTimeoutMs(period)
+            : period + (timeoutSeconds - fn.rateMinutes * 60) * 1000;
       const deadline = { at: Date.now() + Math.max(timeoutMs, 1000) };
       deadlines.add(deadline);
       const run = (

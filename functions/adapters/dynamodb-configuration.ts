@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { permissionKey, pumpLeaseKey, settingsKey, USERS_PARTITION } from '../domain/keys';
 import type { PermissionStore, UserPermission } from '../domain/permissions';
-import type { LeaseStore, PumpLiveness, ShardLease, SlotState } from '../domain/sessions';
+import type { LeaseHolder, LeaseStore, PumpLiveness, ShardLease, SlotState } from '../domain/sessions';
 import {
   type Settings,
   type SettingsStore,
@@ -201,7 +201,13 @@ export class DynamoDbLeaseStore implements LeaseStore, PumpLiveness {
     this.db = retryingContention(client);
   }
 
-  async acquire(shard: number, owner: string, now: number, until: number): Promise<ShardLease | undefined> {
+  async acquire(
+    shard: number,
+    owner: string,
+    now: number,
+    until: number,
+    handsOverAt = until,
+  ): Promise<ShardLease | undefined> {
     try {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
@@ -209,13 +215,14 @@ export class DynamoDbLeaseStore implements LeaseStore, PumpLiveness {
           Key: pumpLeaseKey(shard),
           // Every acquisition bumps the token, so whatever an earlier holder does afterwards is fenced off.
           UpdateExpression:
-            'SET #owner = :owner, leaseUntil = :until, kind = :kind, #token = if_not_exists(#token, :zero) + :bump',
+            'SET #owner = :owner, leaseUntil = :until, handsOverAt = :handsOver, kind = :kind, #token = if_not_exists(#token, :zero) + :bump',
           ConditionExpression:
             'attribute_not_exists(pk) OR #owner = :owner OR attribute_not_exists(leaseUntil) OR leaseUntil < :now',
           ExpressionAttributeNames: { '#owner': 'owner', '#token': 'token' },
           ExpressionAttributeValues: {
             ':owner': owner,
             ':until': until,
+            ':handsOver': handsOverAt,
             ':now': now,
             ':zero': 0,
             ':bump': 1,
@@ -229,6 +236,17 @@ export class DynamoDbLeaseStore implements LeaseStore, PumpLiveness {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
+  }
+
+  async holder(shard: number): Promise<LeaseHolder | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: pumpLeaseKey(shard), ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    return {
+      leaseUntil: Number(Item.leaseUntil ?? 0),
+      ...(Item.handsOverAt === undefined ? {} : { handsOverAt: Number(Item.handsOverAt) }),
+    };
   }
 
   async renew(lease: ShardLease, until: number): Promise<boolean> {

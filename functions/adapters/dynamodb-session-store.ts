@@ -501,7 +501,11 @@ export class DynamoDbSessionStore implements SessionStore {
    * the index alone), so the ids come from the index and the sessions from BatchGetItem, 100 keys a request.
    */
   async sessionsInShard(shard: number): Promise<SessionRecord[]> {
-    const keys: ItemKey[] = [];
+    return this.readSessions(await this.sessionIdsInShard(shard));
+  }
+
+  async sessionIdsInShard(shard: number): Promise<string[]> {
+    const ids: string[] = [];
     const pages = paginateQuery(
       { client: this.client },
       {
@@ -512,8 +516,13 @@ export class DynamoDbSessionStore implements SessionStore {
       },
     );
     for await (const page of pages) {
-      for (const item of page.Items ?? []) keys.push({ pk: String(item.pk), sk: String(item.sk) });
+      for (const item of page.Items ?? []) ids.push(String(item.gsi2sk));
     }
+    return ids;
+  }
+
+  async readSessions(sessionIds: readonly string[]): Promise<SessionRecord[]> {
+    const keys: ItemKey[] = sessionIds.map(sessionKey);
     const sessions: SessionRecord[] = [];
     for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
       // A session ended between the query and the read is simply not returned.

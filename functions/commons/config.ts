@@ -33,8 +33,11 @@ export interface ServiceConfig {
    * shard bound plus room for commands. @default pumpSessionsPerShard + 16
    */
   readonly cwaMaxSockets: number;
-  /** How long one pump invocation serves its shard before handing over. */
+  /** How long one pump invocation serves its shard before handing over (ms; several schedule periods). */
   readonly pumpRunMs: number;
+  /** The pump's schedule period (ms): an invocation finding its shard held waits only for a holder that hands
+   * over within half of it (functions/runtime-settings.ts). */
+  readonly pumpPeriodMs: number;
   /** Items the session count is spread over (`ADMISSION_SHARDS`); the same in every function and the admin CLI. */
   readonly slotShards: number;
 }
@@ -136,6 +139,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   );
   const cwaMaxSockets = wholeNumber(env, 'CWA_MAX_SOCKETS', pumpSessionsPerShard + 16, 1, 100_000, problems);
   const pumpRunMs = wholeNumber(env, 'PUMP_RUN_MS', 55_000, 1_000, 900_000, problems);
+  // 0: not scheduled (a local stack with the pump's timer off); a pump run by hand then waits for no holder.
+  const pumpPeriodMs = wholeNumber(env, 'PUMP_PERIOD_MS', 60_000, 0, 900_000, problems);
   const slotShards = wholeNumber(env, 'ADMISSION_SHARDS', DEFAULT_SLOT_SHARDS, 1, MAX_SLOT_SHARDS, problems);
   if (problems.length > 0 || !sealing) throw new ConfigError(problems);
   return {
@@ -150,6 +155,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     pumpSessionsPerShard,
     cwaMaxSockets,
     pumpRunMs,
+    pumpPeriodMs,
     slotShards,
   };
 }

@@ -49,7 +49,10 @@ export interface EventTooLargeNotice {
 }
 
 export interface PumpDeps {
-  readonly sessions: Pick<SessionStore, 'sessionsInShard' | 'checkpoint' | 'recordPresence'>;
+  readonly sessions: Pick<
+    SessionStore,
+    'sessionIdsInShard' | 'readSessions' | 'checkpoint' | 'recordPresence'
+  >;
   readonly leases: LeaseStore;
   readonly settings: () => Promise<Settings>;
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
@@ -107,6 +110,13 @@ export interface PumpOptions {
   readonly returnBy?: () => number;
   /** Lease length; renewed every `refreshMs`. A dead pump's shard is free again this long after it died. */
   readonly leaseMs: number;
+  /**
+   * A pump that finds the lease held waits for it only if its holder hands over within this long (ms);
+   * otherwise the shard is served and the invocation ends at once (`served`). The schedule invokes every
+   * period and a run lasts several: the invocation due at the holder's hand-over waits, the others end.
+   * @default - wait for any holder, until `runUntil`
+   */
+  readonly waitForHolderMs?: number;
   /** How often the shard's session list and the lease are refreshed. */
   readonly refreshMs: number;
   /** Publish presence this often while the device keeps sending status messages (CWA: every 5 minutes). */
@@ -122,6 +132,12 @@ export interface PumpOptions {
   readonly drainMs: number;
   /** How often the pump reads the count and moves sessions that belong on another shard (ms). @default 10 s */
   readonly rebalanceEveryMs?: number;
+  /**
+   * How often a refresh reads every session of the shard (ms). In between it reads only the sessions that are
+   * new, not active, out of coverage, or whose worker asked (a rejected ticket): an active session's other
+   * changes (its last status, for the presence keep-alive) reach the pump within this bound. @default 10 s
+   */
+  readonly rereadEveryMs?: number;
 }
 
 export const DEFAULT_PUMP_OPTIONS = {
@@ -131,7 +147,36 @@ export const DEFAULT_PUMP_OPTIONS = {
   retryAfterMs: 1_000,
   drainMs: 2_000,
   rebalanceEveryMs: 10_000,
+  rereadEveryMs: 10_000,
 } as const;
+
+/**
+ * How much earlier than `presenceEveryMs` a session publishes its presence (ms): its id's hash mapped onto
+ * [0, presenceEveryMs / 8), the same for the session every time.
+ */
+export function presenceSpreadMs(sessionId: string, presenceEveryMs: number): number {
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits: spread, not secrecy
+  for (let i = 0; i < sessionId.length; i++) {
+    hash ^= sessionId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return ((hash >>> 0) / 2 ** 32) * (presenceEveryMs / 8);
+}
+
+/** One batch's deliveries so far: post-to-device latencies (ms) and the cursor past the last whole event. */
+interface BatchProgress {
+  latencies: number[];
+  cursor?: number;
+}
+
+/** What a session's worker was doing when it failed (named in the warning). */
+type PumpStep =
+  | 'opening the CWA session'
+  | 'publishing presence'
+  | 'polling CWA'
+  | 'reserving sequence numbers'
+  | 'posting to the device'
+  | 'storing the rotated ticket';
 
 /** Moves written at once while rebalancing. */
 const MOVES_AT_ONCE = 16;
@@ -149,6 +194,8 @@ export interface PumpReport {
   readonly fenced: boolean;
   /** The pump ended early: the count no longer needs its shard and it moved every session away. */
   readonly notNeeded?: boolean;
+  /** Not acquired: another invocation holds the shard and hands over later than `waitForHolderMs`. */
+  readonly served?: boolean;
 }
 
 interface Worker {
@@ -162,6 +209,8 @@ interface Worker {
   lastPollAt: number;
   /** The cursor as last read or stored: the worker stores its own when it ends, if that is further. */
   storedCursor: number | undefined;
+  /** The next refresh must read the stored session (e.g. CWA rejected the ticket: a command rotated it). */
+  stale: boolean;
 }
 
 function newWorker(session: SessionRecord, now: number): Worker {
@@ -180,6 +229,7 @@ function newWorker(session: SessionRecord, now: number): Worker {
     done: Promise.resolve(),
     lastPollAt: now,
     storedCursor: session.cursor,
+    stale: false,
   };
   return worker;
 }
@@ -209,8 +259,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   /** What is left of `ms` before the invocation must return. */
   const beforeReturn = (ms: number) =>
     Math.min(ms, (options.returnBy?.() ?? Number.POSITIVE_INFINITY) - deps.now());
-  // A handing-over pump releases its lease at its own deadline: wait for it, but never past ours.
+  // A handing-over pump releases its lease at its own deadline: wait for it, but never past ours, and only
+  // if it hands over soon (the next invocations wait for it otherwise).
   let lease: ShardLease | undefined;
+  let askedHolder = options.waitForHolderMs === undefined;
   while (!lease && !pastDeadline()) {
     try {
       lease = await deps.leases.acquire(
@@ -218,7 +270,18 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         options.owner,
         deps.now(),
         deps.now() + options.leaseMs,
+        options.runUntil(),
       );
+      if (!lease && !askedHolder) {
+        askedHolder = true;
+        const holder = await deps.leases.holder(options.shard);
+        const handsOverAt = holder ? (holder.handsOverAt ?? holder.leaseUntil) : 0;
+        if (handsOverAt - deps.now() > (options.waitForHolderMs ?? 0)) {
+          return { acquired: false, sessions: 0, delivered: 0, fenced: false, served: true };
+        }
+        // Waiting: try again just before the holder hands over, not every 100 ms (each try is a refused write).
+        await deps.sleep(Math.max(0, Math.min(handsOverAt, options.runUntil()) - 200 - deps.now()));
+      }
     } catch (error) {
       // E.g. a conflict with the previous owner's last checkpoint (a transaction on the lease item): try again
       // rather than leave the shard unserved for a whole period.
@@ -272,8 +335,13 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     /** The sealed cache `imSession` was opened from: a command that rotated the ticket stores a new one. */
     let openedFrom: string | undefined;
     let ticketRetried = false;
-    while (!worker.stopped && !stopping) {
+    /** What the worker was doing when a request failed: the warning names it (a CWA poll, a DynamoDB write, a post). */
+    let step: PumpStep = 'opening the CWA session';
+    // Past the run time a worker polls no more, even before the shard loop stops it (its waits end at once then).
+    while (!worker.stopped && !stopping && !pastDeadline()) {
       const session = worker.session;
+      /** What this batch delivered so far: kept when a later step fails, so the retry does not repeat it. */
+      const progress: BatchProgress = { latencies: [] };
       // Out of coverage: the events wait in CWA (cursor kept) until the device resumes on a new connection.
       if (session.goneAt !== undefined || session.state !== 'active') {
         await sleepUnlessStopped(worker, options.refreshMs);
@@ -282,6 +350,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       try {
         if (openedFrom !== session.sealedImSession) imSession = undefined;
         if (!imSession) {
+          step = 'opening the CWA session';
           imSession = await deps.openImSession(session);
           openedFrom = session.sealedImSession;
         }
@@ -290,9 +359,11 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           continue;
         }
         const server = deps.imServerFor(settings);
+        step = 'publishing presence';
         await keepAlive(server, worker, imSession);
         const from = session.cursor ?? imSession.cursor;
         const pollStartedAt = deps.now();
+        step = 'polling CWA';
         const batch = await server.fetchEvents(imSession, from);
         worker.lastPollAt = deps.now();
         const fetchedAt = deps.now();
@@ -302,7 +373,6 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           batch.ticket,
         );
         let last = from;
-        const latencies: number[] = [];
         let parts = 0;
         let previousId = -1;
         // One write reserves the numbers of many events (and one checkpoint covers them all below).
@@ -314,8 +384,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           if (!block || block.remaining === 0) {
             const { connectionId, sessionId } = worker.session;
             const count = Math.min(batch.events.length - index, MAX_RESERVED_NUMBERS);
+            step = 'reserving sequence numbers';
             block = await deps.reserve(connectionId, sessionId, count);
           }
+          step = 'posting to the device';
           const outcome = block
             ? await deliverOrNotice(block, event, parts)
             : ({ delivered: false, reason: 'gone' } as const);
@@ -324,14 +396,18 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             worker.session = { ...worker.session, goneAt: deps.now() };
             break;
           }
-          latencies.push(deps.now() - fetchedAt);
+          progress.latencies.push(deps.now() - fetchedAt);
           // The cursor may pass an id only once all its parts are out.
           const next = batch.events[index + 1];
-          if (!next || next.eventId !== event.eventId) last = event.eventId;
+          if (!next || next.eventId !== event.eventId) {
+            last = event.eventId;
+            progress.cursor = last;
+          }
         }
         ticketRetried = false;
         if (rotated) {
           // The new ticket must outlive this invocation: store it (with the cursor) now.
+          step = 'storing the rotated ticket';
           const sealed = await deps.sealImSession(session.sessionId, { ...imSession, cursor: last });
           const outcome = await deps.sessions.checkpoint(session.sessionId, {
             to: last,
@@ -359,10 +435,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           worker.session = { ...worker.session, cursor: last };
         }
         imSession = { ...imSession, cursor: last };
-        if (latencies.length > 0) {
-          delivered += latencies.length;
-          deps.observe?.delivered?.(latencies.length, latencies);
-        }
+        count(progress);
         // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
         if (batch.events.length === 0) {
           await sleepUnlessStopped(worker, batch.pollWaitTimeMs - (deps.now() - pollStartedAt));
@@ -377,6 +450,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           ticketRetried = true;
           imSession = undefined;
           openedFrom = undefined;
+          worker.stale = true;
           // The next refresh brings the session as stored, with the rotated ticket.
           await sleepUnlessStopped(worker, options.refreshMs + 100);
           continue;
@@ -387,14 +461,28 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           worker.stop();
           return;
         }
-        deps.observe?.warn?.('Event pump: polling failed; retrying', {
+        // Events posted before the failure are delivered: the retry polls from after them (at-least-once
+        // allows a repeat, but a failed post must not send the whole batch again).
+        if (progress.cursor !== undefined) worker.session = { ...worker.session, cursor: progress.cursor };
+        count(progress);
+        deps.observe?.warn?.('Event pump: serving a session failed; retrying', {
           sessionId: worker.session.sessionId,
+          step,
           ...errorDetail(error),
         });
         imSession = undefined;
         await sleepUnlessStopped(worker, options.retryAfterMs);
       }
     }
+  }
+
+  /** Counts a batch's deliveries once (observer and report). */
+  function count(progress: BatchProgress) {
+    const { latencies } = progress;
+    if (latencies.length === 0) return;
+    progress.latencies = [];
+    delivered += latencies.length;
+    deps.observe?.delivered?.(latencies.length, latencies);
   }
 
   /** The event, or — when it cannot fit in a frame — a notice in its place, so the cursor can move on. */
@@ -421,13 +509,18 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     }
   }
 
-  /** While the device keeps sending status messages, keep the CWA session alive with presence. */
+  /**
+   * While the device keeps sending status messages, keep the CWA session alive with presence: every
+   * `presenceEveryMs`, less the session's own share of an eighth of it, so that sessions signed in together
+   * (a login storm) do not all publish in the same second.
+   */
   async function keepAlive(server: Pick<ImServer, 'publishPresence'>, worker: Worker, imSession: ImSession) {
     const now = deps.now();
     const { session } = worker;
     const lastPresence = session.lastPresenceAt ?? session.lastStatusAt;
     const deviceAlive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
-    if (deviceAlive && now - lastPresence >= options.presenceEveryMs) {
+    const due = options.presenceEveryMs - presenceSpreadMs(session.sessionId, options.presenceEveryMs);
+    if (deviceAlive && now - lastPresence >= due) {
       await server.publishPresence(imSession, { availability: 'online', manual: false });
       await deps.sessions.recordPresence(session.sessionId, now);
       worker.session = { ...session, lastPresenceAt: now };
@@ -444,8 +537,39 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     await Promise.race([deps.sleep(wait), worker.stoppedSignal]);
   }
 
+  let rereadAt = 0;
+
+  /**
+   * The shard's sessions: the ids from the index, and the stored sessions of those that need reading (all of
+   * them every `rereadEveryMs`); the others as their workers hold them.
+   */
+  async function shardSessions(): Promise<SessionRecord[]> {
+    const ids = await deps.sessions.sessionIdsInShard(options.shard);
+    const all = deps.now() >= rereadAt;
+    const known: SessionRecord[] = [];
+    const toRead: string[] = [];
+    for (const sessionId of ids) {
+      const worker = workers.get(sessionId);
+      if (all || !worker || needsReading(worker)) toRead.push(sessionId);
+      else known.push(worker.session);
+    }
+    const read = await deps.sessions.readSessions(toRead);
+    if (all) rereadAt = deps.now() + (options.rereadEveryMs ?? DEFAULT_PUMP_OPTIONS.rereadEveryMs);
+    for (const session of read) {
+      const worker = workers.get(session.sessionId);
+      if (worker) worker.stale = false;
+    }
+    return [...known, ...read];
+  }
+
+  /** A session whose stored state may have changed in a way that matters before the next full read. */
+  function needsReading(worker: Worker): boolean {
+    const { session } = worker;
+    return worker.stopped || worker.stale || session.state !== 'active' || session.goneAt !== undefined;
+  }
+
   async function refresh(): Promise<void> {
-    const sessions = await rebalanced(await deps.sessions.sessionsInShard(options.shard));
+    const sessions = await rebalanced(await shardSessions());
     if (stopping) return;
     const present = new Set<string>();
     for (const session of sessions) {
@@ -516,8 +640,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     const leaving = moves.flatMap((move) => workers.get(move.sessionId) ?? []);
     for (const worker of leaving) worker.stop();
     await atMost(Promise.allSettled(leaving.map((worker) => worker.done)), options.drainMs);
-    // Within a third of the lease and before the deadline: the lease is renewed after the refresh. The rest of
-    // the moves wait for the next refresh (their workers restart meanwhile).
+    // Within a third of the lease and before the deadline, so that the shard's sessions are not kept from their
+    // workers for long. The rest of the moves wait for the next refresh (their workers restart meanwhile).
     const until = Math.min(options.runUntil(), deps.now() + options.leaseMs / 3);
     for (let i = 0; i < moves.length && deps.now() < until; i += MOVES_AT_ONCE) {
       await Promise.all(
@@ -541,18 +665,26 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   }
 
   try {
+    let refreshing: Promise<void> | undefined;
     while (!stopping && !pastDeadline()) {
-      settings = await deps.settings();
-      // A refresh still reading at the run's end is left behind (it starts no worker once stopping): the
-      // hand-over does not wait for it. One that fails is tried again at the next refresh; the workers it
-      // already has keep serving, and the lease's renewal still fences this pump.
-      const refreshed = refresh().catch((error: unknown) => {
-        deps.observe?.warn?.('Event pump: reading the shard failed; retrying at the next refresh', {
-          shard: options.shard,
-          ...errorDetail(error),
+      // The refresh runs beside the lease's renewal, never in its way: a slow read of the shard (a loaded table,
+      // a thread waiting for a core) must not let the lease expire under a live pump, whose successor would then
+      // take the shard over and fence it. One refresh at a time; one still reading at the run's end is left
+      // behind (it starts no worker once stopping). One that fails is tried again at the next refresh; the
+      // workers it already has keep serving, and the renewal still fences this pump.
+      refreshing ??= (async () => {
+        settings = await deps.settings();
+        await refresh();
+      })()
+        .catch((error: unknown) => {
+          deps.observe?.warn?.('Event pump: reading the shard failed; retrying at the next refresh', {
+            shard: options.shard,
+            ...errorDetail(error),
+          });
+        })
+        .finally(() => {
+          refreshing = undefined;
         });
-      });
-      await atMost(refreshed, options.runUntil() - deps.now());
       const refreshAt = deps.now() + options.refreshMs;
       while (!stopping && !pastDeadline() && deps.now() < refreshAt)
         await deps.sleep(Math.min(100, refreshAt - deps.now()));

@@ -212,8 +212,12 @@ export interface SessionStore {
   heldByDevice(deviceId: string): Promise<string[]>;
   /** Active sessions: the slot shards' counts summed (one BatchGetItem). The ActiveSessions gauge reads it. */
   count(): Promise<number>;
-  /** The sessions one pump shard serves (index query). */
+  /** The sessions one pump shard serves (index query, then the sessions read by key). */
   sessionsInShard(shard: number): Promise<SessionRecord[]>;
+  /** The ids of the sessions one pump shard serves (index query, keys only: no session read). */
+  sessionIdsInShard(shard: number): Promise<string[]>;
+  /** The stored sessions of these ids (eventually consistent reads); a session that ended is left out. */
+  readSessions(sessionIds: readonly string[]): Promise<SessionRecord[]>;
   /**
    * Moves a session from pump shard `from` to `to` (its shard and gsi2 key) in one conditional write, only if
    * it is still on `from`; clears its pump token, so the new shard's owner (whose token counts on another
@@ -256,9 +260,29 @@ export interface SessionStore {
   }): Promise<'attached' | 'not-yours' | 'signed-in' | 'replayed' | 'connection-gone'>;
 }
 
+/** Who holds a shard's lease, as stored. */
+export interface LeaseHolder {
+  /** When the lease ends unless renewed (epoch ms). */
+  readonly leaseUntil: number;
+  /** When its holder means to hand over (epoch ms); absent for a lease taken before this was recorded. */
+  readonly handsOverAt?: number;
+}
+
 export interface LeaseStore {
-  /** Takes the shard's lease until `until` if it is free or expired, with a new, higher token. */
-  acquire(shard: number, owner: string, now: number, until: number): Promise<ShardLease | undefined>;
+  /**
+   * Takes the shard's lease until `until` if it is free or expired, with a new, higher token; records
+   * `handsOverAt` (default `until`), when this holder means to hand over, for the invocations that find the
+   * lease held.
+   */
+  acquire(
+    shard: number,
+    owner: string,
+    now: number,
+    until: number,
+    handsOverAt?: number,
+  ): Promise<ShardLease | undefined>;
+  /** The lease as stored (a consistent read); undefined when the shard never had one. */
+  holder(shard: number): Promise<LeaseHolder | undefined>;
   /** Extends a lease still held (same owner, same token); false when it was lost. */
   renew(lease: ShardLease, until: number): Promise<boolean>;
   /** Gives the lease up (a clean hand-over), if still ours. */

@@ -53,14 +53,14 @@ export interface PumpRunReport extends PumpReport {
 async function shardServes(shard: number): Promise<boolean> {
   const sessions = sessionStore();
   if (shardNeeded(shard, await sessions.count(), pumpShardRange(config()))) return true;
-  return (await sessions.sessionsInShard(shard)).length > 0;
+  return (await sessions.sessionIdsInShard(shard)).length > 0;
 }
 
 export async function handlePump(
   event: PumpEvent,
   context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>,
 ): Promise<PumpRunReport> {
-  const { pumpShards, pumpRunMs } = config();
+  const { pumpShards, pumpRunMs, pumpPeriodMs } = config();
   const shard = shardOfEvent(event, pumpShards);
   const started = Date.now();
   const busyAtStart = performance.eventLoopUtilization();
@@ -105,11 +105,14 @@ export async function handlePump(
       // Serve until the configured run time, or until the Lambda's deadline nears, whichever comes first.
       runUntil: () =>
         Math.min(started + pumpRunMs, Date.now() + context.getRemainingTimeInMillis() - HAND_OVER_MS),
+      // Runs last several periods: the invocation due at the holder's hand-over waits for it, the others end.
+      waitForHolderMs: pumpPeriodMs / 2,
       // The hand-over itself never runs the invocation into its timeout.
       returnBy: () => Date.now() + context.getRemainingTimeInMillis() - RETURN_MARGIN_MS,
     },
   );
-  if (report.notNeeded) logger.info('Event pump: shard not needed this period', { shard, ...report });
+  if (report.served) logger.info('Event pump: shard served by a running invocation', { shard });
+  else if (report.notNeeded) logger.info('Event pump: shard not needed this period', { shard, ...report });
   else logger.info('Event pump handed over', { shard, ...report });
   return { ...report, busyMs: busyMs(), cpuMs: cpuMs() };
 }

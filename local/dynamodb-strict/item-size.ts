@@ -67,3 +67,47 @@ export function writeUnits(bytes: number): number {
 export function readUnits(bytes: number): number {
   return Math.max(1, Math.ceil(bytes / 4096));
 }
+
+/** A number as its significant digits and exponent: "1.50", "15e-1" and "+1.5" all read "15e-1". */
+function canonicalNumber(text: string): string {
+  const match = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(text);
+  if (!match) return text;
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = match;
+  let digits = `${whole}${fraction}`.replace(/^0+/, '');
+  let power = Number(exponent) - fraction.length;
+  while (digits.endsWith('0')) {
+    digits = digits.slice(0, -1);
+    power++;
+  }
+  return digits === '' ? '0' : `${sign === '-' ? '-' : ''}${digits}e${power}`;
+}
+
+/**
+ * A value in one spelling, whoever wrote it: members of maps by name, of sets sorted, numbers as digits and
+ * exponent. A client's item and DynamoDB's answer for the same stored item differ in exactly these (DynamoDB
+ * keeps neither a set's order nor a number's spelling); sizes are unchanged (numberSize counts digits).
+ */
+export function canonicalValue(value: AttributeValue): AttributeValue {
+  const [type, inner] = Object.entries(value)[0] ?? [];
+  switch (type) {
+    case 'N':
+      return { N: canonicalNumber(String(inner)) };
+    case 'SS':
+    case 'BS':
+      return { [type]: [...(inner as string[])].sort() };
+    case 'NS':
+      return { NS: (inner as string[]).map(canonicalNumber).sort() };
+    case 'L':
+      return { L: (inner as AttributeValue[]).map(canonicalValue) };
+    case 'M':
+      return { M: canonicalItem(inner as Item) };
+    default:
+      return value;
+  }
+}
+
+/** An item with its attributes in name order and each value in canonicalValue's spelling. */
+export function canonicalItem(item: Item): Item {
+  const names = Object.keys(item).sort();
+  return Object.fromEntries(names.map((name) => [name, canonicalValue(item[name] as AttributeValue)]));
+}

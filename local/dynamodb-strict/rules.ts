@@ -1,6 +1,7 @@
 // The strict rules applied to each DynamoDB request on its way to DynamoDB Local: transaction conflicts
 // (conflicts.ts), per-partition throughput (throughput.ts) and the 400 KB item size. Operations not named here
-// (Scan, BatchWriteItem, control plane) pass through unchanged.
+// (Scan, BatchWriteItem, control plane) pass through unchanged; those that change items the layer does not see
+// one by one make it forget the images it remembers (image-cache.ts).
 import { ConflictRegistry, type Holder } from './conflicts';
 import {
   type CancellationCode,
@@ -10,7 +11,8 @@ import {
   transactionCanceled,
   transactionConflict,
 } from './errors';
-import { type Item, itemSize, MAX_ITEM_BYTES, readUnits, writeUnits } from './item-size';
+import { ImageCache, type Known, type Writing } from './image-cache';
+import { canonicalItem, type Item, itemSize, MAX_ITEM_BYTES, readUnits, writeUnits } from './item-size';
 import { type Capacity, ThroughputModel } from './throughput';
 import type { Upstream, UpstreamAnswer } from './upstream';
 
@@ -40,6 +42,10 @@ export interface StrictStats {
   ttlDeleted: number;
   /** Requests that were an AWS SDK retry (`amz-sdk-request: attempt=N`, N > 1). */
   sdkRetries: number;
+  /** Old images of written items (for the bill) taken from what the layer's own writes left (image-cache.ts). */
+  oldImagesCached: number;
+  /** Old images read from DynamoDB Local (one consistent BatchGetItem per write or transaction that missed). */
+  oldImagesRead: number;
 }
 
 export function emptyStats(): StrictStats {
@@ -51,6 +57,8 @@ export function emptyStats(): StrictStats {
     itemsTooLarge: 0,
     ttlDeleted: 0,
     sdkRetries: 0,
+    oldImagesCached: 0,
+    oldImagesRead: 0,
   };
 }
 
@@ -91,6 +99,8 @@ export class StrictRules {
   private readonly conflicts = new ConflictRegistry();
   readonly throughput: ThroughputModel;
   private readonly schemas = new Map<string, Promise<TableSchema>>();
+  /** What this layer's writes left, for the next write's old image (accounting only). */
+  readonly images = new ImageCache();
 
   constructor(
     private readonly upstream: Upstream,
@@ -119,8 +129,18 @@ export class StrictRules {
       case 'Query':
         return this.query(request, forward);
       default:
-        return forward();
+        return this.passThrough(operation, request, forward);
     }
+  }
+
+  /**
+   * Brackets a write the layer makes itself, past the rules (a TTL delete): the item's remembered image is
+   * forgotten, and so is what any write overlapping it leaves. Call the function returned once it has answered.
+   */
+  async writingOutside(table: string, key: Item): Promise<() => void> {
+    const schema = await this.schema(table);
+    const writing = this.images.begin(itemId(schema, key));
+    return () => writing.end('unknown');
   }
 
   private async singleWrite(operation: string, request: Request, forward: Forward): Promise<Outcome> {
@@ -130,10 +150,12 @@ export class StrictRules {
       this.stats.writeConflicts++;
       return transactionConflict();
     }
-    return this.holding('write', [touched], async (release) => {
-      const [old] = await this.oldImages([touched]);
+    return this.holding('write', [touched], async (release, writings) => {
+      const [old] = await this.oldImages([touched], writings);
+      const writing = writings[0];
       const throttledBy = this.emptyWritePartition(touched, old);
       if (throttledBy !== undefined) {
+        writing?.end({ image: old });
         this.stats.throttled++;
         return throughputExceeded(throttledBy.index);
       }
@@ -153,6 +175,7 @@ export class StrictRules {
       if (answer.status !== 200) after = old;
       else if (withImage) ({ after, reply } = answeredImage(answer, asked));
       else after = await this.newImage(touched, old);
+      writing?.end(left(answer, after));
       this.chargeAll('write', this.writeCharges(touched, old, after), 1);
       this.reserve(touched, -1);
       return reply;
@@ -175,24 +198,32 @@ export class StrictRules {
       this.stats.transactionsCancelledByConflict++;
       return transactionCanceled(conflicted.map((c) => (c ? 'TransactionConflict' : 'None')));
     }
-    return this.holding('transactWrite', touched, async (release) => {
-      const olds = await this.oldImages(touched);
+    return this.holding('transactWrite', touched, async (release, writings) => {
+      const olds = await this.oldImages(touched, writings);
       const throttled = touched.map((t, i) => this.emptyWritePartition(t, olds[i]) !== undefined);
-      if (throttled.some(Boolean)) return this.throttledTransaction(throttled);
+      if (throttled.some(Boolean)) {
+        writings.forEach((w, i) => {
+          w.end({ image: olds[i] });
+        });
+        return this.throttledTransaction(throttled);
+      }
       for (const t of touched) this.reserve(t, 2);
       const answer = await forward();
       release();
       for (const t of touched) this.reserve(t, -2);
       // Every updated item's new image in one BatchGetItem (a GetItem each was most of a transaction's cost).
+      // Read while the items' writes are still open in the image cache, which keeps it only if no other write
+      // on the item began meanwhile: then the read is the transaction's own result.
       const updated = answer.status === 200 ? touched.filter((t) => t.action === 'Update') : [];
       const images = new Map(
-        (await this.oldImages(updated)).map((image, i) => [updated[i]?.id, image] as const),
+        (await this.readImages(updated)).map((image, i) => [updated[i]?.id, image] as const),
       );
       const afters = touched.map((t, i) =>
         answer.status !== 200 ? olds[i] : t.action === 'Update' ? images.get(t.id) : imageAfter(t, olds[i]),
       );
       // Transactions cost two units per item (prepare and commit).
       touched.forEach((t, i) => {
+        writings[i]?.end(left(answer, afters[i]));
         this.chargeAll('write', this.writeCharges(t, olds[i], afters[i]), 2);
       });
       return answer;
@@ -286,19 +317,49 @@ export class StrictRules {
     return answer;
   }
 
+  /**
+   * Runs `work` with the items in flight (conflicts.ts) and, for writes, open in the image cache: `work` ends
+   * each writing with what it left; one still open when `work` ends (an error) forgets its item.
+   */
   private async holding(
     kind: Holder,
     touched: readonly Touched[],
-    work: (release: () => void) => Promise<Outcome>,
+    work: (release: () => void, writings: readonly Writing[]) => Promise<Outcome>,
   ) {
     const release = this.conflicts.hold(
       kind,
       touched.map((t) => t.id),
     );
+    const writings = kind === 'transactGet' ? [] : touched.map((t) => this.images.begin(t.id));
     try {
-      return await work(release);
+      return await work(release, writings);
     } finally {
       release();
+      for (const writing of writings) writing.end('unknown');
+    }
+  }
+
+  /**
+   * Operations the rules do not model: those that change items the layer does not see one by one (a
+   * BatchWriteItem, a PartiQL statement, a table deleted, created or changed) make it forget the images of
+   * the tables they touch, before and after they run.
+   */
+  private async passThrough(operation: string, request: Request, forward: Forward): Promise<Outcome> {
+    const tables = OUTSIDE_CHANGES.has(operation)
+      ? [undefined]
+      : TABLE_CHANGES.has(operation)
+        ? [request.TableName ?? '']
+        : operation === 'BatchWriteItem'
+          ? Object.keys(request.RequestItems ?? {})
+          : [];
+    if (tables.length === 0) return forward();
+    const done = tables.map((table) => this.images.changing(table));
+    try {
+      return await forward();
+    } finally {
+      for (const end of done) end();
+      // A table deleted, created or changed may have other keys and indexes now.
+      if (TABLE_CHANGES.has(operation)) this.schemas.delete(request.TableName ?? '');
     }
   }
 
@@ -337,7 +398,7 @@ export class StrictRules {
         units: writeUnits(Math.max(itemSize(old), itemSize(after))),
       },
     ];
-    if (t.action === 'ConditionCheck' || JSON.stringify(old) === JSON.stringify(after)) return charges;
+    if (t.action === 'ConditionCheck' || sameImage(old, after)) return charges;
     const before = new Map(indexEntries(t.schema, old).map((e) => [e.index, e]));
     const now = new Map(indexEntries(t.schema, after).map((e) => [e.index, e]));
     for (const index of t.schema.indexes) {
@@ -365,9 +426,28 @@ export class StrictRules {
     for (const charge of charges) this.throughput.charge(capacity, charge.partition, charge.units * factor);
   }
 
-  /** The items as they are now, in one consistent BatchGetItem (one round trip however many items). */
+  /**
+   * The items as stored before the write: what the layer's own writes left where the image cache may answer
+   * (`writings`, in `touched`'s order), the rest read from DynamoDB Local.
+   */
+  private async oldImages(
+    touched: readonly Touched[],
+    writings: readonly Writing[],
+  ): Promise<(Item | undefined)[]> {
+    const remembered = writings.map((w): Known | undefined => w.remembered);
+    const missed = touched.filter((_, i) => remembered[i] === undefined);
+    this.stats.oldImagesCached += touched.length - missed.length;
+    this.stats.oldImagesRead += missed.length;
+    const read = await this.readImages(missed);
+    let next = 0;
+    return touched.map((_, i) => {
+      const known = remembered[i];
+      return known === undefined ? read[next++] : known.image;
+    });
+  }
+
   /** The items as stored now, strongly consistent: one BatchGetItem, again for any unprocessed keys. */
-  private async oldImages(touched: readonly Touched[]): Promise<(Item | undefined)[]> {
+  private async readImages(touched: readonly Touched[]): Promise<(Item | undefined)[]> {
     if (touched.length === 0) return [];
     const byTable = new Map<string, Map<string, Item>>();
     for (const t of touched) {
@@ -485,7 +565,7 @@ function basePartition(schema: TableSchema, key: Item): string {
   return partitionId(schema.name, undefined, key[schema.pk]);
 }
 
-/** An index entry as JSON (attributes in name order): the table's and the index's keys, then what it projects. */
+/** An index entry as JSON (canonicalItem's spelling): the table's and the index's keys, and what it projects. */
 function projectedEntry(
   schema: TableSchema,
   index: TableSchema['indexes'][number],
@@ -493,10 +573,19 @@ function projectedEntry(
 ): string | undefined {
   if (!image) return undefined;
   const keys = new Set([schema.pk, schema.sk, index.pk, index.sk].filter((k) => k !== undefined));
-  const names = Object.keys(image)
-    .filter((name) => keys.has(name) || index.projected.all || index.projected.attributes.has(name))
-    .sort();
-  return JSON.stringify(Object.fromEntries(names.map((name) => [name, image[name]])));
+  const names = Object.keys(image).filter(
+    (name) => keys.has(name) || index.projected.all || index.projected.attributes.has(name),
+  );
+  return JSON.stringify(canonicalItem(Object.fromEntries(names.map((name) => [name, image[name] ?? {}]))));
+}
+
+/**
+ * Whether two images are the same stored item. Compared in one spelling: an old image remembered from a
+ * client's PutItem and a new one answered by DynamoDB name the same item differently (image-cache.ts).
+ */
+function sameImage(a: Item | undefined, b: Item | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return JSON.stringify(canonicalItem(a)) === JSON.stringify(canonicalItem(b));
 }
 
 /** The size of an entry built by projectedEntry. */
@@ -530,6 +619,33 @@ function partitionKeyValue(request: Request, pk: string): unknown {
     if (resolved === pk) return request.ExpressionAttributeValues?.[placeholder];
   }
   return undefined;
+}
+
+/** Operations that may change any item (PartiQL): every remembered image is forgotten. */
+const OUTSIDE_CHANGES = new Set(['ExecuteStatement', 'BatchExecuteStatement', 'ExecuteTransaction']);
+/** Operations that replace or reshape a table: its images and its schema are forgotten. */
+const TABLE_CHANGES = new Set(['CreateTable', 'DeleteTable', 'UpdateTable']);
+
+/** Errors after which DynamoDB has written nothing (it checks conditions, cancels and validates first). */
+const NOTHING_WRITTEN = new Set([
+  'ConditionalCheckFailedException',
+  'TransactionCanceledException',
+  'ValidationException',
+]);
+
+/**
+ * What a write left, for the image cache: `after` when it succeeded, the old image (which `after` then is)
+ * when DynamoDB answered an error that writes nothing, and `unknown` for any other answer (a 500, say).
+ */
+function left(answer: UpstreamAnswer, after: Item | undefined): Known | 'unknown' {
+  if (answer.status === 200) return { image: after };
+  if (answer.status !== 400) return 'unknown';
+  try {
+    const type = String((JSON.parse(answer.body.toString()) as { __type?: unknown }).__type ?? '');
+    return NOTHING_WRITTEN.has(type.slice(type.lastIndexOf('#') + 1)) ? { image: after } : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 function parse(answer: UpstreamAnswer): Record<string, unknown> {

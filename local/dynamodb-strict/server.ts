@@ -5,6 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ErrorAnswer, validation } from './errors';
+import type { Item } from './item-size';
 import type { LayerSettings, PartitionCharge, TappedRequest } from './messages';
 import type { StrictStats } from './rules';
 import { type Outcome, StrictRules } from './rules';
@@ -44,9 +45,15 @@ export async function serveStrictLayer(
     if (!flags.on(LEDGER)) return;
     sink.charge({ sdkInvocationId: chargedFor.getStore(), capacity, partition, units });
   };
-  const sweeper = startTtlSweeper(upstream, settings.ttlTables, settings.ttlSweepMs, (n) => {
-    stats.ttlDeleted += n;
-  });
+  const sweeper = startTtlSweeper(
+    upstream,
+    settings.ttlTables,
+    settings.ttlSweepMs,
+    (n) => {
+      stats.ttlDeleted += n;
+    },
+    (table, key) => rules.writingOutside(table, key as Item),
+  );
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {

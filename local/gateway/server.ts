@@ -120,6 +120,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       log,
     }).catch((error) => log(`@connections ${request.method} ${request.url}: ${describe(error)}`));
   });
+  // Idle keep-alive sockets of `@connections` clients stay open 65 s (Node's default is 5 s), longer than the
+  // handlers' SDK clients keep a free socket (30 s, functions/commons/clients/agent-options.ts): the client
+  // closes first, so a post never goes out on a socket the gateway is closing. With 5 s, a pump whose thread
+  // waited for a core reused sockets the gateway had just closed, and its posts failed with "socket hang up".
+  server.keepAliveTimeout = 65_000;
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const handshake = upgrade(request, socket, head).catch((error) => {
       log(`upgrade failed: ${describe(error)}`);

@@ -33,11 +33,13 @@ describe('scheduled functions', () => {
     });
   });
 
-  it('lets the pump serve until just after the next one starts, inside its 70 s timeout', () => {
-    expect(scheduledRuntime('eventPump', 3).timeoutSeconds).toBe(70);
+  it('lets the pump serve five periods, until just after the invocation due then starts, inside its timeout', () => {
+    expect(scheduledRuntime('eventPump', 3).timeoutSeconds).toBe(312);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Timeout: 70,
-      Environment: { Variables: Match.objectLike({ PUMP_SHARDS: '3', PUMP_RUN_MS: '62000' }) },
+      Timeout: 312,
+      Environment: {
+        Variables: Match.objectLike({ PUMP_SHARDS: '3', PUMP_RUN_MS: '302000', PUMP_PERIOD_MS: '60000' }),
+      },
     });
   });
 

@@ -1,6 +1,7 @@
 // The strict DynamoDB layer against real DynamoDB Local and the real AWS SDK v3: transaction conflicts land at
 // the right positions and parse into the SDK's exception classes, a hot partition is throttled in a scale
-// model and the SDK's retries show, expired items (handshake nonces) disappear, items over 400 KB are refused.
+// model and the SDK's retries show, expired items (handshake nonces) disappear, items over 400 KB are refused,
+// and the old images the layer remembers from its own writes bill exactly what reading them would have.
 
 import { createConnection } from 'node:net';
 import {
@@ -10,6 +11,8 @@ import {
   TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -35,6 +38,7 @@ let strict: RunningStrictLayer;
 let scaled: RunningStrictLayer;
 let documents: DynamoDBDocumentClient;
 let tableName: string;
+let upstream: { origin: string; socketPath?: string };
 
 const clientFor = (layer: RunningStrictLayer, maxAttempts?: number) =>
   DynamoDBDocumentClient.from(
@@ -47,7 +51,7 @@ const clientFor = (layer: RunningStrictLayer, maxAttempts?: number) =>
 beforeAll(async () => {
   db = await startDynamoDbLocal({ tables });
   tableName = db.tableNames[serviceTable.id] as string;
-  const upstream = { origin: db.endpoint, ...(db.socketPath ? { socketPath: db.socketPath } : {}) };
+  upstream = { origin: db.endpoint, ...(db.socketPath ? { socketPath: db.socketPath } : {}) };
   strict = await startStrictLayer({
     upstream,
     ttlTables: [{ name: tableName, attribute: serviceTable.timeToLiveAttribute }],
@@ -421,4 +425,210 @@ describe('loopback only', () => {
       for (const port of [db.port, strict.port]) expect(await connects('127.0.0.1', port)).toBe(true);
     },
   );
+});
+
+describe('old images remembered from the layer’s own writes (accounting only)', () => {
+  /** A session-like item: gsi1 projects some attributes (not the 3 KB one), gsi2 keys only. */
+  const sessionLike = (pk: string, gsi1pk: string, gsi1sk: string, extra: Record<string, unknown> = {}) => ({
+    pk,
+    sk: 'SESSION',
+    sessionId: pk,
+    cursor: 1,
+    sealedImSession: 'x'.repeat(3_000),
+    gsi1pk,
+    gsi1sk,
+    gsi2pk: 'IMG-SHARD#0',
+    gsi2sk: pk,
+    // Projected into gsi1: a set (whose order DynamoDB need not keep) and a fraction.
+    allowed: new Set(['zeta', 'alpha', 'mid', 'beta']),
+    slot: 1.5,
+    ...extra,
+  });
+  const keyOf = (pk: string) => ({ pk, sk: 'SESSION' });
+  const update = (pk: string, expression: string, values: Record<string, unknown>, more = {}) =>
+    new UpdateCommand({
+      TableName: tableName,
+      Key: keyOf(pk),
+      UpdateExpression: expression,
+      ExpressionAttributeValues: values,
+      ...more,
+    });
+
+  type Step = readonly [string, (client: DynamoDBDocumentClient, pk: string) => Promise<unknown>];
+  const steps: readonly Step[] = [
+    ['put', (c, pk) => c.send(new PutCommand({ TableName: tableName, Item: sessionLike(pk, 'IMG#0', '1') }))],
+    [
+      'update moving gsi1',
+      (c, pk) => c.send(update(pk, 'SET gsi1pk = :p, gsi1sk = :s', { ':p': 'IMG#1', ':s': '2' })),
+    ],
+    [
+      'update of unprojected attributes',
+      (c, pk) =>
+        c.send(
+          update(
+            pk,
+            'SET #c = :c, sealedImSession = :s',
+            { ':c': 2, ':s': 'y'.repeat(3_000) },
+            {
+              ExpressionAttributeNames: { '#c': 'cursor' },
+            },
+          ),
+        ),
+    ],
+    [
+      'conditional update that fails',
+      async (c, pk) => {
+        await expect(
+          c.send(
+            update(
+              pk,
+              'SET gsi1pk = :p',
+              { ':p': 'IMG#never' },
+              { ConditionExpression: 'attribute_not_exists(pk)' },
+            ),
+          ),
+        ).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+      },
+    ],
+    [
+      'transaction',
+      (c, pk) =>
+        c.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: tableName,
+                  Key: keyOf(pk),
+                  UpdateExpression: 'SET gsi1pk = :p',
+                  ExpressionAttributeValues: { ':p': 'IMG#2' },
+                },
+              },
+              { Put: { TableName: tableName, Item: sessionLike(`${pk}-companion`, 'IMG#2', '9') } },
+            ],
+          }),
+        ),
+    ],
+    [
+      'update after the transaction',
+      (c, pk) => c.send(update(pk, 'SET gsi1pk = :p, gsi1sk = :s', { ':p': 'IMG#3', ':s': '3' })),
+    ],
+    [
+      'update answering ALL_OLD',
+      (c, pk) => c.send(update(pk, 'SET gsi1sk = :s', { ':s': '4' }, { ReturnValues: 'ALL_OLD' })),
+    ],
+    ['delete', (c, pk) => c.send(new DeleteCommand({ TableName: tableName, Key: keyOf(pk) }))],
+    [
+      'put again',
+      (c, pk) => c.send(new PutCommand({ TableName: tableName, Item: sessionLike(pk, 'IMG#5', '5') })),
+    ],
+  ];
+
+  /** The write charges `send` causes on `layer`, with `pk` written as PK so that two items compare. */
+  async function chargesOf(layer: RunningStrictLayer, pk: string, send: () => Promise<unknown>) {
+    const charges: string[] = [];
+    const stop = layer.ledger((charge) => {
+      if (charge.capacity === 'write')
+        charges.push(`${charge.partition.replaceAll(pk, 'PK')} ${charge.units}`);
+    });
+    try {
+      await send();
+      await layer.flush();
+    } finally {
+      stop();
+    }
+    return charges;
+  }
+
+  it('bills every write of a sequence as a layer that reads each old image does, reading almost none', async () => {
+    const warmPk = `IMG-WARM-${Date.now()}`;
+    const coldPk = `IMG-COLD-${Date.now()}`;
+    const before = strict.stats();
+    const warm: string[][] = [];
+    for (const [, step] of steps) warm.push(await chargesOf(strict, warmPk, () => step(documents, warmPk)));
+    const after = strict.stats();
+    // A fresh layer for each write: its memory is empty, so it reads every old image from DynamoDB Local.
+    const cold: string[][] = [];
+    for (const [, step] of steps) {
+      const fresh = await startStrictLayer({ upstream, thread: 'in-process' });
+      const client = clientFor(fresh);
+      try {
+        cold.push(await chargesOf(fresh, coldPk, () => step(client, coldPk)));
+        expect(fresh.stats().oldImagesCached).toBe(0);
+      } finally {
+        client.destroy();
+        await fresh.stop();
+      }
+    }
+    steps.forEach(([name], i) => {
+      expect(warm[i], name).toEqual(cold[i]);
+      expect(warm[i]?.length, name).toBeGreaterThan(0);
+    });
+    // Only the first put and the transaction's new item were not known to the layer.
+    expect(after.oldImagesRead - before.oldImagesRead).toBe(2);
+    expect(after.oldImagesCached - before.oldImagesCached).toBe(steps.length - 1);
+  });
+
+  /** The gsi1 partitions (by their key value) charged by `send` on the default layer. */
+  async function gsi1Charged(pk: string, send: () => Promise<unknown>) {
+    const charges = await chargesOf(strict, pk, send);
+    return charges.filter((c) => c.includes('/gsi1\u0000')).map((c) => c.split('\u0000')[1]);
+  }
+
+  it('does not bill from an image a TTL deletion made stale', async () => {
+    const pk = `IMG-TTL-${Date.now()}`;
+    const expired = Math.floor(Date.now() / 1000) - 5;
+    const item = sessionLike(pk, 'IMG-TTL#0', '1', { [serviceTable.timeToLiveAttribute]: expired });
+    await documents.send(new PutCommand({ TableName: tableName, Item: item }));
+    expect(await strict.sweepExpired()).toBeGreaterThanOrEqual(1);
+    const read = strict.stats().oldImagesRead;
+    // The item is gone: putting it again adds an entry to gsi1 and removes none (a stale image would say
+    // IMG-TTL#0's entry was removed).
+    const charged = await gsi1Charged(pk, () =>
+      documents.send(new PutCommand({ TableName: tableName, Item: sessionLike(pk, 'IMG-TTL#1', '2') })),
+    );
+    expect(charged).toEqual(['{"S":"IMG-TTL#1"} 1']);
+    expect(strict.stats().oldImagesRead).toBe(read + 1);
+  });
+
+  it('does not bill from an image a BatchWriteItem made stale', async () => {
+    const pk = `IMG-BATCH-${Date.now()}`;
+    await documents.send(new PutCommand({ TableName: tableName, Item: sessionLike(pk, 'IMG-BATCH#0', '1') }));
+    await documents.send(
+      new BatchWriteCommand({
+        RequestItems: { [tableName]: [{ PutRequest: { Item: sessionLike(pk, 'IMG-BATCH#1', '1') } }] },
+      }),
+    );
+    const charged = await gsi1Charged(pk, () =>
+      documents.send(update(pk, 'SET gsi1pk = :p', { ':p': 'IMG-BATCH#2' })),
+    );
+    expect(charged).toEqual(['{"S":"IMG-BATCH#1"} 1', '{"S":"IMG-BATCH#2"} 1']);
+  });
+
+  it('concurrent writes on one item use no remembered image while another is in flight, and leave none stale', async () => {
+    const pk = `IMG-RACE-${Date.now()}`;
+    await documents.send(
+      new PutCommand({ TableName: tableName, Item: sessionLike(pk, 'IMG-RACE#start', '1') }),
+    );
+    const before = strict.stats();
+    const writers = 20;
+    await Promise.all(
+      Array.from({ length: writers }, (_, i) =>
+        documents.send(update(pk, 'SET gsi1pk = :p', { ':p': `IMG-RACE#${i}` })),
+      ),
+    );
+    const after = strict.stats();
+    expect(after.oldImagesCached + after.oldImagesRead - before.oldImagesCached - before.oldImagesRead).toBe(
+      writers,
+    );
+    // Sent at once, they overlap in the layer: the ones that did read their old image.
+    expect(after.oldImagesRead - before.oldImagesRead).toBeGreaterThan(0);
+    const stored = await documents.send(
+      new GetCommand({ TableName: tableName, Key: keyOf(pk), ConsistentRead: true }),
+    );
+    const charged = await gsi1Charged(pk, () =>
+      documents.send(update(pk, 'SET gsi1pk = :p', { ':p': 'IMG-RACE#final' })),
+    );
+    expect(charged).toEqual([`{"S":"${String(stored.Item?.gsi1pk)}"} 1`, '{"S":"IMG-RACE#final"} 1']);
+  });
 });

@@ -195,6 +195,44 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 
+  it('ends an invocation that finds its shard held for a while yet; the one due at the hand-over takes over', async () => {
+    // An empty shard of its own: the pumps serve nobody, only the lease is at stake.
+    const shard = 70;
+    const holder = pumpDeps(async () => ({ delivered: true, seq: 1, bytes: 1 }));
+    const started = Date.now();
+    const options = { ...DEFAULT_PUMP_OPTIONS, leaseMs: 800, refreshMs: 100, shard, drainMs: 100 };
+    const holding = runPump(holder.deps, { ...options, owner: 'holder', runUntil: () => started + 3_000 });
+    await eventually(async () => (await holder.deps.leases.holder(shard))?.handsOverAt === started + 3_000);
+
+    const early = pumpDeps(async () => ({ delivered: true, seq: 1, bytes: 1 }));
+    const waitForHolderMs = 1_000;
+    const endedAt: number[] = [];
+    const report = await runPump(early.deps, {
+      ...options,
+      owner: 'early',
+      waitForHolderMs,
+      runUntil: () => Date.now() + 60_000,
+    }).finally(() => endedAt.push(Date.now()));
+    // Served: it ended at once (one write refused, one read), long before the holder's hand-over.
+    expect(report).toMatchObject({ acquired: false, served: true });
+    expect(endedAt[0]).toBeLessThan(started + 3_000);
+
+    // The invocation due within waitForHolderMs of the hand-over waits for the lease and takes it.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, started + 3_000 - waitForHolderMs / 2 - Date.now())),
+    );
+    const due = pumpDeps(async () => ({ delivered: true, seq: 1, bytes: 1 }));
+    const taking = runPump(due.deps, {
+      ...options,
+      owner: 'due',
+      waitForHolderMs,
+      runUntil: () => started + 4_500,
+    });
+    expect(await holding).toMatchObject({ acquired: true, fenced: false });
+    expect(await taking).toMatchObject({ acquired: true, fenced: false });
+    for (const pump of [holder, early, due]) pump.resolver.close();
+  });
+
   it('fences a frozen pump: after a takeover its checkpoint is refused and nothing is skipped', async () => {
     // A session of its own on a shard no scheduled pump serves, so only the two test pumps touch it.
     const { client, sessionId } = await aliceSignedIn();
@@ -231,6 +269,7 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
     const leasesA = a.deps.leases;
     const frozenLeases = {
       acquire: leasesA.acquire.bind(leasesA),
+      holder: leasesA.holder.bind(leasesA),
       release: leasesA.release.bind(leasesA),
       renew: async (...args: Parameters<typeof leasesA.renew>) => {
         await frozen;
@@ -343,7 +382,8 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
       let writes = 0;
       const store = service.stores.sessions;
       const sessions = {
-        sessionsInShard: store.sessionsInShard.bind(store),
+        sessionIdsInShard: store.sessionIdsInShard.bind(store),
+        readSessions: store.readSessions.bind(store),
         recordPresence: store.recordPresence.bind(store),
         // A pump that dies before its hand-over never writes: `storing` false stands for that.
         checkpoint: async (...args: Parameters<typeof store.checkpoint>) => {

@@ -11,6 +11,7 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SDK_IDLE_SOCKET_MS } from '../../functions/commons/clients/agent-options';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import type { RouteDefinition } from '../../functions/routes';
 import { functionRouteInvoker, type RunningGateway, startGateway } from '../../local/gateway';
@@ -170,6 +171,14 @@ describe('plain HTTP', () => {
     expect(response.headers.get('x-amzn-errortype')).toBe('GoneException');
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(await response.json()).toEqual({ message: expect.stringContaining('bm9wZQ==') });
+  });
+
+  it("keeps an idle keep-alive connection 65 s, longer than the handlers' SDK clients keep theirs", async () => {
+    // Node's default (5 s) closed sockets the pump's clients were about to reuse: "socket hang up".
+    const response = await fetch(url('/@connections/bm9wZQ%3D%3D'), { method: 'POST', body: 'hi' });
+    await response.arrayBuffer();
+    expect(response.headers.get('keep-alive')).toBe('timeout=65');
+    expect(SDK_IDLE_SOCKET_MS).toBeLessThan(65_000);
   });
 
   it('answers unknown resources with 403 ForbiddenException, which the SDK types too', async () => {

@@ -22,20 +22,28 @@ const session = {
 
 /**
  * A pump whose sessions' polls CWA holds for ever (a request waiting out its own timeout), counting its polls
- * and lease releases; `release` and `sessionsInShard` may be replaced.
+ * and lease releases; `release` and `sessionsInShard` (the shard's index query) may be replaced.
  */
 function observedPump(
   replace: { release?: () => Promise<void>; sessionsInShard?: () => Promise<(typeof session)[]> } = {},
 ) {
   const seen = { polls: 0, released: [] as string[] };
+  const inShard = replace.sessionsInShard ?? (async () => [session]);
+  /** What the last index query found: the sessions read by key come from it. */
+  let found: (typeof session)[] = [];
   const deps: Deps = {
     sessions: {
-      sessionsInShard: replace.sessionsInShard ?? (async () => [session]),
+      sessionIdsInShard: async () => {
+        found = await inShard();
+        return found.map((s) => s.sessionId);
+      },
+      readSessions: async (ids) => found.filter((s) => ids.includes(s.sessionId)),
       checkpoint: async () => 'saved',
       recordPresence: async () => {},
     },
     leases: {
       acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
+      holder: async () => undefined,
       renew: async () => true,
       release: (lease) => {
         seen.released.push(lease.owner);
@@ -112,6 +120,38 @@ describe('event pump hand-over', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(reads).toBeGreaterThanOrEqual(2);
     expect(seen.polls).toBe(1);
+  });
+
+  it("renews its lease while a read of its shard is slow, so no successor takes a live pump's shard", async () => {
+    let reads = 0;
+    const { deps } = observedPump({
+      // The second read takes 1.5 s: twice the lease.
+      sessionsInShard: async () => {
+        reads += 1;
+        if (reads === 2) await new Promise((resolve) => setTimeout(resolve, 1_500));
+        return [session];
+      },
+    });
+    const renewals: number[] = [];
+    const started = Date.now();
+    const report = await runPump(
+      {
+        ...deps,
+        leases: {
+          ...deps.leases,
+          renew: async () => {
+            renewals.push(Date.now() - started);
+            return true;
+          },
+        },
+      },
+      shortRun(started, { leaseMs: 750, runUntil: () => started + 2_000 }),
+    );
+    expect(report).toMatchObject({ acquired: true, fenced: false });
+    // Renewed all along, the slow read included: never a gap of a whole lease between two renewals.
+    const gaps = renewals.slice(1).map((at, i) => at - (renewals[i] ?? 0));
+    expect(renewals.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...gaps)).toBeLessThan(750);
   });
 
   it('logs a failed read of its shard and keeps serving: the next refresh reads again', async () => {

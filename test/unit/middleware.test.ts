@@ -91,6 +91,7 @@ describe('loadConfig', () => {
       pumpSessionsPerShard: pumpSessionsPerShard,
       cwaMaxSockets: pumpSessionsPerShard + 16,
       pumpRunMs: 55_000,
+      pumpPeriodMs: 60_000,
       slotShards: DEFAULT_SLOT_SHARDS,
     });
   });

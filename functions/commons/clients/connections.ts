@@ -6,6 +6,7 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { ConfigError, config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
+import { sdkRequestHandler } from './agent-options';
 
 let client: ApiGatewayManagementApiClient | undefined;
 
@@ -20,6 +21,8 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
           endpoint: connectionsEndpoint,
           maxAttempts: 1,
           cacheMiddleware: true,
+          // The SDK's default pool (50 sockets); idle ones closed by us first (agent-options.ts).
+          requestHandler: sdkRequestHandler(50),
         }),
       ),
       'connections',

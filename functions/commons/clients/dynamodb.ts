@@ -6,6 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
+import { sdkRequestHandler } from './agent-options';
 import { CachedDocumentClient } from './cached-document-client';
 
 let client: DynamoDBDocumentClient | undefined;
@@ -21,7 +22,7 @@ export function dynamoDb(): DynamoDBDocumentClient {
       ...settings,
       // A Lambda handles one event at a time; the local stack runs every handler in one process, so a
       // burst of logins would queue behind the default 50 sockets.
-      requestHandler: { httpsAgent: { maxSockets: 256 }, httpAgent: { maxSockets: 256 } },
+      requestHandler: sdkRequestHandler(256),
       // Each command class's middleware is resolved on its first request and reused: every middleware must
       // be on the stack before that (the ones below are).
       cacheMiddleware: true,

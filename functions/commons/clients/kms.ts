@@ -5,12 +5,19 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
+import { sdkRequestHandler } from './agent-options';
 
 let client: KMSClient | undefined;
 
 export function kms(): KMSClient {
   client ??= instrumentClient(
-    traceClient(new KMSClient({ region: config().region, cacheMiddleware: true })),
+    traceClient(
+      new KMSClient({
+        region: config().region,
+        cacheMiddleware: true,
+        requestHandler: sdkRequestHandler(50),
+      }),
+    ),
     'kms',
   );
   return client;

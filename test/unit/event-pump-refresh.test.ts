@@ -1,0 +1,128 @@
+// The pump's refresh reads the shard's ids every time but the stored sessions only where they may have changed
+// in a way that matters at once (new, not active, out of coverage, a ticket CWA rejected), and every session
+// every `rereadEveryMs`: re-reading a thousand unchanged sessions every 2 s was most of a pump's reads.
+// Also: sessions signed in together spread their presence keep-alives.
+
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PUMP_OPTIONS, presenceSpreadMs, runPump } from '../../functions/domain/event-pump';
+import { CwaSessionNotFoundError, type ImSession } from '../../functions/im-server';
+
+type Deps = Parameters<typeof runPump>[0];
+
+const base = {
+  userId: 'u',
+  deviceId: 'd',
+  state: 'active' as const,
+  createdAt: 0,
+  lastStatusAt: Date.now(),
+  cursor: 0,
+};
+const active = { ...base, sessionId: 'active', connectionId: 'c1' };
+const gone = { ...base, sessionId: 'gone', connectionId: 'c2', goneAt: 1 };
+const rotated = { ...base, sessionId: 'rotated', connectionId: 'c3' };
+
+/** A pump over `sessions` whose polls CWA holds for ever, except `rejectTicketOf`'s first poll. */
+function recordingPump(sessions: (typeof active)[], rejectTicketOf?: string) {
+  const reads: string[][] = [];
+  let rejected = false;
+  const deps: Deps = {
+    sessions: {
+      sessionIdsInShard: async () => sessions.map((s) => s.sessionId),
+      readSessions: async (ids) => {
+        reads.push([...ids].sort());
+        return sessions.filter((s) => ids.includes(s.sessionId));
+      },
+      checkpoint: async () => 'saved',
+      recordPresence: async () => {},
+    },
+    leases: {
+      acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
+      holder: async () => undefined,
+      renew: async () => true,
+      release: async () => {},
+    },
+    settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
+    imServerFor: () => ({
+      fetchEvents: (session: ImSession) => {
+        if (session.ticket === rejectTicketOf && !rejected) {
+          rejected = true;
+          return Promise.reject(new CwaSessionNotFoundError('cwa.example', 'ticket-rejected'));
+        }
+        return new Promise(() => {});
+      },
+      publishPresence: async () => ({ ticket: 't' }) as never,
+    }),
+    // The ticket names the session, so the fake CWA knows whose poll it is.
+    openImSession: async (session) =>
+      ({ cursor: 0, ticket: session.sessionId, pollWaitTimeMs: 3000 }) as ImSession,
+    sealImSession: async () => 'sealed',
+    reserve: async () => undefined,
+    endSession: async () => false,
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+  return { deps, reads };
+}
+
+const run = (deps: Deps, runMs: number) => {
+  const started = Date.now();
+  return runPump(deps, {
+    ...DEFAULT_PUMP_OPTIONS,
+    shard: 0,
+    owner: 'pump-1',
+    refreshMs: 20,
+    rereadEveryMs: 60_000,
+    runUntil: () => started + runMs,
+    drainMs: 50,
+  });
+};
+
+describe('event pump refresh', () => {
+  it('reads every session once, then only the one out of coverage', async () => {
+    const { deps, reads } = recordingPump([active, gone]);
+    await run(deps, 400);
+    expect(reads.length).toBeGreaterThanOrEqual(3);
+    expect(reads[0]).toEqual(['active', 'gone']);
+    for (const later of reads.slice(1)) expect(later).toEqual(['gone']);
+  });
+
+  it('reads a session again after CWA rejected its ticket (a command rotated it), and then no more', async () => {
+    const { deps, reads } = recordingPump([active, rotated], 'rotated');
+    // The worker waits a refresh and 100 ms after the rejection: room for several refreshes after it.
+    await run(deps, 1_000);
+    const rereads = reads.slice(1).filter((ids) => ids.includes('rotated'));
+    expect(reads[0]).toEqual(['active', 'rotated']);
+    expect(rereads).toEqual([['rotated']]);
+    expect(reads.slice(1).some((ids) => ids.includes('active'))).toBe(false);
+  });
+
+  it('reads every session again after rereadEveryMs', async () => {
+    const { deps, reads } = recordingPump([active, gone]);
+    const started = Date.now();
+    await runPump(deps, {
+      ...DEFAULT_PUMP_OPTIONS,
+      shard: 0,
+      owner: 'pump-1',
+      refreshMs: 20,
+      rereadEveryMs: 150,
+      runUntil: () => started + 600,
+      drainMs: 50,
+    });
+    expect(reads.filter((ids) => ids.includes('active')).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('presence spread', () => {
+  it('publishes each session up to an eighth of the period early, the same for it every time, spread over it', () => {
+    const period = 240_000;
+    const spreads = Array.from({ length: 1000 }, (_, i) => presenceSpreadMs(`session-${i}`, period));
+    for (const spread of spreads) {
+      expect(spread).toBeGreaterThanOrEqual(0);
+      expect(spread).toBeLessThan(period / 8);
+    }
+    expect(presenceSpreadMs('session-7', period)).toBe(spreads[7]);
+    // A thousand sessions signed in together fall in every eighth of the 30 s window, not in one second.
+    const buckets = new Set(spreads.map((spread) => Math.floor(spread / (period / 64))));
+    expect(buckets.size).toBe(8);
+  });
+});
