@@ -665,26 +665,29 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   }
 
   try {
-    let refreshing: Promise<void> | undefined;
+    let refreshing = false;
     while (!stopping && !pastDeadline()) {
       // The refresh runs beside the lease's renewal, never in its way: a slow read of the shard (a loaded table,
       // a thread waiting for a core) must not let the lease expire under a live pump, whose successor would then
       // take the shard over and fence it. One refresh at a time; one still reading at the run's end is left
       // behind (it starts no worker once stopping). One that fails is tried again at the next refresh; the
       // workers it already has keep serving, and the renewal still fences this pump.
-      refreshing ??= (async () => {
-        settings = await deps.settings();
-        await refresh();
-      })()
-        .catch((error: unknown) => {
-          deps.observe?.warn?.('Event pump: reading the shard failed; retrying at the next refresh', {
-            shard: options.shard,
-            ...errorDetail(error),
+      if (!refreshing) {
+        refreshing = true;
+        void (async () => {
+          settings = await deps.settings();
+          await refresh();
+        })()
+          .catch((error: unknown) => {
+            deps.observe?.warn?.('Event pump: reading the shard failed; retrying at the next refresh', {
+              shard: options.shard,
+              ...errorDetail(error),
+            });
+          })
+          .finally(() => {
+            refreshing = false;
           });
-        })
-        .finally(() => {
-          refreshing = undefined;
-        });
+      }
       const refreshAt = deps.now() + options.refreshMs;
       while (!stopping && !pastDeadline() && deps.now() < refreshAt)
         await deps.sleep(Math.min(100, refreshAt - deps.now()));
