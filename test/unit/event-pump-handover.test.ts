@@ -5,52 +5,24 @@
 
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PUMP_OPTIONS, type PumpOptions, runPump } from '../../functions/domain/event-pump';
-import type { ImSession } from '../../functions/im-server';
-
-type Deps = Parameters<typeof runPump>[0];
-
-const session = {
-  sessionId: 's1',
-  userId: 'u',
-  deviceId: 'd',
-  connectionId: 'c1',
-  state: 'active' as const,
-  createdAt: 0,
-  lastStatusAt: Date.now(),
-  cursor: 0,
-};
+import { type FakeSession, fakePumpDeps, pumpSession as session, shardOf } from '../support/pump-fakes';
 
 /**
  * A pump whose sessions' polls CWA holds for ever (a request waiting out its own timeout), counting its polls
  * and lease releases; `release` and `sessionsInShard` (the shard's index query) may be replaced.
  */
 function observedPump(
-  replace: { release?: () => Promise<void>; sessionsInShard?: () => Promise<(typeof session)[]> } = {},
+  replace: { release?: () => Promise<void>; sessionsInShard?: () => Promise<FakeSession[]> } = {},
 ) {
   const seen = { polls: 0, released: [] as string[] };
-  const inShard = replace.sessionsInShard ?? (async () => [session]);
-  /** What the last index query found: the sessions read by key come from it. */
-  let found: (typeof session)[] = [];
-  const deps: Deps = {
-    sessions: {
-      sessionIdsInShard: async () => {
-        found = await inShard();
-        return found.map((s) => s.sessionId);
-      },
-      readSessions: async (ids) => found.filter((s) => ids.includes(s.sessionId)),
-      checkpoint: async () => 'saved',
-      recordPresence: async () => {},
-    },
+  const deps = fakePumpDeps({
+    sessions: shardOf(replace.sessionsInShard ?? (async () => [session])),
     leases: {
-      acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
-      holder: async () => undefined,
-      renew: async () => true,
       release: (lease) => {
         seen.released.push(lease.owner);
         return replace.release?.() ?? Promise.resolve();
       },
     },
-    settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
     imServerFor: () => ({
       fetchEvents: () => {
         seen.polls += 1;
@@ -58,13 +30,7 @@ function observedPump(
       },
       publishPresence: async () => ({ ticket: 't' }) as never,
     }),
-    openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: 3000 }) as ImSession,
-    sealImSession: async () => 'sealed',
-    reserve: async () => undefined,
-    endSession: async () => false,
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  };
+  });
   return { deps, seen };
 }
 

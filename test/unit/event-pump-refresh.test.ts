@@ -4,44 +4,31 @@
 // Also: sessions signed in together spread their presence keep-alives.
 
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PUMP_OPTIONS, presenceSpreadMs, runPump } from '../../functions/domain/event-pump';
+import {
+  DEFAULT_PUMP_OPTIONS,
+  type PumpOptions,
+  presenceSpreadMs,
+  runPump,
+} from '../../functions/domain/event-pump';
 import { CwaSessionNotFoundError, type ImSession } from '../../functions/im-server';
+import { type FakeSession, fakePumpDeps, type PumpDeps, pumpSession } from '../support/pump-fakes';
 
-type Deps = Parameters<typeof runPump>[0];
-
-const base = {
-  userId: 'u',
-  deviceId: 'd',
-  state: 'active' as const,
-  createdAt: 0,
-  lastStatusAt: Date.now(),
-  cursor: 0,
-};
-const active = { ...base, sessionId: 'active', connectionId: 'c1' };
-const gone = { ...base, sessionId: 'gone', connectionId: 'c2', goneAt: 1 };
-const rotated = { ...base, sessionId: 'rotated', connectionId: 'c3' };
+const active = { ...pumpSession, sessionId: 'active', connectionId: 'c1' };
+const gone = { ...pumpSession, sessionId: 'gone', connectionId: 'c2', goneAt: 1 };
+const rotated = { ...pumpSession, sessionId: 'rotated', connectionId: 'c3' };
 
 /** A pump over `sessions` whose polls CWA holds for ever, except `rejectTicketOf`'s first poll. */
-function recordingPump(sessions: (typeof active)[], rejectTicketOf?: string) {
+function recordingPump(sessions: FakeSession[], rejectTicketOf?: string) {
   const reads: string[][] = [];
   let rejected = false;
-  const deps: Deps = {
+  const deps = fakePumpDeps({
     sessions: {
       sessionIdsInShard: async () => sessions.map((s) => s.sessionId),
       readSessions: async (ids) => {
         reads.push([...ids].sort());
         return sessions.filter((s) => ids.includes(s.sessionId));
       },
-      checkpoint: async () => 'saved',
-      recordPresence: async () => {},
     },
-    leases: {
-      acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
-      holder: async () => undefined,
-      renew: async () => true,
-      release: async () => {},
-    },
-    settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
     imServerFor: () => ({
       fetchEvents: (session: ImSession) => {
         if (session.ticket === rejectTicketOf && !rejected) {
@@ -55,16 +42,11 @@ function recordingPump(sessions: (typeof active)[], rejectTicketOf?: string) {
     // The ticket names the session, so the fake CWA knows whose poll it is.
     openImSession: async (session) =>
       ({ cursor: 0, ticket: session.sessionId, pollWaitTimeMs: 3000 }) as ImSession,
-    sealImSession: async () => 'sealed',
-    reserve: async () => undefined,
-    endSession: async () => false,
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  };
+  });
   return { deps, reads };
 }
 
-const run = (deps: Deps, runMs: number) => {
+const run = (deps: PumpDeps, runMs: number, extra: Partial<PumpOptions> = {}) => {
   const started = Date.now();
   return runPump(deps, {
     ...DEFAULT_PUMP_OPTIONS,
@@ -74,6 +56,7 @@ const run = (deps: Deps, runMs: number) => {
     rereadEveryMs: 60_000,
     runUntil: () => started + runMs,
     drainMs: 50,
+    ...extra,
   });
 };
 
@@ -98,16 +81,7 @@ describe('event pump refresh', () => {
 
   it('reads every session again after rereadEveryMs', async () => {
     const { deps, reads } = recordingPump([active, gone]);
-    const started = Date.now();
-    await runPump(deps, {
-      ...DEFAULT_PUMP_OPTIONS,
-      shard: 0,
-      owner: 'pump-1',
-      refreshMs: 20,
-      rereadEveryMs: 150,
-      runUntil: () => started + 600,
-      drainMs: 50,
-    });
+    await run(deps, 600, { rereadEveryMs: 150 });
     expect(reads.filter((ids) => ids.includes('active')).length).toBeGreaterThanOrEqual(2);
   });
 });

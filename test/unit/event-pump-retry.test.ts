@@ -5,19 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PUMP_OPTIONS, type EventSender, runPump } from '../../functions/domain/event-pump';
 import type { EventBatch, ImEvent, ImSession } from '../../functions/im-server';
-
-type Deps = Parameters<typeof runPump>[0];
-
-const session = {
-  sessionId: 's1',
-  userId: 'u',
-  deviceId: 'd',
-  connectionId: 'c1',
-  state: 'active' as const,
-  createdAt: 0,
-  lastStatusAt: Date.now(),
-  cursor: 0,
-};
+import { fakePumpDeps } from '../support/pump-fakes';
 
 const message = (eventId: number): ImEvent => ({
   type: 'message',
@@ -38,20 +26,7 @@ function pumpWithFailingPost(failing: (eventId: number, attempt: number) => bool
   const events = [1, 2, 3].map(message);
   const attempts = new Map<number, number>();
   const imSession = { cursor: 0, ticket: 't', pollWaitTimeMs: 20 } as ImSession;
-  const deps: Deps = {
-    sessions: {
-      sessionIdsInShard: async () => [session.sessionId],
-      readSessions: async (ids) => (ids.includes(session.sessionId) ? [session] : []),
-      checkpoint: async () => 'saved',
-      recordPresence: async () => {},
-    },
-    leases: {
-      acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
-      holder: async () => undefined,
-      renew: async () => true,
-      release: async () => {},
-    },
-    settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
+  const deps = fakePumpDeps({
     imServerFor: () => ({
       fetchEvents: async (_session: ImSession, from = 0) => {
         seen.pollsFrom.push(from);
@@ -68,7 +43,6 @@ function pumpWithFailingPost(failing: (eventId: number, attempt: number) => bool
       publishPresence: async () => ({ ticket: 't' }) as never,
     }),
     openImSession: async () => imSession,
-    sealImSession: async () => 'sealed',
     reserve: async (_connectionId, _sessionId, count): Promise<EventSender> => {
       let remaining = count;
       return {
@@ -85,11 +59,8 @@ function pumpWithFailingPost(failing: (eventId: number, attempt: number) => bool
         },
       };
     },
-    endSession: async () => false,
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     observe: { warn: (_message, detail) => seen.warnings.push(detail) },
-  };
+  });
   return { deps, seen };
 }
 

@@ -1,0 +1,78 @@
+// In-memory stand-ins for the event pump's dependencies, for unit tests of the pump's own logic (hand-over,
+// refresh, retries): an active session, a lease always granted, a CWA that holds every poll for ever, and no
+// device. Each test replaces the parts it is about; the pump against the real parts is in
+// test/integration/event-pump.test.ts.
+
+import type { runPump } from '../../functions/domain/event-pump';
+import type { ImSession } from '../../functions/im-server';
+
+export type PumpDeps = Parameters<typeof runPump>[0];
+
+/** An active session with a cursor, as the store returns it. */
+export const pumpSession = {
+  sessionId: 's1',
+  userId: 'u',
+  deviceId: 'd',
+  connectionId: 'c1',
+  state: 'active' as const,
+  createdAt: 0,
+  lastStatusAt: Date.now(),
+  cursor: 0,
+};
+
+export type FakeSession = typeof pumpSession & { goneAt?: number };
+
+/** The store's index query and reads by key over `sessions` (called at each refresh). */
+export function shardOf(
+  sessions: () => Promise<FakeSession[]>,
+): Pick<PumpDeps['sessions'], 'sessionIdsInShard' | 'readSessions'> {
+  /** What the last index query found: the sessions read by key come from it. */
+  let found: FakeSession[] = [];
+  return {
+    sessionIdsInShard: async () => {
+      found = await sessions();
+      return found.map((s) => s.sessionId);
+    },
+    readSessions: async (ids) => found.filter((s) => ids.includes(s.sessionId)),
+  };
+}
+
+/**
+ * The pump's dependencies with `replace` over the defaults: the shard holds `pumpSession`, the lease is free,
+ * each poll is held for ever, nothing is delivered.
+ */
+export function fakePumpDeps(
+  replace: Partial<Omit<PumpDeps, 'sessions' | 'leases'>> & {
+    readonly sessions?: Partial<PumpDeps['sessions']>;
+    readonly leases?: Partial<PumpDeps['leases']>;
+  } = {},
+): PumpDeps {
+  const { sessions, leases, ...rest } = replace;
+  return {
+    settings: async () => ({ inactivityTimeoutMs: 1_800_000 }) as never,
+    imServerFor: () => ({
+      fetchEvents: () => new Promise(() => {}),
+      publishPresence: async () => ({ ticket: 't' }) as never,
+    }),
+    openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: 3000 }) as ImSession,
+    sealImSession: async () => 'sealed',
+    reserve: async () => undefined,
+    endSession: async () => false,
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    ...rest,
+    sessions: {
+      ...shardOf(async () => [pumpSession]),
+      checkpoint: async () => 'saved',
+      recordPresence: async () => {},
+      ...sessions,
+    },
+    leases: {
+      acquire: async (shard, owner) => ({ shard, owner, token: 1 }),
+      holder: async () => undefined,
+      renew: async () => true,
+      release: async () => {},
+      ...leases,
+    },
+  };
+}
