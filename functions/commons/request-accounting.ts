@@ -1,8 +1,7 @@
 // Per-invocation request accounting: every DynamoDB, KMS, `@connections` and CWA request an invocation makes,
-// attributed to that invocation through AsyncLocalStorage, plus the invocation's own CPU time. Off unless
+// attributed to that invocation by its execution environment, plus the invocation's own CPU time. Off unless
 // REQUEST_ACCOUNTING=on (the local runtime sets it for benchmarks): then nothing is wrapped or instrumented.
 
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { openSync, readSync } from 'node:fs';
 import type { FinalizeRequestMiddleware, MiddlewareStack } from '@smithy/types';
 
@@ -34,19 +33,27 @@ export interface InvocationAccount {
   wallMs: number;
 }
 
-// One store per thread even if a bundle carries its own copy of this module (the local runtime's worker and
-// the function's bundle must meet on the same store).
-const storeKey = Symbol.for('collaboration-service.request-accounting');
-const shared = globalThis as { [storeKey]?: AsyncLocalStorage<InvocationAccount> };
-shared[storeKey] ??= new AsyncLocalStorage<InvocationAccount>();
-const storage = shared[storeKey];
+// The invocation in progress in this execution environment. Lambda runs one invocation at a time in an
+// environment (the local runtime's environments too: one worker thread each), so the environment names the
+// invocation and no AsyncLocalStorage is needed: its promise hooks cost about a tenth of a busy pump's CPU,
+// which would make every benchmark that accounts measure the accounting. One slot per thread even if a bundle
+// carries its own copy of this module (the local runtime's worker and the function's bundle must meet on it).
+const slotKey = Symbol.for('collaboration-service.request-accounting');
+const shared = globalThis as { [slotKey]?: { current?: InvocationAccount } };
+shared[slotKey] ??= {};
+const slot = shared[slotKey];
+
+/** Thrown when an environment is asked to account a second invocation while one is in progress. */
+export class OverlappingInvocationError extends Error {
+  override readonly name = 'OverlappingInvocationError';
+}
 
 /** Read once per environment (cold start), as all configuration is. */
 export const accountingEnabled: boolean = process.env.REQUEST_ACCOUNTING === 'on';
 
 /** Adds a record to the invocation in progress, if it is being accounted. */
 export function recordRequest(record: RequestRecord): void {
-  storage.getStore()?.requests.push(record);
+  slot.current?.requests.push(record);
 }
 
 /** This thread's `/proc/thread-self/schedstat`, opened once (`thread-self` names the thread that opened it). */
@@ -68,14 +75,25 @@ export function threadCpuMs(): number {
   }
 }
 
-/** Runs one invocation with an account of its own; the account is complete when the promise settles. */
+/**
+ * Runs one invocation with an account of its own; the account is complete when the promise settles. Records
+ * made after that (work the invocation left running) go nowhere, as they would be billed to no request.
+ * Rejects with OverlappingInvocationError if this environment is already accounting an invocation.
+ */
 export async function accountInvocation<T>(
   run: () => Promise<T>,
 ): Promise<{ readonly account: InvocationAccount; readonly outcome: PromiseSettledResult<T> }> {
+  if (slot.current) {
+    throw new OverlappingInvocationError(
+      'an execution environment runs one invocation at a time; this one is already running one',
+    );
+  }
   const account: InvocationAccount = { requests: [], cpuMs: 0, wallMs: 0 };
+  slot.current = account;
   const began = threadCpuMs();
   const startedAt = performance.now();
-  const [outcome] = await Promise.allSettled([storage.run(account, run)]);
+  const [outcome] = await Promise.allSettled([Promise.resolve().then(run)]);
+  slot.current = undefined;
   account.cpuMs = threadCpuMs() - began;
   account.wallMs = performance.now() - startedAt;
   return { account, outcome: outcome as PromiseSettledResult<T> };
@@ -95,7 +113,7 @@ export interface InstrumentableClient {
 export function instrumentClient<C extends InstrumentableClient>(client: C, service: RequestService): C {
   if (!accountingEnabled) return client;
   const middleware: FinalizeRequestMiddleware<object, object> = (next, context) => async (args) => {
-    if (!storage.getStore()) return next(args);
+    if (!slot.current) return next(args);
     const input = (args.input ?? {}) as { TableName?: unknown; IndexName?: unknown };
     const request = args.request as { headers?: Record<string, string>; body?: unknown } | undefined;
     const body = request?.body;

@@ -1,12 +1,13 @@
-// Per-invocation request accounting: records land in the invocation that made them even when invocations
-// interleave; a record outside any invocation goes nowhere; the account carries the invocation's CPU and
-// duration; and the capacity model's key classification and scaling.
+// Per-invocation request accounting: records land in the invocation in progress in the environment (one at a
+// time, as Lambda runs them); a record outside any invocation goes nowhere; the account carries the
+// invocation's CPU and duration; and the capacity model's key classification and scaling.
 
 import { describe, expect, it } from 'vitest';
 import { keyFamily, partitionLoad, ratesAt } from '../../bench/capacity/model';
 import type { AccountedCall } from '../../bench/request-accounting';
 import {
   accountInvocation,
+  OverlappingInvocationError,
   type RequestRecord,
   recordRequest,
 } from '../../functions/commons/request-accounting';
@@ -15,18 +16,39 @@ const record = (operation: string): RequestRecord => ({ service: 'dynamodb', ope
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('accountInvocation', () => {
-  it('attributes each record to the invocation that made it, across awaits and interleaving', async () => {
-    const run = (name: string) => async () => {
-      recordRequest(record(`${name}-1`));
+  it('attributes each record to the invocation in progress, across awaits, and drops what it leaves running', async () => {
+    let leftRunning: Promise<void> | undefined;
+    const first = await accountInvocation(async () => {
+      recordRequest(record('a-1'));
       await tick();
-      recordRequest(record(`${name}-2`));
+      recordRequest(record('a-2'));
+      leftRunning = tick().then(() => recordRequest(record('a-late')));
+      return 'a';
+    });
+    await leftRunning;
+    const second = await accountInvocation(async () => {
+      recordRequest(record('b-1'));
       await tick();
-      return name;
-    };
-    const [a, b] = await Promise.all([accountInvocation(run('a')), accountInvocation(run('b'))]);
-    expect(a.account.requests.map((r) => r.operation)).toEqual(['a-1', 'a-2']);
-    expect(b.account.requests.map((r) => r.operation)).toEqual(['b-1', 'b-2']);
-    expect(a.outcome).toEqual({ status: 'fulfilled', value: 'a' });
+      return 'b';
+    });
+    expect(first.account.requests.map((r) => r.operation)).toEqual(['a-1', 'a-2']);
+    expect(second.account.requests.map((r) => r.operation)).toEqual(['b-1']);
+    expect(first.outcome).toEqual({ status: 'fulfilled', value: 'a' });
+  });
+
+  it('refuses a second invocation while one runs in the same environment (Lambda runs one at a time)', async () => {
+    let release: () => void = () => undefined;
+    const running = accountInvocation(
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+    );
+    await expect(accountInvocation(async () => undefined)).rejects.toThrow(OverlappingInvocationError);
+    release();
+    await running;
+    const { outcome } = await accountInvocation(async () => 'next');
+    expect(outcome).toEqual({ status: 'fulfilled', value: 'next' });
   });
 
   it('keeps the account of an invocation that fails, and its CPU and duration', async () => {
