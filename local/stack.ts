@@ -18,6 +18,7 @@ import { createLocalSealer, ensureLocalMasterKey } from '../functions/secrets';
 import { type StageThrottle, stageThrottle } from '../functions/stage';
 import { serviceTable, tables } from '../functions/tables';
 import { dynamoDbLocalClientConfig, type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import { type DynamoDbLocalJvm, jvmArgsFor } from './dynamodb-local/emulator';
 import { type RunningStrictLayer, startStrictLayer } from './dynamodb-strict';
 import type { LocalEndpoints } from './endpoints-file';
 import { localDataDir, repositoryRoot } from './endpoints-file';
@@ -47,6 +48,11 @@ export interface LocalStackOptions {
   readonly strictThread?: 'own' | 'in-process';
   /** Persist DynamoDB data in this folder; in memory when undefined. */
   readonly dataDir?: string;
+  /**
+   * DynamoDB Local's JVM flags: quick start-up (tests), or the server compiler too for long busy runs
+   * (`npm start`, `bench events`; see local/dynamodb-local/emulator.ts). @default 'start-up'
+   */
+  readonly dynamoDbJvm?: DynamoDbLocalJvm;
   readonly idleTimeoutMs?: number;
   readonly maxDurationMs?: number;
   /**
@@ -211,6 +217,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startDynamoDbLocal({
         port: options.dynamoDbPort ?? 0,
         ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+        jvmArgs: jvmArgsFor(options.dynamoDbJvm ?? 'start-up'),
         tables,
       }),
     (ddb) => `${ddb.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`,

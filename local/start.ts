@@ -174,6 +174,8 @@ async function main(): Promise<number> {
     port: options.port,
     dynamoDbPort: options.dynamoDbPort,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    // A long-running stack: DynamoDB Local with the server compiler (half the CPU per request once warm).
+    dynamoDbJvm: 'throughput',
     capacityScale: options.capacityScale,
     lenient: options.lenient,
     idleTimeoutMs: options.idleTimeoutMs,

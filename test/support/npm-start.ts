@@ -48,6 +48,11 @@ export async function startReady(): Promise<ReadyNpmStart> {
   await eventually(async () => (npm.output().includes('is ready') ? true : undefined), 90_000);
   const endpoints = JSON.parse(await readFile(join(npm.dir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
   expect(isAlive(endpoints.dynamoDbPid)).toBe(true);
+  // A long-running stack: DynamoDB Local's JVM with the server compiler (THROUGHPUT_JVM_ARGS), not the tests'
+  // client-compiler-only start-up flags.
+  const javaCommand = (await readFile(`/proc/${endpoints.dynamoDbPid}/cmdline`, 'utf8')).split('\0');
+  expect(javaCommand).toContain('-XX:+UseSerialGC');
+  expect(javaCommand).not.toContain('-XX:TieredStopAtLevel=1');
   expect(endpoints.cwaCaFile).toBe(join(npm.dir, 'cwa-ca.pem'));
   expect(await readFile(join(npm.dir, 'cwa-ca.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
   expect(npm.output()).toContain(`CWA simulator CA       ${join(npm.dir, 'cwa-ca.pem')}`);

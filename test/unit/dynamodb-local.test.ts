@@ -5,7 +5,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceTable, type TableDefinition } from '../../functions/tables';
 import { checkJava, createTableInput, JavaMissingError } from '../../local/dynamodb-local';
-import { DEFAULT_JVM_ARGS, emulatorArgs } from '../../local/dynamodb-local/emulator';
+import {
+  DEFAULT_JVM_ARGS,
+  emulatorArgs,
+  jvmArgsFor,
+  THROUGHPUT_JVM_ARGS,
+} from '../../local/dynamodb-local/emulator';
 import { parseJavaVersion } from '../../local/dynamodb-local/java';
 
 describe('parseJavaVersion', () => {
@@ -87,6 +92,15 @@ describe('createTableInput', () => {
 });
 
 describe('emulatorArgs', () => {
+  it('uses the client compiler only for quick start-up, and the server compiler too for long runs', () => {
+    expect(jvmArgsFor('start-up')).toEqual(DEFAULT_JVM_ARGS);
+    expect(jvmArgsFor('start-up')).toContain('-XX:TieredStopAtLevel=1');
+    expect(jvmArgsFor('throughput')).toEqual(THROUGHPUT_JVM_ARGS);
+    expect(jvmArgsFor('throughput').some((flag) => flag.startsWith('-XX:TieredStopAtLevel'))).toBe(false);
+    const args = emulatorArgs({ emulatorDir: '/emu', port: 8123, jvmArgs: jvmArgsFor('throughput') });
+    expect(args.slice(0, THROUGHPUT_JVM_ARGS.length)).toEqual(THROUGHPUT_JVM_ARGS);
+  });
+
   it('runs the jar in memory on the given port, with the native library path, shared and without telemetry', () => {
     const args = emulatorArgs({ emulatorDir: '/emu', port: 8123 });
 
