@@ -23,7 +23,7 @@ export interface LocalSchedulerOptions {
    * The local Lambda runtime: each function in its own execution environments, stopped at its timeout.
    * @default - in this process (the `--in-process` comparison mode)
    */
-  readonly runtime?: Pick<LambdaRuntime, 'invoke' | 'hurry'>;
+  readonly runtime?: Pick<LambdaRuntime, 'invoke' | 'hurry' | 'retire'>;
 }
 
 export interface LocalScheduler {
@@ -150,6 +150,10 @@ export function startLocalScheduler(options: LocalSchedulerOptions): LocalSchedu
       for (const deadline of deadlines) deadline.at = Date.now();
       for (const fn of options.functions) options.runtime?.hurry(fn.name);
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      // Their environments go too, before the gateway closes: a pump that returned at its deadline may still
+      // have posts queued on its sockets, which would otherwise fail against a closed gateway (Lambda freezes
+      // an environment once its invocation returns).
+      await Promise.allSettled(options.functions.map((fn) => options.runtime?.retire(fn.name)));
     },
   };
 }

@@ -56,6 +56,13 @@ export interface LambdaRuntime {
   /** Tells the invocations of `name` in flight that their time is up (getRemainingTimeInMillis → 0). */
   hurry(name: string): void;
   /**
+   * Terminates every environment of `name`, and no more start: for a function whose invocations are over
+   * (the scheduler's, when the stack stops). What an invocation left running after it returned (requests
+   * still queued on its sockets, timers) stops with it, as Lambda freezes an environment between invocations
+   * and never thaws one that is not invoked again.
+   */
+  retire(name: string): Promise<void>;
+  /**
    * Calls `listener` with each invocation's requests and CPU (environments started with REQUEST_ACCOUNTING=on,
    * see functions/commons/request-accounting.ts); returns the function that stops it.
    */
@@ -145,6 +152,9 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
     prewarm: (name, count) => poolOf(name).prewarm(count),
     hurry(name) {
       poolOf(name).hurry();
+    },
+    retire: async (name) => {
+      await pools.get(name)?.close();
     },
     onInvocation(listener) {
       listeners.add(listener);

@@ -8,7 +8,7 @@ import type { RouteDefinition } from '../../functions/routes';
 import { repositoryRoot } from '../../local/endpoints-file';
 import { lambdaRouteInvoker, type RunningGateway, startGateway } from '../../local/gateway';
 import { type LambdaRuntime, startLambdaRuntime } from '../../local/lambda/runtime';
-import { openSocket } from '../support/ws-client';
+import { eventually, openSocket } from '../support/ws-client';
 
 const entry = 'test/fixtures/lambda/probe.ts';
 interface Probe {
@@ -34,6 +34,7 @@ beforeAll(async () => {
       { name: 'reserved', entry, settings: { timeoutSeconds: 5, memoryMb: 128, reservedConcurrency: 2 } },
       { name: 'small', entry, settings: { timeoutSeconds: 20, memoryMb: 32 } },
       { name: 'routed', entry, settings: { timeoutSeconds: 1, memoryMb: 128 } },
+      { name: 'retiring', entry, settings: { timeoutSeconds: 5, memoryMb: 128 } },
     ],
     log: (line) => logLines.push(line),
     output: (functionName, line) => output.push({ functionName, line }),
@@ -93,6 +94,23 @@ describe('local Lambda runtime', () => {
     expect(after.invocations).toBe(1);
     expect(runtime.stats().probe?.coldStarts).toBe(coldStarts + 1);
     expect(runtime.stats().probe?.timeouts).toBe(1);
+  });
+
+  it('retires a function: its environments end, and with them what an invocation left running', async () => {
+    const line = `left running ${randomUUID()}`;
+    await runtime.invoke('retiring', { keepLogging: line });
+    const lines = () =>
+      output.filter((o) => o.functionName.endsWith('retiring') && o.line.includes(line)).length;
+    await eventually(async () => (lines() >= 2 ? true : undefined));
+    await runtime.retire('retiring');
+    expect(runtime.environments().retiring).toBe(0);
+    // The timer wrote every 20 ms while its environment lived; once retired, the count stops growing.
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    await settle();
+    const after = lines();
+    await settle();
+    expect(lines()).toBe(after);
+    await expect(runtime.invoke('retiring', {})).rejects.toThrow(/runtime closed/);
   });
 
   it('throttles an invocation beyond the reserved concurrency (TooManyRequestsException)', async () => {
