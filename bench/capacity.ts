@@ -21,7 +21,7 @@ import { pumpPeriodMs, scheduledFunctions } from '../functions/schedules';
 import { stageThrottle } from '../functions/stage';
 import { cwaUser, EventInbox } from '../test/support/chat';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
-import { costLines, perSessionHour } from './capacity/cost';
+import { type CostLine, costLines, perSessionHour } from './capacity/cost';
 import {
   hottestPerIndex,
   type KindSample,
@@ -137,7 +137,16 @@ for (let i = 0; i < users.length; i += 5) {
     sessions.push(sessionId);
   }
 }
-const inboxes = clients.map((client) => new EventInbox(client));
+// Each device's answered commands: the bot sends only once the service has answered the acceptances (a
+// message into a conversation not yet accepted is not the device's to receive).
+const answered = clients.map(() => new Set<string>());
+const inboxes = clients.map(
+  (client, i) =>
+    new EventInbox(client, (incoming) => {
+      if (incoming.kind === 'message' && incoming.message.type === 'result')
+        answered[i]?.add(String(incoming.message.command));
+    }),
+);
 console.log('Heartbeats (two status messages per session)…');
 for (let round = 0; round < 2; round++) {
   for (const [i, client] of clients.entries())
@@ -155,9 +164,9 @@ const invited = await Promise.allSettled(
     await inbox.waitFor((box) => box.events.some((e) => e.event.type === 'invitation'), 60_000);
     const invitation = inbox.events.find((e) => e.event.type === 'invitation');
     clients[i]?.send('acceptInvitation', { conversationId: invitation?.event.conversationId });
+    await inbox.waitFor(() => answered[i]?.has('acceptInvitation') === true, 60_000);
   }),
 );
-await new Promise((r) => setTimeout(r, 2000));
 await Promise.all(
   conversations.map((c) =>
     bot.connector.sendMessage(bot.session, { conversationId: c.conversationId, text: 'cap' }),
@@ -475,8 +484,18 @@ const churn = costLines(costInput(true));
 const total = (lines: readonly { perSecond: number }[]) => lines.reduce((sum, l) => sum + l.perSecond, 0);
 const dollars = (perSecond: number) => `$${perSessionHour(perSecond, load.sessions).toFixed(6)}`;
 console.log(
-  `Cost per session-hour: $${perSessionHour(total(steady), load.sessions).toFixed(5)} steady (no logins; docs/deploy.md: $0.00041), ` +
+  `Cost per session-hour: $${perSessionHour(total(steady), load.sessions).toFixed(5)} steady (no logins; target ≤ $0.00041), ` +
     `$${perSessionHour(total(churn), load.sessions).toFixed(5)} with ${load.loginsPerSecond} logins/s of churn`,
+);
+// The route functions' Lambda lines follow their local durations (this machine's load); the rest are counts.
+const routeLambda = (lines: readonly CostLine[]) =>
+  total(
+    lines.filter((l) => l.component.startsWith('Lambda: ') && !l.component.startsWith('Lambda: event pump')),
+  );
+console.log(
+  `  of which the route functions' Lambda at their local durations (follows this machine's load): ` +
+    `${dollars(routeLambda(steady))} steady, ${dollars(routeLambda(churn))} with churn; the rest (counts, and the pump at its deployed run length): ` +
+    `${dollars(total(steady) - routeLambda(steady))} steady, ${dollars(total(churn) - routeLambda(churn))} with churn`,
 );
 console.log(
   table([
