@@ -1,7 +1,7 @@
 // `npm run bench -- capacity`: runs a real local scenario with per-invocation accounting on — devices connect
 // and log in, send status heartbeats, accept an IM and receive its events through the event pump, the
-// sessions stay idle until every pump shard has served a whole invocation with no event, half the devices
-// disconnect and the rest stay idle for another such invocation, the reaper runs, the rest disconnect —
+// sessions stay idle until every pump shard has served a whole run with no event, half the devices
+// disconnect and the rest stay idle for another such run, the reaper runs, the rest disconnect —
 // then scales what each operation consumed to the target load
 // (bench/capacity/model.ts): the hottest partition keys of the base table and each index as % of AWS's
 // per-partition limits, Lambda concurrency per function, file descriptors and CPU per pump environment, KMS
@@ -16,29 +16,32 @@ import type { DeviceClient } from '../device/client';
 import { SETTINGS_MAX_AGE_SECONDS } from '../functions/adapters/cached-settings';
 import { DEFAULT_SLOT_SHARDS } from '../functions/domain/keys';
 import { imCommandActions } from '../functions/routes';
-import {
-  pumpRunMs,
-  pumpSessionsPerShard,
-  routeRuntime,
-  scheduledRuntime,
-} from '../functions/runtime-settings';
+import { pumpSessionsPerShard, routeRuntime, scheduledRuntime } from '../functions/runtime-settings';
 import { pumpPeriodMs, scheduledFunctions } from '../functions/schedules';
 import { stageThrottle } from '../functions/stage';
 import { cwaUser, EventInbox } from '../test/support/chat';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
-import { costLines, perSessionHour } from './capacity/cost';
+import { type CostLine, costLines, perSessionHour } from './capacity/cost';
 import {
   hottestPerIndex,
   type KindSample,
   type OperationKind,
-  type PumpShape,
   partitionLoad,
   perOperation,
   ratesAt,
   requestsOf,
   type TargetLoad,
 } from './capacity/model';
-import { idleCpuFit, PUMP_PARTS, type ServedInvocation, splitPump } from './capacity/pump-split';
+import {
+  deployedPumpShape,
+  idleCpuFit,
+  PUMP_PARTS,
+  pumpInvocationKind,
+  runCadenceSeconds,
+  type ServedInvocation,
+  servedSeconds,
+  splitPump,
+} from './capacity/pump-split';
 import { table } from './measure';
 import { type AccountedCall, describeFigures, figuresOf, recordInvocations } from './request-accounting';
 
@@ -88,7 +91,12 @@ const users = Array.from({ length: sample }, (_, i) => ({
   password: `Pw#${i}x`,
   sip: `sip:cap${String(i).padStart(4, '0')}@contoso.com`,
 }));
-const localPumpPeriodMs = 15_000;
+// The pump as deployed (PUMP_RUN_PERIODS periods a run, the others "served"), on a short local period so that
+// the idle phase's whole runs fit in a few minutes: the model scales each recorded cost by its own rate at the
+// deployed period (bench/capacity/pump-split.ts). The refresh, re-read, rebalance and lease timings do not
+// follow the period, so a second of service costs here what it costs deployed.
+const localPumpPeriodMs = 5_000;
+const localPump = deployedPumpShape(shards, localPumpPeriodMs);
 console.log(`Recording a local scenario: ${sample} sessions (one CWA user each), ${shards} pump shards…`);
 const service = await startServiceFixture({
   requestAccounting: true,
@@ -129,7 +137,16 @@ for (let i = 0; i < users.length; i += 5) {
     sessions.push(sessionId);
   }
 }
-const inboxes = clients.map((client) => new EventInbox(client));
+// Each device's answered commands: the bot sends only once the service has answered the acceptances (a
+// message into a conversation not yet accepted is not the device's to receive).
+const answered = clients.map(() => new Set<string>());
+const inboxes = clients.map(
+  (client, i) =>
+    new EventInbox(client, (incoming) => {
+      if (incoming.kind === 'message' && incoming.message.type === 'result')
+        answered[i]?.add(String(incoming.message.command));
+    }),
+);
 console.log('Heartbeats (two status messages per session)…');
 for (let round = 0; round < 2; round++) {
   for (const [i, client] of clients.entries())
@@ -147,9 +164,9 @@ const invited = await Promise.allSettled(
     await inbox.waitFor((box) => box.events.some((e) => e.event.type === 'invitation'), 60_000);
     const invitation = inbox.events.find((e) => e.event.type === 'invitation');
     clients[i]?.send('acceptInvitation', { conversationId: invitation?.event.conversationId });
+    await inbox.waitFor(() => answered[i]?.has('acceptInvitation') === true, 60_000);
   }),
 );
-await new Promise((r) => setTimeout(r, 2000));
 await Promise.all(
   conversations.map((c) =>
     bot.connector.sendMessage(bot.session, { conversationId: c.conversationId, text: 'cap' }),
@@ -163,9 +180,9 @@ const fulfilled = (list: PromiseSettledResult<unknown>[]) =>
 console.log(
   `  invitations delivered to ${fulfilled(invited)} of ${sample}, messages to ${fulfilled(received)}`,
 );
-// The idle phase, in two rounds: no event for the sessions until, for every shard, an invocation that
-// started after the round began served the shard to its end with no event (the model's per-session-second
-// and per-shard figures); between the rounds half the devices disconnect, so that each shard is measured
+// The idle phase, in two rounds: no event for the sessions until, for every shard, a run (an invocation that
+// took the lease) that started after the round began served the shard to its end with no event (the model's
+// per-run, per-session-second and per-shard figures); between the rounds half the devices disconnect, so that each shard is measured
 // with two session counts (the CPU split into the shard's fixed work and each session's). Which sessions
 // each shard holds is read from the store when a round begins and ends; a move shows as a change.
 const shardSessions = () =>
@@ -186,7 +203,7 @@ async function idleRound(): Promise<{ idle: ServedInvocation[]; moved: boolean }
   const from = Date.now();
   const held = await shardSessions();
   console.log(
-    `Idle: the shards hold ${held.map((l) => l.length).join(' + ')} sessions, until each has served one whole invocation with no event…`,
+    `Idle: the shards hold ${held.map((l) => l.length).join(' + ')} sessions, until each has served one whole run with no event…`,
   );
   const served = () =>
     recorder.calls.filter(
@@ -194,12 +211,14 @@ async function idleRound(): Promise<{ idle: ServedInvocation[]; moved: boolean }
         c.fn === 'eventPump' &&
         c.ok &&
         c.shard !== undefined &&
+        pumpInvocationKind(c) === 'run' &&
         (c.endedAt ?? 0) - c.wallMs >= from &&
         !c.requests.some((r) => r.service === 'connections') &&
         c.requests.some((r) => r.service === 'cwa'),
     );
   const done = () => held.every((list, k) => list.length === 0 || served().some((c) => c.shard === k));
-  const deadline = Date.now() + 3 * localPumpPeriodMs + 30_000;
+  // Up to a run for the one in progress to hand over, a whole run, and room for a loaded machine.
+  const deadline = Date.now() + 2 * localPump.runMs + localPumpPeriodMs + 30_000;
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   const moved = JSON.stringify(await shardSessions()) !== JSON.stringify(held);
   return { idle: served().map((call) => ({ call, sessions: held[call.shard ?? -1]?.length ?? 0 })), moved };
@@ -224,12 +243,10 @@ const commandNames = new Set<string>(imCommandActions);
 const of = (predicate: (c: AccountedCall) => boolean): AccountedCall[] => calls.filter(predicate);
 const pumps = of((c) => c.fn === 'eventPump');
 if (idle.length === 0) {
-  console.error(
-    'No pump invocation served a shard idle from start to end: the pump figures cannot be split.',
-  );
+  console.error('No pump run served a shard idle from start to end: the pump figures cannot be split.');
   process.exit(1);
 }
-const pump = splitPump(pumps, idle);
+const pump = splitPump(pumps, idle, localPump);
 const operations = (calls: AccountedCall[]): KindSample => ({ calls, count: calls.length });
 const kinds: Record<OperationKind, KindSample> = {
   connect: operations(of((c) => c.fn === 'connect')),
@@ -241,14 +258,9 @@ const kinds: Record<OperationKind, KindSample> = {
   reaperRun: operations(of((c) => c.fn === 'reaper')),
 };
 // At the target the pump runs as many shards as its per-shard bound asks (PUMP_SESSIONS_PER_SHARD), each
-// invoked once per deployed period and serving PUMP_RUN_MS of it.
+// invoked once per deployed period, one run serving PUMP_RUN_PERIODS of them.
 const targetShards = Math.max(1, Math.ceil(load.sessions / pumpSessionsPerShard));
-const targetPeriodMs = pumpPeriodMs(scheduledFunctions);
-const pumpShape: PumpShape = {
-  shards: targetShards,
-  periodMs: targetPeriodMs,
-  runMs: pumpRunMs(targetPeriodMs),
-};
+const pumpShape = deployedPumpShape(targetShards, pumpPeriodMs(scheduledFunctions));
 const rates = ratesAt(load, pumpShape);
 
 console.log('\nMeasured per operation (each invocation by its own account):');
@@ -259,14 +271,21 @@ for (const kind of Object.keys(kinds) as OperationKind[]) {
 const pumpUnits: Record<(typeof PUMP_PARTS)[number], string> = {
   pumpPost: 'per POST (one per event)',
   pumpReservation: 'per reservation (one per event at the target)',
-  pumpCursorStore: 'per cursor store (one per event at the target)',
-  pumpOpen: 'per open (one per session per invocation at the target)',
+  pumpCursorStore: 'per cursor store (at a hand-over, one per session that got an event in the run)',
+  pumpOpen: 'per open (one per session per run at the target)',
+  pumpRun: "per run (its own start: shard check, acquisition, the hand-over's wait; and its release)",
+  pumpServed: 'per served invocation (the shard held by a running one: it ends at once)',
   pumpSessionSecond: 'per idle session-second',
   pumpShardSecond: 'per shard-second served',
 };
+const runs = pumps.filter((c) => pumpInvocationKind(c) === 'run').length;
 console.log(
-  `  event pump: ${pumps.length} invocations, ${pump.events} events delivered; idle: ${idle.length} invocations ` +
-    `(shards ${idle.map((i) => `${i.call.shard}: ${i.sessions} sessions × ${(i.call.wallMs / 1000).toFixed(1)} s`).join(', ')})` +
+  `  event pump (local period ${localPumpPeriodMs / 1000} s, runs of ${localPump.runMs / 1000} s): ${pumps.length} invocations ` +
+    `(${runs} runs, ${pump.parts.pumpServed.count} served, ${pumps.length - runs - pump.parts.pumpServed.count} other), ` +
+    `${pump.events} events delivered; idle: ${idle.length} runs ` +
+    `(shards ${idle.map((i) => `${i.call.shard}: ${i.sessions} sessions × ${servedSeconds(i.call, localPump).toFixed(1)} s served`).join(', ')}); ` +
+    `a run lasts ${(pump.runTailMs / 1000).toFixed(2)} s past its run time (the hand-over), a served invocation ` +
+    `${pump.servedMs === undefined ? 'was not seen (its cost is left out)' : `${pump.servedMs.toFixed(0)} ms`}` +
     `${movedDuringIdle ? ' — sessions moved between shards during the idle phase' : ''}`,
 );
 for (const part of PUMP_PARTS) {
@@ -277,7 +296,8 @@ for (const part of PUMP_PARTS) {
     .map(([op, n]) => `${op} ${per(n)}`)
     .join(', ');
   console.log(
-    `    ${pumpUnits[part]} (×${s.count.toFixed(part === 'pumpSessionSecond' || part === 'pumpShardSecond' ? 1 : 0)}): ` +
+    `    ${pumpUnits[part]} (×${s.count.toFixed(part === 'pumpSessionSecond' || part === 'pumpShardSecond' ? 1 : 0)}, ` +
+      `${rates[part].toFixed(part === 'pumpRun' || part === 'pumpServed' ? 2 : 0)}/s at the target): ` +
       `${ops || 'nothing'}; ${per(f.writeUnits)} WCU, ${per(f.readUnits)} RCU`,
   );
 }
@@ -287,8 +307,10 @@ const dynamoDbPerEvent = (['pumpReservation', 'pumpCursorStore'] as const).reduc
 );
 console.log(
   `    DynamoDB requests per delivered event: ${(dynamoDbPerEvent / Math.max(pump.events, 1)).toFixed(2)} in this run ` +
-    '(events arrive in bursts: a batch shares its reservation and cursor store), 2 at the target (each event alone). ' +
-    `KMS opens per session per idle invocation here: ${pump.opensPerSessionInvocation.toFixed(2)} (a warm local environment may hold the session already; on AWS the successor never runs where its predecessor did)`,
+    '(events arrive in bursts: a batch shares its reservation and cursor store), ' +
+    `${((rates.pumpReservation + rates.pumpCursorStore) / Math.max(rates.pumpPost, 1e-12)).toFixed(2)} at the target ` +
+    `(each event alone: its reservation; a cursor store per session that got an event in a ${runCadenceSeconds(pumpShape)} s run). ` +
+    `KMS opens per session per idle run here: ${pump.opensPerSessionInvocation.toFixed(2)} (a warm local environment may hold the session already; on AWS the successor never runs where its predecessor did)`,
 );
 
 const slotShards = DEFAULT_SLOT_SHARDS;
@@ -365,7 +387,7 @@ for (const kind of ['connect', 'login', 'status', 'imCommand', 'disconnect'] as 
 lambdaRows.push([
   'eventPump',
   `${targetShards} shards (${pumpSessionsPerShard} sessions each)`,
-  'its period',
+  'a run per shard',
   String(targetShards),
 ]);
 console.log(table(lambdaRows));
@@ -380,7 +402,7 @@ console.log(
 // shard's whole fixed work). Plus the events' share: CPU per event beyond the idle rate × events per
 // session-second at the target.
 const eventsPerSessionSecond = load.eventsPerSessionHour / 3600;
-const fit = idleCpuFit(idle);
+const fit = idleCpuFit(idle, localPump);
 const perShard = load.sessions / targetShards;
 const pumpMemoryMb = scheduledRuntime('eventPump', targetShards).memoryMb;
 const vcpu = pumpMemoryMb / 1769;
@@ -395,7 +417,7 @@ const fds = perShard + 256 + 50 + 20;
 console.log(
   `\nPump CPU per session-second at the target: ${cpuPerSessionSecondMs.toFixed(3)} ms = ${idleCpuMs.toFixed(3)} ms idle + ` +
     `${pump.cpuPerEventMs.toFixed(2)} ms per event × ${eventsPerSessionSecond.toFixed(4)} events per session-second. Idle, from ` +
-    `${idle.length} invocations (${pump.idleSessionSeconds.toFixed(0)} session-seconds): ${pump.cpuPerIdleSessionSecondMs.toFixed(3)} ms per session-second with the shard's fixed work; ` +
+    `${idle.length} runs (${pump.idleSessionSeconds.toFixed(0)} session-seconds): ${pump.cpuPerIdleSessionSecondMs.toFixed(3)} ms per session-second with the shard's fixed work; ` +
     (fit
       ? `split by least squares: ${fit.fixedMsPerShardSecond.toFixed(2)} ms per shard-second + ${fit.msPerSessionSecond.toFixed(3)} ms per session-second, the fixed part over ${Math.round(perShard)} sessions`
       : 'not split (the shards held equal sessions, or the fit was negative): the upper bound is used'),
@@ -450,15 +472,30 @@ const costInput = (withLogins: boolean) => ({
   rates: { ...rates, ...(withLogins ? {} : { connect: 0, login: 0, disconnect: 0 }) },
   sessions: load.sessions,
   routeMemoryMb: routeRuntime.memoryMb,
-  pump: { ...pumpShape, memoryMb: pumpMemoryMb },
+  pump: {
+    ...pumpShape,
+    memoryMb: pumpMemoryMb,
+    runTailMs: pump.runTailMs,
+    servedMs: pump.servedMs ?? 0,
+  },
 });
 const steady = costLines(costInput(false));
 const churn = costLines(costInput(true));
 const total = (lines: readonly { perSecond: number }[]) => lines.reduce((sum, l) => sum + l.perSecond, 0);
 const dollars = (perSecond: number) => `$${perSessionHour(perSecond, load.sessions).toFixed(6)}`;
 console.log(
-  `Cost per session-hour: $${perSessionHour(total(steady), load.sessions).toFixed(5)} steady (no logins; docs/deploy.md: $0.00041), ` +
+  `Cost per session-hour: $${perSessionHour(total(steady), load.sessions).toFixed(5)} steady (no logins; target ≤ $0.00041), ` +
     `$${perSessionHour(total(churn), load.sessions).toFixed(5)} with ${load.loginsPerSecond} logins/s of churn`,
+);
+// The route functions' Lambda lines follow their local durations (this machine's load); the rest are counts.
+const routeLambda = (lines: readonly CostLine[]) =>
+  total(
+    lines.filter((l) => l.component.startsWith('Lambda: ') && !l.component.startsWith('Lambda: event pump')),
+  );
+console.log(
+  `  of which the route functions' Lambda at their local durations (follows this machine's load): ` +
+    `${dollars(routeLambda(steady))} steady, ${dollars(routeLambda(churn))} with churn; the rest (counts, and the pump at its deployed run length): ` +
+    `${dollars(total(steady) - routeLambda(steady))} steady, ${dollars(total(churn) - routeLambda(churn))} with churn`,
 );
 console.log(
   table([

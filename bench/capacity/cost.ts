@@ -3,6 +3,7 @@
 // requests, units and duration per operation × its rate at the target (bench/capacity/model.ts).
 
 import { type KindSample, type OperationKind, perOperation, requestsOf } from './model';
+import { type PumpShape, runCadenceSeconds } from './pump-split';
 
 /** AWS list prices, us-east-1, on demand, arm64 (docs/deploy.md "Cost" cites the pricing pages). */
 export const PRICES = {
@@ -30,11 +31,14 @@ export interface CostInput {
   readonly rates: Readonly<Record<OperationKind, number>>;
   readonly sessions: number;
   readonly routeMemoryMb: number;
-  readonly pump: {
-    readonly shards: number;
+  /**
+   * The pump at the target's shape, with its memory and what the recording measured of its invocations' length:
+   * a run's time past its run time (the hand-over's release and drain) and a served invocation's, ms.
+   */
+  readonly pump: PumpShape & {
     readonly memoryMb: number;
-    readonly periodMs: number;
-    readonly runMs: number;
+    readonly runTailMs: number;
+    readonly servedMs: number;
   };
 }
 
@@ -66,8 +70,17 @@ export function costLines(input: CostInput): CostLine[] {
   const fixed = (component: string, perSecond: number): CostLine => ({ component, perSecond, from: {} });
   const routeGb = input.routeMemoryMb / 1024;
   const { pump } = input;
+  // Every period each shard's pump is invoked (a request each); one in `runPeriods` is a run, lasting its run
+  // time and its hand-over, the others are served invocations that end at once.
   const pumpInvocationsPerSecond = pump.shards / (pump.periodMs / 1000);
-  const pumpGbSeconds = ((pump.shards * pump.runMs) / pump.periodMs) * (pump.memoryMb / 1024);
+  const pumpGb = pump.memoryMb / 1024;
+  const runsPerSecond = pump.shards / runCadenceSeconds(pump);
+  const servedPerSecond = runsPerSecond * (pump.runPeriods - 1);
+  const pumpRunCost =
+    runsPerSecond *
+    (((pump.runMs + pump.runTailMs) / 1000) * pumpGb * PRICES.gbSecond + PRICES.lambdaRequest);
+  const pumpServedCost =
+    servedPerSecond * ((pump.servedMs / 1000) * pumpGb * PRICES.gbSecond + PRICES.lambdaRequest);
   const lines: CostLine[] = [
     fixed('API Gateway: connection-minutes', (input.sessions / 60) * PRICES.connectionMinute),
     line(
@@ -92,9 +105,10 @@ export function costLines(input: CostInput): CostLine[] {
     line('DynamoDB: write request units', perKind(units('write'), PRICES.wru)),
     line('DynamoDB: read request units', perKind(units('read'), PRICES.rru)),
     line('KMS requests', perKind(requestsOf('kms'), PRICES.kms)),
-    fixed(
-      `Lambda: event pump (${pump.shards} shards × ${pump.memoryMb} MB, ${pump.runMs / 1000} s of every ${pump.periodMs / 1000} s)`,
-      pumpGbSeconds * PRICES.gbSecond + pumpInvocationsPerSecond * PRICES.lambdaRequest,
+    line(
+      `Lambda: event pump (${pump.shards} shards × ${pump.memoryMb} MB: a ${((pump.runMs + pump.runTailMs) / 1000).toFixed(0)} s run every ` +
+        `${runCadenceSeconds(pump)} s, ${pump.runPeriods - 1} served invocations of ${pump.servedMs.toFixed(0)} ms between)`,
+      { pumpRun: pumpRunCost, pumpServed: pumpServedCost },
     ),
     fixed(
       'EventBridge Scheduler (a pump invocation per shard and the reaper, each a minute)',

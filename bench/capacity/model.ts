@@ -6,7 +6,9 @@
 // (`CONFIG`, `SESSIONS`, or a small shard number such as `SHARD#1`) keeps its share whatever the load.
 
 import type { AccountedCall } from '../request-accounting';
-import { type PumpPart, type PumpTarget, pumpRates } from './pump-split';
+import { deployedPumpShape, type PumpPart, type PumpShape, pumpRates } from './pump-split';
+
+export type { PumpShape } from './pump-split';
 
 /** AWS per-partition limits (DynamoDB developer guide: partitions and burst capacity). */
 export const PARTITION_LIMITS = { read: 3_000, write: 1_000 } as const;
@@ -23,8 +25,8 @@ export interface TargetLoad {
 
 /**
  * Operation kinds and the calls that are one of each. The pump's work is split by what makes it grow
- * (bench/capacity/pump-split.ts): delivered events, sessions opened per invocation, session-seconds and
- * shard-seconds served.
+ * (bench/capacity/pump-split.ts): delivered events, sessions opened and cursors stored per run, runs, short
+ * "served" invocations, session-seconds and shard-seconds served.
  */
 export type OperationKind =
   | 'connect'
@@ -35,13 +37,10 @@ export type OperationKind =
   | PumpPart
   | 'reaperRun';
 
-/** The pump's shape at the target: shards, schedule period and run time (ms). */
-export type PumpShape = Omit<PumpTarget, 'sessions' | 'eventsPerSessionHour'>;
-
-/** Target rate of each operation kind, per second. */
+/** Target rate of each operation kind, per second; the pump at its shape (default: one shard, deployed runs). */
 export function ratesAt(
   load: TargetLoad,
-  pump: PumpShape = { shards: 1, periodMs: 60_000, runMs: 62_000 },
+  pump: PumpShape = deployedPumpShape(1, 60_000),
 ): Record<OperationKind, number> {
   return {
     connect: load.loginsPerSecond,
