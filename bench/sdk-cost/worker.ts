@@ -2,18 +2,21 @@
 // /proc/thread-self/schedstat) is the client's alone: the strict layer and DynamoDB Local run elsewhere.
 // Alternates the handlers' DynamoDB client (functions/commons/clients/dynamodb.ts) and a raw keep-alive POST.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoDb } from '../../functions/commons/clients/dynamodb';
 
-const { endpoint, table, requests, rounds } = workerData as {
+const { endpoint, table, requests, rounds, profile } = workerData as {
   endpoint: string;
   table: string;
   requests: number;
   rounds: number;
+  /** When set, one extra round of the handlers' client is profiled (V8 sampling) and written here. */
+  profile?: string;
 };
 const key = { pk: 'CONFIG', sk: 'SETTINGS' };
 const cpuMs = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
@@ -77,6 +80,17 @@ for (let r = 0; r < rounds; r++) {
   results.before.push(await measure(baseline));
   results.sdk.push(await measure(sdk));
   results.raw.push(await measure(raw));
+}
+if (profile) {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 50 });
+  await session.post('Profiler.start');
+  await measure(sdk);
+  const { profile: taken } = await session.post('Profiler.stop');
+  writeFileSync(profile, JSON.stringify(taken));
+  session.disconnect();
 }
 parentPort?.postMessage(results);
 client.destroy();

@@ -11,7 +11,7 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SDK_IDLE_SOCKET_MS } from '../../functions/commons/clients/agent-options';
+import { SDK_IDLE_SOCKET_MS } from '../../functions/commons/clients/http-handler';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import type { RouteDefinition } from '../../functions/routes';
 import { functionRouteInvoker, type RunningGateway, startGateway } from '../../local/gateway';
