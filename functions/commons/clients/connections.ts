@@ -6,7 +6,7 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { ConfigError, config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
-import { leanClient, sdkClientSettings } from './sdk-client';
+import { leanClient, parsedEndpoint, sdkClientSettings } from './sdk-client';
 
 let client: ApiGatewayManagementApiClient | undefined;
 
@@ -19,7 +19,7 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
         leanClient(
           new ApiGatewayManagementApiClient({
             region,
-            endpoint: connectionsEndpoint,
+            endpoint: parsedEndpoint(connectionsEndpoint),
             maxAttempts: 1,
             // The SDK's default pool size (50 sockets).
             ...sdkClientSettings(50),

@@ -8,7 +8,7 @@ import { config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
 import { CachedDocumentClient } from './cached-document-client';
-import { leanClient, sdkClientSettings } from './sdk-client';
+import { leanClient, parsedEndpoint, sdkClientSettings } from './sdk-client';
 
 let client: DynamoDBDocumentClient | undefined;
 
@@ -17,7 +17,7 @@ export function dynamoDb(): DynamoDBDocumentClient {
     const { region, dynamoDbEndpoint } = config();
     const settings: DynamoDBClientConfig = {
       region,
-      ...(dynamoDbEndpoint ? { endpoint: dynamoDbEndpoint } : {}),
+      ...(dynamoDbEndpoint ? { endpoint: parsedEndpoint(dynamoDbEndpoint) } : {}),
     };
     // A Lambda handles one event at a time; the local stack runs every handler in one process, so a burst
     // of logins would queue behind the default 50 sockets.

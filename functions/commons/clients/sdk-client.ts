@@ -2,6 +2,8 @@
 // their middleware stacks. Each cut is measured by `npm run bench -- sdk-cost` and safe on AWS for the reason
 // given beside it; signing, retries, endpoint resolution and the error types stay the SDK's own.
 
+import { parseUrl } from '@smithy/core/protocols';
+import type { Endpoint } from '@smithy/types';
 import { tracer } from '../powertools';
 import { UndiciHttpHandler } from './http-handler';
 
@@ -15,6 +17,14 @@ export function sdkClientSettings(connections: number): {
   cacheMiddleware: true;
 } {
   return { requestHandler: new UndiciHttpHandler(connections), cacheMiddleware: true };
+}
+
+/**
+ * A configured endpoint URL (local stand-ins, `@connections`) parsed once: given as a string, the SDK parses it
+ * again on every request (twice: for the endpoint rules and for the request).
+ */
+export function parsedEndpoint(url: string): Endpoint {
+  return parseUrl(url);
 }
 
 /** The parts of a built SDK client that leanClient changes. */
