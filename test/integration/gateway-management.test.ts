@@ -1,6 +1,6 @@
 // The @connections management API of the gateway stand-in, driven by the real
 // @aws-sdk/client-apigatewaymanagementapi as the handlers build it (functions/commons/clients/sdk-client.ts:
-// undici transport, trimmed middleware; typed exceptions included) and by plain HTTP.
+// a lean node:http transport, trimmed middleware; typed exceptions included) and by plain HTTP.
 
 import {
   ApiGatewayManagementApiClient,

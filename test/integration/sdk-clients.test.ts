@@ -1,5 +1,6 @@
-// The handlers' AWS SDK clients as functions/commons/clients builds them (sdk-client.ts: undici transport, the
-// logger, user-agent and recursion-detection middleware off, one signer per client) still do what AWS needs:
+// The handlers' AWS SDK clients as functions/commons/clients builds them (sdk-client.ts: a lean node:http
+// transport, the logger, user-agent and recursion-detection middleware off, one signer per client) still do
+// what AWS needs:
 // every request signed with a SigV4 signature that verifies, throttled and reset requests retried under one
 // invocation id, and the service's errors typed as the adapters test them. Checked against a loopback server
 // that verifies signatures as AWS does, and against DynamoDB Local behind the strict layer.
@@ -169,7 +170,7 @@ describe('against a loopback server that checks signatures as AWS does', () => {
     expect(seen.every((request) => request.signatureVerifies)).toBe(true);
   });
 
-  it('retries a request whose connection is cut (undici reports it; the SDK sees ECONNRESET)', async () => {
+  it("retries a request whose connection is cut (Node's ECONNRESET, which the SDK retries)", async () => {
     const { url, seen } = await start((n, request, response) =>
       n === 0 ? request.socket.destroy() : item(response),
     );
@@ -177,6 +178,20 @@ describe('against a loopback server that checks signatures as AWS does', () => {
     clients.push(client);
     expect((await client.send(getItem)).$metadata.attempts).toBe(2);
     expect(seen).toHaveLength(2);
+  });
+
+  it('times out a request left unanswered (a TimeoutError, retried as transient) and honours an abort', async () => {
+    const { url, seen } = await start(() => {});
+    const client = dynamoDbClient(url);
+    clients.push(client);
+    const timedOut = await client.send(getItem, { requestTimeout: 300 }).catch((e: unknown) => e);
+    expect(timedOut).toMatchObject({ name: 'TimeoutError' });
+    expect((timedOut as { $metadata: { attempts: number } }).$metadata.attempts).toBeGreaterThan(1);
+    expect(seen.length).toBe((timedOut as { $metadata: { attempts: number } }).$metadata.attempts);
+    const aborted = await client
+      .send(getItem, { abortSignal: AbortSignal.timeout(300) })
+      .catch((e: unknown) => e);
+    expect(aborted).toMatchObject({ name: 'AbortError' });
   });
 
   it('gives up after the attempts allowed, with the error typed', async () => {

@@ -1,92 +1,108 @@
-// The HTTP transport of the handlers' AWS SDK clients: undici's keep-alive connection pool behind the SDK's
-// `HttpHandler` interface, in place of @smithy/node-http-handler (node:http). The SDK ships no undici handler;
-// this one is small because undici does the work. It costs ~0.1 ms less Node CPU per request than node:http
-// (`npm run bench -- sdk-cost`), on every DynamoDB, KMS and `@connections` call of every handler.
-//
-// What the SDK relies on is kept: network errors keep the codes its retry strategy treats as transient
-// (`ECONNRESET`, `ETIMEDOUT`, a `TimeoutError`), an abort is an `AbortError`, the response body is handed over
-// whole (the SDK collects it anyway; these services answer with bounded JSON).
+// The HTTP transport of the handlers' AWS SDK clients: node:http(s) over keep-alive agents, behind the SDK's
+// `HttpHandler` interface, in place of @smithy/node-http-handler. Written here because the SDK's handler does,
+// on every request, work these clients never use (a socket-capacity warning timer, connection and keep-alive
+// timers, the response body handed over as a stream for the SDK to pipe into a collector): ~0.15 ms of Node
+// CPU per request on `npm run bench -- sdk-cost`. undici's pool costs the same but adds ~280 KB to every
+// bundle. Same sockets and errors as the SDK's handler: a reset is Node's `ECONNRESET` ("socket hang up"),
+// which the SDK's retry strategy and the `@connections` poster treat as transient; a timeout is a
+// `TimeoutError`, an abort an `AbortError`.
 
-import { buildQueryString } from '@smithy/core/protocols';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { HttpHandlerOptions, HttpRequest, HttpResponse } from '@smithy/types';
-import { Pool } from 'undici';
 
 /**
  * Free sockets are closed after this long idle (ms), so the client, not the server, ends an idle connection:
- * a request written on a socket the server is closing at that moment fails with a reset, and a thread that
- * waits for a core sees the server's close late. AWS endpoints and the local stand-ins (the gateway's
- * `@connections` API, the strict DynamoDB layer: 60–65 s) keep idle sockets longer than this.
+ * a request written on a socket the server is closing at that moment fails with "socket hang up", and a
+ * thread that waits for a core sees the server's close late. AWS endpoints and the local stand-ins (the
+ * gateway's `@connections` API, the strict DynamoDB layer: 60–65 s) keep idle sockets longer than this.
  */
 export const SDK_IDLE_SOCKET_MS = 30_000;
 
-/** undici's errors that the SDK's retry strategy must see as the Node network errors they are. */
-const transientCodes: Readonly<Record<string, { code?: string; name?: string }>> = {
-  // The peer closed or reset the socket (node:http: "socket hang up", ECONNRESET).
-  UND_ERR_SOCKET: { code: 'ECONNRESET' },
-  UND_ERR_CONNECT_TIMEOUT: { code: 'ETIMEDOUT' },
-  UND_ERR_HEADERS_TIMEOUT: { name: 'TimeoutError' },
-  UND_ERR_BODY_TIMEOUT: { name: 'TimeoutError' },
-};
+/** A request with no byte in either direction for this long (ms) fails with a TimeoutError (the SDK's default). */
+export const SDK_SOCKET_TIMEOUT_MS = 300_000;
 
-function asSdkError(error: unknown): unknown {
-  const mapped = transientCodes[(error as { code?: string } | null)?.code ?? ''];
-  if (!mapped) return error;
-  const sdkError = new Error((error as Error).message, { cause: error }) as Error & { code?: string };
-  if (mapped.code) sdkError.code = mapped.code;
-  if (mapped.name) sdkError.name = mapped.name;
-  return sdkError;
+function failure(name: 'TimeoutError' | 'AbortError', message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }
 
-/** An SDK `requestHandler`: one undici `Pool` per origin, `connections` sockets each, kept alive. */
-export class UndiciHttpHandler {
+function responseOf(answer: IncomingMessage, body: Buffer): HttpResponse {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return {
+    statusCode: answer.statusCode ?? -1,
+    ...(answer.statusMessage ? { reason: answer.statusMessage } : {}),
+    headers,
+    body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+  };
+}
+
+/** An SDK `requestHandler`: keep-alive agents of `maxSockets` sockets per origin, idle sockets closed first. */
+export class NodeHttpHandler {
   readonly metadata = { handlerProtocol: 'http/1.1' };
-  private readonly pools = new Map<string, Pool>();
+  private readonly httpAgent: HttpAgent;
+  private readonly httpsAgent: HttpsAgent;
 
-  constructor(private readonly connections: number) {}
+  constructor(maxSockets: number) {
+    const options = { keepAlive: true, maxSockets, timeout: SDK_IDLE_SOCKET_MS };
+    this.httpAgent = new HttpAgent(options);
+    this.httpsAgent = new HttpsAgent(options);
+  }
 
-  async handle(
+  handle(
     request: HttpRequest,
     { abortSignal, requestTimeout }: HttpHandlerOptions = {},
   ): Promise<{ response: HttpResponse }> {
-    const port = request.port ? `:${request.port}` : '';
-    const pool = this.pool(`${request.protocol}//${request.hostname}${port}`);
-    const query = request.query ? buildQueryString(request.query) : '';
-    try {
-      const answer = await pool.request({
-        method: request.method,
-        path: query ? `${request.path}?${query}` : request.path,
-        headers: request.headers,
-        body: (request.body as Uint8Array | string | undefined) ?? null,
-        ...(abortSignal ? { signal: abortSignal as AbortSignal } : {}),
-        ...(requestTimeout ? { headersTimeout: requestTimeout, bodyTimeout: requestTimeout } : {}),
-      });
-      const body = new Uint8Array(await answer.body.arrayBuffer());
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(answer.headers)) {
-        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    return new Promise((resolve, reject) => {
+      if (abortSignal?.aborted) return reject(failure('AbortError', 'Request aborted'));
+      // DynamoDB and KMS (JSON RPC) and `@connections` (path only) send no query string and no streamed body;
+      // either would mean an operation this handler was not written for.
+      const { body } = request;
+      if (request.query && Object.keys(request.query).length > 0) {
+        return reject(new TypeError(`${request.method} ${request.path}: query strings are not supported`));
       }
-      return { response: { statusCode: answer.statusCode, headers, body } };
-    } catch (error) {
-      throw asSdkError(error);
-    }
-  }
-
-  private pool(origin: string): Pool {
-    let pool = this.pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.connections,
-        keepAliveTimeout: SDK_IDLE_SOCKET_MS,
-        // A server's `Keep-Alive: timeout=N` hint may shorten the idle time, never lengthen it past ours.
-        keepAliveMaxTimeout: SDK_IDLE_SOCKET_MS,
-      });
-      this.pools.set(origin, pool);
-    }
-    return pool;
+      if (body != null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+        return reject(new TypeError(`${request.method} ${request.path}: streamed bodies are not supported`));
+      }
+      const secure = request.protocol === 'https:';
+      const outgoing = (secure ? httpsRequest : httpRequest)(
+        {
+          agent: secure ? this.httpsAgent : this.httpAgent,
+          protocol: request.protocol,
+          hostname: request.hostname.replace(/^\[(.*)\]$/, '$1'),
+          ...(request.port ? { port: request.port } : {}),
+          method: request.method,
+          path: request.path,
+          headers: request.headers,
+        },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('error', reject);
+          answer.on('end', () => resolve({ response: responseOf(answer, Buffer.concat(chunks)) }));
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.setTimeout(requestTimeout || SDK_SOCKET_TIMEOUT_MS, () =>
+        outgoing.destroy(
+          failure('TimeoutError', `No answer within ${requestTimeout || SDK_SOCKET_TIMEOUT_MS} ms`),
+        ),
+      );
+      if (abortSignal) {
+        const abort = () => outgoing.destroy(failure('AbortError', 'Request aborted'));
+        (abortSignal as AbortSignal).addEventListener('abort', abort, { once: true });
+        outgoing.once('close', () => (abortSignal as AbortSignal).removeEventListener('abort', abort));
+      }
+      outgoing.end(body ?? undefined);
+    });
   }
 
   updateHttpClientConfig(): void {
-    // The pool's settings are fixed at construction; the SDK calls this only for runtime extensions.
+    // The agents' settings are fixed at construction; the SDK calls this only for runtime extensions.
   }
 
   httpHandlerConfigs(): Record<string, never> {
@@ -94,7 +110,7 @@ export class UndiciHttpHandler {
   }
 
   destroy(): void {
-    for (const pool of this.pools.values()) void pool.destroy();
-    this.pools.clear();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }

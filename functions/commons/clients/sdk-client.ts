@@ -2,21 +2,20 @@
 // their middleware stacks. Each cut is measured by `npm run bench -- sdk-cost` and safe on AWS for the reason
 // given beside it; signing, retries, endpoint resolution and the error types stay the SDK's own.
 
-import { parseUrl } from '@smithy/core/protocols';
 import type { Endpoint } from '@smithy/types';
 import { tracer } from '../powertools';
-import { UndiciHttpHandler } from './http-handler';
+import { NodeHttpHandler } from './http-handler';
 
 /**
- * The constructor settings every client shares: undici's pool of `connections` sockets per origin
+ * The constructor settings every client shares: keep-alive agents of `maxSockets` sockets per origin
  * (http-handler.ts), and each command class's middleware resolved on its first request and reused
  * (`cacheMiddleware`: every middleware must be on the stack before that; leanClient's changes are).
  */
-export function sdkClientSettings(connections: number): {
-  requestHandler: UndiciHttpHandler;
+export function sdkClientSettings(maxSockets: number): {
+  requestHandler: NodeHttpHandler;
   cacheMiddleware: true;
 } {
-  return { requestHandler: new UndiciHttpHandler(connections), cacheMiddleware: true };
+  return { requestHandler: new NodeHttpHandler(maxSockets), cacheMiddleware: true };
 }
 
 /**
@@ -24,7 +23,9 @@ export function sdkClientSettings(connections: number): {
  * again on every request (twice: for the endpoint rules and for the request).
  */
 export function parsedEndpoint(url: string): Endpoint {
-  return parseUrl(url);
+  const { protocol, hostname, port, pathname } = new URL(url);
+  if (new URL(url).search) throw new RangeError(`An SDK endpoint has no query string: ${url}`);
+  return { protocol, hostname, ...(port ? { port: Number(port) } : {}), path: pathname };
 }
 
 /** The parts of a built SDK client that leanClient changes. */
