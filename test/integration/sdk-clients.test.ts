@@ -143,6 +143,12 @@ describe('against a loopback server that checks signatures as AWS does', () => {
       expect((await client.send(getItem)).Item).toEqual({ pk: { S: 'a' }, sk: { S: 'b' } });
     }
     expect(seen).toHaveLength(3);
+    const stack = client.middlewareStack.identify().map((entry) => entry.split(' ')[0]);
+    expect(stack).not.toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^(loggerMiddleware|getUserAgentMiddleware|recursionDetection)/),
+      ]),
+    );
     for (const request of seen) {
       expect(request.headers.authorization).toMatch(
         /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/dynamodb\/aws4_request, SignedHeaders=[^,]*host;[^,]*x-amz-date;x-amz-target/,
