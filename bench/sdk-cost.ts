@@ -55,10 +55,12 @@ try {
       MASTER_KEY_FILE: '/nonexistent/unused',
     },
   });
-  const results = await new Promise<{ before: number[]; sdk: number[]; raw: number[] }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const results = await new Promise<{ before: number[]; previous: number[]; sdk: number[]; raw: number[] }>(
+    (resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    },
+  );
   const line = (label: string, samples: number[]) => {
     const s = summarize(samples);
     return `  ${label.padEnd(44)} ${s.p50.toFixed(3)} ms (rounds: ${samples.map((n) => n.toFixed(3)).join(', ')})`;
@@ -67,6 +69,7 @@ try {
     `\nNode CPU per DynamoDB GetItem (${requests} sequential requests per round, ${rounds} rounds, alternating):`,
   );
   console.log(line('the SDK client as built before (defaults)', results.before));
+  console.log(line("the handlers' client before leanClient (89fa882)", results.previous));
   console.log(line("the handlers' client (functions/commons/clients)", results.sdk));
   console.log(line('raw keep-alive POST', results.raw));
   console.log('  target: ≤ 1 ms per request with the SDK');

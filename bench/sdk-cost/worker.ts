@@ -1,6 +1,7 @@
 // The measuring side of `bench sdk-cost`, in a worker thread of its own so that its CPU (read from
 // /proc/thread-self/schedstat) is the client's alone: the strict layer and DynamoDB Local run elsewhere.
-// Alternates the handlers' DynamoDB client (functions/commons/clients/dynamodb.ts) and a raw keep-alive POST.
+// Alternates, round by round, the SDK client with its defaults, the handlers' client before leanClient (89fa882), the
+// handlers' DynamoDB client (functions/commons/clients/dynamodb.ts) and a raw keep-alive POST.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -8,6 +9,7 @@ import { Session } from 'node:inspector/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { CachedDocumentClient } from '../../functions/commons/clients/cached-document-client';
 import { dynamoDb } from '../../functions/commons/clients/dynamodb';
 
 const { endpoint, table, requests, rounds, profile } = workerData as {
@@ -33,6 +35,23 @@ const before = DynamoDBDocumentClient.from(
   { marshallOptions: { removeUndefinedValues: true } },
 );
 const baseline = () => before.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+// The handlers' client as it was before leanClient and the node:http handler (sdk-client.ts, http-handler.ts):
+// middleware resolved once per command class, the logger middleware off, the SDK's own HTTP handler.
+const previousSender = new DynamoDBClient({
+  region: 'us-east-1',
+  endpoint,
+  requestHandler: { httpAgent: { keepAlive: true, maxSockets: 256, timeout: 30_000 } },
+  cacheMiddleware: true,
+});
+previousSender.middlewareStack.remove('loggerMiddleware');
+const previous = new CachedDocumentClient(
+  previousSender,
+  new DynamoDBClient({ region: 'us-east-1', endpoint }),
+  {
+    marshallOptions: { removeUndefinedValues: true },
+  },
+);
+const previously = () => previous.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const body = JSON.stringify({
   TableName: table,
@@ -74,10 +93,17 @@ async function measure(send: () => Promise<unknown>): Promise<number> {
 
 for (let i = 0; i < 200; i++) await sdk();
 for (let i = 0; i < 200; i++) await baseline();
+for (let i = 0; i < 200; i++) await previously();
 for (let i = 0; i < 200; i++) await raw();
-const results: { before: number[]; sdk: number[]; raw: number[] } = { before: [], sdk: [], raw: [] };
+const results: { before: number[]; previous: number[]; sdk: number[]; raw: number[] } = {
+  before: [],
+  previous: [],
+  sdk: [],
+  raw: [],
+};
 for (let r = 0; r < rounds; r++) {
   results.before.push(await measure(baseline));
+  results.previous.push(await measure(previously));
   results.sdk.push(await measure(sdk));
   results.raw.push(await measure(raw));
 }
@@ -95,4 +121,5 @@ if (profile) {
 parentPort?.postMessage(results);
 client.destroy();
 before.destroy();
+previous.destroy();
 agent.destroy();
