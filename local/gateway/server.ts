@@ -121,7 +121,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }).catch((error) => log(`@connections ${request.method} ${request.url}: ${describe(error)}`));
   });
   // Idle keep-alive sockets of `@connections` clients stay open 65 s (Node's default is 5 s), longer than the
-  // handlers' SDK clients keep a free socket (30 s, functions/commons/clients/agent-options.ts): the client
+  // handlers' SDK clients keep a free socket (30 s, functions/commons/clients/http-handler.ts): the client
   // closes first, so a post never goes out on a socket the gateway is closing. With 5 s, a pump whose thread
   // waited for a core reused sockets the gateway had just closed, and its posts failed with "socket hang up".
   server.keepAliveTimeout = 65_000;

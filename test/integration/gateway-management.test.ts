@@ -1,5 +1,6 @@
 // The @connections management API of the gateway stand-in, driven by the real
-// @aws-sdk/client-apigatewaymanagementapi (typed exceptions included) and by plain HTTP.
+// @aws-sdk/client-apigatewaymanagementapi as the handlers build it (functions/commons/clients/sdk-client.ts:
+// a lean node:http transport, trimmed middleware; typed exceptions included) and by plain HTTP.
 
 import {
   ApiGatewayManagementApiClient,
@@ -11,7 +12,8 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SDK_IDLE_SOCKET_MS } from '../../functions/commons/clients/agent-options';
+import { SDK_IDLE_SOCKET_MS } from '../../functions/commons/clients/http-handler';
+import { leanClient, parsedEndpoint, sdkClientSettings } from '../../functions/commons/clients/sdk-client';
 import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import type { RouteDefinition } from '../../functions/routes';
 import { functionRouteInvoker, type RunningGateway, startGateway } from '../../local/gateway';
@@ -52,11 +54,15 @@ beforeAll(async () => {
       $default: async () => ({ statusCode: 200 }),
     }),
   });
-  management = new ApiGatewayManagementApiClient({
-    endpoint: gateway.managementEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'dummy', secretAccessKey: 'dummy' },
-  });
+  management = leanClient(
+    new ApiGatewayManagementApiClient({
+      endpoint: parsedEndpoint(gateway.managementEndpoint),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'dummy', secretAccessKey: 'dummy' },
+      maxAttempts: 1,
+      ...sdkClientSettings(50),
+    }),
+  );
 });
 
 afterAll(async () => {

@@ -1,12 +1,12 @@
-// The `@connections` management API client, built once per process. The SDK's own retries are off: the
-// dispatcher retries throttling itself, boundedly, and must see a 410 at once. Its middleware is resolved
-// once (cacheMiddleware), not on every post.
+// The `@connections` management API client, built once per process and stripped of per-request work it does
+// not need (sdk-client.ts). The SDK's own retries are off: the dispatcher retries throttling itself,
+// boundedly, and must see a 410 at once.
 
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConfigError, config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
-import { sdkRequestHandler } from './agent-options';
+import { leanClient, parsedEndpoint, sdkClientSettings } from './sdk-client';
 
 let client: ApiGatewayManagementApiClient | undefined;
 
@@ -16,14 +16,15 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
     if (!connectionsEndpoint) throw new ConfigError(['CONNECTIONS_ENDPOINT must be set to reach devices']);
     client = instrumentClient(
       traceClient(
-        new ApiGatewayManagementApiClient({
-          region,
-          endpoint: connectionsEndpoint,
-          maxAttempts: 1,
-          cacheMiddleware: true,
-          // The SDK's default pool (50 sockets); idle ones closed by us first (agent-options.ts).
-          requestHandler: sdkRequestHandler(50),
-        }),
+        leanClient(
+          new ApiGatewayManagementApiClient({
+            region,
+            endpoint: parsedEndpoint(connectionsEndpoint),
+            maxAttempts: 1,
+            // The SDK's default pool size (50 sockets).
+            ...sdkClientSettings(50),
+          }),
+        ),
       ),
       'connections',
     );

@@ -1,23 +1,17 @@
-// The KMS client (AWS only: locally a master key file seals secrets), built once per process; its middleware
-// is resolved once per command class (cacheMiddleware), not on every request.
+// The KMS client (AWS only: locally a master key file seals secrets), built once per process and stripped of
+// per-request work it does not need (sdk-client.ts).
 
 import { KMSClient } from '@aws-sdk/client-kms';
 import { config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
-import { sdkRequestHandler } from './agent-options';
+import { leanClient, sdkClientSettings } from './sdk-client';
 
 let client: KMSClient | undefined;
 
 export function kms(): KMSClient {
   client ??= instrumentClient(
-    traceClient(
-      new KMSClient({
-        region: config().region,
-        cacheMiddleware: true,
-        requestHandler: sdkRequestHandler(50),
-      }),
-    ),
+    traceClient(leanClient(new KMSClient({ region: config().region, ...sdkClientSettings(50) }))),
     'kms',
   );
   return client;
