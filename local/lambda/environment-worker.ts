@@ -54,14 +54,20 @@ try {
   throw error;
 }
 
-let current: { requestId: string; deadline: { at: number } } | undefined;
+/** The invocation in progress; `hurried` once its deadline was pulled in (the stack is stopping). */
+let current: { requestId: string; deadline: { at: number }; hurried: boolean } | undefined;
 port.on('message', (message: ToEnvironment) => {
   if (message.type === 'deadline') {
-    if (current) current.deadline.at = Math.min(current.deadline.at, message.at);
+    if (current) {
+      current.deadline.at = Math.min(current.deadline.at, message.at);
+      current.hurried = true;
+    }
     return;
   }
   const deadline = { at: message.deadline };
-  current = { requestId: message.requestId, deadline };
+  // An invocation that arrives with no time left was queued or cold-starting when the stack began to stop.
+  const invocation = { requestId: message.requestId, deadline, hurried: message.deadline <= Date.now() };
+  current = invocation;
   const context = lambdaContext(message.requestId, deadline);
   // With a daemon to send to, each invocation is traced as Lambda's active tracing does it.
   const daemon = process.env.AWS_XRAY_DAEMON_ADDRESS;
@@ -76,7 +82,13 @@ port.on('message', (message: ToEnvironment) => {
       post({ type: 'result', requestId: message.requestId, ok: true, result: result.value, ...extra });
       return;
     }
-    console.error(`${message.requestId} ERROR Invoke Error`, result.reason);
+    const reason = result.reason as { name?: unknown } | undefined;
+    if (invocation.hurried && reason?.name === 'TimeoutError') {
+      // Stopped on purpose (Middy's early timeout once the deadline was pulled in): one line, no stack.
+      console.error(`${message.requestId} stopped: the local stack is stopping`);
+    } else {
+      console.error(`${message.requestId} ERROR Invoke Error`, result.reason);
+    }
     post({
       type: 'result',
       requestId: message.requestId,

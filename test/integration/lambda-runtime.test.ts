@@ -35,6 +35,7 @@ beforeAll(async () => {
       { name: 'small', entry, settings: { timeoutSeconds: 20, memoryMb: 32 } },
       { name: 'routed', entry, settings: { timeoutSeconds: 1, memoryMb: 128 } },
       { name: 'retiring', entry, settings: { timeoutSeconds: 5, memoryMb: 128 } },
+      { name: 'hurried', entry, settings: { timeoutSeconds: 30, memoryMb: 128 } },
     ],
     log: (line) => logLines.push(line),
     output: (functionName, line) => output.push({ functionName, line }),
@@ -111,6 +112,28 @@ describe('local Lambda runtime', () => {
     await settle();
     expect(lines()).toBe(after);
     await expect(runtime.invoke('retiring', {})).rejects.toThrow(/runtime closed/);
+  });
+
+  it('logs a failed invocation with its error, and one cut short by a stopping stack in one line', async () => {
+    const failing = randomUUID();
+    await expect(runtime.invoke('other', { fail: 'probe failed' }, { requestId: failing })).rejects.toThrow(
+      'probe failed',
+    );
+    const linesOf = (requestId: string) =>
+      output.filter((o) => o.line.includes(requestId)).map((o) => o.line);
+    await eventually(async () =>
+      linesOf(failing).some((l) => l.includes('ERROR Invoke Error')) ? true : undefined,
+    );
+
+    const hurried = randomUUID();
+    const cut = runtime.invoke('hurried', { timeOutEarly: true }, { requestId: hurried });
+    await eventually(async () => (runtime.environments().hurried === 1 ? true : undefined));
+    runtime.hurry('hurried');
+    await expect(cut).rejects.toThrow('The operation was aborted.');
+    await eventually(async () =>
+      linesOf(hurried).some((l) => l.includes('stopped: the local stack is stopping')) ? true : undefined,
+    );
+    expect(linesOf(hurried).some((l) => l.includes('ERROR Invoke Error'))).toBe(false);
   });
 
   it('throttles an invocation beyond the reserved concurrency (TooManyRequestsException)', async () => {
