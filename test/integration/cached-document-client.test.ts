@@ -1,5 +1,5 @@
 // The handlers' DynamoDB client (CachedDocumentClient: document commands sent as low-level commands through a
-// client that resolves middleware once per command class) against DynamoDB Local: every document command the
+// lean client that resolves middleware once per command class, over its own HTTP handler) against DynamoDB Local: every document command the
 // stores use gives the answer and the error lib-dynamodb's own client gives, and the middleware is resolved
 // once per command class however many requests are sent.
 
@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CachedDocumentClient } from '../../functions/commons/clients/cached-document-client';
+import { leanClient, sdkClientSettings } from '../../functions/commons/clients/sdk-client';
 import { serviceTable, tables } from '../../functions/tables';
 import {
   dynamoDbLocalClientConfig,
@@ -43,7 +44,9 @@ beforeAll(async () => {
   plain = DynamoDBDocumentClient.from(new DynamoDBClient(settings), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  sender = new DynamoDBClient({ ...settings, cacheMiddleware: true });
+  // As functions/commons/clients/dynamodb.ts builds it: the lean client and its HTTP handler, so the typed
+  // failures below come through the handlers' own transport.
+  sender = leanClient(new DynamoDBClient({ ...settings, ...sdkClientSettings(8) }));
   sender.middlewareStack.add(
     (next, context) => {
       const name = context.commandName ?? '?';

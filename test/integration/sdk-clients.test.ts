@@ -3,7 +3,8 @@
 // what AWS needs:
 // every request signed with a SigV4 signature that verifies, throttled and reset requests retried under one
 // invocation id, and the service's errors typed as the adapters test them. Checked against a loopback server
-// that verifies signatures as AWS does, and against DynamoDB Local behind the strict layer.
+// that verifies signatures as AWS does; DynamoDB's own typed failures through this client are in
+// cached-document-client.test.ts.
 
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,20 +13,10 @@ import {
   ApiGatewayManagementApiClient,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import {
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  GetItemCommand,
-  TransactionCanceledException,
-} from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CachedDocumentClient } from '../../functions/commons/clients/cached-document-client';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, describe, expect, it } from 'vitest';
 import { leanClient, parsedEndpoint, sdkClientSettings } from '../../functions/commons/clients/sdk-client';
 import { isTransientNetworkError } from '../../functions/dispatcher/connection-poster';
-import { serviceTable, tables } from '../../functions/tables';
-import { type RunningDynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb-local';
-import { type RunningStrictLayer, startStrictLayer } from '../../local/dynamodb-strict';
 
 const credentials = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -236,72 +227,5 @@ describe('against a loopback server that checks signatures as AWS does', () => {
     expect(isTransientNetworkError(error)).toBe(true);
     expect(seen).toHaveLength(1);
     expect(seen[0]?.headers.authorization).toMatch(/\/us-east-1\/execute-api\/aws4_request, /);
-  });
-});
-
-describe('against DynamoDB Local behind the strict layer', () => {
-  let db: RunningDynamoDbLocal;
-  let strict: RunningStrictLayer;
-  let table: string;
-  let documents: DynamoDBDocumentClient;
-
-  beforeAll(async () => {
-    db = await startDynamoDbLocal({ tables });
-    table = db.tableNames[serviceTable.id] as string;
-    strict = await startStrictLayer({
-      upstream: { origin: db.endpoint, ...(db.socketPath ? { socketPath: db.socketPath } : {}) },
-    });
-    const settings = { region: 'us-east-1', endpoint: parsedEndpoint(strict.endpoint), credentials };
-    // As functions/commons/clients/dynamodb.ts builds it.
-    documents = new CachedDocumentClient(
-      leanClient(new DynamoDBClient({ ...settings, ...sdkClientSettings(8) })),
-      new DynamoDBClient(settings),
-      { marshallOptions: { removeUndefinedValues: true } },
-    );
-  });
-
-  afterAll(async () => {
-    documents?.destroy();
-    await strict?.stop();
-    await db?.stop();
-  });
-
-  it('types a failed condition as ConditionalCheckFailedException', async () => {
-    const put = () =>
-      documents.send(
-        new PutCommand({
-          TableName: table,
-          Item: { pk: 'SDK#conditional', sk: 'ITEM' },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    await put();
-    const error = await put().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConditionalCheckFailedException);
-    expect((error as Error).name).toBe('ConditionalCheckFailedException');
-  });
-
-  it('types a cancelled transaction as TransactionCanceledException with its reasons in order', async () => {
-    await documents.send(new PutCommand({ TableName: table, Item: { pk: 'SDK#taken', sk: 'ITEM' } }));
-    const error = await documents
-      .send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: table, Item: { pk: 'SDK#free', sk: 'ITEM' } } },
-            {
-              Put: {
-                TableName: table,
-                Item: { pk: 'SDK#taken', sk: 'ITEM' },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-          ],
-        }),
-      )
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TransactionCanceledException);
-    expect((error as TransactionCanceledException).CancellationReasons?.map((reason) => reason.Code)).toEqual(
-      ['None', 'ConditionalCheckFailed'],
-    );
   });
 });

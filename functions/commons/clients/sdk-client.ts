@@ -23,8 +23,8 @@ export function sdkClientSettings(maxSockets: number): {
  * again on every request (twice: for the endpoint rules and for the request).
  */
 export function parsedEndpoint(url: string): Endpoint {
-  const { protocol, hostname, port, pathname } = new URL(url);
-  if (new URL(url).search) throw new RangeError(`An SDK endpoint has no query string: ${url}`);
+  const { protocol, hostname, port, pathname, search } = new URL(url);
+  if (search) throw new RangeError(`An SDK endpoint has no query string: ${url}`);
   return { protocol, hostname, ...(port ? { port: Number(port) } : {}), path: pathname };
 }
 
@@ -57,12 +57,18 @@ export function leanClient<C extends LeanableClient>(client: C): C {
   }
   const { config } = client;
   const build = config.signer;
-  let signer: ReturnType<typeof build> | undefined;
-  config.signer = (authScheme) => {
-    signer ??= build(authScheme).catch((error: unknown) => {
-      signer = undefined; // a failed build is not kept: the next request builds again
-      throw error;
-    });
+  // One signer per auth scheme (these services have one, SigV4 for one name and region).
+  const signers = new Map<string, ReturnType<typeof build>>();
+  config.signer = (authScheme?: { name?: string; signingName?: string; signingRegion?: string }) => {
+    const key = `${authScheme?.name}|${authScheme?.signingName}|${authScheme?.signingRegion}`;
+    let signer = signers.get(key);
+    if (!signer) {
+      signer = build(authScheme).catch((error: unknown) => {
+        signers.delete(key); // a failed build is not kept: the next request builds again
+        throw error;
+      });
+      signers.set(key, signer);
+    }
     return signer;
   };
   return client;
