@@ -15,8 +15,14 @@ import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
 import { SETTINGS_MAX_AGE_SECONDS } from '../functions/adapters/cached-settings';
 import { DEFAULT_SLOT_SHARDS } from '../functions/domain/keys';
+import { pumpDescriptors } from '../functions/domain/pump-capacity';
 import { imCommandActions } from '../functions/routes';
-import { pumpSessionsPerShard, routeRuntime, scheduledRuntime } from '../functions/runtime-settings';
+import {
+  pumpSessionsPerShard,
+  routeRuntime,
+  SDK_POOL_SOCKETS,
+  scheduledRuntime,
+} from '../functions/runtime-settings';
 import { pumpPeriodMs, scheduledFunctions } from '../functions/schedules';
 import { stageThrottle } from '../functions/stage';
 import { cwaUser, EventInbox } from '../test/support/chat';
@@ -411,9 +417,10 @@ const idleCpuMs = fit
   : pump.cpuPerIdleSessionSecondMs;
 const cpuPerSessionSecondMs = idleCpuMs + eventsPerSessionSecond * pump.cpuPerEventMs;
 const cpuShare = (perShard * cpuPerSessionSecondMs) / 1000 / vcpu;
-// One held long-poll per session (its CWA socket), the DynamoDB pool (256, functions/commons/clients) and
-// the @connections pool (the SDK default 50), plus the runtime's own ~20.
-const fds = perShard + 256 + 50 + 20;
+// One held long-poll per session (its CWA socket), the SDK pools full (functions/runtime-settings.ts
+// SDK_SOCKETS) and the runtime's own: the same count the shard bound is derived from.
+const descriptorBudget = { servicePoolSockets: SDK_POOL_SOCKETS };
+const fds = pumpDescriptors(perShard, descriptorBudget);
 console.log(
   `\nPump CPU per session-second at the target: ${cpuPerSessionSecondMs.toFixed(3)} ms = ${idleCpuMs.toFixed(3)} ms idle + ` +
     `${pump.cpuPerEventMs.toFixed(2)} ms per event × ${eventsPerSessionSecond.toFixed(4)} events per session-second. Idle, from ` +
@@ -428,7 +435,7 @@ console.log(
     `(${((100 * fds) / 1024).toFixed(0)} %). Target: none over 70 %. Shards for 70 %: ≥ ${Math.ceil(
       Math.max(
         (load.sessions * cpuPerSessionSecondMs) / 1000 / vcpu / 0.7,
-        load.sessions / (0.7 * 1024 - 326),
+        load.sessions / (0.7 * 1024 - pumpDescriptors(0, descriptorBudget)),
       ),
     )}`,
 );

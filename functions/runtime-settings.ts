@@ -4,6 +4,18 @@
 
 import { sessionsPerShard } from './domain/pump-capacity';
 
+/**
+ * Keep-alive sockets each AWS SDK client holds at most per execution environment (functions/commons/clients):
+ * a request beyond them waits for a free one. An environment runs one invocation at a time, so a route needs a
+ * few; the event pump has many requests in flight at once (a reservation and a post per session that got an
+ * event), and every socket is a file descriptor of the 1,024 Lambda allows, most of which its CWA long polls
+ * need (functions/domain/pump-capacity.ts counts these pools).
+ */
+export const SDK_SOCKETS = { dynamoDb: 64, connections: 32, kms: 16 } as const;
+
+/** The SDK pools' sockets together: what a pump environment may hold besides its CWA sockets. */
+export const SDK_POOL_SOCKETS = SDK_SOCKETS.dynamoDb + SDK_SOCKETS.connections + SDK_SOCKETS.kms;
+
 /** What Lambda enforces on one function. */
 export interface RuntimeSettings {
   /** Lambda timeout, in seconds: the invocation is stopped then (`Task timed out after N seconds`). */
@@ -34,7 +46,10 @@ export const routeRuntime: RuntimeSettings = { timeoutSeconds: 10, memoryMb: 256
 export const PUMP_MEMORY_MB = 256;
 
 /** Sessions one pump shard serves at `PUMP_MEMORY_MB` (the derivation: functions/domain/pump-capacity.ts). */
-export const pumpSessionsPerShard = sessionsPerShard({ memoryMb: PUMP_MEMORY_MB }).sessions;
+export const pumpSessionsPerShard = sessionsPerShard({
+  memoryMb: PUMP_MEMORY_MB,
+  servicePoolSockets: SDK_POOL_SOCKETS,
+}).sessions;
 
 /**
  * Concurrency reserved for a per-shard function (the pump), from the shard ceiling (every shard deployed may

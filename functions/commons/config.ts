@@ -2,7 +2,7 @@
 // misconfigured function fails on its first invocation with one message that lists every problem.
 
 import { DEFAULT_SLOT_SHARDS, MAX_SLOT_SHARDS } from '../domain/keys';
-import type { ShardRange } from '../domain/pump-capacity';
+import { CWA_COMMAND_SOCKETS, type ShardRange } from '../domain/pump-capacity';
 import { pumpSessionsPerShard } from '../runtime-settings';
 import { serviceTable } from '../tables';
 
@@ -30,7 +30,7 @@ export interface ServiceConfig {
   readonly pumpSessionsPerShard: number;
   /**
    * Connections per CWA host: the pump holds one long poll per session of its shard, so its pool is the
-   * shard bound plus room for commands. @default pumpSessionsPerShard + 16
+   * shard bound plus room for commands. @default pumpSessionsPerShard + CWA_COMMAND_SOCKETS (16)
    */
   readonly cwaMaxSockets: number;
   /** How long one pump invocation serves its shard before handing over (ms; several schedule periods). */
@@ -137,7 +137,14 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     100_000,
     problems,
   );
-  const cwaMaxSockets = wholeNumber(env, 'CWA_MAX_SOCKETS', pumpSessionsPerShard + 16, 1, 100_000, problems);
+  const cwaMaxSockets = wholeNumber(
+    env,
+    'CWA_MAX_SOCKETS',
+    pumpSessionsPerShard + CWA_COMMAND_SOCKETS,
+    1,
+    100_000,
+    problems,
+  );
   const pumpRunMs = wholeNumber(env, 'PUMP_RUN_MS', 55_000, 1_000, 900_000, problems);
   // 0: not scheduled (a local stack with the pump's timer off); a pump run by hand then waits for no holder.
   const pumpPeriodMs = wholeNumber(env, 'PUMP_PERIOD_MS', 60_000, 0, 900_000, problems);

@@ -17,7 +17,10 @@ export interface PumpBudget {
    * the bundle and /dev/urandom. @default 32
    */
   readonly fixedDescriptors?: number;
-  /** The pump's DynamoDB and `@connections` socket pools (checkpoints and deliveries), together. @default 128 */
+  /**
+   * The AWS SDK clients' socket pools (DynamoDB, `@connections`, KMS) together: the most they hold open at once.
+   * @default 128 (the deployed pools: functions/runtime-settings.ts `SDK_POOL_SOCKETS`)
+   */
   readonly servicePoolSockets?: number;
   /** Node, the bundle and the SDK clients before the first session, in MB. @default 96 */
   readonly baselineMb?: number;
@@ -47,14 +50,30 @@ export interface ShardBound {
   readonly limitedBy: 'descriptors' | 'memory' | 'cpu';
 }
 
+/**
+ * CWA sockets a pool may hold beyond one per session of its shard: presence and other commands use a free
+ * socket of the same pool, and wait for one when the long polls hold them all.
+ */
+export const CWA_COMMAND_SOCKETS = 16;
+
+/**
+ * File descriptors a pump environment serving `sessions` holds at most: its CWA pool full (one long poll per
+ * session and CWA_COMMAND_SOCKETS), the SDK pools full, and the fixed ones.
+ */
+export function pumpDescriptors(
+  sessions: number,
+  budget: Pick<PumpBudget, 'fixedDescriptors' | 'servicePoolSockets'>,
+): number {
+  return (
+    sessions + CWA_COMMAND_SOCKETS + (budget.fixedDescriptors ?? 32) + (budget.servicePoolSockets ?? 128)
+  );
+}
+
 /** Sessions per shard at `budget`: the least of the descriptor, memory and CPU bounds, at the headroom. */
 export function sessionsPerShard(budget: PumpBudget): ShardBound {
   const headroom = budget.headroom ?? 0.7;
   const descriptors = budget.fileDescriptors ?? 1_024;
-  // One CWA socket per session (its long poll); the command channel reuses free sockets of the same pool.
-  const byDescriptors = Math.floor(
-    descriptors * headroom - (budget.fixedDescriptors ?? 32) - (budget.servicePoolSockets ?? 128),
-  );
+  const byDescriptors = Math.floor(descriptors * headroom - pumpDescriptors(0, budget));
   const byMemory = Math.floor(
     ((budget.memoryMb * headroom - (budget.baselineMb ?? 96)) * 1024) / (budget.perSessionKb ?? 96),
   );

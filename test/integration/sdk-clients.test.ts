@@ -126,6 +126,24 @@ describe('against a loopback server that checks signatures as AWS does', () => {
     return started;
   }
 
+  it('holds no more sockets than its pool: 24 requests at once over 4 connections, every one answered', async () => {
+    // Answered only once several are waiting, so that an unbounded client would open a socket for each.
+    const waiting: ServerResponse[] = [];
+    const { server, url, seen } = await start((_, __, response) => {
+      waiting.push(response);
+      setTimeout(() => item(response), 20);
+    });
+    let connections = 0;
+    server.on('connection', () => connections++);
+    const client = dynamoDbClient(url);
+    clients.push(client);
+    const results = await Promise.all(Array.from({ length: 24 }, () => client.send(getItem)));
+    expect(results.every((result) => result.Item?.pk?.S === 'a')).toBe(true);
+    expect(seen).toHaveLength(24);
+    expect(connections).toBeGreaterThan(0);
+    expect(connections).toBeLessThanOrEqual(4);
+  });
+
   it('signs every request (the one signer reused) with a SigV4 signature that verifies', async () => {
     const { url, seen } = await start((_, __, response) => item(response));
     const client = dynamoDbClient(url);

@@ -5,19 +5,26 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, pumpShardRange } from '../../functions/commons/config';
 import {
   MB_PER_VCPU,
+  pumpDescriptors,
   SHRINK_FILL,
   sessionsPerShard,
   shardNeeded,
   shardsFor,
   targetShards,
 } from '../../functions/domain/pump-capacity';
-import { PUMP_MEMORY_MB, pumpSessionsPerShard, serviceEnvironment } from '../../functions/runtime-settings';
+import {
+  PUMP_MEMORY_MB,
+  pumpSessionsPerShard,
+  SDK_POOL_SOCKETS,
+  SDK_SOCKETS,
+  serviceEnvironment,
+} from '../../functions/runtime-settings';
 
 describe('sessions per shard', () => {
   it('takes the least of the descriptor, memory and CPU bounds at 70 % of each limit', () => {
     const bound = sessionsPerShard({ memoryMb: 256 });
-    // Descriptors: 1,024 × 0.7 − 32 fixed − 128 for the DynamoDB and @connections pools.
-    expect(bound.byDescriptors).toBe(556);
+    // Descriptors: 1,024 × 0.7 − 16 CWA command sockets − 32 fixed − 128 for the SDK pools.
+    expect(bound.byDescriptors).toBe(540);
     // Memory: (256 × 0.7 − 96 MB baseline) at 96 KB a session.
     expect(bound.byMemory).toBe(887);
     // CPU: 256/1,769 of a vCPU × 0.7 = 101.3 ms per second, at 0.25 ms per session-second.
@@ -28,7 +35,14 @@ describe('sessions per shard', () => {
   it('is bound by descriptors once memory buys enough CPU, and never over 1,024 sockets', () => {
     const bound = sessionsPerShard({ memoryMb: 1769 });
     expect(bound.limitedBy).toBe('descriptors');
-    expect(bound.sessions + 32 + 128).toBeLessThanOrEqual(1024);
+    expect(bound.sessions + 16 + 32 + 128).toBeLessThanOrEqual(1024);
+  });
+
+  it('leaves a deployed pump at its bound within 70 % of its descriptors, its pools full', () => {
+    const budget = { servicePoolSockets: SDK_POOL_SOCKETS };
+    expect(SDK_POOL_SOCKETS).toBe(SDK_SOCKETS.dynamoDb + SDK_SOCKETS.connections + SDK_SOCKETS.kms);
+    expect(pumpDescriptors(pumpSessionsPerShard, budget)).toBeLessThanOrEqual(0.7 * 1024);
+    expect(pumpDescriptors(0, budget)).toBe(16 + 32 + SDK_POOL_SOCKETS);
   });
 
   it('refuses a budget that cannot serve one session', () => {
@@ -36,7 +50,9 @@ describe('sessions per shard', () => {
   });
 
   it('is what the deployment passes to every function', () => {
-    expect(pumpSessionsPerShard).toBe(sessionsPerShard({ memoryMb: PUMP_MEMORY_MB }).sessions);
+    expect(pumpSessionsPerShard).toBe(
+      sessionsPerShard({ memoryMb: PUMP_MEMORY_MB, servicePoolSockets: SDK_POOL_SOCKETS }).sessions,
+    );
     const env = serviceEnvironment({
       tables: {},
       connectionsEndpoint: 'https://example.com/prod',

@@ -3,6 +3,7 @@
 // boundedly, and must see a 410 at once.
 
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { SDK_SOCKETS } from '../../runtime-settings';
 import { ConfigError, config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
@@ -21,8 +22,7 @@ export function connectionsApi(): ApiGatewayManagementApiClient {
             region,
             endpoint: parsedEndpoint(connectionsEndpoint),
             maxAttempts: 1,
-            // The SDK's default pool size (50 sockets).
-            ...sdkClientSettings(50),
+            ...sdkClientSettings(SDK_SOCKETS.connections),
           }),
         ),
       ),

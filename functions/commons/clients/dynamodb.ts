@@ -4,6 +4,7 @@
 
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SDK_SOCKETS } from '../../runtime-settings';
 import { config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
@@ -19,9 +20,9 @@ export function dynamoDb(): DynamoDBDocumentClient {
       region,
       ...(dynamoDbEndpoint ? { endpoint: parsedEndpoint(dynamoDbEndpoint) } : {}),
     };
-    // A Lambda handles one event at a time; the local stack runs every handler in one process, so a burst
-    // of logins would queue behind the default 50 sockets.
-    const sender = leanClient(new DynamoDBClient({ ...settings, ...sdkClientSettings(256) }));
+    const sender = leanClient(
+      new DynamoDBClient({ ...settings, ...sdkClientSettings(SDK_SOCKETS.dynamoDb) }),
+    );
     client = new CachedDocumentClient(
       instrumentClient(traceClient(sender), 'dynamodb'),
       new DynamoDBClient(settings),

@@ -2,6 +2,7 @@
 // per-request work it does not need (sdk-client.ts).
 
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SDK_SOCKETS } from '../../runtime-settings';
 import { config } from '../config';
 import { traceClient } from '../powertools';
 import { instrumentClient } from '../request-accounting';
@@ -11,7 +12,9 @@ let client: KMSClient | undefined;
 
 export function kms(): KMSClient {
   client ??= instrumentClient(
-    traceClient(leanClient(new KMSClient({ region: config().region, ...sdkClientSettings(50) }))),
+    traceClient(
+      leanClient(new KMSClient({ region: config().region, ...sdkClientSettings(SDK_SOCKETS.kms) })),
+    ),
     'kms',
   );
   return client;
