@@ -2,8 +2,8 @@
 // schedule invokes each shard's pump every period; one invocation — a run — serves the shard for
 // PUMP_RUN_PERIODS periods (functions/runtime-settings.ts) and the others find it served and end at once. The
 // pump's work follows several rates, not one: each delivered event (its @connections POST, the UpdateItem
-// that reserves its sequence number), each session a run serves (the sealed IM session's KMS Decrypt when it
-// opens it, the cursor stored at the hand-over if the session got events), each run (taking the lease,
+// that reserves its sequence number, and the rare write on the session item a worker's end still makes),
+// each session a run serves (the sealed IM session's KMS Decrypt when it opens it), each run (taking the lease,
 // releasing it), each short "served" invocation, each session-second of service (the held CWA long polls,
 // the refresh's reads of the session items), and each second a shard is served (lease renewals, the refresh
 // query, settings, session count). The recording measures each per its own unit; the model scales each by
@@ -18,7 +18,11 @@ export type PumpPart =
   | 'pumpPost'
   /** A write on the connection item (`CONN#…`): the reservation of sequence numbers, one per batch. */
   | 'pumpReservation'
-  /** A write on the session item (`SESSION#…`): the cursor stored when a worker that delivered ends. */
+  /**
+   * A write on the session item (`SESSION#…`): the cursor stored when a worker ends and the poll that tells
+   * CWA what it delivered failed or rotated the ticket (functions/domain/event-pump.ts `handOver`), a rotated
+   * ticket, a presence stamp. Counted per delivered event: what the recording measured per event.
+   */
   | 'pumpCursorStore'
   /** A KMS request: opening a session's sealed IM session (or sealing a rotated ticket). */
   | 'pumpOpen'
@@ -167,8 +171,8 @@ export interface PumpSample {
 /**
  * Splits a recording's pump invocations, run with `shape` locally. Per-event parts are measured over every
  * invocation (each request is one unit: at the target, ~10 events per session-hour against a poll every few
- * seconds, an event arrives alone, so each one costs one POST and one reservation); so are the opens and
- * cursor stores (each request one unit; their rates in `pumpRates`). The run parts come from runs that served
+ * seconds, an event arrives alone, so each one costs one POST and one reservation), and the session-item
+ * writes per delivered event; so are the opens (each request one unit; their rate in `pumpRates`). The run parts come from runs that served
  * their shard's sessions from start to end with no event: their own start and release per run, CWA requests
  * and session-item reads per session-second served, other fixed-key requests per shard-second served. Served
  * invocations are measured whole, each one unit.
@@ -208,7 +212,7 @@ export function splitPump(
     parts: {
       pumpPost: requestsIn(all, 'pumpPost'),
       pumpReservation: requestsIn(all, 'pumpReservation'),
-      pumpCursorStore: requestsIn(all, 'pumpCursorStore'),
+      pumpCursorStore: { calls: requestsIn(all, 'pumpCursorStore').calls, count: events },
       pumpOpen: opens,
       pumpRun: { calls: idleCalls.map((c) => callPart(c, 'pumpRun')), count: idleCalls.length },
       pumpServed: { calls: served, count: served.length },
@@ -243,18 +247,17 @@ export interface PumpTarget extends PumpShape {
  * invokes every period). Events: sessions × events per session-hour ÷ 3600, each its own POST and
  * reservation. Opens: every session once per run, sessions ÷ C — a run's successor starts before it ends
  * (the hand-over), so it never runs in the environment that opened the sessions, and Lambda does not route a
- * shard to the environment that served it before. Cursor stores: once per run for each session that got an
- * event in it — with events arriving independently (Poisson), sessions × (1 − e^(−events per run)) ÷ C.
+ * shard to the environment that served it before. Session-item writes: per event, as recorded (a worker's
+ * end tells CWA what it delivered with a poll, and writes only when that poll fails or rotates the ticket).
  * Session-seconds: the sessions. Shard-seconds: the shards (each served from one hand-over to the next).
  */
 export function pumpRates(target: PumpTarget): Record<PumpPart, number> {
   const events = (target.sessions * target.eventsPerSessionHour) / 3600;
   const cadence = runCadenceSeconds(target);
-  const eventsPerRun = (target.eventsPerSessionHour * cadence) / 3600;
   return {
     pumpPost: events,
     pumpReservation: events,
-    pumpCursorStore: (target.sessions * -Math.expm1(-eventsPerRun)) / cadence,
+    pumpCursorStore: events,
     pumpOpen: target.sessions / cadence,
     pumpRun: target.shards / cadence,
     pumpServed: (target.shards * (target.runPeriods - 1)) / cadence,

@@ -1,8 +1,10 @@
 // The event pump: CWA → device. One invocation owns one shard (a lease with a fencing token) and serves all
 // of its sessions at once: each session's data channel is polled (paced by CWA's pollWaitTime), its events
-// are delivered in order through the dispatcher, and only then is the cursor checkpointed — conditional on
-// the previous cursor and on the lease, so a pump that dies mid-batch, or a second pump, can neither skip
-// nor double-checkpoint. Delivery is at least once; every event carries its id so the device drops a repeat.
+// are delivered in order through the dispatcher, and only then does the next poll's AckId tell CWA, which
+// drops what it acknowledges. The stored cursor (where the next owner starts) moves only with a rotated
+// ticket, conditional on the previous cursor and on the lease, so a pump that dies mid-batch, or a second
+// pump, can neither skip nor move it back. Delivery is at least once; every event carries its id so the
+// device drops a repeat.
 
 import { MessageTooLargeError } from '../dispatcher/connection-poster';
 import type { DeliveryOutcome } from '../dispatcher/dispatcher';
@@ -207,8 +209,13 @@ interface Worker {
   stop(): void;
   done: Promise<void>;
   lastPollAt: number;
-  /** The cursor as last read or stored: the worker stores its own when it ends, if that is further. */
+  /** The cursor as last read or stored. */
   storedCursor: number | undefined;
+  /**
+   * The CWA session as of the worker's last answered poll, and the AckId that poll gave CWA: when the worker
+   * ends, CWA is told of what it delivered since (handOver).
+   */
+  cwa?: { readonly imSession: ImSession; readonly acked: number };
   /** The next refresh must read the stored session (e.g. CWA rejected the ticket: a command rotated it). */
   stale: boolean;
 }
@@ -309,20 +316,47 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     try {
       await pollAndDeliver(worker);
     } finally {
-      await storeCursor(worker);
+      await handOver(worker);
     }
   }
 
   /**
-   * When a worker ends (hand-over, its session left the shard), one write stores how far it delivered, so the
-   * next owner starts there. Skipped when nothing moved, the session ended, or the lease was lost (the
-   * successor's writes win). A failure only leaves the stored cursor behind, which CWA makes harmless.
+   * When a worker ends (hand-over, its session left the shard) after delivering events CWA has not been told of
+   * (their acknowledgement rides on the next poll), CWA is told with one more poll naming the last delivered
+   * event as its AckId: CWA then drops them (bb969465), and the next owner, polling from the stored cursor
+   * (which may be far behind: it moves only with a rotated ticket), is not sent them again. Its answer is
+   * not delivered: what it carries stays in CWA for the next owner. This costs no DynamoDB write; only when the
+   * poll fails, or its answer rotated the ticket, is the cursor stored. Skipped when the session ended or the
+   * lease was lost (the successor polls now). Nothing is lost either way: a poll or write that did not land
+   * only means the next owner delivers those events again, which the device drops by eventId.
    */
-  async function storeCursor(worker: Worker): Promise<void> {
+  async function handOver(worker: Worker): Promise<void> {
     const { cursor, sessionId } = worker.session;
     if (fenced || cursor === undefined || (worker.storedCursor ?? -1) >= cursor) return;
+    const { cwa } = worker;
+    if (cwa && cwa.acked >= cursor) return;
+    let sealedImSession: string | undefined;
+    if (cwa) {
+      try {
+        const answer = await deps.imServerFor(settings).fetchEvents(cwa.imSession, cursor);
+        if (answer.ticket === cwa.imSession.ticket) return;
+        sealedImSession = await deps.sealImSession(
+          sessionId,
+          withTicket({ ...cwa.imSession, cursor }, answer.ticket),
+        );
+      } catch (error) {
+        deps.observe?.warn?.('Event pump: telling CWA what was delivered failed; storing the cursor', {
+          sessionId,
+          ...errorDetail(error),
+        });
+      }
+    }
     try {
-      const outcome = await deps.sessions.checkpoint(sessionId, { to: cursor, lease: held });
+      const outcome = await deps.sessions.checkpoint(sessionId, {
+        to: cursor,
+        lease: held,
+        ...(sealedImSession === undefined ? {} : { sealedImSession }),
+      });
       if (outcome === 'fenced') fenced = true;
       else if (outcome === 'saved') worker.storedCursor = cursor;
     } catch (error) {
@@ -430,11 +464,12 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           worker.session = { ...worker.session, cursor: last, sealedImSession: sealed };
           openedFrom = sealed;
         } else if (last !== from) {
-          // Not stored per batch: the next poll's AckId tells CWA, which drops what it acknowledges; the
-          // stored cursor is only where the next owner starts, written when this worker ends.
+          // Not stored: the next poll's AckId tells CWA, which drops what it acknowledges (and handOver tells
+          // it when the worker ends first); the stored cursor is only where the next owner starts polling.
           worker.session = { ...worker.session, cursor: last };
         }
         imSession = { ...imSession, cursor: last };
+        worker.cwa = { imSession, acked: from };
         count(progress);
         // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
         if (batch.events.length === 0) {

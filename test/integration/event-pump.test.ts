@@ -326,7 +326,7 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
     await client.close();
   });
 
-  it('stores its cursor once, when it hands over; after a pump that died without storing it, the next loses nothing', async () => {
+  it('tells CWA what it delivered when it hands over, with no DynamoDB write; after a pump that died without telling, the next loses nothing', async () => {
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
     // A session of its own on a shard no scheduled pump serves, so only the test pumps touch it.
     const { client, sessionId } = await aliceSignedIn();
@@ -366,8 +366,11 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
     const ids: number[] = [];
     /** Alice's id for the conversation (ids are per CWA session), from the invitation the pump delivers. */
     let invitedTo: string | undefined;
-    /** Runs one pump on the shard until `until` holds of what it delivered (a liveness bound: 30 s). */
-    async function runOne(owner: string, until: (mine: string[]) => boolean, storing = true) {
+    /**
+     * Runs one pump on the shard until `until` holds of what it delivered (a liveness bound: 30 s). One that
+     * `dies` does nothing once `until` holds: no poll (the one that would tell CWA what it delivered) and no write.
+     */
+    async function runOne(owner: string, until: (mine: string[]) => boolean, dies = false) {
       const mine: string[] = [];
       const pump = pumpDeps(async (_c, message) => {
         const { eventId, event } = message as {
@@ -385,16 +388,25 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
         sessionIdsInShard: store.sessionIdsInShard.bind(store),
         readSessions: store.readSessions.bind(store),
         recordPresence: store.recordPresence.bind(store),
-        // A pump that dies before its hand-over never writes: `storing` false stands for that.
         checkpoint: async (...args: Parameters<typeof store.checkpoint>) => {
           writes += 1;
-          return storing ? store.checkpoint(...args) : 'saved';
+          return dies && doneAt !== undefined ? 'saved' : store.checkpoint(...args);
         },
+      };
+      const imServerFor = (settings: Parameters<typeof pump.deps.imServerFor>[0]) => {
+        const server = pump.deps.imServerFor(settings);
+        return {
+          ...server,
+          fetchEvents: (...args: Parameters<typeof server.fetchEvents>) =>
+            dies && doneAt !== undefined
+              ? Promise.reject(new Error('the pump died'))
+              : server.fetchEvents(...args),
+        } as typeof server;
       };
       const giveUp = Date.now() + 30_000;
       let doneAt: number | undefined;
       const report = await runPump(
-        { ...pump.deps, sessions },
+        { ...pump.deps, sessions, imServerFor },
         {
           ...DEFAULT_PUMP_OPTIONS,
           leaseMs: 800,
@@ -427,30 +439,36 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
     );
     resolver.close();
     for (const text of first) await bob.connector.sendMessage(bob.session, { conversationId, text });
+    const stored = (await service.stores.sessions.get(sessionId))?.cursor;
     const a = await runA;
     expect(a.mine).toEqual(first);
-    // Eight messages (and the invitation) in one or more batches: one write, when the pump handed over.
-    expect(a.writes).toBe(1);
-    const stored = (await service.stores.sessions.get(sessionId))?.cursor;
-    expect(stored).toBe(Math.max(...ids));
-
-    // B delivers five more and dies before storing its cursor: the stored one stays A's.
-    const second = Array.from({ length: 5 }, (_, i) => `d${i}`);
-    for (const text of second) await bob.connector.sendMessage(bob.session, { conversationId, text });
-    const b = await runOne('pump-B', (mine) => mine.includes('d4'), false);
-    expect(b.mine).toEqual(second);
+    // Eight messages (and the invitation) in one or more batches, and no write: CWA was told by a poll.
+    expect(a.writes).toBe(0);
     expect((await service.stores.sessions.get(sessionId))?.cursor).toBe(stored);
 
-    // C starts from A's cursor, behind what B delivered. CWA answers a GET with every event after the AckId it
-    // names (bb969465), so C may deliver B's events again (at least once: the device drops them by eventId);
+    // B starts from the stored cursor, far behind, and is sent none of A's events again: CWA dropped them. It
+    // delivers five more and dies before telling CWA.
+    const second = Array.from({ length: 5 }, (_, i) => `d${i}`);
+    for (const text of second) await bob.connector.sendMessage(bob.session, { conversationId, text });
+    const b = await runOne('pump-B', (mine) => mine.includes('d4'), true);
+    expect(b.mine).toEqual(second);
+
+    // C starts from the same cursor. CWA answers a GET with every event after the AckId it names that it still
+    // holds (bb969465), so C may deliver B's events again (at least once: the device drops them by eventId);
     // what it may never do is lose one or reorder.
     const third = ['e0', 'e1', 'e2'];
     for (const text of third) await bob.connector.sendMessage(bob.session, { conversationId, text });
     const c = await runOne('pump-C', (mine) => mine.includes('e2'));
     expect(c.mine.slice(-third.length)).toEqual(third);
     expect(c.mine.slice(0, -third.length).every((text) => second.includes(text))).toBe(true);
-    expect([...new Set(texts)]).toEqual([...first, ...second, ...third]);
-    expect((await service.stores.sessions.get(sessionId))?.cursor).toBe(Math.max(...ids));
+    expect(c.writes).toBe(0);
+
+    // And C told CWA before it returned: D delivers only what is new.
+    await bob.connector.sendMessage(bob.session, { conversationId, text: 'f0' });
+    const d = await runOne('pump-D', (mine) => mine.includes('f0'));
+    expect(d.mine).toEqual(['f0']);
+    expect([...new Set(texts)]).toEqual([...first, ...second, ...third, 'f0']);
+    expect((await service.stores.sessions.get(sessionId))?.cursor).toBe(stored);
     await client.close();
   });
 });

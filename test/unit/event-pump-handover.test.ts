@@ -1,7 +1,8 @@
 // The event pump's hand-over is bounded: a poll CWA never answers, a lease release or a session read
 // DynamoDB never answers do not keep the invocation past its run time plus `drainMs`, or past `returnBy` (on
 // Lambda it would run into the function's timeout, be killed and lose its report). A test that fails here
-// never returns: vitest's timeout ends it.
+// never returns: vitest's timeout ends it. And a worker that ends with a delivered batch CWA was not told of
+// tells CWA with one more poll, writing the cursor only when that poll fails or rotates the ticket.
 
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PUMP_OPTIONS, type PumpOptions, runPump } from '../../functions/domain/event-pump';
@@ -140,5 +141,75 @@ describe('event pump hand-over', () => {
     expect(reads).toBeGreaterThanOrEqual(3);
     expect(seen.released).toEqual(['pump-1']);
     expect(report).toMatchObject({ acquired: true, sessions: 1, fenced: false });
+  });
+});
+
+describe('event pump hand-over: telling CWA what was delivered', () => {
+  /**
+   * A pump whose first poll brings two events and whose run ends as the second is posted, before a poll could
+   * acknowledge them; `ackPoll` answers the poll the hand-over makes. Records every poll's AckId and every
+   * checkpoint.
+   */
+  async function handOverAfterDelivery(ackPoll: () => Promise<{ ticket: string }>) {
+    const acks: (number | undefined)[] = [];
+    const checkpoints: { to: number; sealedImSession?: string }[] = [];
+    let ended = false;
+    const started = Date.now();
+    const deps = fakePumpDeps({
+      sessions: {
+        checkpoint: async (_id, to) => {
+          checkpoints.push(to);
+          return 'saved';
+        },
+      },
+      imServerFor: () => ({
+        fetchEvents: async (_session, afterAckId) => {
+          acks.push(afterAckId);
+          if (acks.length === 1)
+            return {
+              events: [
+                { eventId: 1, type: 'message', text: 'a' },
+                { eventId: 2, type: 'message', text: 'b' },
+              ],
+              ticket: 't',
+              pollWaitTimeMs: 3000,
+            } as never;
+          if (ended) return { events: [], pollWaitTimeMs: 3000, ...(await ackPoll()) } as never;
+          return new Promise(() => {});
+        },
+        publishPresence: async () => ({ ticket: 't' }) as never,
+      }),
+      reserve: async () => ({
+        remaining: 2,
+        send: async (message) => {
+          if (message.eventId === 2) ended = true;
+          return { delivered: true, seq: 1, bytes: 1 } as never;
+        },
+      }),
+    });
+    const report = await runPump(
+      deps,
+      shortRun(started, { runUntil: () => (ended ? 0 : started + 5_000), drainMs: 1_000 }),
+    );
+    return { report, acks, checkpoints };
+  }
+
+  it('polls once more naming the last delivered event, and writes nothing', async () => {
+    const { report, acks, checkpoints } = await handOverAfterDelivery(async () => ({ ticket: 't' }));
+    expect(report).toMatchObject({ acquired: true, delivered: 2 });
+    expect(acks).toEqual([0, 2]);
+    expect(checkpoints).toEqual([]);
+  });
+
+  it('stores the cursor when that poll fails', async () => {
+    const { acks, checkpoints } = await handOverAfterDelivery(() => Promise.reject(new Error('reset')));
+    expect(acks).toEqual([0, 2]);
+    expect(checkpoints).toEqual([expect.objectContaining({ to: 2 })]);
+    expect(checkpoints[0]?.sealedImSession).toBeUndefined();
+  });
+
+  it('stores the cursor with the sealed session when its answer rotated the ticket', async () => {
+    const { checkpoints } = await handOverAfterDelivery(async () => ({ ticket: 't2' }));
+    expect(checkpoints).toEqual([expect.objectContaining({ to: 2, sealedImSession: 'sealed' })]);
   });
 });
