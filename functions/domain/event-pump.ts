@@ -180,6 +180,15 @@ type PumpStep =
   | 'posting to the device'
   | 'storing the rotated ticket';
 
+/**
+ * How many events the stored cursor may trail what a worker delivered before its hand-over writes it rather than
+ * telling CWA with a poll. CWA drops what a poll acknowledges and answers an older AckId with what it still
+ * holds, so a cursor behind costs nothing; the bound only caps what a successor could be sent again were a CWA
+ * to answer from further back (bb969465 does not say how much it keeps). At 10 events per session-hour it
+ * costs one write per 65 events.
+ */
+export const MAX_UNSTORED_EVENTS = 64;
+
 /** Moves written at once while rebalancing. */
 const MOVES_AT_ONCE = 16;
 
@@ -326,7 +335,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    * event as its AckId: CWA then drops them (bb969465), and the next owner, polling from the stored cursor
    * (which may be far behind: it moves only with a rotated ticket), is not sent them again. Its answer is
    * not delivered: what it carries stays in CWA for the next owner. This costs no DynamoDB write; only when the
-   * poll fails, or its answer rotated the ticket, is the cursor stored. Skipped when the session ended or the
+   * poll fails, or its answer rotated the ticket, or the stored cursor trails by over MAX_UNSTORED_EVENTS, is
+   * the cursor stored. Skipped when the session ended or the
    * lease was lost (the successor polls now). Nothing is lost either way: a poll or write that did not land
    * only means the next owner delivers those events again, which the device drops by eventId.
    */
@@ -334,9 +344,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     const { cursor, sessionId } = worker.session;
     if (fenced || cursor === undefined || (worker.storedCursor ?? -1) >= cursor) return;
     const { cwa } = worker;
-    if (cwa && cwa.acked >= cursor) return;
+    const farBehind = cursor - (worker.storedCursor ?? Number.NEGATIVE_INFINITY) > MAX_UNSTORED_EVENTS;
+    if (cwa && cwa.acked >= cursor && !farBehind) return;
     let sealedImSession: string | undefined;
-    if (cwa) {
+    if (cwa && !farBehind) {
       try {
         const answer = await deps.imServerFor(settings).fetchEvents(cwa.imSession, cursor);
         if (answer.ticket === cwa.imSession.ticket) return;

@@ -5,7 +5,12 @@
 // tells CWA with one more poll, writing the cursor only when that poll fails or rotates the ticket.
 
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PUMP_OPTIONS, type PumpOptions, runPump } from '../../functions/domain/event-pump';
+import {
+  DEFAULT_PUMP_OPTIONS,
+  MAX_UNSTORED_EVENTS,
+  type PumpOptions,
+  runPump,
+} from '../../functions/domain/event-pump';
 import { type FakeSession, fakePumpDeps, pumpSession as session, shardOf } from '../support/pump-fakes';
 
 /**
@@ -150,7 +155,7 @@ describe('event pump hand-over: telling CWA what was delivered', () => {
    * acknowledge them; `ackPoll` answers the poll the hand-over makes. Records every poll's AckId and every
    * checkpoint.
    */
-  async function handOverAfterDelivery(ackPoll: () => Promise<{ ticket: string }>) {
+  async function handOverAfterDelivery(ackPoll: () => Promise<{ ticket: string }>, firstId = 1) {
     const acks: (number | undefined)[] = [];
     const checkpoints: { to: number; sealedImSession?: string }[] = [];
     let ended = false;
@@ -168,8 +173,8 @@ describe('event pump hand-over: telling CWA what was delivered', () => {
           if (acks.length === 1)
             return {
               events: [
-                { eventId: 1, type: 'message', text: 'a' },
-                { eventId: 2, type: 'message', text: 'b' },
+                { eventId: firstId, type: 'message', text: 'a' },
+                { eventId: firstId + 1, type: 'message', text: 'b' },
               ],
               ticket: 't',
               pollWaitTimeMs: 3000,
@@ -182,7 +187,7 @@ describe('event pump hand-over: telling CWA what was delivered', () => {
       reserve: async () => ({
         remaining: 2,
         send: async (message) => {
-          if (message.eventId === 2) ended = true;
+          if (message.eventId === firstId + 1) ended = true;
           return { delivered: true, seq: 1, bytes: 1 } as never;
         },
       }),
@@ -211,5 +216,13 @@ describe('event pump hand-over: telling CWA what was delivered', () => {
   it('stores the cursor with the sealed session when its answer rotated the ticket', async () => {
     const { checkpoints } = await handOverAfterDelivery(async () => ({ ticket: 't2' }));
     expect(checkpoints).toEqual([expect.objectContaining({ to: 2, sealedImSession: 'sealed' })]);
+  });
+
+  it('stores the cursor, with no poll, when the stored one trails by more than MAX_UNSTORED_EVENTS', async () => {
+    // The session's stored cursor is 0; the two events delivered are 100 and 101.
+    const { acks, checkpoints } = await handOverAfterDelivery(async () => ({ ticket: 't' }), 100);
+    expect(MAX_UNSTORED_EVENTS).toBeLessThan(101);
+    expect(acks).toEqual([0]);
+    expect(checkpoints).toEqual([expect.objectContaining({ to: 101 })]);
   });
 });
