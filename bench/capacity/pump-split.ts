@@ -108,8 +108,9 @@ export function pumpInvocationKind(call: AccountedCall): 'run' | 'served' | 'idl
 
 /**
  * Each request's part, in order. A run's requests up to its first successful lease write (the acquisition,
- * after any refused tries and the holder read) and its last lease write (the release) are its own
- * (`pumpRun`); a served invocation's are all `pumpServed`.
+ * after any refused tries, the holder read and the reads that open the shard's sessions ahead of the hand-over)
+ * and its last lease write (the release) are its own (`pumpRun`), except the opens themselves (`pumpOpen`:
+ * one per session, whenever made); a served invocation's are all `pumpServed`.
  */
 export function requestParts(call: AccountedCall): PumpPart[] {
   const kind = pumpInvocationKind(call);
@@ -117,7 +118,11 @@ export function requestParts(call: AccountedCall): PumpPart[] {
   const acquired = call.requests.findIndex((r) => writesLease(r) && r.ok);
   const released = call.requests.findLastIndex(writesLease);
   return call.requests.map((r, i) =>
-    i <= acquired || (i === released && i > acquired) ? 'pumpRun' : pumpPartOf(r),
+    r.service === 'kms'
+      ? 'pumpOpen'
+      : i <= acquired || (i === released && i > acquired)
+        ? 'pumpRun'
+        : pumpPartOf(r),
   );
 }
 

@@ -271,6 +271,21 @@ async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
 }
 
 export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<PumpReport> {
+  /**
+   * Opens the shard's sessions while waiting for the holder's hand-over: reads and opens only (a KMS Decrypt
+   * each on AWS, remembered by the environment's ImSessionCache), nothing written or delivered. The workers
+   * then find them open, and the gap between the holder's last polls and ours — what a hand-over adds to an
+   * event's delivery — is not spent opening. A failure only leaves the opening to the workers.
+   */
+  async function openAhead(): Promise<void> {
+    try {
+      const sessions = await deps.sessions.readSessions(await deps.sessions.sessionIdsInShard(options.shard));
+      await Promise.all(sessions.map((session) => deps.openImSession(session).catch(() => undefined)));
+    } catch {
+      // The run reads and opens them again.
+    }
+  }
+
   const pastDeadline = () => deps.now() >= options.runUntil();
   /** What is left of `ms` before the invocation must return. */
   const beforeReturn = (ms: number) =>
@@ -296,7 +311,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           return { acquired: false, sessions: 0, delivered: 0, fenced: false, served: true };
         }
         // Waiting: try again just before the holder hands over, not every 100 ms (each try is a refused write).
-        await deps.sleep(Math.max(0, Math.min(handsOverAt, options.runUntil()) - 200 - deps.now()));
+        // Meanwhile open the shard's sessions, so that the first polls follow the hand-over at once.
+        const waitMs = Math.max(0, Math.min(handsOverAt, options.runUntil()) - 200 - deps.now());
+        await Promise.all([deps.sleep(waitMs), atMost(openAhead(), waitMs)]);
       }
     } catch (error) {
       // E.g. a conflict with the previous owner's last checkpoint (a transaction on the lease item): try again

@@ -117,11 +117,13 @@ describe('pumpPartOf', () => {
 
 describe('a pump invocation: run, served, or not needed', () => {
   it("tells a run's own start and release from what it does while it serves", () => {
-    // The run due at the hand-over: refused, reads the holder, refused again just before, then takes it.
+    // The run due at the hand-over: refused, reads the holder, opens a session ahead (its KMS open is an
+    // open, not the run's), refused again just before, then takes it.
     const waiting = pumpCall(0, 28_000, 50, [
       dynamo('BatchGetItem', units('SLOTS#3', 'read', 0.5)),
       refused(0),
       holderRead(0),
+      other('kms', 'Decrypt (local master key)'),
       refused(0),
       dynamo('UpdateItem', units('LEASE#pump#0', 'write', 1)),
       other('kms', 'Decrypt (local master key)'),
@@ -133,7 +135,9 @@ describe('a pump invocation: run, served, or not needed', () => {
     ]);
     expect(pumpInvocationKind(waiting)).toBe('run');
     expect(requestParts(waiting)).toEqual([
-      ...Array.from({ length: 5 }, () => 'pumpRun'),
+      ...Array.from({ length: 3 }, () => 'pumpRun'),
+      'pumpOpen',
+      ...Array.from({ length: 2 }, () => 'pumpRun'),
       'pumpOpen',
       'pumpShardSecond',
       'pumpShardSecond',

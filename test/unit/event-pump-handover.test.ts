@@ -226,3 +226,48 @@ describe('event pump hand-over: telling CWA what was delivered', () => {
     expect(checkpoints).toEqual([expect.objectContaining({ to: 101 })]);
   });
 });
+
+describe('event pump: taking over from a holder', () => {
+  it("opens the shard's sessions while it waits for the holder's hand-over, writing nothing before the lease", async () => {
+    const started = Date.now();
+    const steps: string[] = [];
+    let tries = 0;
+    const deps = fakePumpDeps({
+      leases: {
+        acquire: async (shard, owner) => {
+          tries += 1;
+          steps.push(tries < 3 ? 'refused' : 'acquired');
+          return tries < 3 ? undefined : { shard, owner, token: 2 };
+        },
+        holder: async () =>
+          ({
+            shard: 0,
+            owner: 'pump-0',
+            token: 1,
+            leaseUntil: started + 5_000,
+            handsOverAt: started + 600,
+          }) as never,
+      },
+      sessions: {
+        checkpoint: async () => {
+          steps.push('checkpoint');
+          return 'saved';
+        },
+      },
+      openImSession: async () => {
+        steps.push('open');
+        return { cursor: 0, ticket: 't', pollWaitTimeMs: 3000 } as never;
+      },
+    });
+    const report = await runPump(
+      deps,
+      shortRun(started, { waitForHolderMs: 2_000, runUntil: () => started + 1_000 }),
+    );
+    expect(report).toMatchObject({ acquired: true });
+    // Opened before the lease was taken (the worker's own open then finds it in the environment's cache on
+    // Lambda; the fake opens again), and nothing written before it.
+    expect(steps.indexOf('open')).toBeGreaterThan(-1);
+    expect(steps.indexOf('open')).toBeLessThan(steps.indexOf('acquired'));
+    expect(steps.slice(0, steps.indexOf('acquired'))).not.toContain('checkpoint');
+  });
+});
