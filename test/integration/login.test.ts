@@ -115,7 +115,11 @@ describe('login', () => {
     const first = await device();
     expect(statusOf(await login(first))).toMatchObject({ status: 'Accepted' });
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    const cwaSessions = service.stack.cwa.sessionCount();
+    // The earlier tests' sessions ended in their $disconnect, which signs out of CWA after it frees the slot:
+    // wait until those sign-outs have landed, so the count below is the first session's alone.
+    const cwaSessions = await eventually(async () =>
+      service.stack.cwa.sessionCount() === 1 ? 1 : undefined,
+    );
     const second = await device();
     expect(statusOf(await login(second))).toMatchObject({ status: 'Accepted' });
     expect(statusOf(await nextStatus(first))).toMatchObject({ status: 'Logged Out', reason: 'reclaimed' });

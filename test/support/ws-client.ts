@@ -78,8 +78,12 @@ export function openSocket(url: string, headers: Record<string, string> = {}): P
   });
 }
 
-/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+/**
+ * Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`: a liveness bound,
+ * generous by default (30 s) because what a test waits for here — a `$disconnect` that runs after the socket
+ * closed, an item written after an answer went out — can take seconds on a loaded 2-core machine.
+ */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
