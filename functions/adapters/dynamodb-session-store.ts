@@ -149,7 +149,7 @@ export class DynamoDbSessionStore implements SessionStore {
       slots: states,
       permission: permissionOf(find(permissionKey(userId))),
       deviceSessions: [...idsOf(find(deviceSessionsKey(deviceId)))],
-      userSessions: idsOf(find(userSessionsKey(userId))).size,
+      userSessions: [...idsOf(find(userSessionsKey(userId)))],
       ...(options.withSettings === true
         ? {
             settings: {

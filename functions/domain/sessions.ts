@@ -84,8 +84,8 @@ export interface LoginSnapshot {
   readonly permission: UserPermission | undefined;
   /** The ids of the sessions the device holds now (a hint, as the count). */
   readonly deviceSessions: readonly string[];
-  /** How many sessions the user holds now (a hint). */
-  readonly userSessions: number;
+  /** The ids of the sessions the user holds now, all devices together (a hint, as the count). */
+  readonly userSessions: readonly string[];
   /** The settings item, when asked for (`withSettings`: a cold environment, whose settings cache is empty). */
   readonly settings?: VersionedSettings;
 }

@@ -147,6 +147,30 @@ describe('login', () => {
     expect(await service.stores.sessions.count()).toBe(1);
   });
 
+  it('admits a user at the per-user ceiling in place of a session whose connection is gone but not yet ended', async () => {
+    // The user's phone dropped out of coverage (or closed, its $disconnect still to come, or lost): the
+    // session holds one of the user's two places until something ends it. The login on another device ends it.
+    await service.setSettings({ maxSessions: 10, maxSessionsPerUser: 2 });
+    const kept = statusOf(await login(await device()));
+    expect(kept).toMatchObject({ status: 'Accepted' });
+    const phone = await device();
+    const left = statusOf(await login(phone));
+    expect(left).toMatchObject({ status: 'Accepted' });
+    const leftId = (await service.stores.sessions.get(left.sessionId as string))?.connectionId as string;
+    expect(service.stack.gateway.loseDisconnect(leftId)).toBe(true);
+    await phone.closed;
+
+    expect(statusOf(await login(await device()))).toMatchObject({ status: 'Accepted' });
+    expect(await service.stores.sessions.get(left.sessionId as string)).toBeUndefined();
+    expect(await service.stores.sessions.get(kept.sessionId as string)).toBeDefined();
+    expect(await service.stores.sessions.count()).toBe(2);
+    // A third live session is still one too many.
+    expect(statusOf(await login(await device()))).toMatchObject({
+      status: 'Server Busy',
+      reason: 'user-sessions',
+    });
+  });
+
   it('answers Failed when CWA is down, and frees the slot it took', async () => {
     service.stack.cwa.faults.down = 'refuse';
     await service.stack.cwa.settled();
