@@ -34,7 +34,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
-  await eventually(async () => ((await realSessions()) === 0 ? true : undefined), 10_000);
+  await eventually(async () => ((await realSessions()) === 0 ? true : undefined), 30_000);
   expect(await service.stores.sessions.count()).toBe(0);
 });
 
