@@ -285,7 +285,7 @@ describe('admin sessions', () => {
         },
       }),
     );
-    await sessions.markGone('sess-bob', now);
+    await sessions.markGone('sess-bob', 'BobGoneConn=', now);
   });
 
   it('lists sessions least recently active first, out of coverage first, against the count', async () => {

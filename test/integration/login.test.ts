@@ -262,6 +262,39 @@ describe('after login', () => {
     expect(await service.stores.sessions.count()).toBe(0);
   });
 
+  it('leaves a session resumed on a new connection live when word that its old connection is gone comes late', async () => {
+    const credential = await service.activate(ALICE);
+    const first = await service.connect(credential);
+    const { sessionId } = statusOf(await login(first)) as { sessionId: string };
+    const oldConnection = (await service.stores.sessions.get(sessionId))?.connectionId as string;
+    // An event pump's batch for the session, its sequence numbers reserved on the connection it was on.
+    const { dispatcher } = await import('../../functions/wiring/stores');
+    const batch = await dispatcher().reserveForSession(oldConnection, sessionId, 2);
+    expect(batch).toBeDefined();
+    // The device drops out of coverage (API Gateway has not delivered the $disconnect yet) and resumes.
+    expect(service.stack.gateway.loseDisconnect(oldConnection)).toBe(true);
+    await first.closed;
+    const second = await service.connect(credential);
+    second.send('resume', { sessionId });
+    expect(statusOf(await nextStatus(second))).toMatchObject({ status: 'Accepted', resumed: true });
+
+    // Then the news about the old connection, each after the resume: the batch's post answered 410, and the
+    // old connection's $disconnect (1006).
+    expect(await batch?.send({ type: 'event', eventId: 1, part: 0, event: { type: 'late' } })).toEqual({
+      delivered: false,
+      reason: 'gone',
+    });
+    const { handleDisconnect } = await import('../../functions/handlers/disconnect');
+    const { wsEvent } = await import('../support/events');
+    await handleDisconnect(wsEvent('DISCONNECT', { connectionId: oldConnection, disconnectStatusCode: 1006 }));
+
+    const stored = await service.stores.sessions.get(sessionId);
+    expect(stored?.connectionId).not.toBe(oldConnection);
+    // Not out of coverage: reclaim and the reaper would otherwise log out a live device.
+    expect(stored?.goneAt).toBeUndefined();
+    await second.close();
+  });
+
   it('ends the session when the device disconnects, and a duplicated $disconnect frees nothing more', async () => {
     const { client, sessionId } = await signedIn();
     const other = await signedIn();
