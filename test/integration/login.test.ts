@@ -286,7 +286,9 @@ describe('after login', () => {
     });
     const { handleDisconnect } = await import('../../functions/handlers/disconnect');
     const { wsEvent } = await import('../support/events');
-    await handleDisconnect(wsEvent('DISCONNECT', { connectionId: oldConnection, disconnectStatusCode: 1006 }));
+    await handleDisconnect(
+      wsEvent('DISCONNECT', { connectionId: oldConnection, disconnectStatusCode: 1006 }),
+    );
 
     const stored = await service.stores.sessions.get(sessionId);
     expect(stored?.connectionId).not.toBe(oldConnection);
