@@ -149,7 +149,7 @@ export class DynamoDbSessionStore implements SessionStore {
       slots: states,
       permission: permissionOf(find(permissionKey(userId))),
       deviceSessions: [...idsOf(find(deviceSessionsKey(deviceId)))],
-      userSessions: idsOf(find(userSessionsKey(userId))).size,
+      userSessions: [...idsOf(find(userSessionsKey(userId)))],
       ...(options.withSettings === true
         ? {
             settings: {
@@ -475,15 +475,20 @@ export class DynamoDbSessionStore implements SessionStore {
     }
   }
 
-  async markGone(sessionId: string, at: number): Promise<void> {
+  async markGone(sessionId: string, connectionId: string, at: number): Promise<void> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
           UpdateExpression: 'SET goneAt = if_not_exists(goneAt, :at), gsi1sk = :sk',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':at': at, ':sk': activitySortKey(0, sessionId) },
+          // Also false for a missing item (the session ended): nothing to mark.
+          ConditionExpression: 'connectionId = :connection',
+          ExpressionAttributeValues: {
+            ':at': at,
+            ':sk': activitySortKey(0, sessionId),
+            ':connection': connectionId,
+          },
         }),
       );
     } catch (error) {

@@ -74,10 +74,10 @@ export interface LoginDeps {
   /** Logs out reclaimable sessions (out of coverage, idle past the timeout); returns what it freed. */
   readonly reclaim: (settings: Settings & { readonly idleTimeoutMs: number }) => Promise<Reclaimed[]>;
   /**
-   * At the device's ceiling: logs out the device's sessions left on other connections that are gone;
-   * returns what it freed.
+   * At the device's or the user's ceiling: logs out those of `sessionIds` left on other connections that are
+   * gone (domain/reclaim.ts `reclaimLeftSessions`); returns what it freed.
    */
-  readonly reclaimDevice: (
+  readonly reclaimLeft: (
     settings: Settings,
     sessionIds: readonly string[],
     connectionId: string,
@@ -388,16 +388,25 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   let reclaimed: Reclaimed[] = [];
   const perDevice = settings.maxSessionsPerDevice;
   const perUser = settings.maxSessionsPerUser;
-  const reclaimDevice = async () => {
+  // Sessions of this device, or of this user, left on connections that are gone make room first: a device that
+  // closed its connection holds its session until the $disconnect that runs after the close (or never comes).
+  const reclaimLeft = async (sessionIds: readonly string[]) => {
     if (!allowed) return false;
-    const freed = await deps.reclaimDevice(settings, snapshot.deviceSessions, connection.connectionId);
+    const freed = await deps.reclaimLeft(
+      settings,
+      sessionIds.filter((id) => !reclaimed.some((each) => each.sessionId === id)),
+      connection.connectionId,
+    );
     reclaimed = reclaimed.concat(freed);
     return freed.length > 0;
   };
-  if (snapshot.deviceSessions.length >= perDevice && !(await reclaimDevice())) {
+  if (snapshot.deviceSessions.length >= perDevice && !(await reclaimLeft(snapshot.deviceSessions))) {
     return refuse(allowed ? deviceFull(perDevice, reclaimed) : forbidden());
   }
-  if (snapshot.userSessions >= perUser) return refuse(allowed ? userFull(perUser, reclaimed) : forbidden());
+  const userSessions = snapshot.userSessions.filter((id) => !reclaimed.some((each) => each.sessionId === id));
+  if (userSessions.length >= perUser && !(await reclaimLeft(userSessions))) {
+    return refuse(allowed ? userFull(perUser, reclaimed) : forbidden());
+  }
   const reclaimIfAllowed = async () => {
     if (whenFull !== 'Server Busy' || settings.idleTimeoutMs === undefined) return false;
     reclaimed = reclaimed.concat(await deps.reclaim({ ...settings, idleTimeoutMs: settings.idleTimeoutMs }));

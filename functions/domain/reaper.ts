@@ -223,7 +223,7 @@ export async function runReaper(deps: ReaperDeps, options: ReaperOptions): Promi
       const current = await fresh(session);
       if (current && decide(current, policy, now).action === 'probe') {
         // A lost $disconnect: out of coverage from now; closed once the grace passes unless it resumes.
-        await deps.sessions.markGone(current.sessionId, now);
+        await deps.sessions.markGone(current.sessionId, current.connectionId, now);
         markedGone += 1;
       }
     }

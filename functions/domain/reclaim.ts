@@ -73,11 +73,13 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
 }
 
 /**
- * At the device's ceiling: the device's own sessions that it left behind — on another connection that is
- * out of coverage or gone — are logged out (`out-of-coverage`), so that a device back on a new connection
- * can sign in again. A session on a live connection is never touched. Bounded by the ceiling (ids given).
+ * At the device's or the user's ceiling: the device's (or user's) own sessions left behind — on another
+ * connection that is out of coverage or gone — are logged out (`out-of-coverage`), so that a device back on a
+ * new connection, or the user on another device, can sign in again. A connection is gone as soon as it closed,
+ * before its `$disconnect` has ended its session (which API Gateway runs after the close, and may never
+ * deliver). A session on a live connection is never touched. Bounded by the ceiling (ids given).
  */
-export async function reclaimDeviceSessions(
+export async function reclaimLeftSessions(
   deps: Omit<ReclaimDeps, 'now'>,
   sessionIds: readonly string[],
   connectionId: string,

@@ -84,8 +84,8 @@ export interface LoginSnapshot {
   readonly permission: UserPermission | undefined;
   /** The ids of the sessions the device holds now (a hint, as the count). */
   readonly deviceSessions: readonly string[];
-  /** How many sessions the user holds now (a hint). */
-  readonly userSessions: number;
+  /** The ids of the sessions the user holds now, all devices together (a hint, as the count). */
+  readonly userSessions: readonly string[];
   /** The settings item, when asked for (`withSettings`: a cold environment, whose settings cache is empty). */
   readonly settings?: VersionedSettings;
 }
@@ -198,8 +198,12 @@ export interface SessionStore {
   end(session: SessionHolder): Promise<boolean>;
   /** A status message: one conditional UpdateItem. False when the session is not this connection's. */
   recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean>;
-  /** Marks the session's device out of coverage (sorts it first for reclaim). */
-  markGone(sessionId: string, at: number): Promise<void>;
+  /**
+   * Marks the session's device out of coverage (sorts it first for reclaim) — only while the session is still on
+   * `connectionId`, the connection found gone: one resumed on a new connection meanwhile is live, not gone (the
+   * `$disconnect`, the 410 or the probe that found the old connection gone may come after the resume).
+   */
+  markGone(sessionId: string, connectionId: string, at: number): Promise<void>;
   /** Sessions, least recently active first (index query). */
   leastRecentlyActive(
     limit: number,

@@ -15,7 +15,7 @@ import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { StatusMessage } from '../dispatcher/messages';
 import { type LoginCredentials, type LoginDeps, type LoginResult, login } from '../domain/login';
 import { shardsFor } from '../domain/pump-capacity';
-import { reclaimDeviceHere, reclaimHere } from '../wiring/session-ending';
+import { reclaimHere, reclaimLeftHere } from '../wiring/session-ending';
 import {
   connectionStore,
   dispatcher,
@@ -43,7 +43,7 @@ function defaultDeps(context?: Pick<Context, 'getRemainingTimeInMillis'>): Login
       imServerFor: imServerFor(),
       sealer: secretSealer(),
       reclaim: reclaimHere,
-      reclaimDevice: reclaimDeviceHere,
+      reclaimLeft: reclaimLeftHere,
       now: Date.now,
       newSessionId: randomUUID,
       pumpShards: (activeSessions) => shardsFor(activeSessions + 1, pumpShardRange(config())),

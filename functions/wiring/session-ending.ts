@@ -6,7 +6,7 @@ import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaym
 import { connectionsApi } from '../commons/clients/connections';
 import { logger, metrics } from '../commons/powertools';
 import { type EndSessionOptions, endSession, type LogoutReason } from '../domain/end-session';
-import { type Reclaimed, reclaimDeviceSessions, reclaimSessions } from '../domain/reclaim';
+import { type Reclaimed, reclaimLeftSessions, reclaimSessions } from '../domain/reclaim';
 import type { SessionRecord } from '../domain/sessions';
 import type { Settings } from '../domain/settings';
 import { dispatcher, imServerFor, secretSealer, sessionStore } from './stores';
@@ -66,12 +66,12 @@ export async function reclaimHere(
   return reclaimed;
 }
 
-export async function reclaimDeviceHere(
+export async function reclaimLeftHere(
   settings: Settings,
   sessionIds: readonly string[],
   connectionId: string,
 ): Promise<Reclaimed[]> {
-  const reclaimed = await reclaimDeviceSessions(
+  const reclaimed = await reclaimLeftSessions(
     {
       sessions: sessionStore(),
       connectionExists,

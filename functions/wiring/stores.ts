@@ -123,7 +123,8 @@ export function dispatcher(): Dispatcher {
     keyring: deviceKeyring(),
     // A 410 marks the session's device out of coverage, so reclaim and the reaper find it first.
     onGone: async (connection) => {
-      if (connection.sessionId) await sessionStore().markGone(connection.sessionId, Date.now());
+      if (connection.sessionId)
+        await sessionStore().markGone(connection.sessionId, connection.connectionId, Date.now());
     },
   });
   return dispatcherInstance;

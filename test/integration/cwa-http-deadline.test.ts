@@ -42,18 +42,22 @@ const blockThread = (ms: number) => {
 
 describe('CWA request deadline', () => {
   it('reads an answer that arrived before the deadline although the thread only woke up after it', async () => {
+    // The deadline leaves the server's thread (answering 100 ms after the request) well over a second to get
+    // a core on a loaded machine: the answer must land before the deadline for the test to mean anything.
+    const timeoutMs = 1500;
+    const began = Date.now();
     const answer = exchange({
       method: 'GET',
       url: new URL(`http://127.0.0.1:${port}/late`),
       agent,
-      timeoutMs: 300,
+      timeoutMs,
     });
-    // Let the request go out, then keep the thread busy past the deadline (the answer lands at ~100 ms). Busy
-    // in the check phase, as a thread serving many sessions is: the next turn of its loop starts with timers.
+    // Let the request go out, then keep the thread busy until past the deadline. Busy in the check phase, as
+    // a thread serving many sessions is: the next turn of its loop starts with timers.
     await new Promise((resolve) => setTimeout(resolve, 30));
     await new Promise<void>((resolve) =>
       setImmediate(() => {
-        blockThread(800);
+        blockThread(began + timeoutMs + 300 - Date.now());
         resolve();
       }),
     );

@@ -276,7 +276,9 @@ describe('end of a session', () => {
   });
 
   it('ends after the session timeout with no activity (18100)', async () => {
-    const brief = await startCwaSimulator({ holdMs: 10, sessionTimeoutMs: 300 });
+    // A second of life: short for the test, long enough that a loaded machine's pause between the sign-in and
+    // the first poll does not end the session before it is polled.
+    const brief = await startCwaSimulator({ holdMs: 10, sessionTimeoutMs: 1000 });
     const server = createCwaConnector(
       resolveCwaConfig({ baseUrl: brief.url, caBundle: brief.caPem, maxRetries: 0 }),
     );
@@ -285,7 +287,8 @@ describe('end of a session', () => {
       const batch = await server.fetchEvents(alice.session);
       expect(batch.sessionTimeoutMs).toBeGreaterThan(0);
       expect(batch.sessionTimeoutMs).toBeLessThanOrEqual(1000);
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      // Past the timeout (a lower bound: no activity for longer than the session lives).
+      await new Promise((resolve) => setTimeout(resolve, 1600));
       const error = await server.fetchEvents(batch.session).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(CwaSessionNotFoundError);
       expect((error as CwaSessionNotFoundError).reason).toBe('session-not-found');

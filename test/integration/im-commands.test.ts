@@ -51,7 +51,7 @@ async function signedIn(userId = ALICE): Promise<{ client: DeviceClient; session
 /** The next `result` (skipping anything else that is a message), or the error frame that came instead. */
 async function nextResult(client: DeviceClient): Promise<Incoming> {
   for (;;) {
-    const incoming = await client.next(10_000);
+    const incoming = await client.next(30_000);
     if (incoming.kind !== 'message' || incoming.message.type === 'result') return incoming;
   }
 }
@@ -110,7 +110,7 @@ describe('IM commands', () => {
   it('refuses a device that is not signed in with a NotSignedIn error frame', async () => {
     const client = await device();
     client.send('startIm', { to: 'sip:bob@contoso.com', text: 'hi' });
-    expect(await client.next(10_000)).toMatchObject({
+    expect(await client.next(30_000)).toMatchObject({
       kind: 'error',
       frame: { type: 'error', code: 'NotSignedIn', action: 'startIm' },
     });
@@ -121,7 +121,7 @@ describe('IM commands', () => {
     const frame = JSON.stringify(client.seal('presence', { availability: 'online' }));
     client.sendRaw(frame);
     client.sendRaw(frame);
-    const answers = [await client.next(10_000), await client.next(10_000)];
+    const answers = [await client.next(30_000), await client.next(30_000)];
     expect(answers.filter((a) => a.kind === 'message')).toHaveLength(1);
     expect(answers.find((a) => a.kind === 'error')).toMatchObject({ frame: { code: 'Replayed' } });
   });

@@ -115,7 +115,11 @@ describe('login', () => {
     const first = await device();
     expect(statusOf(await login(first))).toMatchObject({ status: 'Accepted' });
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    const cwaSessions = service.stack.cwa.sessionCount();
+    // The earlier tests' sessions ended in their $disconnect, which signs out of CWA after it frees the slot:
+    // wait until those sign-outs have landed, so the count below is the first session's alone.
+    const cwaSessions = await eventually(async () =>
+      service.stack.cwa.sessionCount() === 1 ? 1 : undefined,
+    );
     const second = await device();
     expect(statusOf(await login(second))).toMatchObject({ status: 'Accepted' });
     expect(statusOf(await nextStatus(first))).toMatchObject({ status: 'Logged Out', reason: 'reclaimed' });
@@ -141,6 +145,30 @@ describe('login', () => {
     expect(statusOf(await login(await device()))).toMatchObject({ status: 'Accepted' });
     expect(await service.stores.sessions.get(accepted.sessionId as string)).toBeUndefined();
     expect(await service.stores.sessions.count()).toBe(1);
+  });
+
+  it('admits a user at the per-user ceiling in place of a session whose connection is gone but not yet ended', async () => {
+    // The user's phone dropped out of coverage (or closed, its $disconnect still to come, or lost): the
+    // session holds one of the user's two places until something ends it. The login on another device ends it.
+    await service.setSettings({ maxSessions: 10, maxSessionsPerUser: 2 });
+    const kept = statusOf(await login(await device()));
+    expect(kept).toMatchObject({ status: 'Accepted' });
+    const phone = await device();
+    const left = statusOf(await login(phone));
+    expect(left).toMatchObject({ status: 'Accepted' });
+    const leftId = (await service.stores.sessions.get(left.sessionId as string))?.connectionId as string;
+    expect(service.stack.gateway.loseDisconnect(leftId)).toBe(true);
+    await phone.closed;
+
+    expect(statusOf(await login(await device()))).toMatchObject({ status: 'Accepted' });
+    expect(await service.stores.sessions.get(left.sessionId as string)).toBeUndefined();
+    expect(await service.stores.sessions.get(kept.sessionId as string)).toBeDefined();
+    expect(await service.stores.sessions.count()).toBe(2);
+    // A third live session is still one too many.
+    expect(statusOf(await login(await device()))).toMatchObject({
+      status: 'Server Busy',
+      reason: 'user-sessions',
+    });
   });
 
   it('answers Failed when CWA is down, and frees the slot it took', async () => {
@@ -189,7 +217,14 @@ describe('login', () => {
     const frame = JSON.stringify(client.seal('login', { password: ALICE_PASSWORD }));
     client.sendRaw(frame);
     client.sendRaw(frame);
-    const answers = [await client.next(10_000), await client.next(10_000)];
+    // The event pump runs here: an event it delivers to the new session (its own presence) is no answer.
+    const answer = async () => {
+      for (;;) {
+        const incoming = await client.next(30_000);
+        if (incoming.kind !== 'message' || incoming.message.type !== 'event') return incoming;
+      }
+    };
+    const answers = [await answer(), await answer()];
     expect(answers.filter((a) => a.kind === 'message')).toHaveLength(1);
     expect(answers.find((a) => a.kind === 'error')).toMatchObject({ frame: { code: 'Replayed' } });
     expect(await service.stores.sessions.count()).toBe(1);
@@ -214,7 +249,7 @@ describe('after login', () => {
     });
     const other = await device();
     other.sendRaw(JSON.stringify({ action: 'status', sessionId }));
-    expect(await other.next()).toMatchObject({ kind: 'error', frame: { code: 'NotSignedIn' } });
+    expect(await other.next(30_000)).toMatchObject({ kind: 'error', frame: { code: 'NotSignedIn' } });
   });
 
   it('logs out once: Logged Out, slot freed; a second logout finds nothing', async () => {
@@ -223,8 +258,43 @@ describe('after login', () => {
     expect(statusOf(await nextStatus(client))).toMatchObject({ status: 'Logged Out', reason: 'device' });
     expect(await service.stores.sessions.count()).toBe(0);
     client.sendRaw(JSON.stringify({ action: 'logout', sessionId }));
-    expect(await client.next()).toMatchObject({ kind: 'error', frame: { code: 'NotSignedIn' } });
+    expect(await client.next(30_000)).toMatchObject({ kind: 'error', frame: { code: 'NotSignedIn' } });
     expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('leaves a session resumed on a new connection live when word that its old connection is gone comes late', async () => {
+    const credential = await service.activate(ALICE);
+    const first = await service.connect(credential);
+    const { sessionId } = statusOf(await login(first)) as { sessionId: string };
+    const oldConnection = (await service.stores.sessions.get(sessionId))?.connectionId as string;
+    // An event pump's batch for the session, its sequence numbers reserved on the connection it was on.
+    const { dispatcher } = await import('../../functions/wiring/stores');
+    const batch = await dispatcher().reserveForSession(oldConnection, sessionId, 2);
+    expect(batch).toBeDefined();
+    // The device drops out of coverage (API Gateway has not delivered the $disconnect yet) and resumes.
+    expect(service.stack.gateway.loseDisconnect(oldConnection)).toBe(true);
+    await first.closed;
+    const second = await service.connect(credential);
+    second.send('resume', { sessionId });
+    expect(statusOf(await nextStatus(second))).toMatchObject({ status: 'Accepted', resumed: true });
+
+    // Then the news about the old connection, each after the resume: the batch's post answered 410, and the
+    // old connection's $disconnect (1006).
+    expect(await batch?.send({ type: 'event', eventId: 1, part: 0, event: { type: 'late' } })).toEqual({
+      delivered: false,
+      reason: 'gone',
+    });
+    const { handleDisconnect } = await import('../../functions/handlers/disconnect');
+    const { wsEvent } = await import('../support/events');
+    await handleDisconnect(
+      wsEvent('DISCONNECT', { connectionId: oldConnection, disconnectStatusCode: 1006 }),
+    );
+
+    const stored = await service.stores.sessions.get(sessionId);
+    expect(stored?.connectionId).not.toBe(oldConnection);
+    // Not out of coverage: reclaim and the reaper would otherwise log out a live device.
+    expect(stored?.goneAt).toBeUndefined();
+    await second.close();
   });
 
   it('ends the session when the device disconnects, and a duplicated $disconnect frees nothing more', async () => {

@@ -33,6 +33,11 @@ export interface ServiceFixture {
    * $disconnect has ended every session: the next test starts from none.
    */
   closeDevices(timeoutMs?: number): Promise<void>;
+  /**
+   * Waits (up to `timeoutMs`, a liveness bound) until session `sessionId` has ended. A closed socket's session
+   * ends in its `$disconnect`, which the gateway runs after the close: `client.close()` does not wait for it.
+   */
+  sessionEnded(sessionId: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,9 +94,15 @@ export async function startServiceFixture(options: LocalStackOptions = {}): Prom
       open.push(client);
       return client;
     },
-    async closeDevices(timeoutMs = 20_000) {
+    async closeDevices(timeoutMs = 30_000) {
       await Promise.all(open.splice(0).map((client) => client.close().catch(() => undefined)));
       await eventually(async () => ((await stores.sessions.count()) === 0 ? true : undefined), timeoutMs);
+    },
+    async sessionEnded(sessionId, timeoutMs = 30_000) {
+      await eventually(
+        async () => ((await stores.sessions.get(sessionId)) === undefined ? true : undefined),
+        timeoutMs,
+      );
     },
     async stop() {
       documents.destroy();
@@ -100,8 +111,11 @@ export async function startServiceFixture(options: LocalStackOptions = {}): Prom
   };
 }
 
-/** The next message that is a status (skipping anything else), or the error frame that came instead. */
-export async function nextStatus(client: DeviceClient, timeoutMs = 10_000): Promise<Incoming> {
+/**
+ * The next message that is a status (skipping anything else), or the error frame that came instead.
+ * `timeoutMs` is a liveness bound (a login on a loaded machine may wait for a cold environment).
+ */
+export async function nextStatus(client: DeviceClient, timeoutMs = 30_000): Promise<Incoming> {
   for (;;) {
     const incoming = await client.next(timeoutMs);
     if (incoming.kind !== 'message' || incoming.message.type === 'status') return incoming;

@@ -49,18 +49,25 @@ export function openSocket(url: string, headers: Record<string, string> = {}): P
     socket.once('open', () =>
       resolve({
         socket,
-        next(timeoutMs = 5000) {
+        // Liveness bounds (30 s): a Lambda environment's cold start on a loaded 2-core machine takes seconds.
+        next(timeoutMs = 30_000) {
           const queued = frames.shift();
           if (queued !== undefined) return Promise.resolve(queued);
           return new Promise((res, rej) => {
-            const timer = setTimeout(() => rej(new Error('no frame arrived')), timeoutMs);
-            waiters.push((frame) => {
+            const waiter = (frame: string) => {
               clearTimeout(timer);
               res(frame);
-            });
+            };
+            // A waiter that gave up leaves the queue: the frame that comes later is the next caller's.
+            const timer = setTimeout(() => {
+              const index = waiters.indexOf(waiter);
+              if (index >= 0) waiters.splice(index, 1);
+              rej(new Error('no frame arrived'));
+            }, timeoutMs);
+            waiters.push(waiter);
           });
         },
-        closed(timeoutMs = 5000) {
+        closed(timeoutMs = 30_000) {
           if (closeInfo) return Promise.resolve(closeInfo);
           return new Promise((res, rej) => {
             const timer = setTimeout(() => rej(new Error('socket did not close')), timeoutMs);
@@ -78,8 +85,12 @@ export function openSocket(url: string, headers: Record<string, string> = {}): P
   });
 }
 
-/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+/**
+ * Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`: a liveness bound,
+ * generous by default (30 s) because what a test waits for here — a `$disconnect` that runs after the socket
+ * closed, an item written after an answer went out — can take seconds on a loaded 2-core machine.
+ */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

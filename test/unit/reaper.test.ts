@@ -204,10 +204,11 @@ class World implements ReaperStore {
           const record = this.sessions.get(sessionId);
           return record && { ...record };
         },
-        markGone: async (sessionId, at) => {
+        markGone: async (sessionId, connectionId, at) => {
           await tick();
           const record = this.sessions.get(sessionId);
-          if (record) this.sessions.set(sessionId, { ...record, goneAt: record.goneAt ?? at });
+          if (record?.connectionId === connectionId)
+            this.sessions.set(sessionId, { ...record, goneAt: record.goneAt ?? at });
         },
       },
       connectionExists: async (connectionId) => {
