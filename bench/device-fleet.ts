@@ -4,7 +4,60 @@
 // reports its CPU.
 
 import { type ChildProcess, fork } from 'node:child_process';
+import { parseUserSpec, type SimUser } from '../cwa-sim/users';
+import type { ServiceFixture } from '../test/support/service-fixture';
 import type { FleetDevice, FromFleet, ToFleet } from './device-fleet-messages';
+
+/** A CWA simulator user a benchmark signs a device in as. */
+export interface BenchUser {
+  readonly login: string;
+  readonly password: string;
+  readonly sip: string;
+}
+
+/** `count` users `CONTOSO\<prefix>0000`…, each with its own password and SIP URI. */
+export function benchUsers(count: number, prefix = 'user'): BenchUser[] {
+  return Array.from({ length: count }, (_, i) => {
+    const name = `${prefix}${String(i).padStart(4, '0')}`;
+    return { login: `CONTOSO\\${name}`, password: `Pw#${i}x`, sip: `sip:${name}@contoso.com` };
+  });
+}
+
+/** The simulator's user list for `users` (the stack's `cwa.users`). */
+export function simUsers(users: readonly BenchUser[]): SimUser[] {
+  return users.map((u) => parseUserSpec(`${u.login}:${u.password}:${u.sip}`));
+}
+
+/**
+ * Allows every user the client, activates a device for each, and signs them all in from `processes` device
+ * fleets (startDeviceFleets). Resolves once every device is Accepted.
+ */
+export async function signInFleets(
+  service: ServiceFixture,
+  users: readonly BenchUser[],
+  processes: number,
+): Promise<DeviceFleet[]> {
+  for (let i = 0; i < users.length; i += 50)
+    await Promise.all(
+      users.slice(i, i + 50).map((u) => service.stores.permissions.set(u.login, true, Date.now())),
+    );
+  const devices: FleetDevice[] = [];
+  for (let i = 0; i < users.length; i += 100) {
+    devices.push(
+      ...(await Promise.all(
+        users.slice(i, i + 100).map(async (u) => {
+          const credential = await service.activate(u.login);
+          return {
+            deviceId: credential.deviceId,
+            transportKey: credential.transportKey.toString('base64'),
+            password: u.password,
+          };
+        }),
+      )),
+    );
+  }
+  return startDeviceFleets(service.stack.endpoints.websocketUrl, devices, processes);
+}
 
 export interface DeviceFleet {
   readonly pid: number;

@@ -15,7 +15,7 @@ import { parseUserSpec } from '../cwa-sim/users';
 import { DEFAULT_CPU_MS_PER_SESSION_SECOND as pumpCpuModel } from '../functions/domain/pump-capacity';
 import { pumpSessionsPerShard } from '../functions/runtime-settings';
 import { startServiceFixture } from '../test/support/service-fixture';
-import { startBotProcess, startDeviceFleets } from './device-fleet';
+import { benchUsers, signInFleets, simUsers, startBotProcess } from './device-fleet';
 import { coldStartReport, ms, summarize, table } from './measure';
 import { describeFigures, figuresOf, recordInvocations } from './request-accounting';
 import { strictOptions, strictStackOptions, strictSummary, strictThreadCpuMs } from './strict-dynamodb';
@@ -46,10 +46,7 @@ const memoryGb = Number(values['memory-mb']) / 1024;
 const pollWaitMs = Number(values['poll-wait-ms']);
 const cwaProcess = values['cwa-process'] === 'in-process' ? 'in-process' : 'own';
 
-const users = Array.from({ length: sessions }, (_, i) => {
-  const name = `user${String(i).padStart(4, '0')}`;
-  return { login: `CONTOSO\\${name}`, password: `Pw#${i}x`, sip: `sip:${name}@contoso.com` };
-});
+const users = benchUsers(sessions);
 /** Pump invocations as [start, end] (epoch ms) with their report, from the scheduler's log (every outcome). */
 const pumpRuns: Array<{
   start: number;
@@ -76,10 +73,7 @@ const service = await startServiceFixture({
   schedules: { eventPump: 60_000, reaper: 0 },
   cwaProcess,
   cwa: {
-    users: [
-      ...users.map((u) => parseUserSpec(`${u.login}:${u.password}:${u.sip}`)),
-      parseUserSpec('CONTOSO\\bot:Bot#2007'),
-    ],
+    users: [...simUsers(users), parseUserSpec('CONTOSO\\bot:Bot#2007')],
     pollWaitTimeMs: pollWaitMs,
     holdMs: 1000,
     // Contacts see each other's presence in CWA; with everyone everyone's contact that is N² events, which
@@ -110,29 +104,9 @@ const service = await startServiceFixture({
 });
 const recorder = values['in-process'] === true ? undefined : recordInvocations(service.stack);
 await service.setSettings({ maxSessions: sessions + 10, connectionCapacity: sessions + 10 });
-for (let i = 0; i < users.length; i += 50)
-  await Promise.all(
-    users.slice(i, i + 50).map((u) => service.stores.permissions.set(u.login, true, Date.now())),
-  );
-
 const processes = Math.max(1, Number(values['device-processes']));
 console.log(`Activating the devices; ${processes} device processes connect and sign them in…`);
-const devices = [];
-for (let i = 0; i < users.length; i += 100) {
-  devices.push(
-    ...(await Promise.all(
-      users.slice(i, i + 100).map(async (u) => {
-        const credential = await service.activate(u.login);
-        return {
-          deviceId: credential.deviceId,
-          transportKey: credential.transportKey.toString('base64'),
-          password: u.password,
-        };
-      }),
-    )),
-  );
-}
-const fleets = await startDeviceFleets(service.stack.endpoints.websocketUrl, devices, processes);
+const fleets = await signInFleets(service, users, processes);
 
 const bot = await startBotProcess({
   url: service.stack.cwa.url,

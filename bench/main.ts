@@ -26,6 +26,8 @@ const benchmarks: Readonly<Record<string, string>> = {
     'bulk activation in one process (devices activate --count N --out-dir): devices/s, credentials written 0600',
   storm:
     'scale-model login storm (--capacity-scale K: 2,000/K logins/s on the strict layer): single count item vs slot shards',
+  'pump-idle':
+    "an idle pump shard's CPU per session-second and per CWA poll, against a bare keep-alive HTTPS GET loop",
   events:
     'CWA → device through the event pump: delivery latency, events/s, lost/duplicated, pump GB-s per session-hour',
   'ops-console':
@@ -33,7 +35,7 @@ const benchmarks: Readonly<Record<string, string>> = {
 };
 
 /** Benchmarks that take minutes each (a 1,000-session stack, a recorded scenario, several fresh stacks). */
-const slow: ReadonlySet<string> = new Set(['events', 'capacity', 'storm', 'ops-console']);
+const slow: ReadonlySet<string> = new Set(['events', 'capacity', 'storm', 'ops-console', 'pump-idle']);
 
 function usage(): string {
   const rows = Object.entries(benchmarks).map(([name, what]) => `  ${name.padEnd(14)} ${what}`);

@@ -140,6 +140,13 @@ export interface PumpOptions {
    * changes (its last status, for the presence keep-alive) reach the pump within this bound. @default 10 s
    */
   readonly rereadEveryMs?: number;
+  /**
+   * The grid idle polls start on (ms): after an empty answer a worker waits out CWA's pollWaitTime and then
+   * until the next multiple of this, so a shard's polls go out in bursts, one timer and one turn of the event
+   * loop each, instead of one wake-up per poll. Polls stay at least pollWaitTime apart; an event CWA queues
+   * between polls reaches the device at most this much later. `0`: no grid. @default 100
+   */
+  readonly pollTickMs?: number;
 }
 
 export const DEFAULT_PUMP_OPTIONS = {
@@ -150,6 +157,7 @@ export const DEFAULT_PUMP_OPTIONS = {
   drainMs: 2_000,
   rebalanceEveryMs: 10_000,
   rereadEveryMs: 10_000,
+  pollTickMs: 100,
 } as const;
 
 /**
@@ -215,6 +223,8 @@ interface Worker {
   stopped: boolean;
   /** Settles when the worker is stopped: its waits end at once instead of polling a flag. */
   readonly stoppedSignal: Promise<void>;
+  /** Ends the worker's wait for a poll tick, if it is in one (stop() calls it). */
+  wake?: (() => void) | undefined;
   stop(): void;
   done: Promise<void>;
   lastPollAt: number;
@@ -241,6 +251,7 @@ function newWorker(session: SessionRecord, now: number): Worker {
     stop() {
       worker.stopped = true;
       signal();
+      worker.wake?.();
     },
     done: Promise.resolve(),
     lastPollAt: now,
@@ -500,9 +511,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         worker.cwa = { imSession, acked: from };
         count(progress);
         // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
-        if (batch.events.length === 0) {
-          await sleepUnlessStopped(worker, batch.pollWaitTimeMs - (deps.now() - pollStartedAt));
-        }
+        if (batch.events.length === 0) await sleepUntilTick(worker, pollStartedAt + batch.pollWaitTimeMs);
       } catch (error) {
         // A command may have rotated the ticket since we opened the cache: read it again, once.
         if (
@@ -598,6 +607,43 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     const wait = Math.min(ms, options.runUntil() - deps.now());
     if (worker.stopped || stopping || wait <= 0) return;
     await Promise.race([deps.sleep(wait), worker.stoppedSignal]);
+  }
+
+  /** The workers waiting for each tick of the poll grid (by its time): one timer per tick wakes them all. */
+  const ticks = new Map<number, Set<() => void>>();
+
+  /**
+   * Waits until `at` rounded up to the poll grid (pollTickMs), or until the worker stops. Workers due on the same
+   * tick share one timer, so they wake in the same turn of the event loop and their polls go out together: one
+   * wake-up of the pump's thread for a burst of polls, not one per poll (about half the CPU per idle poll). A
+   * waiter is a callback in the tick's set, not a race against the stop signal, which would leave a reaction on
+   * that signal per poll until the worker stops.
+   */
+  async function sleepUntilTick(worker: Worker, at: number) {
+    const tickMs = options.pollTickMs ?? DEFAULT_PUMP_OPTIONS.pollTickMs;
+    if (!(tickMs > 0)) return sleepUnlessStopped(worker, at - deps.now());
+    const tick = Math.ceil(at / tickMs) * tickMs;
+    const wait = Math.min(tick, options.runUntil()) - deps.now();
+    if (worker.stopped || stopping || wait <= 0) return;
+    let waiters = ticks.get(tick);
+    if (!waiters) {
+      const due = new Set<() => void>();
+      waiters = due;
+      ticks.set(tick, due);
+      void deps.sleep(wait).then(() => {
+        ticks.delete(tick);
+        for (const wake of due) wake();
+      });
+    }
+    const due = waiters;
+    await new Promise<void>((resolve) => {
+      due.add(resolve);
+      worker.wake = () => {
+        due.delete(resolve);
+        resolve();
+      };
+    });
+    worker.wake = undefined;
   }
 
   let rereadAt = 0;

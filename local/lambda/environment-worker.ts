@@ -13,6 +13,7 @@ import type { WebSocketEvent } from '../../functions/commons/websocket-event';
 import { callHandler, type LambdaHandler } from '../gateway/handler-invoker';
 import { beginInvocationTrace } from '../observability/lambda-segment';
 import type { EnvironmentData, FromEnvironment, FunctionError, ToEnvironment } from './messages';
+import { type RunningProfiler, startProfiler } from './profiling';
 
 const data = workerData as EnvironmentData;
 const port = parentPort;
@@ -42,6 +43,11 @@ function lambdaContext(requestId: string, deadline: { at: number }): Context {
   };
 }
 
+// Profiling (LAMBDA_PROFILE_DIR) starts before the bundle loads, so the cold start is in the profile too.
+const profiler: RunningProfiler | undefined = data.profile
+  ? await startProfiler(data.profile.file, data.profile.intervalUs)
+  : undefined;
+
 const began = performance.now();
 let handler: LambdaHandler;
 try {
@@ -57,6 +63,15 @@ try {
 /** The invocation in progress; `hurried` once its deadline was pulled in (the stack is stopping). */
 let current: { requestId: string; deadline: { at: number }; hurried: boolean } | undefined;
 port.on('message', (message: ToEnvironment) => {
+  if (message.type === 'write-profile') {
+    if (!profiler) post({ type: 'profile-written', error: 'this environment is not profiled' });
+    else
+      profiler.write().then(
+        (file) => post({ type: 'profile-written', file }),
+        (error: unknown) => post({ type: 'profile-written', error: String(error) }),
+      );
+    return;
+  }
   if (message.type === 'deadline') {
     if (current) {
       current.deadline.at = Math.min(current.deadline.at, message.at);

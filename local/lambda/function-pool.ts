@@ -42,7 +42,15 @@ export interface FunctionPoolOptions {
   readonly output: (functionName: string, line: string) => void;
   /** Each finished invocation's account, when its environment keeps one (REQUEST_ACCOUNTING=on). */
   readonly accounted?: (invocation: AccountedInvocation) => void;
+  /**
+   * CPU profiles (LAMBDA_PROFILE_DIR, ./profiling.ts): each environment profiles from its cold start and writes
+   * `file(environmentId)` before it is terminated.
+   */
+  readonly profile?: { readonly file: (environmentId: number) => string; readonly intervalUs?: number };
 }
+
+/** How long a terminating environment may take to stop its profiler and write the file. */
+const PROFILE_WRITE_MS = 10_000;
 
 /** An invocation with what it did (functions/commons/request-accounting.ts). */
 export interface AccountedInvocation {
@@ -60,6 +68,10 @@ interface Environment {
   /** Settles the invocation in flight, if any. */
   settle?: (message: FromEnvironment | { type: 'exit'; cause: string }) => void;
   dead: boolean;
+  /** The worker thread has ended (nothing more to ask it). */
+  exited: boolean;
+  /** Settles the wait for the profile being written, if one is asked for. */
+  profileWritten?: (message: { file?: string; error?: string }) => void;
 }
 
 export interface Invocation {
@@ -218,12 +230,51 @@ export class FunctionPool {
     // A waiting invocation takes the freed place with a new environment.
     const next = this.waiting.shift();
     if (next && !this.closed) next(this.coldStart());
-    return environment.worker.terminate();
+    if (!this.options.profile) return environment.worker.terminate();
+    return this.writeProfile(environment).then(() => environment.worker.terminate());
+  }
+
+  /** Asks a profiled environment to write its profile, waiting at most PROFILE_WRITE_MS; logs where it went. */
+  private async writeProfile(environment: Environment): Promise<void> {
+    if (environment.exited) return;
+    const { functionName, log } = this.options;
+    const answer = await new Promise<{ file?: string; error?: string }>((resolve) => {
+      const timer = setTimeout(
+        () => resolve({ error: `not written within ${PROFILE_WRITE_MS} ms` }),
+        PROFILE_WRITE_MS,
+      );
+      environment.profileWritten = (message) => {
+        clearTimeout(timer);
+        resolve(message);
+      };
+      const message: ToEnvironment = { type: 'write-profile' };
+      environment.worker.postMessage(message);
+    });
+    environment.profileWritten = undefined;
+    log(
+      answer.file
+        ? `${functionName} environment #${environment.id} CPU profile: ${answer.file}`
+        : `${functionName} environment #${environment.id} CPU profile not written: ${answer.error}`,
+    );
   }
 
   private coldStart(): Environment {
     const { functionName, settings } = this.options;
-    const data: EnvironmentData = { bundle: this.options.bundle, functionName, memoryMb: settings.memoryMb };
+    const id = this.nextId++;
+    const { profile } = this.options;
+    const data: EnvironmentData = {
+      bundle: this.options.bundle,
+      functionName,
+      memoryMb: settings.memoryMb,
+      ...(profile
+        ? {
+            profile: {
+              file: profile.file(id),
+              ...(profile.intervalUs !== undefined ? { intervalUs: profile.intervalUs } : {}),
+            },
+          }
+        : {}),
+    };
     const worker = new Worker(this.options.workerFile, {
       workerData: data,
       env: {
@@ -243,7 +294,6 @@ export class FunctionPool {
       stderr: true,
     });
     this.stats.coldStarts += 1;
-    const id = this.nextId++;
     for (const stream of [worker.stdout, worker.stderr]) {
       createInterface({ input: stream }).on('line', (line) => this.options.output(functionName, line));
     }
@@ -252,6 +302,7 @@ export class FunctionPool {
       id,
       worker,
       dead: false,
+      exited: false,
       ready: new Promise<void>((resolve, reject) => {
         worker.on('message', (message: FromEnvironment) => {
           if (message.type === 'ready') {
@@ -261,6 +312,8 @@ export class FunctionPool {
               `${functionName} INIT environment #${id} Init Duration: ${message.initMs.toFixed(2)} ms`,
             );
             resolve();
+          } else if (message.type === 'profile-written') {
+            environment.profileWritten?.(message);
           } else if (message.type === 'init-error') {
             reject(new LambdaInitError(functionName, message.error.errorType, message.error.errorMessage));
           } else {
@@ -268,6 +321,8 @@ export class FunctionPool {
           }
         });
         const exited = (cause: string) => {
+          environment.exited = true;
+          environment.profileWritten?.({ error: cause });
           if (!initialised) reject(new LambdaInitError(functionName, 'Runtime.ExitError', cause));
           environment.settle?.({ type: 'exit', cause });
           if (!environment.dead) {

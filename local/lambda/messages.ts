@@ -8,6 +8,8 @@ export interface EnvironmentData {
   readonly bundle: string;
   readonly functionName: string;
   readonly memoryMb: number;
+  /** Profile this environment (LAMBDA_PROFILE_DIR, ./profiling.ts): where to write it, the sampling interval. */
+  readonly profile?: { readonly file: string; readonly intervalUs?: number };
 }
 
 /** Runtime → environment. */
@@ -20,7 +22,9 @@ export type ToEnvironment =
       readonly deadline: number;
     }
   /** Pulls the deadline in (the local scheduler stopping: "you are out of time"); the timer is unchanged. */
-  | { readonly type: 'deadline'; readonly at: number };
+  | { readonly type: 'deadline'; readonly at: number }
+  /** The environment is about to be terminated: stop the profiler and write its file. */
+  | { readonly type: 'write-profile' };
 
 /** An error as Lambda reports it (`errorType`, `errorMessage`); the stack stays in the function's log. */
 export interface FunctionError {
@@ -32,6 +36,8 @@ export interface FunctionError {
 export type FromEnvironment =
   | { readonly type: 'ready'; readonly initMs: number }
   | { readonly type: 'init-error'; readonly error: FunctionError }
+  /** The profile was written (`file`), or could not be (`error`). */
+  | { readonly type: 'profile-written'; readonly file?: string; readonly error?: string }
   | {
       readonly type: 'result';
       readonly requestId: string;

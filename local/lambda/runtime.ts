@@ -8,6 +8,7 @@ import { bundleFunctions, type FunctionBundles } from './bundles';
 import { ConcurrencyLimits } from './concurrency';
 import { LambdaThrottledError } from './errors';
 import { type AccountedInvocation, FunctionPool, type FunctionStats } from './function-pool';
+import { type ProfileOptions, profileFiles, profileOptionsFrom } from './profiling';
 
 /** One function of the service, as deployed. */
 export interface LocalFunction {
@@ -34,6 +35,11 @@ export interface LambdaRuntimeOptions {
   readonly log?: (line: string) => void;
   /** The functions' own output (Powertools JSON lines), by function name. @default process.stdout */
   readonly output?: (functionName: string, line: string) => void;
+  /**
+   * CPU profiles of the environments (./profiling.ts); `false`: none.
+   * @default - from LAMBDA_PROFILE_DIR, LAMBDA_PROFILE_FUNCTIONS and LAMBDA_PROFILE_INTERVAL_US of this process
+   */
+  readonly profile?: ProfileOptions | false;
 }
 
 export interface LambdaRuntime {
@@ -82,6 +88,15 @@ export interface LambdaRuntime {
 
 /** Bundles the functions (or reuses the cached build of the same code) and returns the runtime; environments start on first use. */
 export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise<LambdaRuntime> {
+  // Validated before anything is built: a misspelt function name fails the start, not silently profiles nothing.
+  const profile =
+    options.profile === false
+      ? undefined
+      : (options.profile ??
+        profileOptionsFrom(
+          process.env,
+          options.functions.map((fn) => fn.name),
+        ));
   const bundles: FunctionBundles = await bundleFunctions(
     options.rootDir,
     options.functions.map((fn) => fn.entry),
@@ -100,6 +115,13 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
     ),
     options.accountConcurrency,
   );
+  const profileOf = (name: string) => {
+    const file = profileFiles(profile, name);
+    if (!file) return {};
+    return {
+      profile: { file, ...(profile?.intervalUs !== undefined ? { intervalUs: profile.intervalUs } : {}) },
+    };
+  };
   const pools = new Map(
     options.functions.map((fn) => [
       fn.name,
@@ -118,6 +140,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
         accounted: (invocation: AccountedInvocation) => {
           for (const listener of listeners) listener(invocation);
         },
+        ...profileOf(fn.name),
       }),
     ]),
   );

@@ -8,6 +8,7 @@ import {
   childElements,
   childText,
   integerOf,
+  parseLoneElement,
   parseXml,
   type XmlElement,
   XmlFormatError,
@@ -239,7 +240,9 @@ function eventsOf(eid: number, item: XmlElement): ImEvent[] {
 
 /** A data-channel answer: `<cwaEvents>` alone or inside `<cwaResponses>`, or `<cwaResponses>` with errors. */
 export function parseEventsResponse(xml: string): EventsResponse {
-  const root = expectRoot(xml, ['cwaEvents', 'cwaResponses']);
+  // An idle poll's answer is one empty <cwaEvents …/>: read without the full parser (same tree, a fraction of
+  // the CPU); anything else is parsed in full.
+  const root = parseLoneElement(xml, 'cwaEvents') ?? expectRoot(xml, ['cwaEvents', 'cwaResponses']);
   const failures: CwaFailure[] = [];
   let events: XmlElement | undefined = root;
   if (root.name === 'cwaResponses') {

@@ -11,7 +11,7 @@
 
 import { XMLBuilder } from 'fast-xml-parser';
 import { SaxesParser } from 'saxes';
-import { checkXmlLimits, XmlLimitError } from './limits';
+import { checkXmlLimits, XML_LIMITS, XmlLimitError } from './limits';
 
 export interface XmlElement {
   /** Local name: a namespace prefix (`s:state`) is dropped, as namespaces carry no meaning for what we read. */
@@ -126,6 +126,103 @@ export function parseXml(xml: string): XmlElement {
   // saxes refuses a document without a root element, so this is a guard for the types.
   if (!root) throw new XmlFormatError('a document needs exactly one root element');
   return root;
+}
+
+/** XML declarations the lone-element path accepts as they are; any other goes to the full parser. */
+const PLAIN_DECLARATIONS = [
+  '<?xml version="1.0"?>',
+  '<?xml version="1.0" encoding="utf-8"?>',
+  '<?xml version="1.0" encoding="UTF-8"?>',
+];
+
+const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+/** ASCII letters and `_`: what an attribute or element name may start with on this path. */
+const isNameStart = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+/** Then also digits, `-` and `.` (and `:` for a prefix, handled by the caller). */
+const isNameChar = (c: number) => isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
+
+/**
+ * The root element of a document that is one empty element named `name` with plain attributes — an idle data
+ * channel's `<cwaEvents sid="…" ackId="…" pollWaitTime="…" sessionTimeout="…"/>`, twenty times a minute per
+ * session — read in one pass without the full parser; undefined for anything else, which the caller then gives
+ * to parseXml. It accepts only a strict subset of XML whose tree is beyond doubt, and returns exactly what
+ * parseXml would: an optional declaration from PLAIN_DECLARATIONS; the start tag with ASCII names
+ * (`xmlns`/`xmlns:*` dropped, `p:name` read as `name`) and values in double or single quotes holding no `<`, `&`,
+ * character outside printable ASCII or the quote; at most XML_LIMITS.maxAttributesPerElement attributes; no attribute twice; `/>` or an immediate `</name>`; whitespace around.
+ * Everything else — entities, character references, comments, a prefixed root, text, children, a second root,
+ * a DOCTYPE — is left to parseXml, so nothing it would refuse is ever accepted here.
+ */
+export function parseLoneElement(xml: string, name: string): XmlElement | undefined {
+  if (xml.length > 4096) return undefined;
+  let i = 0;
+  const n = xml.length;
+  while (i < n && isSpace(xml.charCodeAt(i))) i++;
+  if (xml.startsWith('<?', i)) {
+    const declaration = PLAIN_DECLARATIONS.find((text) => xml.startsWith(text, i));
+    if (!declaration) return undefined;
+    i += declaration.length;
+    while (i < n && isSpace(xml.charCodeAt(i))) i++;
+  }
+  if (xml.charCodeAt(i) !== 0x3c || !xml.startsWith(name, i + 1)) return undefined;
+  i += 1 + name.length;
+  const attributes: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (;;) {
+    const before = i;
+    while (i < n && isSpace(xml.charCodeAt(i))) i++;
+    const c = xml.charCodeAt(i);
+    if (c === 0x2f) {
+      // `/>`: the element is empty.
+      if (xml.charCodeAt(i + 1) !== 0x3e) return undefined;
+      i += 2;
+      break;
+    }
+    if (c === 0x3e) {
+      // `>` must be followed at once by the end tag: text or children go to the full parser.
+      const end = `</${name}>`;
+      if (!xml.startsWith(end, i + 1)) return undefined;
+      i += 1 + end.length;
+      break;
+    }
+    // An attribute: whitespace before it, then a name, `=`, a quoted value.
+    if (i === before || !isNameStart(c)) return undefined;
+    const start = i;
+    let colon = -1;
+    i++;
+    while (i < n) {
+      const d = xml.charCodeAt(i);
+      if (d === 0x3a && colon < 0) colon = i;
+      else if (!isNameChar(d)) break;
+      i++;
+    }
+    const qualified = xml.slice(start, i);
+    if (colon >= 0 && (colon === start || colon === i - 1 || !isNameStart(xml.charCodeAt(colon + 1))))
+      return undefined;
+    if (seen.has(qualified) || xml.charCodeAt(i) !== 0x3d) return undefined;
+    seen.add(qualified);
+    // parseXml refuses an element over the attribute limit (limits.ts); so does this path.
+    if (seen.size > XML_LIMITS.maxAttributesPerElement) return undefined;
+    const quote = xml.charCodeAt(i + 1);
+    if (quote !== 0x22 && quote !== 0x27) return undefined;
+    const valueStart = i + 2;
+    let j = valueStart;
+    for (; j < n; j++) {
+      const d = xml.charCodeAt(j);
+      if (d === quote) break;
+      // Printable ASCII only: no character the full parser would refuse or normalize, no reference.
+      if (d === 0x3c || d === 0x26 || d < 0x20 || d > 0x7e) return undefined;
+    }
+    if (j >= n) return undefined;
+    i = j + 1;
+    if (qualified === 'xmlns' || qualified.startsWith('xmlns:')) continue;
+    const local = colon < 0 ? qualified : qualified.slice(colon - start + 1);
+    // `a:x` and `b:x` would both be `x`: the full parser decides what that means.
+    if (local in attributes) return undefined;
+    attributes[local] = xml.slice(valueStart, j);
+  }
+  while (i < n && isSpace(xml.charCodeAt(i))) i++;
+  if (i !== n) return undefined;
+  return { name, attributes, children: [], text: '' };
 }
 
 /** What builders pass in: attributes with undefined values are left out. */
