@@ -27,9 +27,10 @@ export interface PumpBudget {
   /** A session's keep-alive TLS socket with its buffers, its worker state and a batch in flight. @default 96 */
   readonly perSessionKb?: number;
   /**
-   * CPU a session costs, in ms per second: a CWA poll per pollWaitTime (~0.3 ms each, every 3 s) and, per
-   * event, its seal, checkpoint and `@connections` POST (~7 ms with the SDK's ~2 ms per request) at the
-   * planned event rate. @default 0.25 (an event per session per minute)
+   * CPU a session costs, in ms per second: a CWA poll per pollWaitTime and, per event, its seal, reservation
+   * and `@connections` POST at the planned event rate. @default 0.25 — `npm run bench -- pump-idle` measured
+   * 0.19–0.22 ms per idle session-second at 300 sessions on a shard (0.6–0.7 ms a poll), and ten events per
+   * session-hour add ~0.035 ms (`bench capacity`: ~13 ms per event)
    */
   readonly cpuMsPerSessionSecond?: number;
 }
