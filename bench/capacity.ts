@@ -277,7 +277,7 @@ for (const kind of Object.keys(kinds) as OperationKind[]) {
 const pumpUnits: Record<(typeof PUMP_PARTS)[number], string> = {
   pumpPost: 'per POST (one per event)',
   pumpReservation: 'per reservation (one per event at the target)',
-  pumpCursorStore:
+  pumpSessionWrite:
     'per delivered event, writes on the session item (a cursor stored at a hand-over whose poll to CWA failed, a rotated ticket)',
   pumpOpen: 'per open (one per session per run at the target)',
   pumpRun: "per run (its own start: shard check, acquisition, the hand-over's wait; and its release)",
@@ -311,11 +311,11 @@ for (const part of PUMP_PARTS) {
 const requestsOfPart = (part: (typeof PUMP_PARTS)[number]) =>
   kinds[part].calls.reduce((n, call) => n + call.requests.length, 0);
 const reservations = requestsOfPart('pumpReservation');
-const sessionWrites = requestsOfPart('pumpCursorStore');
+const sessionWrites = requestsOfPart('pumpSessionWrite');
 console.log(
   `    DynamoDB requests per delivered event: ${((reservations + sessionWrites) / Math.max(pump.events, 1)).toFixed(2)} in this run ` +
     `(events arrive in bursts: a batch shares its reservation; ${sessionWrites} session-item writes), ` +
-    `${((rates.pumpReservation + (rates.pumpCursorStore * sessionWrites) / Math.max(pump.events, 1)) / Math.max(rates.pumpPost, 1e-12)).toFixed(2)} at the target ` +
+    `${((rates.pumpReservation + (rates.pumpSessionWrite * sessionWrites) / Math.max(pump.events, 1)) / Math.max(rates.pumpPost, 1e-12)).toFixed(2)} at the target ` +
     `(each event alone: its reservation, and the session-item writes per event recorded here; a hand-over tells CWA what was delivered with a poll, not a write; runs of ${runCadenceSeconds(pumpShape)} s). ` +
     `KMS opens per session per idle run here: ${pump.opensPerSessionInvocation.toFixed(2)} (a warm local environment may hold the session already; on AWS the successor never runs where its predecessor did)`,
 );

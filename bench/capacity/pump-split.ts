@@ -23,7 +23,7 @@ export type PumpPart =
    * CWA what it delivered failed or rotated the ticket (functions/domain/event-pump.ts `handOver`), a rotated
    * ticket, a presence stamp. Counted per delivered event: what the recording measured per event.
    */
-  | 'pumpCursorStore'
+  | 'pumpSessionWrite'
   /** A KMS request: opening a session's sealed IM session (or sealing a rotated ticket). */
   | 'pumpOpen'
   /**
@@ -41,7 +41,7 @@ export type PumpPart =
 export const PUMP_PARTS: readonly PumpPart[] = [
   'pumpPost',
   'pumpReservation',
-  'pumpCursorStore',
+  'pumpSessionWrite',
   'pumpOpen',
   'pumpRun',
   'pumpServed',
@@ -84,7 +84,7 @@ export function pumpPartOf(request: AccountedRequest): PumpPart {
   const partitions = request.partitions ?? [];
   if (partitions.some((p) => p.partitionKey.startsWith('CONN#'))) return 'pumpReservation';
   const session = partitions.filter((p) => p.partitionKey.startsWith('SESSION#'));
-  if (session.some((p) => p.capacity === 'write')) return 'pumpCursorStore';
+  if (session.some((p) => p.capacity === 'write')) return 'pumpSessionWrite';
   // Reading the shard's session items: every refresh reads each of them, so the units follow the sessions.
   if (session.length > 0) return 'pumpSessionSecond';
   return 'pumpShardSecond';
@@ -217,7 +217,7 @@ export function splitPump(
     parts: {
       pumpPost: requestsIn(all, 'pumpPost'),
       pumpReservation: requestsIn(all, 'pumpReservation'),
-      pumpCursorStore: { calls: requestsIn(all, 'pumpCursorStore').calls, count: events },
+      pumpSessionWrite: { calls: requestsIn(all, 'pumpSessionWrite').calls, count: events },
       pumpOpen: opens,
       pumpRun: { calls: idleCalls.map((c) => callPart(c, 'pumpRun')), count: idleCalls.length },
       pumpServed: { calls: served, count: served.length },
@@ -262,7 +262,7 @@ export function pumpRates(target: PumpTarget): Record<PumpPart, number> {
   return {
     pumpPost: events,
     pumpReservation: events,
-    pumpCursorStore: events,
+    pumpSessionWrite: events,
     pumpOpen: target.sessions / cadence,
     pumpRun: target.shards / cadence,
     pumpServed: (target.shards * (target.runPeriods - 1)) / cadence,

@@ -190,9 +190,9 @@ type PumpStep =
 
 /**
  * How many events the stored cursor may trail what a worker delivered before its hand-over writes it rather than
- * telling CWA with a poll. CWA drops what a poll acknowledges and answers an older AckId with what it still
- * holds, so a cursor behind costs nothing; the bound only caps what a successor could be sent again were a CWA
- * to answer from further back (bb969465 does not say how much it keeps). At 10 events per session-hour it
+ * telling CWA with a poll. CWA sends only what follows the AckId a poll names (bb969465), and the simulator
+ * drops what a poll acknowledged, so there a cursor behind costs nothing; the bound caps what a successor could
+ * be sent again were a CWA to keep acknowledged events and answer from further back (bb969465 does not say). At 10 events per session-hour it
  * costs one write per 65 events.
  */
 export const MAX_UNSTORED_EVENTS = 64;
@@ -360,12 +360,12 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   /**
    * When a worker ends (hand-over, its session left the shard) after delivering events CWA has not been told of
    * (their acknowledgement rides on the next poll), CWA is told with one more poll naming the last delivered
-   * event as its AckId: CWA then drops them (bb969465), and the next owner, polling from the stored cursor
-   * (which may be far behind: it moves only with a rotated ticket), is not sent them again. Its answer is
-   * not delivered: what it carries stays in CWA for the next owner. This costs no DynamoDB write; only when the
-   * poll fails, or its answer rotated the ticket, or the stored cursor trails by over MAX_UNSTORED_EVENTS, is
-   * the cursor stored. Skipped when the session ended or the
-   * lease was lost (the successor polls now). Nothing is lost either way: a poll or write that did not land
+   * event as its AckId, so the next owner, polling from the stored cursor (which may be far behind: it moves
+   * only with a rotated ticket), is not sent them again (MAX_UNSTORED_EVENTS says when that relies on CWA). Its
+   * answer is not delivered: what it carries stays in CWA for the next owner. This costs no DynamoDB write; only
+   * when the poll fails, or its answer rotated the ticket, or the stored cursor trails by over
+   * MAX_UNSTORED_EVENTS, is the cursor stored. Skipped when the session ended or the lease was lost (the
+   * successor polls now). Nothing is lost either way: a poll or write that did not land
    * only means the next owner delivers those events again, which the device drops by eventId.
    */
   async function handOver(worker: Worker): Promise<void> {

@@ -104,7 +104,7 @@ describe('pumpPartOf', () => {
       pumpPartOf(
         dynamo('TransactWriteItems', units('SESSION#s1', 'write', 2), units('LEASE#pump#0', 'read', 2)),
       ),
-    ).toBe('pumpCursorStore');
+    ).toBe('pumpSessionWrite');
     // The refresh reads every session item of the shard: that follows the sessions, not the events.
     expect(
       pumpPartOf(dynamo('BatchGetItem', units('SESSION#s1', 'read', 0.5), units('SESSION#s2', 'read', 0.5))),
@@ -147,7 +147,7 @@ describe('a pump invocation: run, served, or not needed', () => {
       'pumpShardSecond',
       'pumpShardSecond',
       'pumpRun',
-      'pumpCursorStore',
+      'pumpSessionWrite',
     ]);
     expect(waitedForHandOver(waiting)).toBe(true);
     // 28 s: the run time (27 s) from its start, of which 2 s waiting for the hand-over, then 1 s handing over.
@@ -209,10 +209,10 @@ describe('splitPump', () => {
     expect(split.parts.pumpPost.count).toBe(3);
     expect(split.parts.pumpReservation.count).toBe(2);
     // Session-item writes are counted per delivered event: two writes over three events.
-    expect(split.parts.pumpCursorStore.count).toBe(3);
-    expect(split.parts.pumpCursorStore.calls.flatMap((c) => c.requests)).toHaveLength(2);
+    expect(split.parts.pumpSessionWrite.count).toBe(3);
+    expect(split.parts.pumpSessionWrite.calls.flatMap((c) => c.requests)).toHaveLength(2);
     // The reduced calls carry only their part's requests and units.
-    const storeUnits = split.parts.pumpCursorStore.calls.flatMap((c) => c.partitions);
+    const storeUnits = split.parts.pumpSessionWrite.calls.flatMap((c) => c.partitions);
     expect(storeUnits.reduce((n, p) => n + p.units, 0)).toBe(8);
     expect(storeUnits.every((p) => p.partitionKey.startsWith('SESSION#'))).toBe(true);
     expect(split.parts.pumpOpen.count).toBe(2 + 4 + 3);
@@ -296,7 +296,7 @@ describe('pumpRates and the partition load of the pump', () => {
     expect(rates.pumpPost).toBeCloseTo(1_000_000 / 3600, 9);
     expect(rates.pumpReservation).toBe(rates.pumpPost);
     // A hand-over tells CWA with a poll; the session-item writes left follow the events, as recorded.
-    expect(rates.pumpCursorStore).toBe(rates.pumpPost);
+    expect(rates.pumpSessionWrite).toBe(rates.pumpPost);
     expect(rates.pumpOpen).toBeCloseTo(100_000 / 300, 9);
     expect(rates.pumpRun).toBeCloseTo(247 / 300, 9);
     // The schedule invokes every minute: four of five invocations find the shard served.
@@ -377,7 +377,7 @@ describe('costLines', () => {
     reaperRun: none,
     pumpPost: none,
     pumpReservation: none,
-    pumpCursorStore: none,
+    pumpSessionWrite: none,
     pumpOpen: none,
     pumpRun: none,
     pumpServed: none,
