@@ -410,12 +410,19 @@ export class DynamoDbSessionStore implements SessionStore {
             TableName: this.tableName,
             Key: sessionKey(sessionId),
             // The holder named is the session's own: its id leaves the right sets and the right slot shard.
-            // (A session stored before slot shards has no `slot` and counts in shard 0.)
+            // (A session stored before slot shards has no `slot` and counts in shard 0.) And it is still on the
+            // connection the ender read it on: one resumed on a new connection meanwhile is not ended by a
+            // decision about the old one (a $disconnect, reclaim, the reaper).
             ConditionExpression:
               slot === 0
-                ? 'attribute_exists(pk) AND userId = :user AND deviceId = :device AND (attribute_not_exists(slot) OR slot = :slot)'
-                : 'attribute_exists(pk) AND userId = :user AND deviceId = :device AND slot = :slot',
-            ExpressionAttributeValues: { ':user': userId, ':device': deviceId, ':slot': slot },
+                ? 'attribute_exists(pk) AND userId = :user AND deviceId = :device AND connectionId = :connection AND (attribute_not_exists(slot) OR slot = :slot)'
+                : 'attribute_exists(pk) AND userId = :user AND deviceId = :device AND connectionId = :connection AND slot = :slot',
+            ExpressionAttributeValues: {
+              ':user': userId,
+              ':device': deviceId,
+              ':connection': connectionId,
+              ':slot': slot,
+            },
           },
         },
       ],

@@ -33,8 +33,30 @@ const explanations: Record<LogoutReason, string> = {
   'device-deactivated': 'An administrator deactivated this device.',
 };
 
+/**
+ * Whether an ending follows the session to the connection it is on now. An ending decided about the session
+ * itself (CWA ended it, an administrator, a deactivated device) holds wherever the device resumed meanwhile;
+ * one decided about a connection or the device's activity on it (its close, its silence, reclaim, the
+ * device's own logout there) does not end a session resumed on another connection since it was read.
+ */
+const followsResume: Record<LogoutReason, boolean> = {
+  device: false,
+  disconnected: false,
+  inactivity: false,
+  'out-of-coverage': false,
+  reclaimed: false,
+  administrator: true,
+  'cwa-ended': true,
+  'sign-in-abandoned': false,
+  'resumed-elsewhere': false,
+  'device-deactivated': true,
+};
+
+/** How many resumes in a row an ending that follows the session chases before it gives up (returns false). */
+const MAX_FOLLOWS = 3;
+
 export interface EndSessionDeps {
-  readonly sessions: Pick<SessionStore, 'end'>;
+  readonly sessions: Pick<SessionStore, 'end' | 'get'>;
   /** The CWA connector for the session's server (sign-out). */
   readonly imServer: Pick<ImServer, 'signOut'>;
   readonly sealer: Pick<SecretSealer, 'open'>;
@@ -73,14 +95,25 @@ export async function openConnectivityCache(
   return JSON.parse(bytes.toString('utf8')) as ImSession;
 }
 
-/** True for the one caller that ended the session; false when it had already ended (nothing is freed twice). */
+/**
+ * True for the one caller that ended the session; false when it had already ended (nothing is freed twice) or,
+ * for a reason that does not follow a resume (`followsResume`), when it moved to another connection since
+ * `session` was read. One that follows reads the session again and ends it where it is now, telling the device
+ * there.
+ */
 export async function endSession(
   deps: EndSessionDeps,
-  session: SessionRecord,
+  read: SessionRecord,
   reason: LogoutReason,
   options: EndSessionOptions = {},
 ): Promise<boolean> {
-  if (!(await deps.sessions.end(session))) return false;
+  let session = read;
+  for (let follows = 0; !(await deps.sessions.end(session)); follows += 1) {
+    if (!followsResume[reason] || follows >= MAX_FOLLOWS) return false;
+    const stored = await deps.sessions.get(session.sessionId);
+    if (!stored || stored.connectionId === session.connectionId) return false;
+    session = stored;
+  }
   const warn = deps.warn ?? (() => {});
   try {
     const imSession = await openConnectivityCache(deps.sealer, session);

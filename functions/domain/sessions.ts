@@ -192,8 +192,9 @@ export interface SessionStore {
   ): Promise<void>;
   get(sessionId: string): Promise<SessionRecord | undefined>;
   /**
-   * Ends the session and frees its slot in one transaction. True for the one call that did it; false when
-   * the session was already gone (a duplicated logout or $disconnect frees nothing).
+   * Ends the session and frees its slot in one transaction, only while it is still on `session.connectionId`.
+   * True for the one call that did it; false when the session was already gone (a duplicated logout or
+   * $disconnect frees nothing) or has moved to another connection since it was read (a resume).
    */
   end(session: SessionHolder): Promise<boolean>;
   /** A status message: one conditional UpdateItem. False when the session is not this connection's. */

@@ -297,6 +297,43 @@ describe('after login', () => {
     await second.close();
   });
 
+  it('leaves a session resumed on a new connection live when an ending about its old connection comes late, and an administrator ends it where it is now', async () => {
+    const credential = await service.activate(ALICE);
+    const first = await service.connect(credential);
+    const { sessionId } = statusOf(await login(first)) as { sessionId: string };
+    // Read as the reaper or reclaim reads it before deciding: on the first connection.
+    const asRead = await service.stores.sessions.get(sessionId);
+    expect(asRead).toBeDefined();
+    expect(service.stack.gateway.loseDisconnect(asRead?.connectionId as string)).toBe(true);
+    await first.close();
+    const second = await service.connect(credential);
+    second.send('resume', { sessionId });
+    expect(statusOf(await nextStatus(second))).toMatchObject({ status: 'Accepted', resumed: true });
+
+    // The decision about the old connection lands after the resume: nothing ends, nothing is freed.
+    const { endSessionHere } = await import('../../functions/wiring/session-ending');
+    const { settingsStore } = await import('../../functions/wiring/stores');
+    const settings = await settingsStore().get();
+    const session = asRead as NonNullable<typeof asRead>;
+    expect(await endSessionHere(settings, session, 'out-of-coverage')).toBe(false);
+    expect(await service.stores.sessions.end(session)).toBe(false);
+    const stored = await service.stores.sessions.get(sessionId);
+    expect(stored?.connectionId).not.toBe(session.connectionId);
+    expect(await service.stores.sessions.count()).toBe(1);
+
+    // An ending about the session itself follows it to the connection it is on, and tells the device there
+    // (its first status since the resume: no out-of-coverage Logged Out came before it).
+    expect(await endSessionHere(settings, session, 'administrator')).toBe(true);
+    expect(statusOf(await nextStatus(second))).toMatchObject({
+      status: 'Logged Out',
+      reason: 'administrator',
+      sessionId,
+    });
+    expect(await service.stores.sessions.get(sessionId)).toBeUndefined();
+    expect(await service.stores.sessions.count()).toBe(0);
+    await second.close();
+  });
+
   it('ends the session when the device disconnects, and a duplicated $disconnect frees nothing more', async () => {
     const { client, sessionId } = await signedIn();
     const other = await signedIn();
