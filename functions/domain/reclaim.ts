@@ -3,6 +3,7 @@
 // is gone), those silent past the idle timeout, and sign-ins abandoned past their deadline. Bounded work: the least recently active page only.
 
 import type { LogoutReason } from './end-session';
+import { errorDetail } from './error-detail';
 import type { SessionRecord, SessionStore } from './sessions';
 
 export interface ReclaimDeps {
@@ -11,6 +12,29 @@ export interface ReclaimDeps {
   readonly connectionExists: (connectionId: string) => Promise<boolean>;
   readonly endSession: (session: SessionRecord, reason: LogoutReason) => Promise<boolean>;
   readonly now: () => number;
+  /** Told of a probe that failed (the session it was about is left alone). */
+  readonly warn?: (message: string, detail: Record<string, unknown>) => void;
+}
+
+/**
+ * Whether the connection is known to be gone. A probe that fails (GetConnection throttled or 500 once the SDK's
+ * retries are spent) proves nothing: the session is left alone, and the login that asked goes on with the other
+ * candidates and answers with a status, rather than failing as a whole on one probe (before: an InternalError
+ * frame, and the sessions other probes had found gone stayed).
+ */
+async function knownGone(
+  deps: Pick<ReclaimDeps, 'connectionExists' | 'warn'>,
+  session: SessionRecord,
+): Promise<boolean> {
+  try {
+    return !(await deps.connectionExists(session.connectionId));
+  } catch (error) {
+    deps.warn?.('Reclaim: probing a connection failed; its session is left alone', {
+      sessionId: session.sessionId,
+      ...errorDetail(error),
+    });
+    return false;
+  }
 }
 
 export interface ReclaimOptions {
@@ -50,7 +74,7 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
         return { sessionId: session.sessionId, reason: 'reclaimed' };
       if (probes > 0) {
         probes -= 1;
-        if (!(await deps.connectionExists(session.connectionId))) {
+        if (await knownGone(deps, session)) {
           return { sessionId: session.sessionId, reason: 'out-of-coverage' };
         }
       }
@@ -89,7 +113,7 @@ export async function reclaimLeftSessions(
     sessionIds.map(async (sessionId) => {
       const session = await deps.sessions.get(sessionId);
       if (!session || session.connectionId === connectionId) return;
-      const left = session.goneAt !== undefined || !(await deps.connectionExists(session.connectionId));
+      const left = session.goneAt !== undefined || (await knownGone(deps, session));
       if (left && (await deps.endSession(session, 'out-of-coverage'))) {
         reclaimed.push({ sessionId, reason: 'out-of-coverage' });
       }

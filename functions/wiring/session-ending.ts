@@ -59,6 +59,7 @@ export async function reclaimHere(
       connectionExists,
       endSession: (session, reason) => endSessionHere(settings, session, reason),
       now: Date.now,
+      warn: (message, detail) => logger.warn(message, detail),
     },
     { idleTimeoutMs: settings.idleTimeoutMs },
   );
@@ -76,6 +77,7 @@ export async function reclaimLeftHere(
       sessions: sessionStore(),
       connectionExists,
       endSession: (session, reason) => endSessionHere(settings, session, reason),
+      warn: (message, detail) => logger.warn(message, detail),
     },
     sessionIds,
     connectionId,
