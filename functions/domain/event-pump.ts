@@ -315,8 +315,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         options.runUntil(),
       );
       if (!lease && !askedHolder) {
-        askedHolder = true;
+        // Asked once it answered: a failed read is asked again (else the run would try for the lease to its end).
         const holder = await deps.leases.holder(options.shard);
+        askedHolder = true;
         const handsOverAt = holder ? (holder.handsOverAt ?? holder.leaseUntil) : 0;
         if (handsOverAt - deps.now() > (options.waitForHolderMs ?? 0)) {
           return { acquired: false, sessions: 0, delivered: 0, fenced: false, served: true };
