@@ -97,20 +97,38 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
 }
 
 /**
+ * Most of a device's or user's sessions one login looks at (a GetItem and a GetConnection each). The sets hold
+ * at most the ceiling, unless an administrator lowered it below what a user already holds: then a sample this
+ * large, so that no login fans out into thousands of requests. @see reclaimLeftSessions
+ */
+export const MAX_LEFT_PROBED = 32;
+
+/** `count` of `ids` chosen at random (all of them when there are no more), so repeated logins reach them all. */
+function sample(ids: readonly string[], count: number, random: () => number): readonly string[] {
+  if (ids.length <= count) return ids;
+  const pool = [...ids];
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j] as string, pool[i] as string];
+  }
+  return pool.slice(0, count);
+}
+
+/**
  * At the device's or the user's ceiling: the device's (or user's) own sessions left behind — on another
  * connection that is out of coverage or gone — are logged out (`out-of-coverage`), so that a device back on a
  * new connection, or the user on another device, can sign in again. A connection is gone as soon as it closed,
  * before its `$disconnect` has ended its session (which API Gateway runs after the close, and may never
- * deliver). A session on a live connection is never touched. Bounded by the ceiling (ids given).
+ * deliver). A session on a live connection is never touched. Bounded: at most MAX_LEFT_PROBED of the ids given.
  */
 export async function reclaimLeftSessions(
-  deps: Omit<ReclaimDeps, 'now'>,
+  deps: Omit<ReclaimDeps, 'now'> & { readonly random?: () => number },
   sessionIds: readonly string[],
   connectionId: string,
 ): Promise<Reclaimed[]> {
   const reclaimed: Reclaimed[] = [];
   await Promise.all(
-    sessionIds.map(async (sessionId) => {
+    sample(sessionIds, MAX_LEFT_PROBED, deps.random ?? Math.random).map(async (sessionId) => {
       const session = await deps.sessions.get(sessionId);
       if (!session || session.connectionId === connectionId) return;
       const left = session.goneAt !== undefined || (await knownGone(deps, session));

@@ -4,7 +4,12 @@
 // A login never ends a session on a live connection or on its own.
 
 import { describe, expect, it } from 'vitest';
-import { type ReclaimDeps, reclaimLeftSessions, reclaimSessions } from '../../functions/domain/reclaim';
+import {
+  MAX_LEFT_PROBED,
+  type ReclaimDeps,
+  reclaimLeftSessions,
+  reclaimSessions,
+} from '../../functions/domain/reclaim';
 import type { SessionRecord } from '../../functions/domain/sessions';
 
 const NOW = 1_000_000;
@@ -75,6 +80,36 @@ describe('reclaim at the device or user ceiling (reclaimLeftSessions)', () => {
     await reclaimLeftSessions(deps, ['own', 'live', 'gone'], 'c-login');
     expect(ended).toEqual(['gone']);
     expect(probes.sort()).toEqual(['c-gone', 'c-live']);
+  });
+});
+
+describe('reclaim at a ceiling lowered below what a user holds', () => {
+  it('looks at MAX_LEFT_PROBED of the sessions per login, not all of them, and still frees what it finds gone', async () => {
+    const stored = Array.from({ length: 1_000 }, (_, i) => session(`s${i}`, `c${i}`));
+    // Every other connection is live.
+    const live = stored.filter((_, i) => i % 2 === 0).map((s) => s.connectionId);
+    const { deps, probes, ended } = world(stored, live, []);
+    let reads = 0;
+    const counted = {
+      ...deps,
+      sessions: {
+        ...deps.sessions,
+        get: (id: string) => {
+          reads += 1;
+          return deps.sessions.get(id);
+        },
+      },
+    };
+    const ids = stored.map((s) => s.sessionId);
+    const freed = await reclaimLeftSessions(counted, ids, 'c-login');
+    expect(reads).toBe(MAX_LEFT_PROBED);
+    expect(probes).toHaveLength(MAX_LEFT_PROBED);
+    expect(freed.length).toBeGreaterThan(0);
+    expect(ended.every((id) => Number(id.slice(1)) % 2 === 1)).toBe(true);
+    // A sample, not the same first ids every time: another login reaches others.
+    const again = world(stored, live, []);
+    await reclaimLeftSessions(again.deps, ids, 'c-login');
+    expect(new Set([...probes, ...again.probes]).size).toBeGreaterThan(MAX_LEFT_PROBED);
   });
 });
 
