@@ -40,7 +40,7 @@ import type {
 import { settingsFromItem } from '../domain/settings';
 import { BATCH_GET_KEYS, batchGetItems } from './batch-get';
 import { DynamoDbConnectionStore } from './dynamodb-connection-store';
-import { namedWrites, rawNumber, type WriteAction } from './named-transaction';
+import { namedWrites, rawNumber, rawString, type WriteAction } from './named-transaction';
 import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf } from './session-items';
@@ -631,6 +631,7 @@ export class DynamoDbSessionStore implements SessionStore {
     sessionId: string;
     deviceId: string;
     connectionId: string;
+    from: string;
     frameSeq: number;
     at: number;
   }) {
@@ -643,7 +644,9 @@ export class DynamoDbSessionStore implements SessionStore {
             Key: sessionKey(input.sessionId),
             UpdateExpression:
               'SET connectionId = :connection, lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
-            ConditionExpression: 'deviceId = :device AND #state = :active',
+            // Still on the connection the resume read it on: that one is released and told after, so two
+            // resumes at once cannot both take it from the same connection and leave one still carrying it.
+            ConditionExpression: 'deviceId = :device AND #state = :active AND connectionId = :from',
             ExpressionAttributeNames: { '#state': 'state' },
             ExpressionAttributeValues: {
               ':connection': input.connectionId,
@@ -651,7 +654,9 @@ export class DynamoDbSessionStore implements SessionStore {
               ':sk': activitySortKey(input.at, input.sessionId),
               ':device': input.deviceId,
               ':active': 'active',
+              ':from': input.from,
             },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
         },
       ],
@@ -684,7 +689,13 @@ export class DynamoDbSessionStore implements SessionStore {
           ? ('replayed' as const)
           : ('signed-in' as const);
       }
-      if (reasons.session?.code === 'ConditionalCheckFailed') return 'not-yours' as const;
+      if (reasons.session?.code === 'ConditionalCheckFailed') {
+        const item = reasons.session.item;
+        const mine = rawString(item, 'deviceId') === input.deviceId && rawString(item, 'state') === 'active';
+        return mine && rawString(item, 'connectionId') !== input.from
+          ? ('moved' as const)
+          : ('not-yours' as const);
+      }
       throw error;
     }
   }

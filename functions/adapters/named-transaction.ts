@@ -49,3 +49,10 @@ export function rawNumber(item: Record<string, unknown> | undefined, name: strin
   if (value && typeof value === 'object' && 'N' in value) return Number(value.N);
   return typeof value === 'number' ? value : undefined;
 }
+
+/** A string attribute from a cancellation reason's item (raw DynamoDB JSON: `{ S: "…" }`). */
+export function rawString(item: Record<string, unknown> | undefined, name: string): string | undefined {
+  const value = item?.[name];
+  if (value && typeof value === 'object' && 'S' in value) return String(value.S);
+  return typeof value === 'string' ? value : undefined;
+}

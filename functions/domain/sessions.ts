@@ -253,16 +253,19 @@ export interface SessionStore {
   recordPresence(sessionId: string, at: number): Promise<void>;
   /**
    * Resume: the session moves to the device's new connection and is back in coverage, in one transaction
-   * with the connection's frame number. Fails ('not-yours') unless the session is this device's, and
-   * ('signed-in') when the connection carries another live session.
+   * with the connection's frame number, only while it is still on `from` (the connection it was read on, which
+   * the caller then releases and tells). Fails ('not-yours') unless the session is this device's, ('moved') when
+   * it left `from` meanwhile (another resume: read it again), and ('signed-in') when the connection carries
+   * another live session.
    */
   attach(input: {
     readonly sessionId: string;
     readonly deviceId: string;
     readonly connectionId: string;
+    readonly from: string;
     readonly frameSeq: number;
     readonly at: number;
-  }): Promise<'attached' | 'not-yours' | 'signed-in' | 'replayed' | 'connection-gone'>;
+  }): Promise<'attached' | 'not-yours' | 'moved' | 'signed-in' | 'replayed' | 'connection-gone'>;
 }
 
 /** Who holds a shard's lease, as stored. */

@@ -6,21 +6,39 @@ import { FrameError, replayedMessage } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { loggedOut } from '../domain/end-session';
+import type { SessionRecord, SessionStore } from '../domain/sessions';
 import { connectionStore, dispatcher, sessionStore } from '../wiring/stores';
+
+/** Reads and attaches tried while other resumes keep taking the session first (a device racing itself). */
+const MAX_ATTACH_ATTEMPTS = 3;
 
 export async function handleResume(event: ParsedMessageEvent) {
   const deps = dispatcher();
   const inbound = await openDeviceFrame(deps, event);
   const sessionId = sessionIdOf(inbound.payload);
-  // Where the session is now: if it moves, that connection is told it no longer carries it.
-  const before = await sessionStore().get(sessionId);
-  const outcome = await sessionStore().attach({
-    sessionId,
-    deviceId: inbound.connection.deviceId,
-    connectionId: inbound.connection.connectionId,
-    frameSeq: inbound.seq,
-    at: Date.now(),
-  });
+  // Where the session is now: if it moves, that connection is told it no longer carries it. The attach holds
+  // only while the session is still there; another resume that took it meanwhile is read, and taken from.
+  let before: SessionRecord | undefined;
+  let outcome: Awaited<ReturnType<SessionStore['attach']>> = 'moved';
+  for (let attempt = 0; outcome === 'moved' && attempt < MAX_ATTACH_ATTEMPTS; attempt++) {
+    before = await sessionStore().get(sessionId);
+    outcome = await sessionStore().attach({
+      sessionId,
+      deviceId: inbound.connection.deviceId,
+      connectionId: inbound.connection.connectionId,
+      // No session: the attach fails as not this device's (or as a replayed frame, which it checks first).
+      from: before?.connectionId ?? inbound.connection.connectionId,
+      frameSeq: inbound.seq,
+      at: Date.now(),
+    });
+  }
+  if (outcome === 'moved') {
+    // Resumed elsewhere each time it was read: the device racing itself on several connections. Nothing changed.
+    throw new FrameError(
+      'BadRequest',
+      'The session moved to another connection while this one resumed it; resume on one connection at a time.',
+    );
+  }
   if (outcome === 'replayed') throw new FrameError('Replayed', replayedMessage(inbound.seq));
   if (outcome === 'connection-gone') return { statusCode: 200 };
   if (outcome === 'signed-in') {
