@@ -131,7 +131,8 @@ export function applySettingChanges(current: Settings, changes: Readonly<Record<
       case 'maxSessionsPerUser':
       case 'inactivityTimeoutMs':
       case 'connectionCapacity': {
-        const n = wholeNumber(name, value, name === 'connectionCapacity' ? 1 : 1000, problems);
+        // Only the timeout is in ms (≥ 1 s); the counts start at 1.
+        const n = wholeNumber(name, value, name === 'inactivityTimeoutMs' ? 1000 : 1, problems);
         if (n !== undefined) next[name] = n;
         break;
       }
