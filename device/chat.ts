@@ -190,9 +190,13 @@ export class ChatSession {
 
   private followStatus(message: Readonly<Record<string, unknown>>): void {
     if (message.status === 'Accepted' && typeof message.sessionId === 'string') {
-      if (message.sessionId !== this.sessionId) this.reset();
+      if (message.sessionId !== this.sessionId) {
+        this.reset();
+        this.selfUri = undefined;
+      }
       this.sessionId = message.sessionId;
-      this.selfUri = typeof message.sipUri === 'string' ? message.sipUri : undefined;
+      // A resumed session's Accepted names only the session: the login's Accepted gave the SIP URI.
+      if (typeof message.sipUri === 'string') this.selfUri = message.sipUri;
     } else if (message.status === 'Logged Out') {
       this.reset();
       this.sessionId = undefined;

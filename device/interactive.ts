@@ -159,10 +159,13 @@ export function describeIncoming(incoming: Incoming): string {
   if (message.type === 'status') {
     const reason = typeof message.reason === 'string' ? ` (${message.reason})` : '';
     const text = typeof message.message === 'string' ? ` — ${message.message}` : '';
+    // A login's Accepted names the user; a resume's only the session (device-protocol.md §5).
     const who =
-      message.status === 'Accepted'
-        ? ` as ${String(message.user)} (${String(message.sipUri)}, ${String(message.signInMethod)}), session ${String(message.sessionId)}`
-        : '';
+      message.status !== 'Accepted'
+        ? ''
+        : typeof message.user === 'string'
+          ? ` as ${message.user} (${String(message.sipUri)}, ${String(message.signInMethod)}), session ${String(message.sessionId)}`
+          : `, session ${String(message.sessionId)}`;
     return `[${time()}] ● ${String(message.status)}${who}${reason}${text}`;
   }
   return `[${time()}] ← ${message.type} ${JSON.stringify(message)}`;

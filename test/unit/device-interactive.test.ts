@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { ChatSession, isChatCommand } from '../../device/chat';
 import type { Incoming } from '../../device/client';
 import { EventDeduper, eventMessageOf } from '../../device/events';
-import { availabilityOf, describeLifecycle, parseInteractive } from '../../device/interactive';
+import {
+  availabilityOf,
+  describeIncoming,
+  describeLifecycle,
+  parseInteractive,
+} from '../../device/interactive';
 import type { ImEvent } from '../../functions/im-server/events';
 
 let seq = 0;
@@ -149,6 +154,13 @@ describe('ChatSession: commands', () => {
     expect(session.run({ kind: 'im', to: ['b:o:b'], text: 'x' })).toEqual([
       '"b:o:b" is not a name or a SIP URI (sip:name@domain).',
     ]);
+  });
+
+  it('/im still resolves a bare name after the session is resumed (that Accepted has no SIP URI)', () => {
+    const { session, sent } = signedIn();
+    session.observe(message({ type: 'status', status: 'Accepted', resumed: true, sessionId: 'session-1' }));
+    session.run({ kind: 'im', to: ['bob'], text: 'Back' });
+    expect(sent.map(({ payload }) => payload)).toEqual([{ to: 'sip:bob@contoso.com', text: 'Back' }]);
   });
 
   it('a started conversation becomes current; a plain line and /typing go to it', () => {
@@ -541,6 +553,33 @@ describe('EventDeduper', () => {
     ).toBeUndefined();
     expect(eventMessageOf(message({ type: 'event', eventId: 3 }))).toBeUndefined();
     expect(eventMessageOf(message({ type: 'result' }))).toBeUndefined();
+  });
+});
+
+describe('a status, in one line', () => {
+  it("names the user of a login's Accepted, and only the session of a resume's", () => {
+    const login = message({
+      type: 'status',
+      status: 'Accepted',
+      sessionId: 'session-1',
+      user: 'CONTOSO\\alice',
+      sipUri: 'sip:alice@contoso.com',
+      signInMethod: 'iwa',
+      message: 'Signed in.',
+    });
+    expect(describeIncoming(login)).toMatch(
+      /● Accepted as CONTOSO\\alice \(sip:alice@contoso\.com, iwa\), session session-1 — Signed in\.$/,
+    );
+    const resumed = message({
+      type: 'status',
+      status: 'Accepted',
+      resumed: true,
+      sessionId: 'session-1',
+      message: 'Session resumed.',
+    });
+    expect(describeIncoming(resumed)).toMatch(
+      /^\[\d\d:\d\d\] ● Accepted, session session-1 — Session resumed\.$/,
+    );
   });
 });
 
