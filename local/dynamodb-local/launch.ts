@@ -153,11 +153,13 @@ export async function waitUntilAnswering(
   /** Whether our JVM must be seen holding `port` first (not when a relay of ours holds it). */
   checkOwner: boolean,
 ): Promise<WaitOutcome> {
-  // One attempt per call and short timeouts: the loop is the retry.
+  // One attempt per call and a short connection timeout: the loop is the retry. No request timeout: a cold JVM
+  // on a loaded machine may take seconds over its first answer, and the SDK's default handler only logs a
+  // warning at that timeout (it does not end the request), which `npm start` printed as if something failed.
   const client = new DynamoDBClient({
     ...dynamoDbLocalClientConfig(endpoint),
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+    requestHandler: { connectionTimeout: 1_000 },
   });
   try {
     while (Date.now() < deadline) {
