@@ -171,18 +171,20 @@ export function describeIncoming(incoming: Incoming): string {
   return `[${time()}] ← ${message.type} ${JSON.stringify(message)}`;
 }
 
-/** Asks a question without echoing the answer (a password). */
+/**
+ * Asks a question without echoing the answer (a password). The question is readline's prompt, written before
+ * the echo is muted: written beside an empty prompt, a terminal's redraw of that prompt erased it.
+ */
 export function askHidden(rl: import('node:readline').Interface, question: string): Promise<string> {
   const output = rl as unknown as { _writeToOutput?: (text: string) => void; output: NodeJS.WritableStream };
   const original = output._writeToOutput;
   return new Promise((resolve) => {
-    output.output.write(question);
-    output._writeToOutput = () => {};
-    rl.question('', (answer) => {
+    rl.question(question, (answer) => {
       output._writeToOutput = original;
       output.output.write('\n');
       resolve(answer);
     });
+    output._writeToOutput = () => {};
   });
 }
 

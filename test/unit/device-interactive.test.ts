@@ -1,11 +1,15 @@
 // The device CLI's chat: parsing what a person types, what each command sends, how each IM event and command
-// result is shown (who said what), the current conversation, and dropping events the pump delivered twice.
+// result is shown (who said what), the current conversation, dropping events the pump delivered twice, and the
+// hidden password prompt.
 
+import { createInterface } from 'node:readline';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ChatSession, isChatCommand } from '../../device/chat';
 import type { Incoming } from '../../device/client';
 import { EventDeduper, eventMessageOf } from '../../device/events';
 import {
+  askHidden,
   availabilityOf,
   describeIncoming,
   describeLifecycle,
@@ -604,5 +608,27 @@ describe('what happened to the connection, in one line', () => {
     expect(describeLifecycle({ kind: 'gave-up', reason: 'no connection after 20 attempts' })).toMatch(
       /✗ Gave up reconnecting: no connection after 20 attempts$/,
     );
+  });
+});
+
+describe('/login without a password', () => {
+  it('leaves "Password: " on the terminal and echoes nothing of the answer', async () => {
+    const input = new PassThrough();
+    const output = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
+    let written = '';
+    output.on('data', (chunk: Buffer) => {
+      written += chunk.toString();
+    });
+    const rl = createInterface({ input, output, terminal: true, prompt: 'demo-alice> ' });
+    rl.prompt();
+    const answer = askHidden(rl, 'Password: ');
+    input.write('Alice#');
+    input.write('2007\r');
+    expect(await answer).toBe('Alice#2007');
+    rl.close();
+    const afterQuestion = written.slice(written.lastIndexOf('Password: '));
+    // A terminal erases the line on `ESC [ 0J` / `ESC [ 2K`: none may follow the question.
+    expect(afterQuestion).not.toMatch(/\x1b\[[02]?[JK]/);
+    expect(written).not.toContain('Alice#');
   });
 });
