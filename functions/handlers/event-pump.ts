@@ -6,6 +6,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { atMostEvery } from '../commons/at-most-every';
 import { config, pumpShardRange } from '../commons/config';
 import { logger, metrics, tracingMiddleware } from '../commons/powertools';
 import { threadCpuMs } from '../commons/request-accounting';
@@ -29,6 +30,15 @@ export interface PumpEvent {
 const HAND_OVER_MS = 5_000;
 /** Time kept after the hand-over for the report: the log line, the metrics flush, the runtime's answer. */
 const RETURN_MARGIN_MS = 2_000;
+
+/**
+ * How often a run publishes its metrics while it serves (ms), besides at its end. A run lasts several minutes
+ * (`PUMP_RUN_MS`), and the PumpLag alarm (lib/observability-definition.ts) looks at one-minute periods and
+ * treats a minute with no data as breaching: metrics published only when the run ended left most minutes empty
+ * and set the alarm off on a healthy, idle service. A third of a minute keeps every minute covered with room for
+ * a late observation, at three EMF log lines a minute per shard.
+ */
+export const PUMP_METRICS_PUBLISH_MS = 20_000;
 
 export function shardOfEvent(event: PumpEvent | undefined, shards: number): number {
   const shard = Number(event?.shard);
@@ -74,6 +84,7 @@ export async function handlePump(
   }
   const settings = settingsStore();
   const cache = imSessionCache();
+  const publishDue = atMostEvery(PUMP_METRICS_PUBLISH_MS, Date.now, () => metrics.publishStoredMetrics());
   const report = await runPump(
     {
       sessions: sessionStore(),
@@ -94,7 +105,10 @@ export async function handlePump(
           metrics.addMetric('EventsDelivered', MetricUnit.Count, count);
           for (const ms of latencies) metrics.addMetric('EventDeliveryLatency', MetricUnit.Milliseconds, ms);
         },
-        lag: (ms) => metrics.addMetric('PumpLag', MetricUnit.Milliseconds, ms),
+        lag: (ms) => {
+          metrics.addMetric('PumpLag', MetricUnit.Milliseconds, ms);
+          publishDue();
+        },
         warn: (message, detail) => logger.warn(message, detail),
       },
     },
