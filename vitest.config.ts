@@ -1,6 +1,7 @@
 // Test projects: unit (no network), integration (real local parts: DynamoDB Local, gateway, CWA simulator),
 // infra (CDK Template assertions), and the login race (1000 devices at once), which runs alone at the end.
 import { defineConfig } from 'vitest/config';
+import DurationSequencer from './test/support/duration-sequencer';
 
 /** Files that load the whole machine on their own: run after everything else, one at a time. */
 const alone = ['test/integration/login-race.test.ts'];
@@ -13,6 +14,8 @@ export default defineConfig({
     // Two test files at a time on this 2-core machine (Vitest's default is one less than the cores: one):
     // integration files mostly wait on sockets, a JVM and child processes, so a second file fills the wait.
     maxWorkers: 2,
+    // Longest files first (by a recorded run), so that both workers end at about the same time.
+    sequence: { sequencer: DurationSequencer },
     // Handlers log and publish metrics through Powertools at module scope; tests keep that quiet.
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -35,6 +38,10 @@ export default defineConfig({
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
           testTimeout: 120_000,
+          // One worker process runs several infra files: aws-cdk-lib and the stack's modules load once per
+          // worker, not once per file. Safe because infra tests only build constructs and read templates:
+          // no environment variable, timer or module state of one file reaches another.
+          isolate: false,
           sequence: { groupOrder: 0 },
         },
       },
