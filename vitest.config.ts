@@ -1,7 +1,7 @@
 // Test projects: unit (no network), integration (real local parts: DynamoDB Local, gateway, CWA simulator),
 // infra (CDK Template assertions), and the login race (1000 devices at once), which runs alone at the end.
 import { defineConfig } from 'vitest/config';
-import DurationSequencer from './test/support/duration-sequencer';
+import DurationSequencer from './test/support/duration-sequencer.ts';
 
 /**
  * Files that load the whole machine on their own: run after everything else, one at a time. The login race
