@@ -15,6 +15,7 @@ import {
   cleanUpNpmStarts,
   goneWithin,
   localDir,
+  NPM_START_TEST_TIMEOUT_MS,
   startNpm,
   startReady,
   stopsCleanly,
@@ -22,7 +23,7 @@ import {
 
 afterEach(cleanUpNpmStarts);
 
-describe('npm start stops however it is stopped', () => {
+describe('npm start stops however it is stopped', { timeout: NPM_START_TEST_TIMEOUT_MS }, () => {
   const targets = ['npm', 'node', 'group'] as const;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     for (const target of targets) {
@@ -61,7 +62,9 @@ describe('npm start stops however it is stopped', () => {
   });
 });
 
-describe('npm start refuses to start beside what is already there', () => {
+describe('npm start refuses to start beside what is already there', {
+  timeout: NPM_START_TEST_TIMEOUT_MS,
+}, () => {
   it('a taken port: fails before anything starts; the endpoints file and credentials are untouched', async () => {
     const squatter = createServer();
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));

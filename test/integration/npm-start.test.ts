@@ -6,12 +6,18 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { repositoryRoot } from '../../local/endpoints-file';
 import { cliArgs } from '../support/cli';
-import { cleanUpNpmStarts, startNpm, startReady, stopsCleanly } from '../support/npm-start';
+import {
+  cleanUpNpmStarts,
+  NPM_START_TEST_TIMEOUT_MS,
+  startNpm,
+  startReady,
+  stopsCleanly,
+} from '../support/npm-start';
 import { openSocket } from '../support/ws-client';
 
 afterEach(cleanUpNpmStarts);
 
-describe('npm start', () => {
+describe('npm start', { timeout: NPM_START_TEST_TIMEOUT_MS }, () => {
   it('reaches the ready block, serves a socket, and stops cleanly on Ctrl-C', async () => {
     const service = await startReady();
     const out = service.output();

@@ -42,10 +42,19 @@ export async function startNpm(args: readonly string[] = ['--port', '0'], dir?: 
 }
 
 /** `npm start` that has printed its ready block; its endpoints file read, its JVM alive. */
+/** How long `npm start` may take to be ready in a test (ms): a JVM, esbuild and the simulator's certificates. */
+export const READY_WITHIN_MS = 90_000;
+
+/**
+ * The time limit of a test that starts the stack (ms): READY_WITHIN_MS and as long again to use and stop it.
+ * The integration project's 60 s default would cut a slow start off before READY_WITHIN_MS says it failed.
+ */
+export const NPM_START_TEST_TIMEOUT_MS = 2 * READY_WITHIN_MS;
+
 export async function startReady(): Promise<ReadyNpmStart> {
   const npm = await startNpm();
   // Liveness on a loaded 2-core machine: a JVM, esbuild and the CWA simulator's certificates.
-  await eventually(async () => (npm.output().includes('is ready') ? true : undefined), 90_000);
+  await eventually(async () => (npm.output().includes('is ready') ? true : undefined), READY_WITHIN_MS);
   const endpoints = JSON.parse(await readFile(join(npm.dir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
   expect(isAlive(endpoints.dynamoDbPid)).toBe(true);
   // A long-running stack: DynamoDB Local's JVM with the server compiler (THROUGHPUT_JVM_ARGS), not the tests'
