@@ -23,8 +23,9 @@ export interface LogoutDeps {
 function defaultDeps(remainingMs?: () => number): LogoutDeps {
   return {
     sessions: sessionStore(),
-    endSession: async (session) =>
-      endSessionHere(await settingsStore().get(), session, 'device', remainingMs ? { remainingMs } : {}),
+    // The settings only name the CWA to sign out of: read for the sign-out, after the device is told.
+    endSession: (session) =>
+      endSessionHere(() => settingsStore().get(), session, 'device', remainingMs ? { remainingMs } : {}),
   };
 }
 
