@@ -42,8 +42,6 @@ interface Device {
   readonly client: DeviceClient;
   readonly inbox: EventInbox;
   readonly sessionId: string;
-  /** What arrived other than events (statuses), in order. */
-  readonly others: Incoming[];
   /** Invitation texts sent to it, in order. */
   readonly sent: string[];
   /** Everything that arrived after the sign-in, with when (ms since the epoch). */
@@ -120,12 +118,10 @@ async function signIn(u: (typeof users)[number]): Promise<Device> {
   client.send('login', { password: u.password });
   const accepted = statusOf(await nextStatus(client, 60_000));
   expect(accepted.status).toBe('Accepted');
-  const others: Incoming[] = [];
-  const inbox = new EventInbox(client, (incoming) => others.push(incoming));
+  const inbox = new EventInbox(client);
   const device: Device = {
     client,
     inbox,
-    others,
     sessionId: accepted.sessionId as string,
     sent: [],
     received: [],
@@ -138,33 +134,35 @@ async function signIn(u: (typeof users)[number]): Promise<Device> {
 }
 
 /**
- * Signs `d` out and waits for its `Logged Out`; on a timeout, says what the device got instead after the
- * logout (frames, the close) and what the stack logged about its connection and session.
+ * Signs `d` out and waits for its `Logged Out`. If an error frame comes instead, the socket closes or nothing
+ * comes in time, fails saying what the device got after the logout (frames, the close) and what the stack
+ * logged about its connection and session.
  */
 async function logOut(d: Device): Promise<void> {
   const connectionId =
     (await service.stores.sessions.get(d.sessionId))?.connectionId ?? '(no stored session)';
   const sentAt = Date.now();
   d.client.sendRaw(JSON.stringify({ action: 'logout', sessionId: d.sessionId }));
+  const after = () => d.received.filter((r) => r.at >= sentAt);
   const loggedOut = () =>
-    d.others.some((incoming) => incoming.kind === 'message' && incoming.message.status === 'Logged Out');
-  await waitFor(
-    loggedOut,
-    () => {
-      const frames = d.received
-        .filter((r) => r.at >= sentAt)
-        .map((r) => `  +${r.at - sentAt} ms ${JSON.stringify(r.incoming).slice(0, 300)}`);
-      const closed = d.closed
-        ? `closed ${d.closed.code} "${d.closed.reason}" at +${d.closed.at - sentAt} ms`
-        : 'open';
-      return [
-        `Logged Out for ${d.sessionId} on connection ${connectionId} (socket ${closed})`,
-        `received after the logout:\n${frames.join('\n') || '  nothing'}`,
-        `stack lines about it since the logout:\n${ServiceLog.format(serviceLog.about([connectionId, d.sessionId], sentAt), sentAt) || '  none'}`,
-      ].join('\n');
-    },
-    60_000,
-  );
+    after().some((r) => r.incoming.kind === 'message' && r.incoming.message.status === 'Logged Out');
+  // The service's or API Gateway's error frame answers the logout as well: nothing better comes after it.
+  const answeredOtherwise = () =>
+    d.closed !== undefined ||
+    after().some((r) => r.incoming.kind === 'error' || r.incoming.kind === 'gateway');
+  const explain = () => {
+    const frames = after().map((r) => `  +${r.at - sentAt} ms ${JSON.stringify(r.incoming).slice(0, 300)}`);
+    const closed = d.closed
+      ? `closed ${d.closed.code} "${d.closed.reason}" at +${d.closed.at - sentAt} ms`
+      : 'open';
+    return [
+      `Logged Out for ${d.sessionId} on connection ${connectionId} (socket ${closed})`,
+      `received after the logout:\n${frames.join('\n') || '  nothing'}`,
+      `stack lines about it since the logout:\n${ServiceLog.format(serviceLog.about([connectionId, d.sessionId], sentAt), sentAt) || '  none'}`,
+    ].join('\n');
+  };
+  await waitFor(() => loggedOut() || answeredOtherwise(), explain, 60_000);
+  if (!loggedOut()) throw new Error(`answered otherwise than ${explain()}`);
 }
 
 /** Bob invites every device in `to`; the texts say which round, so each device's list is its order. */
