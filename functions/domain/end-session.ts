@@ -1,9 +1,10 @@
 // Ending an IM session, whoever ends it (the device, its disconnect, reclaim, the reaper, an administrator,
-// CWA): free the slot exactly once, sign out of CWA, and tell the device why if it can still hear.
+// CWA): free the slot exactly once, tell the device why if it can still hear, and sign out of CWA.
 
 import type { Dispatcher } from '../dispatcher/dispatcher';
 import type { ImServer, ImSession } from '../im-server/port';
 import type { SecretSealer } from '../secrets';
+import { withinBudget } from './budget';
 import { errorDetail } from './error-detail';
 import type { SessionRecord, SessionStore } from './sessions';
 
@@ -68,6 +69,28 @@ export interface EndSessionDeps {
 export interface EndSessionOptions {
   /** Send the device a `Logged Out` status. @default true */
   readonly tellDevice?: boolean;
+  /**
+   * The invocation's time left, in ms (Lambda `context.getRemainingTimeInMillis`). The CWA sign-out gets this
+   * minus `SIGN_OUT_MARGIN_MS` and is abandoned after it (warned, as a failed sign-out), so the invocation
+   * returns by itself: one Lambda stops is answered `Internal server error` by API Gateway.
+   * @default - no bound but the CWA client's own request timeout
+   */
+  readonly remainingMs?: () => number;
+}
+
+/** Time kept back from the invocation's remaining time when CWA is asked to sign out: enough to return. */
+export const SIGN_OUT_MARGIN_MS = 1_000;
+
+/** CWA did not answer the sign-out within what the invocation could spare. */
+class SignOutBudgetExceeded extends Error {
+  override readonly name = 'SignOutBudgetExceeded';
+  constructor(budgetMs: number) {
+    super(
+      budgetMs > 0
+        ? `CWA did not answer the sign-out within the ${budgetMs} ms the invocation could spare`
+        : 'The invocation had no time left to sign out of CWA',
+    );
+  }
 }
 
 /** The `Logged Out` status for a session, as the device receives it. */
@@ -95,11 +118,30 @@ export async function openConnectivityCache(
   return JSON.parse(bytes.toString('utf8')) as ImSession;
 }
 
+/** Signs out of CWA within what the invocation can spare (`remainingMs`), if it says. */
+async function signOut(
+  imServer: EndSessionDeps['imServer'],
+  imSession: ImSession,
+  remainingMs: (() => number) | undefined,
+): Promise<void> {
+  if (!remainingMs) {
+    await imServer.signOut(imSession);
+    return;
+  }
+  const budgetMs = remainingMs() - SIGN_OUT_MARGIN_MS;
+  if (budgetMs <= 0) throw new SignOutBudgetExceeded(budgetMs);
+  const signingOut = imServer.signOut(imSession);
+  // Once abandoned, its outcome is nobody's: the caller has warned already.
+  signingOut.catch(() => undefined);
+  await withinBudget(signingOut, budgetMs, (ms) => new SignOutBudgetExceeded(ms));
+}
+
 /**
  * True for the one caller that ended the session; false when it had already ended (nothing is freed twice) or,
  * for a reason that does not follow a resume (`followsResume`), when it moved to another connection since
  * `session` was read. One that follows reads the session again and ends it where it is now, telling the device
- * there.
+ * there. The device is told before CWA is asked to sign out: a slow or hung CWA does not keep `Logged Out`
+ * from it, and a failed sign-out is only warned (CWA ends the session by its own timeout).
  */
 export async function endSession(
   deps: EndSessionDeps,
@@ -115,15 +157,7 @@ export async function endSession(
     session = stored;
   }
   const warn = deps.warn ?? (() => {});
-  try {
-    const imSession = await openConnectivityCache(deps.sealer, session);
-    if (imSession && reason !== 'cwa-ended') await deps.imServer.signOut(imSession);
-  } catch (error) {
-    warn('CWA sign-out failed; CWA will end the session by its own timeout', {
-      sessionId: session.sessionId,
-      ...errorDetail(error),
-    });
-  }
+  // The device hears first: the session has ended (its slot is free), whatever CWA does with the sign-out.
   if (options.tellDevice ?? true) {
     try {
       await deps.dispatcher.send(session.connectionId, loggedOut(session.sessionId, reason));
@@ -133,6 +167,15 @@ export async function endSession(
         ...errorDetail(error),
       });
     }
+  }
+  try {
+    const imSession = await openConnectivityCache(deps.sealer, session);
+    if (imSession && reason !== 'cwa-ended') await signOut(deps.imServer, imSession, options.remainingMs);
+  } catch (error) {
+    warn('CWA sign-out failed; CWA will end the session by its own timeout', {
+      sessionId: session.sessionId,
+      ...errorDetail(error),
+    });
   }
   return true;
 }

@@ -17,6 +17,7 @@ import {
 } from '../im-server';
 import { routeRuntime } from '../runtime-settings';
 import type { SecretSealer } from '../secrets';
+import { withinBudget } from './budget';
 import { connectivityCacheContext } from './end-session';
 import { shardOf } from './keys';
 import type { Reclaimed } from './reclaim';
@@ -121,16 +122,8 @@ class SignInBudgetExceeded extends CwaUnreachableError {
 }
 
 /** `work`, or SignInBudgetExceeded once `budgetMs` has passed (the work is abandoned, not awaited). */
-async function withinBudget<T>(work: Promise<T>, budgetMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SignInBudgetExceeded(budgetMs)), Math.max(0, budgetMs));
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
+function withinSignInBudget<T>(work: Promise<T>, budgetMs: number): Promise<T> {
+  return withinBudget(work, budgetMs, (ms) => new SignInBudgetExceeded(ms));
 }
 
 export interface LoginRequest {
@@ -464,7 +457,7 @@ async function signIn(
     const imServer = deps.imServerFor(settings);
     const started = performance.now();
     const budget = () => remainingMs() - SIGN_IN_MARGIN_MS;
-    const signIn = await withinBudget(
+    const signIn = await withinSignInBudget(
       imServer.signIn({
         user: connection.userId,
         password: credentials.password,
@@ -474,7 +467,7 @@ async function signIn(
     );
     const starting = imServer.startSession(signIn);
     try {
-      imSession = await withinBudget(starting, budget());
+      imSession = await withinSignInBudget(starting, budget());
     } catch (error) {
       // A session CWA opens after we gave up is signed out when it comes, if the invocation still runs.
       if (error instanceof SignInBudgetExceeded) {

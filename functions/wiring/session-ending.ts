@@ -5,7 +5,12 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 import { connectionsApi } from '../commons/clients/connections';
 import { logger, metrics } from '../commons/powertools';
-import { type EndSessionOptions, endSession, type LogoutReason } from '../domain/end-session';
+import {
+  type EndSessionDeps,
+  type EndSessionOptions,
+  endSession,
+  type LogoutReason,
+} from '../domain/end-session';
 import { type Reclaimed, reclaimLeftSessions, reclaimSessions } from '../domain/reclaim';
 import type { SessionRecord } from '../domain/sessions';
 import type { Settings } from '../domain/settings';
@@ -17,16 +22,25 @@ export function countEnded(reason: LogoutReason | Reclaimed['reason'], metric = 
   single.addMetric(metric, MetricUnit.Count, 1);
 }
 
+/**
+ * Ends `session` with this environment's stores (functions/domain/end-session.ts `endSession`) and counts it.
+ * `settings` name the CWA to sign out of; given as a read, they are read only for the sign-out, after the
+ * device has been told (a cold environment's settings read stays off the way to `Logged Out`).
+ */
 export async function endSessionHere(
-  settings: Settings,
+  settings: Settings | (() => Promise<Settings>),
   session: SessionRecord,
   reason: LogoutReason,
   options: EndSessionOptions = {},
 ): Promise<boolean> {
+  const imServer: EndSessionDeps['imServer'] =
+    typeof settings === 'function'
+      ? { signOut: async (imSession) => imServerFor()(await settings()).signOut(imSession) }
+      : imServerFor()(settings);
   const ended = await endSession(
     {
       sessions: sessionStore(),
-      imServer: imServerFor()(settings),
+      imServer,
       sealer: secretSealer(),
       dispatcher: dispatcher(),
       warn: (message, detail) => logger.warn(message, detail),

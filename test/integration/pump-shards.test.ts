@@ -12,6 +12,7 @@ import { shardOf } from '../../functions/domain/keys';
 import { targetShards } from '../../functions/domain/pump-capacity';
 import { type CwaUser, cwaUser, EventInbox } from '../support/chat';
 import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
+import { ServiceLog } from '../support/service-log';
 
 const PER_SHARD = 9;
 const CEILING = 6;
@@ -41,17 +42,19 @@ interface Device {
   readonly client: DeviceClient;
   readonly inbox: EventInbox;
   readonly sessionId: string;
-  /** What arrived other than events (statuses), in order. */
-  readonly others: Incoming[];
   /** Invitation texts sent to it, in order. */
   readonly sent: string[];
+  /** Everything that arrived after the sign-in, with when (ms since the epoch). */
+  readonly received: { readonly at: number; readonly incoming: Incoming }[];
+  /** How the socket closed, once it has. */
+  closed?: { readonly code: number; readonly reason: string; readonly at: number };
 }
 
 let service: ServiceFixture;
 let bob: CwaUser;
 const runs: PumpRun[] = [];
-/** The pumps' warnings, shown when a wait times out. */
-const warnings: string[] = [];
+/** What the stack logged: the functions' warnings are shown when a wait times out. */
+const serviceLog = new ServiceLog();
 const devices: Device[] = [];
 
 beforeAll(async () => {
@@ -69,11 +72,11 @@ beforeAll(async () => {
       holdMs: 200,
       contacts: 'none',
     },
-    functionOutput: (_name, line) => {
-      if (line.includes('"level":"WARN"') || line.includes('"level":"ERROR"'))
-        warnings.push(line.slice(0, 400));
-    },
+    // The test runner silences Powertools (POWERTOOLS_LOG_LEVEL); a timed-out wait shows the warnings.
+    logLevel: 'WARN',
+    functionOutput: serviceLog.functionOutput,
     log: (line) => {
+      serviceLog.stackLog(line);
       const run = /\[scheduler\] eventPump \{"shard":(\d+)\} → ok \((\d+) ms\) (\{.*\})/.exec(line);
       if (!run) return;
       const report = JSON.parse(run[3] as string) as { acquired: boolean; sessions: number };
@@ -104,7 +107,7 @@ async function waitFor(
   while (!(await condition())) {
     if (Date.now() > deadline)
       throw new Error(
-        `timed out waiting for ${typeof what === 'string' ? what : what()}; warnings: ${warnings.slice(-5).join('\n')}`,
+        `timed out waiting for ${typeof what === 'string' ? what : what()}; warnings:\n${ServiceLog.format(serviceLog.warnings().slice(-5), deadline - timeoutMs)}`,
       );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -115,9 +118,51 @@ async function signIn(u: (typeof users)[number]): Promise<Device> {
   client.send('login', { password: u.password });
   const accepted = statusOf(await nextStatus(client, 60_000));
   expect(accepted.status).toBe('Accepted');
-  const others: Incoming[] = [];
-  const inbox = new EventInbox(client, (incoming) => others.push(incoming));
-  return { client, inbox, others, sessionId: accepted.sessionId as string, sent: [] };
+  const inbox = new EventInbox(client);
+  const device: Device = {
+    client,
+    inbox,
+    sessionId: accepted.sessionId as string,
+    sent: [],
+    received: [],
+  };
+  client.onIncoming((incoming) => device.received.push({ at: Date.now(), incoming }));
+  void client.closed.then((closed) => {
+    device.closed = { ...closed, at: Date.now() };
+  });
+  return device;
+}
+
+/**
+ * Signs `d` out and waits for its `Logged Out`. If an error frame comes instead, the socket closes or nothing
+ * comes in time, fails saying what the device got after the logout (frames, the close) and what the stack
+ * logged about its connection and session.
+ */
+async function logOut(d: Device): Promise<void> {
+  const connectionId =
+    (await service.stores.sessions.get(d.sessionId))?.connectionId ?? '(no stored session)';
+  const sentAt = Date.now();
+  d.client.sendRaw(JSON.stringify({ action: 'logout', sessionId: d.sessionId }));
+  const after = () => d.received.filter((r) => r.at >= sentAt);
+  const loggedOut = () =>
+    after().some((r) => r.incoming.kind === 'message' && r.incoming.message.status === 'Logged Out');
+  // The service's or API Gateway's error frame answers the logout as well: nothing better comes after it.
+  const answeredOtherwise = () =>
+    d.closed !== undefined ||
+    after().some((r) => r.incoming.kind === 'error' || r.incoming.kind === 'gateway');
+  const explain = () => {
+    const frames = after().map((r) => `  +${r.at - sentAt} ms ${JSON.stringify(r.incoming).slice(0, 300)}`);
+    const closed = d.closed
+      ? `closed ${d.closed.code} "${d.closed.reason}" at +${d.closed.at - sentAt} ms`
+      : 'open';
+    return [
+      `Logged Out for ${d.sessionId} on connection ${connectionId} (socket ${closed})`,
+      `received after the logout:\n${frames.join('\n') || '  nothing'}`,
+      `stack lines about it since the logout:\n${ServiceLog.format(serviceLog.about([connectionId, d.sessionId], sentAt), sentAt) || '  none'}`,
+    ].join('\n');
+  };
+  await waitFor(() => loggedOut() || answeredOtherwise(), explain, 60_000);
+  if (!loggedOut()) throw new Error(`answered otherwise than ${explain()}`);
 }
 
 /** Bob invites every device in `to`; the texts say which round, so each device's list is its order. */
@@ -213,10 +258,7 @@ it('spreads sessions signed in at a low count over the shards the count needs, t
   const kept = devices.slice(0, KEPT);
   await Promise.all(
     leaving.map(async (d) => {
-      d.client.sendRaw(JSON.stringify({ action: 'logout', sessionId: d.sessionId }));
-      const loggedOut = () =>
-        d.others.some((incoming) => incoming.kind === 'message' && incoming.message.status === 'Logged Out');
-      await waitFor(loggedOut, `Logged Out for ${d.sessionId}`, 60_000);
+      await logOut(d);
       await d.client.close();
     }),
   );

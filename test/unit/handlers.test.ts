@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { SessionRecord } from '../../functions/domain/sessions';
 import { handler as defaultHandler } from '../../functions/handlers/default';
 import { handleDisconnect } from '../../functions/handlers/disconnect';
+import { handleLogout } from '../../functions/handlers/logout';
 import { lambdaContext, wsEvent } from '../support/events';
 import { MemoryConnectionStore } from '../support/memory-stores';
 
@@ -114,5 +116,43 @@ describe('$default', () => {
   it('treats a JSON array or a string as a frame without an action', async () => {
     expect((await send('[1,2]')).frame.code).toBe('UnknownAction');
     expect((await send('"dance"')).frame.code).toBe('UnknownAction');
+  });
+});
+
+describe('logout', () => {
+  const session: SessionRecord = {
+    sessionId: 'session-1',
+    userId: 'u',
+    deviceId: 'd',
+    connectionId: 'here=',
+    state: 'active',
+    createdAt: 1,
+    lastStatusAt: 1,
+  };
+  const logout = (endSession: (session: SessionRecord) => Promise<boolean>) =>
+    handleLogout(
+      {
+        ...wsEvent('MESSAGE', { routeKey: 'logout', connectionId: 'here=' }),
+        message: { action: 'logout', sessionId: 'session-1' },
+      },
+      { sessions: { get: async () => session }, endSession },
+    );
+
+  it('ends the session this connection carries', async () => {
+    const ended: string[] = [];
+    const result = await logout(async (s) => {
+      ended.push(s.sessionId);
+      return true;
+    });
+    expect(result).toEqual({ statusCode: 200 });
+    expect(ended).toEqual(['session-1']);
+  });
+
+  it('answers NotSignedIn, not silence, when another ending came first', async () => {
+    // Read on this connection, then ended (or resumed elsewhere) before this logout's own ending.
+    await expect(logout(async () => false)).rejects.toMatchObject({
+      code: 'NotSignedIn',
+      message: 'That session ended before this logout could end it.',
+    });
   });
 });
