@@ -591,14 +591,15 @@ export class DynamoDbSessionStore implements SessionStore {
       if (token !== undefined && token > update.lease.token) return 'fenced';
       const cursor = rawNumber(error.Item, 'cursor');
       const generation = rawNumber(error.Item, 'ticketGeneration');
+      const sealedImSession = rawString(error.Item, 'sealedImSession');
       if (
         rotated &&
-        error.Item &&
         (cursor === undefined || cursor <= update.to) &&
         generation !== undefined &&
-        generation >= rotated.ticketGeneration
+        generation >= rotated.ticketGeneration &&
+        sealedImSession !== undefined
       ) {
-        return 'superseded';
+        return { superseded: { sealedImSession, ticketGeneration: generation } };
       }
       // The stored cursor is already further (or the session is gone).
       return 'moved';

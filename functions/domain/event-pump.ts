@@ -395,7 +395,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       }
     }
     try {
-      // `superseded`: a later ticket is stored; the cursor stays behind, and the next owner polls from it (CWA
+      // Superseded: a later ticket is stored; the cursor stays behind, and the next owner polls from it (CWA
       // was told of the deliveries by the poll above, so it sends them no more).
       const outcome = await deps.sessions.checkpoint(
         sessionId,
@@ -512,12 +512,12 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             worker.stop();
             return;
           }
-          if (outcome === 'superseded') {
-            // A command stored a later ticket since this worker opened its cache: nothing was written. The
-            // worker polls on with its own ticket (CWA also accepts the one before its current), and the next
-            // refresh brings the stored cache, which it opens instead. The cursor waits for the next store.
-            worker.stale = true;
-            worker.session = { ...worker.session, cursor: last };
+          if (typeof outcome === 'object') {
+            // A command stored a later ticket since this worker opened its cache: nothing was written. The worker
+            // polls on with the stored one (opened next), never with a ticket it could not store: each of its
+            // polls may rotate the ticket again, and the stored one would fall behind what CWA accepts. The
+            // cursor waits for the next store.
+            worker.session = { ...worker.session, cursor: last, ...outcome.superseded };
           } else {
             worker.storedCursor = last;
             worker.session = {

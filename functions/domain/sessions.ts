@@ -63,10 +63,15 @@ export interface ShardLease {
 /**
  * `moved`: the cursor was not where the pump had it (or the session is gone); `fenced`: a later owner of the
  * shard wrote the session; `reassigned`: the session moved to another pump shard (moveShard) meanwhile;
- * `superseded`: the update carried a rotated ticket, and a ticket of the same or a later generation is stored
- * (nothing was written: the stored one is the one to use).
+ * a `Superseded`: the update carried a rotated ticket, and a ticket of the same or a later generation is stored
+ * (nothing was written: the stored one, which it carries, is the one to use).
  */
-export type CheckpointOutcome = 'saved' | 'moved' | 'fenced' | 'reassigned' | 'superseded';
+export type CheckpointOutcome = 'saved' | 'moved' | 'fenced' | 'reassigned' | Superseded;
+
+/** A rotated ticket refused for a later one: the stored cache (as the refused write found it). */
+export interface Superseded {
+  readonly superseded: RotatedCache;
+}
 
 /**
  * A rotated CWA ticket to store: the sealed connectivity cache and its generation (the generation of the cache
@@ -258,7 +263,8 @@ export interface SessionStore {
    * session, only while the session is on the lease's shard and no later owner of the shard (a higher token)
    * stored it first. Outcomes: `fenced` (a later owner did: the lease was lost), `reassigned` (the session
    * moved to another pump shard), `moved` (the stored cursor is already past `to`, or the session is gone).
-   * With a rotated ticket, also only over a lower ticket generation (`superseded` otherwise: nothing written).
+   * With a rotated ticket, also only over a lower ticket generation (otherwise `Superseded`, with the stored
+   * cache: nothing written).
    * One write on the session alone. The stored cursor is only where the next owner starts polling (CWA answers
    * with every event after the AckId a poll names): one behind the deliveries makes the next owner deliver
    * some again, at least once; one ahead is never written (docs/data-model.md, "Event cursor").

@@ -153,7 +153,10 @@ describe('CWA ticket write-backs', () => {
     expect(afterCommands.ticketGeneration).toBe(2);
 
     release.resolve();
-    expect(await outcome.promise).toBe('superseded');
+    // Refused, with the stored cache: the pump polls on with the commands' ticket, not its own.
+    expect(await outcome.promise).toEqual({
+      superseded: { sealedImSession: afterCommands.sealedImSession, ticketGeneration: 2 },
+    });
     const report = await pump.stop();
     expect(report.acquired).toBe(true);
     expect(pump.ended).toEqual([]);
