@@ -490,6 +490,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           }
         }
         ticketRetried = false;
+        /** The rotated ticket was refused for a later stored one: the worker keeps no trace of its own. */
+        let superseded = false;
         if (rotated) {
           // The new ticket must outlive this invocation: store it (with the cursor) now.
           step = 'storing the rotated ticket';
@@ -516,8 +518,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             // A command stored a later ticket since this worker opened its cache: nothing was written. The worker
             // polls on with the stored one (opened next), never with a ticket it could not store: each of its
             // polls may rotate the ticket again, and the stored one would fall behind what CWA accepts. The
-            // cursor waits for the next store.
+            // cursor waits for the next store, and a hand-over before the next poll does not poll with ours.
             worker.session = { ...worker.session, cursor: last, ...outcome.superseded };
+            superseded = true;
           } else {
             worker.storedCursor = last;
             worker.session = {
@@ -534,7 +537,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           worker.session = { ...worker.session, cursor: last };
         }
         imSession = { ...imSession, cursor: last };
-        worker.cwa = { imSession, generation, acked: from };
+        worker.cwa = superseded ? undefined : { imSession, generation, acked: from };
         count(progress);
         // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
         if (batch.events.length === 0) await sleepUntilTick(worker, pollStartedAt + batch.pollWaitTimeMs);
