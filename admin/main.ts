@@ -1,5 +1,6 @@
 // `npm run admin -- <group> <command> [options]`: the administrator's CLI. Each group is a file in
-// admin/commands/ registered below. Exit codes: 0 done, 1 the operation failed, 2 the command line is wrong.
+// admin/commands/ registered below. Exit codes: 0 done, 1 the operation failed, 2 the command line is wrong
+// (two lines on stderr: what is wrong, and the --help that explains the command; never the whole usage).
 
 import { parseArgs } from 'node:util';
 import { config } from './commands/config';
@@ -40,6 +41,9 @@ ${columns(Object.entries(group.commands).map(([name, command]) => [name, command
 npm run admin -- ${group.name} <command> --help explains one.`;
 }
 
+/** The one-line pointer a usage error ends with: the help of the most specific group or command known. */
+const helpHint = (...words: readonly string[]) => `see: npm run admin -- ${[...words, '--help'].join(' ')}`;
+
 const isHelp = (arg: string | undefined) => arg === '--help' || arg === '-h' || arg === 'help';
 
 interface Io {
@@ -76,7 +80,7 @@ function parseCommandLine(command: Command, args: readonly string[]) {
 /** Runs one command line and returns the exit code; never throws. */
 async function runAdmin(argv: readonly string[], io: Io): Promise<number> {
   const [groupName, commandName, ...rest] = argv;
-  let usage = topUsage;
+  let hint = helpHint();
   let target: Target | undefined;
   try {
     if (groupName === undefined) throw new UsageError('no command given');
@@ -86,18 +90,18 @@ async function runAdmin(argv: readonly string[], io: Io): Promise<number> {
     }
     const group = groups.find((candidate) => candidate.name === groupName);
     if (!group) throw new UsageError(`unknown group "${groupName}"`);
-    usage = groupUsage(group);
+    hint = helpHint(group.name);
     if (commandName === undefined) throw new UsageError(`${group.name}: no command given`);
     if (isHelp(commandName)) {
-      io.out(usage);
+      io.out(groupUsage(group));
       return 0;
     }
     const command = Object.hasOwn(group.commands, commandName) ? group.commands[commandName] : undefined;
     if (!command) throw new UsageError(`${group.name}: unknown command "${commandName}"`);
-    usage = command.usage;
+    hint = helpHint(group.name, commandName);
     const { values, positionals } = parseCommandLine(command, rest);
     if (values.help) {
-      io.out(usage);
+      io.out(command.usage);
       return 0;
     }
     await command.run({
@@ -113,7 +117,8 @@ async function runAdmin(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`admin: ${error.message}\n\n${usage}`);
+      // The reason and where to read more: the whole usage text buried the reason under a screenful of help.
+      io.err(`admin: ${error.message}\n${hint}`);
       return 2;
     }
     // One line, no stack: messages here are written for people and carry no key material.

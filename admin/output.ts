@@ -35,7 +35,7 @@ export interface CommandGroup {
   readonly commands: Readonly<Record<string, Command>>;
 }
 
-/** The command line is wrong: printed with the usage, exit code 2. */
+/** The command line is wrong: its one-line message and a pointer to the command's --help, exit code 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }

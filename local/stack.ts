@@ -100,10 +100,10 @@ export interface LocalStackOptions {
   readonly pumpSessionsPerShard?: number;
   /** CWA simulator port; 0 for a free one. @default 0 */
   readonly cwaPort?: number;
-  /** Fault switches and users of the embedded CWA simulator. */
+  /** Fault switches, users and ticket rotation of the embedded CWA simulator. */
   readonly cwa?: Pick<
     CwaSimulatorOptions,
-    'users' | 'pollWaitTimeMs' | 'holdMs' | 'sessionTimeoutMs' | 'log' | 'contacts'
+    'users' | 'pollWaitTimeMs' | 'holdMs' | 'sessionTimeoutMs' | 'log' | 'contacts' | 'ticketRotation'
   >;
   /**
    * 'own' runs the CWA simulator in its own process (cwa-sim/process.ts), off the gateway's event loop;

@@ -27,13 +27,14 @@ import type {
   AdmitInput,
   AdmitOutcome,
   CheckpointOutcome,
+  CheckpointUpdate,
   LoginSnapshot,
   RecentAdmitInput,
   RecentAdmitOutcome,
+  RotatedCache,
   SessionHolder,
   SessionRecord,
   SessionStore,
-  ShardLease,
   ShardMoveOutcome,
   SlotState,
 } from '../domain/sessions';
@@ -65,6 +66,16 @@ const PROBES_PER_ROUND = 4;
 
 /** How long one admission keeps probing shards and retrying conflicts before answering `contended` (ms). */
 const ADMIT_BUDGET_MS = 5_000;
+
+// A rotated CWA ticket is stored only over a lower generation (docs/data-model.md, "Ticket generations"): a
+// writer that opened the cache before two rotations others stored must not put its older ticket back, which CWA
+// (accepting only the current ticket and the one before) would refuse, ending the session `cwa-ended`.
+const ROTATED_SET = 'sealedImSession = :cache, ticketGeneration = :generation';
+const OLDER_TICKET = '(attribute_not_exists(ticketGeneration) OR ticketGeneration < :generation)';
+const rotatedValues = (rotated: RotatedCache) => ({
+  ':cache': rotated.sealedImSession,
+  ':generation': rotated.ticketGeneration,
+});
 
 /** The session ids a holder item (user or device) lists; the document client reads a string set as a Set. */
 function idsOf(item: Item | undefined): ReadonlySet<string> {
@@ -544,30 +555,28 @@ export class DynamoDbSessionStore implements SessionStore {
     return sessions.sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
   }
 
-  async checkpoint(
-    sessionId: string,
-    update: { to: number; sealedImSession?: string; lease: ShardLease },
-  ): Promise<CheckpointOutcome> {
+  async checkpoint(sessionId: string, update: CheckpointUpdate): Promise<CheckpointOutcome> {
+    const rotated = update.sealedImSession === undefined ? undefined : update;
     try {
       // One UpdateItem on the session, fenced by the shard's token stamped on the session itself: a
       // transaction that also checked the shard's lease item made every checkpoint of the shard conflict with
       // every other (TransactionConflict on the one lease item) and with the lease renewals. A pump that lost
       // its lease is refused here once its successor has stored the session (the successor's token is higher),
-      // and stops at its next renewal otherwise. The cursor only moves forward.
+      // and stops at its next renewal otherwise. The cursor only moves forward; a rotated ticket only over a
+      // lower generation (a command may have stored a later one since this pump opened its cache).
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
-          UpdateExpression: `SET #cursor = :to, pumpToken = :token${update.sealedImSession ? ', sealedImSession = :cache' : ''}`,
+          UpdateExpression: `SET #cursor = :to, pumpToken = :token${rotated ? `, ${ROTATED_SET}` : ''}`,
           // The shard condition: a pump never checkpoints a session that moved to another shard (moveShard).
-          ConditionExpression:
-            'attribute_exists(pk) AND #shard = :shard AND (attribute_not_exists(#cursor) OR #cursor <= :to) AND (attribute_not_exists(pumpToken) OR pumpToken <= :token)',
+          ConditionExpression: `attribute_exists(pk) AND #shard = :shard AND (attribute_not_exists(#cursor) OR #cursor <= :to) AND (attribute_not_exists(pumpToken) OR pumpToken <= :token)${rotated ? ` AND ${OLDER_TICKET}` : ''}`,
           ExpressionAttributeNames: { '#cursor': 'cursor', '#shard': 'shard' },
           ExpressionAttributeValues: {
             ':to': update.to,
             ':token': update.lease.token,
             ':shard': update.lease.shard,
-            ...(update.sealedImSession ? { ':cache': update.sealedImSession } : {}),
+            ...(rotated ? rotatedValues(rotated) : {}),
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -578,9 +587,22 @@ export class DynamoDbSessionStore implements SessionStore {
       const shard = rawNumber(error.Item, 'shard');
       if (shard !== undefined && shard !== update.lease.shard) return 'reassigned';
       const token = rawNumber(error.Item, 'pumpToken');
-      // A later owner of the shard wrote this session: we lost the lease. Otherwise the stored cursor is
-      // already further (or the session is gone).
-      return token !== undefined && token > update.lease.token ? 'fenced' : 'moved';
+      // A later owner of the shard wrote this session: we lost the lease.
+      if (token !== undefined && token > update.lease.token) return 'fenced';
+      const cursor = rawNumber(error.Item, 'cursor');
+      const generation = rawNumber(error.Item, 'ticketGeneration');
+      const sealedImSession = rawString(error.Item, 'sealedImSession');
+      if (
+        rotated &&
+        (cursor === undefined || cursor <= update.to) &&
+        generation !== undefined &&
+        generation >= rotated.ticketGeneration &&
+        sealedImSession !== undefined
+      ) {
+        return { superseded: { sealedImSession, ticketGeneration: generation } };
+      }
+      // The stored cursor is already further (or the session is gone).
+      return 'moved';
     }
   }
 
@@ -603,8 +625,23 @@ export class DynamoDbSessionStore implements SessionStore {
     }
   }
 
-  async saveConnectivityCache(sessionId: string, sealedImSession: string): Promise<void> {
-    await this.updateIfExists(sessionId, 'SET sealedImSession = :value', sealedImSession);
+  async saveConnectivityCache(sessionId: string, rotated: RotatedCache) {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(sessionId),
+          UpdateExpression: `SET ${ROTATED_SET}`,
+          ConditionExpression: `attribute_exists(pk) AND ${OLDER_TICKET}`,
+          ExpressionAttributeValues: rotatedValues(rotated),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'saved' as const;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return error.Item ? ('superseded' as const) : ('gone' as const);
+    }
   }
 
   async recordPresence(sessionId: string, at: number): Promise<void> {

@@ -73,6 +73,7 @@ export function sessionOf(item: Item): SessionRecord {
     lastStatusAt: whole(item, 'lastStatusAt'),
     ...optional(item, 'goneAt', whole),
     ...optional(item, 'sealedImSession', text),
+    ...optional(item, 'ticketGeneration', whole),
     ...optional(item, 'cursor', whole),
     ...optional(item, 'signInMethod', text),
     ...optional(item, 'shard', whole),

@@ -3,7 +3,7 @@
 // ticket.
 
 import { connectivityCacheContext } from '../domain/end-session';
-import type { SessionRecord } from '../domain/sessions';
+import type { SessionRecord, SessionStore } from '../domain/sessions';
 import type { ImSession } from '../im-server/port';
 import type { SecretSealer } from '../secrets';
 
@@ -42,4 +42,24 @@ export function createImSessionCache(sealer: Pick<SecretSealer, 'open' | 'seal'>
       return sealed;
     },
   };
+}
+
+/**
+ * How a command stores the ticket CWA rotated while it ran, for the session as the command read it: sealed, at
+ * one generation after the cache it read (CWA rotates at most once per request), and only over a lower one —
+ * `superseded` when the event pump or another command stored a later ticket meanwhile, which then stays.
+ */
+export function rotatedTicketSaver(
+  deps: {
+    readonly sessions: Pick<SessionStore, 'saveConnectivityCache'>;
+    readonly imSessions: ImSessionCache;
+  },
+  session: Pick<SessionRecord, 'sessionId' | 'ticketGeneration'>,
+): (rotated: ImSession) => Promise<'saved' | 'superseded' | 'gone'> {
+  const ticketGeneration = (session.ticketGeneration ?? 0) + 1;
+  return async (rotated) =>
+    deps.sessions.saveConnectivityCache(session.sessionId, {
+      sealedImSession: await deps.imSessions.seal(session.sessionId, rotated),
+      ticketGeneration,
+    });
 }

@@ -17,7 +17,7 @@ import {
 } from '../im-server';
 import type { LogoutReason } from './end-session';
 import { errorDetail } from './error-detail';
-import type { LeaseStore, SessionRecord, SessionStore, ShardLease } from './sessions';
+import type { LeaseStore, RotatedCache, SessionRecord, SessionStore, ShardLease } from './sessions';
 import type { Settings } from './settings';
 import { planMoves, type ShardBalanceDeps, type ShardMove } from './shard-balance';
 
@@ -231,10 +231,10 @@ interface Worker {
   /** The cursor as last read or stored. */
   storedCursor: number | undefined;
   /**
-   * The CWA session as of the worker's last answered poll, and the AckId that poll gave CWA: when the worker
-   * ends, CWA is told of what it delivered since (handOver).
+   * The CWA session as of the worker's last answered poll, its ticket's generation, and the AckId that poll
+   * gave CWA: when the worker ends, CWA is told of what it delivered since (handOver).
    */
-  cwa?: { readonly imSession: ImSession; readonly acked: number };
+  cwa?: { readonly imSession: ImSession; readonly generation: number; readonly acked: number };
   /** The next refresh must read the stored session (e.g. CWA rejected the ticket: a command rotated it). */
   stale: boolean;
 }
@@ -375,15 +375,18 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     const { cwa } = worker;
     const farBehind = cursor - (worker.storedCursor ?? Number.NEGATIVE_INFINITY) > MAX_UNSTORED_EVENTS;
     if (cwa && cwa.acked >= cursor && !farBehind) return;
-    let sealedImSession: string | undefined;
+    let rotated: RotatedCache | undefined;
     if (cwa && !farBehind) {
       try {
         const answer = await deps.imServerFor(settings).fetchEvents(cwa.imSession, cursor);
         if (answer.ticket === cwa.imSession.ticket) return;
-        sealedImSession = await deps.sealImSession(
-          sessionId,
-          withTicket({ ...cwa.imSession, cursor }, answer.ticket),
-        );
+        rotated = {
+          sealedImSession: await deps.sealImSession(
+            sessionId,
+            withTicket({ ...cwa.imSession, cursor }, answer.ticket),
+          ),
+          ticketGeneration: cwa.generation + 1,
+        };
       } catch (error) {
         deps.observe?.warn?.('Event pump: telling CWA what was delivered failed; storing the cursor', {
           sessionId,
@@ -392,11 +395,12 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       }
     }
     try {
-      const outcome = await deps.sessions.checkpoint(sessionId, {
-        to: cursor,
-        lease: held,
-        ...(sealedImSession === undefined ? {} : { sealedImSession }),
-      });
+      // Superseded: a later ticket is stored; the cursor stays behind, and the next owner polls from it (CWA
+      // was told of the deliveries by the poll above, so it sends them no more).
+      const outcome = await deps.sessions.checkpoint(
+        sessionId,
+        rotated ? { to: cursor, lease: held, ...rotated } : { to: cursor, lease: held },
+      );
       if (outcome === 'fenced') fenced = true;
       else if (outcome === 'saved') worker.storedCursor = cursor;
     } catch (error) {
@@ -408,6 +412,11 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     let imSession: ImSession | undefined;
     /** The sealed cache `imSession` was opened from: a command that rotated the ticket stores a new one. */
     let openedFrom: string | undefined;
+    /**
+     * The ticket generation of `imSession`: the stored one it was opened at, plus the rotations the worker saw
+     * since. A rotated ticket is stored only over a lower one (a command may have stored a later ticket).
+     */
+    let generation = 0;
     let ticketRetried = false;
     /** What the worker was doing when a request failed: the warning names it (a CWA poll, a DynamoDB write, a post). */
     let step: PumpStep = 'opening the CWA session';
@@ -427,6 +436,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           step = 'opening the CWA session';
           imSession = await deps.openImSession(session);
           openedFrom = session.sealedImSession;
+          generation = session.ticketGeneration ?? 0;
         }
         if (!imSession) {
           await sleepUnlessStopped(worker, options.refreshMs);
@@ -442,6 +452,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         worker.lastPollAt = deps.now();
         const fetchedAt = deps.now();
         const rotated = batch.ticket !== imSession.ticket;
+        if (rotated) generation += 1;
         imSession = withTicket(
           { ...imSession, cursor: from, pollWaitTimeMs: batch.pollWaitTimeMs },
           batch.ticket,
@@ -479,6 +490,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           }
         }
         ticketRetried = false;
+        /** The rotated ticket was refused for a later stored one: the worker keeps no trace of its own. */
+        let superseded = false;
         if (rotated) {
           // The new ticket must outlive this invocation: store it (with the cursor) now.
           step = 'storing the rotated ticket';
@@ -487,6 +500,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             to: last,
             lease: held,
             sealedImSession: sealed,
+            ticketGeneration: generation,
           });
           if (outcome === 'fenced') {
             fenced = true;
@@ -500,16 +514,30 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             worker.stop();
             return;
           }
-          worker.storedCursor = last;
-          worker.session = { ...worker.session, cursor: last, sealedImSession: sealed };
-          openedFrom = sealed;
+          if (typeof outcome === 'object') {
+            // A command stored a later ticket since this worker opened its cache: nothing was written. The worker
+            // polls on with the stored one (opened next), never with a ticket it could not store: each of its
+            // polls may rotate the ticket again, and the stored one would fall behind what CWA accepts. The
+            // cursor waits for the next store, and a hand-over before the next poll does not poll with ours.
+            worker.session = { ...worker.session, cursor: last, ...outcome.superseded };
+            superseded = true;
+          } else {
+            worker.storedCursor = last;
+            worker.session = {
+              ...worker.session,
+              cursor: last,
+              sealedImSession: sealed,
+              ticketGeneration: generation,
+            };
+            openedFrom = sealed;
+          }
         } else if (last !== from) {
           // Not stored: the next poll's AckId tells CWA, which drops what it acknowledges (and handOver tells
           // it when the worker ends first); the stored cursor is only where the next owner starts polling.
           worker.session = { ...worker.session, cursor: last };
         }
         imSession = { ...imSession, cursor: last };
-        worker.cwa = { imSession, acked: from };
+        worker.cwa = superseded ? undefined : { imSession, generation, acked: from };
         count(progress);
         // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
         if (batch.events.length === 0) await sleepUntilTick(worker, pollStartedAt + batch.pollWaitTimeMs);

@@ -21,6 +21,12 @@ export interface SessionRecord {
   readonly goneAt?: number;
   /** The connectivity cache (ImSession: CWA ticket, session id, endpoints, cursor), sealed at rest. */
   readonly sealedImSession?: string;
+  /**
+   * How many CWA ticket rotations the stored connectivity cache has seen (absent: none, the cache the login
+   * stored). Plain: a writer of a rotated ticket stores its cache's generation plus one, only over a lower one
+   * (docs/data-model.md, "Ticket generations"), so a slow writer never puts back a ticket CWA has rotated past.
+   */
+  readonly ticketGeneration?: number;
   /** CWA event cursor (ackId): plain, the event pump moves it often. */
   readonly cursor?: number;
   readonly signInMethod?: string;
@@ -56,9 +62,31 @@ export interface ShardLease {
 
 /**
  * `moved`: the cursor was not where the pump had it (or the session is gone); `fenced`: a later owner of the
- * shard wrote the session; `reassigned`: the session moved to another pump shard (moveShard) meanwhile.
+ * shard wrote the session; `reassigned`: the session moved to another pump shard (moveShard) meanwhile;
+ * a `Superseded`: the update carried a rotated ticket, and a ticket of the same or a later generation is stored
+ * (nothing was written: the stored one, which it carries, is the one to use).
  */
-export type CheckpointOutcome = 'saved' | 'moved' | 'fenced' | 'reassigned';
+export type CheckpointOutcome = 'saved' | 'moved' | 'fenced' | 'reassigned' | Superseded;
+
+/** A rotated ticket refused for a later one: the stored cache (as the refused write found it). */
+export interface Superseded {
+  readonly superseded: RotatedCache;
+}
+
+/**
+ * A rotated CWA ticket to store: the sealed connectivity cache and its generation (the generation of the cache
+ * it was opened from plus the rotations seen since, at least one). Written only over a lower generation.
+ */
+export interface RotatedCache {
+  readonly sealedImSession: string;
+  readonly ticketGeneration: number;
+}
+
+/** What a pump checkpoint stores: the cursor, and the rotated ticket when there is one. */
+export type CheckpointUpdate = {
+  readonly to: number;
+  readonly lease: ShardLease;
+} & (RotatedCache | { readonly sealedImSession?: undefined; readonly ticketGeneration?: undefined });
 
 /** `moved`: the session now belongs to the new shard; `not-here`: it was not on `from` (moved or ended). */
 export type ShardMoveOutcome = 'moved' | 'not-here';
@@ -235,20 +263,19 @@ export interface SessionStore {
    * session, only while the session is on the lease's shard and no later owner of the shard (a higher token)
    * stored it first. Outcomes: `fenced` (a later owner did: the lease was lost), `reassigned` (the session
    * moved to another pump shard), `moved` (the stored cursor is already past `to`, or the session is gone).
+   * With a rotated ticket, also only over a lower ticket generation (otherwise `Superseded`, with the stored
+   * cache: nothing written).
    * One write on the session alone. The stored cursor is only where the next owner starts polling (CWA answers
    * with every event after the AckId a poll names): one behind the deliveries makes the next owner deliver
    * some again, at least once; one ahead is never written (docs/data-model.md, "Event cursor").
    */
-  checkpoint(
-    sessionId: string,
-    update: {
-      readonly to: number;
-      readonly sealedImSession?: string;
-      readonly lease: ShardLease;
-    },
-  ): Promise<CheckpointOutcome>;
-  /** Stores a rotated, sealed connectivity cache (commands outside the pump). */
-  saveConnectivityCache(sessionId: string, sealedImSession: string): Promise<void>;
+  checkpoint(sessionId: string, update: CheckpointUpdate): Promise<CheckpointOutcome>;
+  /**
+   * Stores a rotated, sealed connectivity cache (commands outside the pump): one conditional write, only over a
+   * lower ticket generation. `superseded`: a cache of the same or a later generation is stored (kept); `gone`:
+   * the session ended.
+   */
+  saveConnectivityCache(sessionId: string, rotated: RotatedCache): Promise<'saved' | 'superseded' | 'gone'>;
   /** Records the presence keep-alive. */
   recordPresence(sessionId: string, at: number): Promise<void>;
   /**

@@ -5,7 +5,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { receiveDeviceFrame } from '../commons/device-frames';
 import { FrameError, UnknownActionError } from '../commons/errors';
-import type { ImSessionCache } from '../commons/im-session';
+import { type ImSessionCache, rotatedTicketSaver } from '../commons/im-session';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
 import { logger, metrics } from '../commons/powertools';
@@ -103,11 +103,15 @@ export async function handleImCommand(
 
   const settings = await deps.settings();
   const started = deps.now();
+  const saveRotated = rotatedTicketSaver(deps, session);
   const outcome = await executeImCommand(
     {
       server: deps.imServerFor(settings),
-      saveRotated: async (rotated) =>
-        deps.sessions.saveConnectivityCache(sessionId, await deps.imSessions.seal(sessionId, rotated)),
+      saveRotated: async (rotated) => {
+        // `superseded`: the event pump (or another command) stored a later ticket meanwhile, which stays.
+        if ((await saveRotated(rotated)) === 'superseded')
+          logger.info('A later CWA ticket is stored; ours is not');
+      },
       warn: (message, detail) => logger.warn(message, detail),
     },
     imSession,

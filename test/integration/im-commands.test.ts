@@ -4,8 +4,13 @@
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceClient, Incoming } from '../../device/client';
-import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
-import { eventually } from '../support/ws-client';
+import {
+  loginActive,
+  nextStatus,
+  type ServiceFixture,
+  startServiceFixture,
+  statusOf,
+} from '../support/service-fixture';
 
 const ALICE = 'CONTOSO\\alice';
 const BOB = 'CONTOSO\\bob';
@@ -37,15 +42,7 @@ function device(userId = ALICE): Promise<DeviceClient> {
 
 async function signedIn(userId = ALICE): Promise<{ client: DeviceClient; sessionId: string }> {
   const client = await device(userId);
-  client.send('login', { password: PASSWORDS[userId] });
-  const status = statusOf(await nextStatus(client));
-  expect(status).toMatchObject({ status: 'Accepted' });
-  const sessionId = status.sessionId as string;
-  // The acceptance goes out first; the session is active (connectivity cache stored) right after.
-  await eventually(async () =>
-    (await service.stores.sessions.get(sessionId))?.state === 'active' ? true : undefined,
-  );
-  return { client, sessionId };
+  return { client, sessionId: await loginActive(service, client, PASSWORDS[userId] as string) };
 }
 
 /** The next `result` (skipping anything else that is a message), or the error frame that came instead. */

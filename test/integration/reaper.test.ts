@@ -10,7 +10,13 @@ import { activitySortKey, slotKey } from '../../functions/domain/keys';
 import { handler } from '../../functions/handlers/reaper';
 import { runReaperHere } from '../../functions/wiring/reaper';
 import { lambdaContext } from '../support/events';
-import { nextStatus, type ServiceFixture, startServiceFixture, statusOf } from '../support/service-fixture';
+import {
+  loginActive,
+  nextStatus,
+  type ServiceFixture,
+  startServiceFixture,
+  statusOf,
+} from '../support/service-fixture';
 import { eventually } from '../support/ws-client';
 
 const ALICE = 'CONTOSO\\alice';
@@ -47,15 +53,7 @@ async function realSessions(): Promise<number> {
 async function signIn(): Promise<{ client: DeviceClient; sessionId: string }> {
   const client = await service.connect(await service.activate(ALICE));
   open.push(client);
-  client.send('login', { password: ALICE_PASSWORD });
-  const status = statusOf(await nextStatus(client));
-  expect(status).toMatchObject({ status: 'Accepted' });
-  const sessionId = status.sessionId as string;
-  // The acceptance goes out first; the session turns active (its last status time stamped) right after.
-  await eventually(async () =>
-    (await service.stores.sessions.get(sessionId))?.state === 'active' ? true : undefined,
-  );
-  return { client, sessionId };
+  return { client, sessionId: await loginActive(service, client, ALICE_PASSWORD) };
 }
 
 /**

@@ -126,3 +126,22 @@ export function statusOf(incoming: Incoming): Record<string, unknown> {
   if (incoming.kind !== 'message') throw new Error(`expected a status, got ${JSON.stringify(incoming)}`);
   return incoming.message as Record<string, unknown>;
 }
+
+/**
+ * Logs `client` in with `password` and returns the session id once the session is active (its connectivity cache
+ * stored: the acceptance goes out first, the session turns active right after). Throws unless Accepted.
+ */
+export async function loginActive(
+  service: ServiceFixture,
+  client: DeviceClient,
+  password: string,
+): Promise<string> {
+  client.send('login', { password });
+  const status = statusOf(await nextStatus(client));
+  if (status.status !== 'Accepted') throw new Error(`expected Accepted, got ${JSON.stringify(status)}`);
+  const sessionId = status.sessionId as string;
+  await eventually(async () =>
+    (await service.stores.sessions.get(sessionId))?.state === 'active' ? true : undefined,
+  );
+  return sessionId;
+}

@@ -440,7 +440,7 @@ describe('handleImCommand', () => {
       },
     };
     const dispatcher = createDispatcher({ connections, poster, keyring: { keysFor: async () => keys } });
-    const stored: Array<[string, string]> = [];
+    const stored: Array<[string, string, number]> = [];
     const sealedSessions: ImSession[] = [];
     const ended: string[] = [];
     const imSessions: ImSessionCache = {
@@ -455,8 +455,9 @@ describe('handleImCommand', () => {
       dispatcher,
       sessions: {
         get: async (sessionId) => (sessionId === 'session-1' ? (options.session ?? session) : undefined),
-        saveConnectivityCache: async (sessionId, sealed) => {
-          stored.push([sessionId, sealed]);
+        saveConnectivityCache: async (sessionId, rotated) => {
+          stored.push([sessionId, rotated.sealedImSession, rotated.ticketGeneration]);
+          return 'saved';
         },
       },
       settings: async () => DEFAULT_SETTINGS,
@@ -546,7 +547,7 @@ describe('handleImCommand', () => {
     const { send, stored, sealedSessions } = setup({ server: fakeServer({ ticket: 'ticket-2' }).server });
     await send('typing', { conversationId: '7', typing: true });
     expect(sealedSessions).toEqual([{ ...imSession, ticket: 'ticket-2' }]);
-    expect(stored).toEqual([['session-1', 'sealed-2']]);
+    expect(stored).toEqual([['session-1', 'sealed-2', 1]]);
   });
 
   it('ends a session CWA ended — after telling the device why', async () => {
