@@ -11,6 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
+  activityBound,
   activitySortKey,
   connectionKey,
   DEFAULT_SLOT_SHARDS,
@@ -357,7 +358,13 @@ export class DynamoDbSessionStore implements SessionStore {
 
   async activate(
     sessionId: string,
-    update: { sealedImSession: string; cursor: number; signInMethod: string; at: number },
+    update: {
+      sealedImSession: string;
+      cursor: number;
+      signInMethod: string;
+      at: number;
+      activityBucketMs: number;
+    },
   ): Promise<void> {
     await this.db.send(
       new UpdateCommand({
@@ -373,7 +380,8 @@ export class DynamoDbSessionStore implements SessionStore {
           ':cursor': update.cursor,
           ':method': update.signInMethod,
           ':at': update.at,
-          ':sk': activitySortKey(update.at, sessionId),
+          // Bucketed as the heartbeats are, so that the first status after the login writes no index entry.
+          ':sk': activitySortKey(activityBound(update.at, sessionId, update.activityBucketMs), sessionId),
         },
       }),
     );
@@ -460,17 +468,23 @@ export class DynamoDbSessionStore implements SessionStore {
     return typeof Item.slot === 'number' ? Item.slot : 0;
   }
 
-  async recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean> {
+  async recordStatus(
+    sessionId: string,
+    connectionId: string,
+    at: number,
+    bucketMs: number,
+  ): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
+          // Unconditional on the old sort key: within a bucket it is written unchanged, which costs no index write.
           UpdateExpression: 'SET lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
           ConditionExpression: 'connectionId = :connection',
           ExpressionAttributeValues: {
             ':at': at,
-            ':sk': activitySortKey(at, sessionId),
+            ':sk': activitySortKey(activityBound(at, sessionId, bucketMs), sessionId),
             ':connection': connectionId,
           },
         }),

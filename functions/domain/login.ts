@@ -18,7 +18,7 @@ import {
 import { routeRuntime } from '../runtime-settings';
 import type { SecretSealer } from '../secrets';
 import { connectivityCacheContext } from './end-session';
-import { shardOf } from './keys';
+import { activityBucketMs, shardOf } from './keys';
 import type { Reclaimed } from './reclaim';
 import type { SessionRecord, SessionStore, SlotState } from './sessions';
 import {
@@ -498,6 +498,7 @@ async function signIn(
       cursor: imSession.cursor,
       signInMethod: imSession.method,
       at,
+      activityBucketMs: activityBucketMs(settings.inactivityTimeoutMs),
     });
     return { outcome: 'Accepted', session: accepted, imSession, reclaimed };
   } catch (error) {

@@ -60,6 +60,11 @@ export function abandonedSignIn(
   );
 }
 
+/** Reclaimed for its silence alone: not out of coverage, not an abandoned sign-in. */
+function idleOnly(session: SessionRecord, decision: Reclaimed, now: number): boolean {
+  return decision.reason === 'reclaimed' && !abandonedSignIn(session, now);
+}
+
 export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions): Promise<Reclaimed[]> {
   const { sessions } = await deps.sessions.leastRecentlyActive(options.candidates ?? 25);
   const now = deps.now();
@@ -90,6 +95,9 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
       // as stored, so its CWA session is signed out too — unless it moved to another connection meanwhile.
       const current = await deps.sessions.get(session.sessionId);
       if (!current || current.connectionId !== session.connectionId) return;
+      // Silent past the idle timeout by the index (whose activity is a bound at or after the real one, so never
+      // sooner than the stored time says): a status that came since the index was read keeps the session.
+      if (idleOnly(session, decision, now) && now - current.lastStatusAt <= options.idleTimeoutMs) return;
       if (await deps.endSession(current, decision.reason)) reclaimed.push(decision);
     }),
   );

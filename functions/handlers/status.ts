@@ -5,15 +5,43 @@ import { sessionIdOf } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
+import { logger } from '../commons/powertools';
+import { errorDetail } from '../domain/error-detail';
+import { activityBucketMs, MAX_ACTIVITY_BUCKET_MS } from '../domain/keys';
 import type { SessionStore } from '../domain/sessions';
-import { sessionStore } from '../wiring/stores';
+import type { SettingsStore } from '../domain/settings';
+import { sessionStore, settingsStore } from '../wiring/stores';
+
+/**
+ * The activity bucket for the settings in force (the warm process's cache: a read at most every 5 s). Any
+ * bucket keeps the index's bound true (only how late the reaper may act depends on it), so a failed settings
+ * read costs no status: the widest bucket is used, and the failure is logged.
+ */
+async function bucketMs(settings: Pick<SettingsStore, 'get'>): Promise<number> {
+  try {
+    return activityBucketMs((await settings.get()).inactivityTimeoutMs);
+  } catch (error) {
+    logger.warn('Status: the settings could not be read; the widest activity bucket is used', {
+      ...errorDetail(error),
+    });
+    return MAX_ACTIVITY_BUCKET_MS;
+  }
+}
 
 export async function handleStatus(
   event: ParsedMessageEvent,
   sessions: Pick<SessionStore, 'recordStatus'> = sessionStore(),
+  settings: Pick<SettingsStore, 'get'> = settingsStore(),
 ) {
   const sessionId = sessionIdOf(event.message);
-  if (!(await sessions.recordStatus(sessionId, event.requestContext.connectionId, Date.now()))) {
+  const at = Date.now();
+  const recorded = await sessions.recordStatus(
+    sessionId,
+    event.requestContext.connectionId,
+    at,
+    await bucketMs(settings),
+  );
+  if (!recorded) {
     throw new FrameError(
       'NotSignedIn',
       'No session with that id is signed in on this connection; log in again.',
