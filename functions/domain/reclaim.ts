@@ -43,6 +43,11 @@ export interface ReclaimOptions {
   readonly candidates?: number;
   /** Of those within the timeout, how many to probe for a vanished connection. @default 5 */
   readonly probes?: number;
+  /**
+   * The activity bucket (ms, keys.ts activityBucketMs) gsi1 rounds a last status up to: a session whose bound
+   * is past the idle timeout less this may be silent past it, and is read to be sure. @default 0
+   */
+  readonly activityBucketMs?: number;
 }
 
 export interface Reclaimed {
@@ -75,7 +80,9 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
       // A sign-in past its deadline was abandoned: the login invocation was stopped before it could
       // release the slot (Lambda kills a timed-out invocation, its catch never runs).
       if (abandonedSignIn(session, now)) return { sessionId: session.sessionId, reason: 'reclaimed' };
-      if (now - session.lastStatusAt > options.idleTimeoutMs)
+      // Possibly silent past the idle timeout: the index's time is up to a bucket later than the last status.
+      // Decided on the stored session's exact time below.
+      if (now - session.lastStatusAt > options.idleTimeoutMs - (options.activityBucketMs ?? 0))
         return { sessionId: session.sessionId, reason: 'reclaimed' };
       if (probes > 0) {
         probes -= 1;
@@ -95,8 +102,8 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
       // as stored, so its CWA session is signed out too — unless it moved to another connection meanwhile.
       const current = await deps.sessions.get(session.sessionId);
       if (!current || current.connectionId !== session.connectionId) return;
-      // Silent past the idle timeout by the index (whose activity is a bound at or after the real one, so never
-      // sooner than the stored time says): a status that came since the index was read keeps the session.
+      // Reclaimed for silence only on the stored session's exact last status: the index's is a bound up to a
+      // bucket later, and a status may have come since the index was read.
       if (idleOnly(session, decision, now) && now - current.lastStatusAt <= options.idleTimeoutMs) return;
       if (await deps.endSession(current, decision.reason)) reclaimed.push(decision);
     }),

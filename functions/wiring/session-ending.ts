@@ -6,6 +6,7 @@ import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaym
 import { connectionsApi } from '../commons/clients/connections';
 import { logger, metrics } from '../commons/powertools';
 import { type EndSessionOptions, endSession, type LogoutReason } from '../domain/end-session';
+import { activityBucketMs } from '../domain/keys';
 import { type Reclaimed, reclaimLeftSessions, reclaimSessions } from '../domain/reclaim';
 import type { SessionRecord } from '../domain/sessions';
 import type { Settings } from '../domain/settings';
@@ -61,7 +62,10 @@ export async function reclaimHere(
       now: Date.now,
       warn: (message, detail) => logger.warn(message, detail),
     },
-    { idleTimeoutMs: settings.idleTimeoutMs },
+    {
+      idleTimeoutMs: settings.idleTimeoutMs,
+      activityBucketMs: activityBucketMs(settings.inactivityTimeoutMs),
+    },
   );
   for (const each of reclaimed) countEnded(each.reason, 'SessionsReclaimed');
   return reclaimed;

@@ -151,6 +151,34 @@ describe('the reaper on the index’s bound', () => {
 });
 
 describe('reclaim on the index’s bound', () => {
+  it('reclaims on the exact last status: silent past the idle timeout although the bound is not yet', async () => {
+    const idleTimeoutMs = MINUTE;
+    const bucketMs = MAX_ACTIVITY_BUCKET_MS;
+    const silent = session('silent', { lastStatusAt: NOW - idleTimeoutMs - 1 });
+    const live = session('live', { lastStatusAt: NOW - idleTimeoutMs + 1 });
+    const stored = [silent, live];
+    const ended: string[] = [];
+    const deps: ReclaimDeps = {
+      sessions: {
+        leastRecentlyActive: async () => ({
+          sessions: stored.map((each) => indexed(each, bucketMs)),
+          next: undefined,
+        }),
+        get: async (id) => stored.find((each) => each.sessionId === id),
+      },
+      connectionExists: async () => true,
+      endSession: async (s) => {
+        ended.push(s.sessionId);
+        return true;
+      },
+      now: () => NOW,
+    };
+    expect(await reclaimSessions(deps, { idleTimeoutMs, activityBucketMs: bucketMs })).toEqual([
+      { sessionId: 'silent', reason: 'reclaimed' },
+    ]);
+    expect(ended).toEqual(['silent']);
+  });
+
   it('does not reclaim a session whose status came after the index was read', async () => {
     const idleTimeoutMs = 5 * MINUTE;
     // The index still has the session silent past the idle timeout; the stored session has a status since.
