@@ -10,10 +10,10 @@ import { errorDetail } from '../domain/error-detail';
 import { activityBucketMs, MAX_ACTIVITY_BUCKET_MS } from '../domain/keys';
 import type { SessionStore } from '../domain/sessions';
 import type { SettingsStore } from '../domain/settings';
-import { sessionStore, settingsStore } from '../wiring/stores';
+import { activitySettingsStore, sessionStore } from '../wiring/stores';
 
 /**
- * The activity bucket for the settings in force (the warm process's cache: a read at most every 5 s). Any
+ * The activity bucket for the settings in force (the warm process's cache: a read at most a minute). Any
  * bucket keeps the index's bound true (only how late the reaper may act depends on it), so a failed settings
  * read costs no status: the widest bucket is used, and the failure is logged.
  */
@@ -31,7 +31,7 @@ async function bucketMs(settings: Pick<SettingsStore, 'get'>): Promise<number> {
 export async function handleStatus(
   event: ParsedMessageEvent,
   sessions: Pick<SessionStore, 'recordStatus'> = sessionStore(),
-  settings: Pick<SettingsStore, 'get'> = settingsStore(),
+  settings: Pick<SettingsStore, 'get'> = activitySettingsStore(),
 ) {
   const sessionId = sessionIdOf(event.message);
   const at = Date.now();
