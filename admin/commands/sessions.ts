@@ -52,7 +52,8 @@ const list: Command = {
   usage: `Usage: npm run admin -- sessions list [--limit N] [--json]
 
 Lists the IM sessions, least recently active first (devices out of coverage first of all), and compares
-them with the session count that admission checks; a difference is repaired by the reaper.
+them with the session count that admission checks; a difference is repaired by the reaper. LAST STATUS is the
+activity index's: the last status rounded up to its activity bucket (at most 5 minutes later than it was).
 
   --limit N   list at most N sessions (default ${DEFAULT_LIMIT})
   --json      one JSON object instead of a table
