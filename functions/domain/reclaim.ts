@@ -74,16 +74,31 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
   const { sessions } = await deps.sessions.leastRecentlyActive(options.candidates ?? 25);
   const now = deps.now();
   let probes = options.probes ?? 5;
+  // Each candidate's stored session, read at most once (consistent GetItem): to decide on its exact last
+  // status, and to end it as stored.
+  const stored = new Map<string, Promise<SessionRecord | undefined>>();
+  const read = (sessionId: string) => {
+    const known = stored.get(sessionId);
+    if (known) return known;
+    const reading = deps.sessions.get(sessionId);
+    stored.set(sessionId, reading);
+    return reading;
+  };
   const decisions = await Promise.all(
     sessions.map(async (session): Promise<Reclaimed | undefined> => {
       if (session.goneAt !== undefined) return { sessionId: session.sessionId, reason: 'out-of-coverage' };
       // A sign-in past its deadline was abandoned: the login invocation was stopped before it could
       // release the slot (Lambda kills a timed-out invocation, its catch never runs).
       if (abandonedSignIn(session, now)) return { sessionId: session.sessionId, reason: 'reclaimed' };
-      // Possibly silent past the idle timeout: the index's time is up to a bucket later than the last status.
-      // Decided on the stored session's exact time below.
-      if (now - session.lastStatusAt > options.idleTimeoutMs - (options.activityBucketMs ?? 0))
+      // The index's time is a bound up to a bucket later than the last status: past the idle timeout, the last
+      // status is too; within a bucket of it, the stored session says.
+      if (now - session.lastStatusAt > options.idleTimeoutMs)
         return { sessionId: session.sessionId, reason: 'reclaimed' };
+      if (now - session.lastStatusAt > options.idleTimeoutMs - (options.activityBucketMs ?? 0)) {
+        const current = await read(session.sessionId);
+        if (current && now - current.lastStatusAt > options.idleTimeoutMs)
+          return { sessionId: session.sessionId, reason: 'reclaimed' };
+      }
       if (probes > 0) {
         probes -= 1;
         if (await knownGone(deps, session)) {
@@ -100,10 +115,10 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
       if (!decision) return;
       // The index's copy holds only what choosing needs (gsi1 projects no connectivity cache): end the session
       // as stored, so its CWA session is signed out too — unless it moved to another connection meanwhile.
-      const current = await deps.sessions.get(session.sessionId);
+      const current = await read(session.sessionId);
       if (!current || current.connectionId !== session.connectionId) return;
-      // Reclaimed for silence only on the stored session's exact last status: the index's is a bound up to a
-      // bucket later, and a status may have come since the index was read.
+      // Reclaimed for silence only on the stored session's exact last status: a status may have come since the
+      // index was read.
       if (idleOnly(session, decision, now) && now - current.lastStatusAt <= options.idleTimeoutMs) return;
       if (await deps.endSession(current, decision.reason)) reclaimed.push(decision);
     }),

@@ -156,7 +156,9 @@ describe('reclaim on the index’s bound', () => {
     const bucketMs = MAX_ACTIVITY_BUCKET_MS;
     const silent = session('silent', { lastStatusAt: NOW - idleTimeoutMs - 1 });
     const live = session('live', { lastStatusAt: NOW - idleTimeoutMs + 1 });
-    const stored = [silent, live];
+    // Within the idle timeout too, but its connection is gone without a $disconnect: still probed.
+    const vanished = session('vanished', { lastStatusAt: NOW - idleTimeoutMs + 1 });
+    const stored = [silent, live, vanished];
     const ended: string[] = [];
     const deps: ReclaimDeps = {
       sessions: {
@@ -166,17 +168,19 @@ describe('reclaim on the index’s bound', () => {
         }),
         get: async (id) => stored.find((each) => each.sessionId === id),
       },
-      connectionExists: async () => true,
+      connectionExists: async (connectionId) => connectionId !== 'conn-vanished',
       endSession: async (s) => {
         ended.push(s.sessionId);
         return true;
       },
       now: () => NOW,
     };
-    expect(await reclaimSessions(deps, { idleTimeoutMs, activityBucketMs: bucketMs })).toEqual([
+    const reclaimed = await reclaimSessions(deps, { idleTimeoutMs, activityBucketMs: bucketMs });
+    expect(reclaimed.sort((a, b) => a.sessionId.localeCompare(b.sessionId))).toEqual([
       { sessionId: 'silent', reason: 'reclaimed' },
+      { sessionId: 'vanished', reason: 'out-of-coverage' },
     ]);
-    expect(ended).toEqual(['silent']);
+    expect(ended.sort()).toEqual(['silent', 'vanished']);
   });
 
   it('does not reclaim a session whose status came after the index was read', async () => {
