@@ -105,7 +105,8 @@ export function activityBucketMs(inactivityTimeoutMs: number): number {
  * within a bucket writes the same sort key and no index entry (a heartbeat a minute with 5-minute buckets moves
  * the key on one beat in five). Always `at < bound ≤ at + bucketMs`. Each session's buckets are shifted by a
  * phase of its own (its id's hash): were they aligned, every session would move its key in the same minute
- * after each boundary, and the index partitions would take the old write rate for that minute.
+ * after each boundary, and the index partitions would take the old write rate for that minute. RangeError
+ * when `bucketMs` is not a whole number ≥ 1.
  */
 export function activityBound(at: number, sessionId: string, bucketMs: number): number {
   if (!Number.isInteger(bucketMs) || bucketMs < 1)
