@@ -13,10 +13,7 @@
 import { parseArgs } from 'node:util';
 import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
-import {
-  ACTIVITY_SETTINGS_MAX_AGE_SECONDS,
-  SETTINGS_MAX_AGE_SECONDS,
-} from '../functions/adapters/cached-settings';
+import { SETTINGS_MAX_AGE_SECONDS } from '../functions/adapters/cached-settings';
 import { DEFAULT_SLOT_SHARDS } from '../functions/domain/keys';
 import { pumpDescriptors } from '../functions/domain/pump-capacity';
 import { imCommandActions } from '../functions/routes';
@@ -336,13 +333,11 @@ const environments = (kind: OperationKind) =>
   Math.max(1, rates[kind] * (perOperation(kinds[kind], (c) => c.wallMs) / 1000));
 const cachedConfigReadsPerSecond = {
   ...Object.fromEntries(
-    (['connect', 'imCommand', 'disconnect'] as const).map((kind) => [
+    (['connect', 'status', 'imCommand', 'disconnect'] as const).map((kind) => [
       kind,
       environments(kind) / SETTINGS_MAX_AGE_SECONDS,
     ]),
   ),
-  // The status function takes only its activity bucket from the settings: a longer-lived copy.
-  status: environments('status') / ACTIVITY_SETTINGS_MAX_AGE_SECONDS,
   login: environments('login') * (1 / LOGIN_ENVIRONMENT_LIFETIME_S + settingsChangesPerHour / 3600),
 };
 const partitions = partitionLoad(

@@ -16,12 +16,6 @@ import type { Settings, SettingsStore, VersionedSettings } from '../domain/setti
 /** Seconds a warm process may serve settings from memory. */
 export const SETTINGS_MAX_AGE_SECONDS = 5;
 
-/**
- * Seconds the status function may serve settings from memory: it takes only the activity bucket from them
- * (functions/domain/keys.ts activityBucketMs), which follows an inactivity timeout change within this.
- */
-export const ACTIVITY_SETTINGS_MAX_AGE_SECONDS = 60;
-
 /** A settings store that can say which write its settings came from (DynamoDbSettingsStore). */
 export type VersionedSettingsStore = SettingsStore & {
   getVersioned?(options?: { readonly consistent?: boolean }): Promise<VersionedSettings>;

@@ -5,33 +5,13 @@ import { sessionIdOf } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
-import { logger } from '../commons/powertools';
-import { errorDetail } from '../domain/error-detail';
-import { activityBucketMs, MAX_ACTIVITY_BUCKET_MS } from '../domain/keys';
+import { MAX_ACTIVITY_BUCKET_MS } from '../domain/keys';
 import type { SessionStore } from '../domain/sessions';
-import type { SettingsStore } from '../domain/settings';
-import { activitySettingsStore, sessionStore } from '../wiring/stores';
-
-/**
- * The activity bucket for the settings in force (the warm process's cache: a read at most a minute). Any
- * bucket keeps the index's bound true (only how late the reaper may act depends on it), so a failed settings
- * read costs no status: the widest bucket is used, and the failure is logged.
- */
-async function bucketMs(settings: Pick<SettingsStore, 'get'>): Promise<number> {
-  try {
-    return activityBucketMs((await settings.get()).inactivityTimeoutMs);
-  } catch (error) {
-    logger.warn('Status: the settings could not be read; the widest activity bucket is used', {
-      ...errorDetail(error),
-    });
-    return MAX_ACTIVITY_BUCKET_MS;
-  }
-}
+import { sessionStore } from '../wiring/stores';
 
 export async function handleStatus(
   event: ParsedMessageEvent,
   sessions: Pick<SessionStore, 'recordStatus'> = sessionStore(),
-  settings: Pick<SettingsStore, 'get'> = activitySettingsStore(),
 ) {
   const sessionId = sessionIdOf(event.message);
   const at = Date.now();
@@ -39,7 +19,9 @@ export async function handleStatus(
     sessionId,
     event.requestContext.connectionId,
     at,
-    await bucketMs(settings),
+    // The widest bucket, whatever the inactivity timeout: knowing the timeout would take a settings read
+    // (a second request in a cold environment), and any bucket keeps the index's bound true.
+    MAX_ACTIVITY_BUCKET_MS,
   );
   if (!recorded) {
     throw new FrameError(

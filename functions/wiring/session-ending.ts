@@ -6,7 +6,7 @@ import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaym
 import { connectionsApi } from '../commons/clients/connections';
 import { logger, metrics } from '../commons/powertools';
 import { type EndSessionOptions, endSession, type LogoutReason } from '../domain/end-session';
-import { activityBucketMs } from '../domain/keys';
+import { MAX_ACTIVITY_BUCKET_MS } from '../domain/keys';
 import { type Reclaimed, reclaimLeftSessions, reclaimSessions } from '../domain/reclaim';
 import type { SessionRecord } from '../domain/sessions';
 import type { Settings } from '../domain/settings';
@@ -64,7 +64,8 @@ export async function reclaimHere(
     },
     {
       idleTimeoutMs: settings.idleTimeoutMs,
-      activityBucketMs: activityBucketMs(settings.inactivityTimeoutMs),
+      // A status writes the widest bucket (handlers/status.ts), whatever the timeout.
+      activityBucketMs: MAX_ACTIVITY_BUCKET_MS,
     },
   );
   for (const each of reclaimed) countEnded(each.reason, 'SessionsReclaimed');

@@ -1,7 +1,7 @@
 // The stores, sealer, keyring, CWA connectors and dispatcher the handlers use, built once per process on
 // the module-scope clients.
 
-import { ACTIVITY_SETTINGS_MAX_AGE_SECONDS, CachedSettingsStore } from '../adapters/cached-settings';
+import { CachedSettingsStore } from '../adapters/cached-settings';
 import { DynamoDbConfigurationStores, DynamoDbLeaseStore } from '../adapters/dynamodb-configuration';
 import { DynamoDbConnectionStore } from '../adapters/dynamodb-connection-store';
 import { DynamoDbDeviceStore } from '../adapters/dynamodb-device-store';
@@ -36,7 +36,6 @@ let dispatcherInstance: Dispatcher | undefined;
 let leases: DynamoDbLeaseStore | undefined;
 let imSessions: ImSessionCache | undefined;
 let cachedSettings: CachedSettingsStore | undefined;
-let activitySettings: CachedSettingsStore | undefined;
 
 /** Pump leases, and which shards' pumps are live (for moving sessions between shards). */
 export function leaseStore(): LeaseStore & PumpLiveness {
@@ -79,19 +78,6 @@ export function sessionStore(): SessionStore {
 export function settingsStore(): CachedSettingsStore {
   cachedSettings ??= new CachedSettingsStore(configurationStores().settings);
   return cachedSettings;
-}
-
-/**
- * The status function's settings: only the activity bucket comes from them (keys.ts activityBucketMs), and any
- * bucket keeps the index's bound true, so a copy up to ACTIVITY_SETTINGS_MAX_AGE_SECONDS old does: one read a
- * minute per warm environment, not one per 5 s, on the one CONFIG partition.
- */
-export function activitySettingsStore(): CachedSettingsStore {
-  activitySettings ??= new CachedSettingsStore(
-    configurationStores().settings,
-    ACTIVITY_SETTINGS_MAX_AGE_SECONDS,
-  );
-  return activitySettings;
 }
 
 /** Settings read strongly consistent on every call (the reaper: once a run). */

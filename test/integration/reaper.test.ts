@@ -6,7 +6,12 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../device/client';
 import { DynamoDbReaperStore, reaperStateKey } from '../../functions/adapters/dynamodb-reaper';
-import { activityBucketMs, activitySortKey, slotKey } from '../../functions/domain/keys';
+import {
+  activityBucketMs,
+  activitySortKey,
+  MAX_ACTIVITY_BUCKET_MS,
+  slotKey,
+} from '../../functions/domain/keys';
 import { handler } from '../../functions/handlers/reaper';
 import { runReaperHere } from '../../functions/wiring/reaper';
 import { lambdaContext } from '../support/events';
@@ -134,9 +139,9 @@ describe('reaper', () => {
   });
 
   it('never examines a session that beats in time; ends it within its timeout plus a bucket once it stops', async () => {
-    // Buckets of 1 s (a quarter of the timeout), probes after 1.5 s, a beat about every 0.4 s: six beats
-    // cross buckets. Each run's clock is the beat's own time plus the probe threshold, however late the
-    // machine ran it: a session silent no longer than that is not a candidate, whatever its bucket.
+    // A status writes the 5-minute bucket, whatever the timeout (4 s here), probes after 1.5 s, a beat about
+    // every 0.4 s. Each run's clock is the beat's own time plus the probe threshold, however late the machine
+    // ran it: a session silent no longer than that is not a candidate, whatever its bucket.
     const inactivityTimeoutMs = 4000;
     const probeAfterMs = 1500;
     await service.setSettings({ maxSessions: 10, inactivityTimeoutMs });
@@ -163,12 +168,9 @@ describe('reaper', () => {
     expect(atTimeout.ended.inactivity).toBe(0);
     expect(await service.stores.sessions.get(sessionId)).toBeDefined();
     // …and ended once its timeout and one bucket have passed.
-    const after = await runReaperHere(
-      last + inactivityTimeoutMs + activityBucketMs(inactivityTimeoutMs) + 1,
-      {
-        probeAfterMs,
-      },
-    );
+    const after = await runReaperHere(last + inactivityTimeoutMs + MAX_ACTIVITY_BUCKET_MS + 1, {
+      probeAfterMs,
+    });
     expect(after).toMatchObject({ ended: { inactivity: 1 } });
     await expectLoggedOut(client, sessionId, 'inactivity');
     expect(await service.stores.sessions.count()).toBe(0);
