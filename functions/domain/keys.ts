@@ -88,13 +88,16 @@ export function activityOfSortKey(sortKey: string): number {
   return Number(sortKey.slice(0, sortKey.indexOf('#')));
 }
 
-/** The widest activity bucket (ms): a heartbeat moves a session's gsi1 sort key at most once per bucket. */
+/**
+ * The widest activity bucket (ms), the one a status message writes (handlers/status.ts: it reads no settings):
+ * a heartbeat moves a session's gsi1 sort key at most once per bucket.
+ */
 export const MAX_ACTIVITY_BUCKET_MS = 5 * 60 * 1000;
 
 /**
- * The activity bucket (ms) for an inactivity timeout (ms): min(MAX_ACTIVITY_BUCKET_MS, timeout / 4), at least
- * 1 ms. The index may show a silent session as active up to one bucket later than it was, so the reaper ends
- * it within timeout + bucket ≤ 1.25 × timeout (docs/data-model.md, "Activity in the index").
+ * The activity bucket (ms) the login's activation writes for an inactivity timeout (ms): min(MAX_ACTIVITY_
+ * BUCKET_MS, timeout / 4), at least 1 ms. The index may show a silent session as active up to one bucket later
+ * than it was, so the reaper ends it within timeout + bucket (docs/data-model.md, "Activity in the index").
  */
 export function activityBucketMs(inactivityTimeoutMs: number): number {
   return Math.max(1, Math.min(MAX_ACTIVITY_BUCKET_MS, Math.floor(inactivityTimeoutMs / 4)));
