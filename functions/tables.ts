@@ -48,8 +48,8 @@ export const serviceTable: TableDefinition = {
   sortKey: { name: 'sk', type: 'S' },
   globalIndexes: [
     // Sessions by activity (reclaim, reaper, admin), devices, permissions, a device's connections: what those
-    // queries read, and nothing a frame, a checkpoint, presence or a heartbeat rewrites (inSeq, outSeq, cursor,
-    // sealedImSession, lastPresenceAt, lastStatusAt), so those writes leave the index alone.
+    // queries read, and nothing a frame, a checkpoint or presence rewrites (inSeq, outSeq, cursor,
+    // sealedImSession, lastPresenceAt), so those writes leave the index alone.
     {
       indexName: 'gsi1',
       partitionKey: { name: 'gsi1pk', type: 'S' },
@@ -64,8 +64,9 @@ export const serviceTable: TableDefinition = {
           'connectionId',
           'state',
           'createdAt',
-          // Not lastStatusAt: every heartbeat changes it. The sort key carries the activity, bucketed
-          // (keys.ts activityBound), so most heartbeats write no entry.
+          // A status stores the bucket's end here (keys.ts activityBound) and the exact time in statusAt, which
+          // is not projected: within a bucket a heartbeat rewrites neither this nor the sort key.
+          'lastStatusAt',
           'goneAt',
           'signInMethod',
           'signInDeadline',

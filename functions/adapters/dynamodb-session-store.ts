@@ -371,7 +371,7 @@ export class DynamoDbSessionStore implements SessionStore {
         TableName: this.tableName,
         Key: sessionKey(sessionId),
         UpdateExpression:
-          'SET #state = :active, sealedImSession = :cache, #cursor = :cursor, signInMethod = :method, lastStatusAt = :at, gsi1sk = :sk REMOVE signInDeadline',
+          'SET #state = :active, sealedImSession = :cache, #cursor = :cursor, signInMethod = :method, lastStatusAt = :bound, statusAt = :at, gsi1sk = :sk REMOVE signInDeadline',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#state': 'state', '#cursor': 'cursor' },
         ExpressionAttributeValues: {
@@ -381,6 +381,7 @@ export class DynamoDbSessionStore implements SessionStore {
           ':method': update.signInMethod,
           ':at': update.at,
           // Bucketed as the heartbeats are, so that the first status after the login writes no index entry.
+          ':bound': activityBound(update.at, sessionId, update.activityBucketMs),
           ':sk': activitySortKey(activityBound(update.at, sessionId, update.activityBucketMs), sessionId),
         },
       }),
@@ -479,11 +480,13 @@ export class DynamoDbSessionStore implements SessionStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
-          // Unconditional on the old sort key: within a bucket it is written unchanged, which costs no index write.
-          UpdateExpression: 'SET lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+          // Unconditional on the old values: within a bucket gsi1's sort key and its projected lastStatusAt (the
+          // bucket's end) are written unchanged, which costs no index write; the exact time is in statusAt.
+          UpdateExpression: 'SET lastStatusAt = :bound, statusAt = :at, gsi1sk = :sk REMOVE goneAt',
           ConditionExpression: 'connectionId = :connection',
           ExpressionAttributeValues: {
             ':at': at,
+            ':bound': activityBound(at, sessionId, bucketMs),
             ':sk': activitySortKey(activityBound(at, sessionId, bucketMs), sessionId),
             ':connection': connectionId,
           },
@@ -657,7 +660,7 @@ export class DynamoDbSessionStore implements SessionStore {
             TableName: this.tableName,
             Key: sessionKey(input.sessionId),
             UpdateExpression:
-              'SET connectionId = :connection, lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+              'SET connectionId = :connection, lastStatusAt = :at, statusAt = :at, gsi1sk = :sk REMOVE goneAt',
             // Still on the connection the resume read it on: that one is released and told after, so two
             // resumes at once cannot both take it from the same connection and leave one still carrying it.
             ConditionExpression: 'deviceId = :device AND #state = :active AND connectionId = :from',

@@ -389,7 +389,10 @@ describe('status messages (functions/adapters/dynamodb-session-store.ts recordSt
     const stored = await documents.send(
       new GetCommand({ TableName: tableName, Key: sessionKey(sessionId), ConsistentRead: true }),
     );
-    expect(stored.Item?.lastStatusAt).toBe(bound);
+    // The exact time in statusAt (not projected); lastStatusAt (projected) and the sort key hold the bucket's end.
+    expect(stored.Item?.statusAt).toBe(bound);
+    expect(stored.Item?.lastStatusAt).toBe(activityBound(bound, sessionId, bucketMs));
+    expect((await sessions.get(sessionId))?.lastStatusAt).toBe(bound);
     expect(stored.Item?.gsi1sk).toBe(activitySortKey(activityBound(bound, sessionId, bucketMs), sessionId));
   });
 });

@@ -57,7 +57,7 @@ describe('createTableInput', () => {
           ],
           Projection: {
             ProjectionType: 'INCLUDE',
-            NonKeyAttributes: expect.arrayContaining(['sessionId', 'connectionId', 'slot', 'status']),
+            NonKeyAttributes: expect.arrayContaining(['sessionId', 'lastStatusAt', 'slot', 'status']),
           },
         },
         {
