@@ -64,6 +64,8 @@ export const serviceTable: TableDefinition = {
           'connectionId',
           'state',
           'createdAt',
+          // A status stores the bucket's end here (keys.ts activityBound) and the exact time in statusAt, which
+          // is not projected: within a bucket a heartbeat rewrites neither this nor the sort key.
           'lastStatusAt',
           'goneAt',
           'signInMethod',

@@ -83,6 +83,15 @@ ${targetHelp}`,
     }
     const count = await service.sessions.count();
     const drift = complete ? count - sessions.length : undefined;
+    // The index orders the sessions by their last status rounded up to its activity bucket (docs/data-model.md,
+    // "Activity in the index"): the exact time is on each session item, read by key (100 a request).
+    const stored = new Map(
+      (await service.sessions.readSessions(sessions.map((s) => s.sessionId))).map((s) => [s.sessionId, s]),
+    );
+    for (const [i, s] of sessions.entries()) {
+      const exact = stored.get(s.sessionId)?.lastStatusAt;
+      if (exact !== undefined) sessions[i] = { ...s, lastStatusAt: exact };
+    }
 
     if (flag(values, 'json')) {
       print(

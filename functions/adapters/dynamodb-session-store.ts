@@ -11,6 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
+  activityBound,
   activitySortKey,
   connectionKey,
   DEFAULT_SLOT_SHARDS,
@@ -368,14 +369,20 @@ export class DynamoDbSessionStore implements SessionStore {
 
   async activate(
     sessionId: string,
-    update: { sealedImSession: string; cursor: number; signInMethod: string; at: number },
+    update: {
+      sealedImSession: string;
+      cursor: number;
+      signInMethod: string;
+      at: number;
+      activityBucketMs: number;
+    },
   ): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: sessionKey(sessionId),
         UpdateExpression:
-          'SET #state = :active, sealedImSession = :cache, #cursor = :cursor, signInMethod = :method, lastStatusAt = :at, gsi1sk = :sk REMOVE signInDeadline',
+          'SET #state = :active, sealedImSession = :cache, #cursor = :cursor, signInMethod = :method, lastStatusAt = :bound, statusAt = :at, gsi1sk = :sk REMOVE signInDeadline',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#state': 'state', '#cursor': 'cursor' },
         ExpressionAttributeValues: {
@@ -384,7 +391,9 @@ export class DynamoDbSessionStore implements SessionStore {
           ':cursor': update.cursor,
           ':method': update.signInMethod,
           ':at': update.at,
-          ':sk': activitySortKey(update.at, sessionId),
+          // Bucketed as the heartbeats are, so that the first status after the login writes no index entry.
+          ':bound': activityBound(update.at, sessionId, update.activityBucketMs),
+          ':sk': activitySortKey(activityBound(update.at, sessionId, update.activityBucketMs), sessionId),
         },
       }),
     );
@@ -471,17 +480,25 @@ export class DynamoDbSessionStore implements SessionStore {
     return typeof Item.slot === 'number' ? Item.slot : 0;
   }
 
-  async recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean> {
+  async recordStatus(
+    sessionId: string,
+    connectionId: string,
+    at: number,
+    bucketMs: number,
+  ): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sessionKey(sessionId),
-          UpdateExpression: 'SET lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+          // Unconditional on the old values: within a bucket gsi1's sort key and its projected lastStatusAt (the
+          // bucket's end) are written unchanged, which costs no index write; the exact time is in statusAt.
+          UpdateExpression: 'SET lastStatusAt = :bound, statusAt = :at, gsi1sk = :sk REMOVE goneAt',
           ConditionExpression: 'connectionId = :connection',
           ExpressionAttributeValues: {
             ':at': at,
-            ':sk': activitySortKey(at, sessionId),
+            ':bound': activityBound(at, sessionId, bucketMs),
+            ':sk': activitySortKey(activityBound(at, sessionId, bucketMs), sessionId),
             ':connection': connectionId,
           },
         }),
@@ -680,7 +697,7 @@ export class DynamoDbSessionStore implements SessionStore {
             TableName: this.tableName,
             Key: sessionKey(input.sessionId),
             UpdateExpression:
-              'SET connectionId = :connection, lastStatusAt = :at, gsi1sk = :sk REMOVE goneAt',
+              'SET connectionId = :connection, lastStatusAt = :at, statusAt = :at, gsi1sk = :sk REMOVE goneAt',
             // Still on the connection the resume read it on: that one is released and told after, so two
             // resumes at once cannot both take it from the same connection and leave one still carrying it.
             ConditionExpression: 'deviceId = :device AND #state = :active AND connectionId = :from',

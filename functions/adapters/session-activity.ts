@@ -1,12 +1,13 @@
 // Sessions least recently active first, across the slot shards' gsi1 partitions (`SESSIONS#<slot>`): one
 // Query per partition from the same position, merged by sort key. Sort keys (`<activity>#<sessionId>`) are
 // unique across partitions, so the merged order is the one a single partition would give, and a page's
-// position is just the last sort key returned (reclaim, the reaper and the admin list page with it).
+// position is just the last sort key returned (reclaim, the reaper and the admin list page with it). A
+// session's `lastStatusAt` here is the index's bound, at or after the real one (session-items.ts indexedSessionOf).
 
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { sessionIdOfSortKey, sessionKey, sessionsPartition } from '../domain/keys';
 import type { SessionRecord } from '../domain/sessions';
-import { sessionOf } from './session-items';
+import { indexedSessionOf } from './session-items';
 
 type Item = Record<string, unknown>;
 
@@ -66,7 +67,7 @@ export async function activityPage(
   const more = items.length > limit || pages.some((page) => page.LastEvaluatedKey !== undefined);
   const last = taken.at(-1);
   return {
-    sessions: taken.map(sessionOf),
+    sessions: taken.map(indexedSessionOf),
     next: more && last ? { gsi1sk: String(last.gsi1sk) } : undefined,
   };
 }

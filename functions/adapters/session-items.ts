@@ -1,7 +1,13 @@
 // The session item kind: its key attributes and index attributes, built from a SessionRecord, and the
 // record read back from an item with every field checked (a malformed item is an error, not a cast).
 
-import { activitySortKey, sessionKey, sessionsPartition, shardPartition } from '../domain/keys';
+import {
+  activityOfSortKey,
+  activitySortKey,
+  sessionKey,
+  sessionsPartition,
+  shardPartition,
+} from '../domain/keys';
 import type { SessionRecord, SessionState } from '../domain/sessions';
 
 type Item = Record<string, unknown>;
@@ -70,7 +76,9 @@ export function sessionOf(item: Item): SessionRecord {
     connectionId: text(item, 'connectionId'),
     state: state as SessionState,
     createdAt: whole(item, 'createdAt'),
-    lastStatusAt: whole(item, 'lastStatusAt'),
+    // The exact last status: `statusAt` where a bucketing writer stored it (a status, the activation), else
+    // `lastStatusAt` (creation, resume, and items from before statusAt). See indexedSessionOf.
+    lastStatusAt: typeof item.statusAt === 'number' ? whole(item, 'statusAt') : whole(item, 'lastStatusAt'),
     ...optional(item, 'goneAt', whole),
     ...optional(item, 'sealedImSession', text),
     ...optional(item, 'ticketGeneration', whole),
@@ -82,4 +90,22 @@ export function sessionOf(item: Item): SessionRecord {
     ...optional(item, 'signInDeadline', whole),
     ...optional(item, 'countsTowardsUser', flag),
   };
+}
+
+/**
+ * The SessionRecord of a gsi1 entry (reclaim, the reaper, the admin list). gsi1 does not project the exact last
+ * status (`statusAt`: a heartbeat would rewrite the entry each time); its `lastStatusAt` is the bucket's end, as
+ * is its sort key. The record's `lastStatusAt` is the sort key's activity, a
+ * bound at or after the real last status and less than one activity bucket past it (keys.ts `activityBound`),
+ * or `goneAt` for a session out of coverage (its key is 0; a status clears goneAt, so it came before). A
+ * decision on it acts later than the exact time would, never sooner; the stored session has the exact time.
+ */
+export function indexedSessionOf(item: Item): SessionRecord {
+  const sortKey = text(item, 'gsi1sk');
+  const activity = activityOfSortKey(sortKey);
+  const goneAt = item.goneAt;
+  return sessionOf({
+    ...item,
+    lastStatusAt: activity === 0 && typeof goneAt === 'number' ? goneAt : activity,
+  });
 }

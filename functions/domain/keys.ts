@@ -74,9 +74,48 @@ export function sessionIdOfSortKey(sortKey: string): string {
 /** gsi1 partition of the users with a permission item (admin list). */
 export const USERS_PARTITION = 'USERS';
 
-/** Sorts sessions oldest-activity first; 0 for a device known to be out of coverage, so it sorts first. */
+/**
+ * Sorts sessions oldest-activity first; 0 for a device known to be out of coverage, so it sorts first. A
+ * session's activity there is a bound, never earlier than its last status (`activityBound`): readers of the
+ * index may act later than the exact time would have them, never sooner.
+ */
 export function activitySortKey(activityAt: number, sessionId: string): string {
   return `${String(activityAt).padStart(15, '0')}#${sessionId}`;
+}
+
+/** The activity (epoch ms) inside a gsi1 sort key built by activitySortKey; 0 for one out of coverage. */
+export function activityOfSortKey(sortKey: string): number {
+  return Number(sortKey.slice(0, sortKey.indexOf('#')));
+}
+
+/**
+ * The widest activity bucket (ms), the one a status message writes (handlers/status.ts: it reads no settings):
+ * a heartbeat moves a session's gsi1 sort key at most once per bucket.
+ */
+export const MAX_ACTIVITY_BUCKET_MS = 5 * 60 * 1000;
+
+/**
+ * The activity bucket (ms) the login's activation writes for an inactivity timeout (ms): min(MAX_ACTIVITY_
+ * BUCKET_MS, timeout / 4), at least 1 ms. The index may show a silent session as active up to one bucket later
+ * than it was, so the reaper ends it within timeout + bucket (docs/data-model.md, "Activity in the index").
+ */
+export function activityBucketMs(inactivityTimeoutMs: number): number {
+  return Math.max(1, Math.min(MAX_ACTIVITY_BUCKET_MS, Math.floor(inactivityTimeoutMs / 4)));
+}
+
+/**
+ * What gsi1 records of a status at `at` (epoch ms): the end of its bucket of `bucketMs`, so that every status
+ * within a bucket writes the same sort key and no index entry (a heartbeat a minute with 5-minute buckets moves
+ * the key on one beat in five). Always `at < bound ≤ at + bucketMs`. Each session's buckets are shifted by a
+ * phase of its own (its id's hash): were they aligned, every session would move its key in the same minute
+ * after each boundary, and the index partitions would take the old write rate for that minute. RangeError
+ * when `bucketMs` is not a whole number ≥ 1.
+ */
+export function activityBound(at: number, sessionId: string, bucketMs: number): number {
+  if (!Number.isInteger(bucketMs) || bucketMs < 1)
+    throw new RangeError(`An activity bucket must be a whole number of ms ≥ 1, not ${bucketMs}`);
+  const phase = fnv1a(sessionId) % bucketMs;
+  return (Math.floor((at + phase) / bucketMs) + 1) * bucketMs - phase;
 }
 
 /** gsi2 partition of the sessions one event-pump shard serves. */
@@ -98,12 +137,17 @@ export function pumpLeaseKey(shard: number): ItemKey {
 export function shardOf(sessionId: string, shards: number): number {
   if (!Number.isInteger(shards) || shards < 1)
     throw new RangeError(`Shards must be 1 or more, not ${shards}`);
+  return jumpHash(BigInt(fnv1a(sessionId)), shards);
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 code units, unsigned. */
+function fnv1a(text: string): number {
   let hash = 2166136261;
-  for (let i = 0; i < sessionId.length; i++) {
-    hash ^= sessionId.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 16777619);
   }
-  return jumpHash(BigInt(hash >>> 0), shards);
+  return hash >>> 0;
 }
 
 /**

@@ -19,7 +19,7 @@ import { routeRuntime } from '../runtime-settings';
 import type { SecretSealer } from '../secrets';
 import { withinBudget } from './budget';
 import { connectivityCacheContext } from './end-session';
-import { shardOf } from './keys';
+import { activityBucketMs, shardOf } from './keys';
 import type { Reclaimed } from './reclaim';
 import type { SessionRecord, SessionStore, SlotState } from './sessions';
 import {
@@ -491,6 +491,7 @@ async function signIn(
       cursor: imSession.cursor,
       signInMethod: imSession.method,
       at,
+      activityBucketMs: activityBucketMs(settings.inactivityTimeoutMs),
     });
     return { outcome: 'Accepted', session: accepted, imSession, reclaimed };
   } catch (error) {

@@ -43,6 +43,11 @@ export interface ReclaimOptions {
   readonly candidates?: number;
   /** Of those within the timeout, how many to probe for a vanished connection. @default 5 */
   readonly probes?: number;
+  /**
+   * The activity bucket (ms, keys.ts activityBucketMs) gsi1 rounds a last status up to: a session whose bound
+   * is past the idle timeout less this may be silent past it, and is read to be sure. @default 0
+   */
+  readonly activityBucketMs?: number;
 }
 
 export interface Reclaimed {
@@ -60,18 +65,40 @@ export function abandonedSignIn(
   );
 }
 
+/** Reclaimed for its silence alone: not out of coverage, not an abandoned sign-in. */
+function idleOnly(session: SessionRecord, decision: Reclaimed, now: number): boolean {
+  return decision.reason === 'reclaimed' && !abandonedSignIn(session, now);
+}
+
 export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions): Promise<Reclaimed[]> {
   const { sessions } = await deps.sessions.leastRecentlyActive(options.candidates ?? 25);
   const now = deps.now();
   let probes = options.probes ?? 5;
+  // Each candidate's stored session, read at most once (consistent GetItem): to decide on its exact last
+  // status, and to end it as stored.
+  const stored = new Map<string, Promise<SessionRecord | undefined>>();
+  const read = (sessionId: string) => {
+    const known = stored.get(sessionId);
+    if (known) return known;
+    const reading = deps.sessions.get(sessionId);
+    stored.set(sessionId, reading);
+    return reading;
+  };
   const decisions = await Promise.all(
     sessions.map(async (session): Promise<Reclaimed | undefined> => {
       if (session.goneAt !== undefined) return { sessionId: session.sessionId, reason: 'out-of-coverage' };
       // A sign-in past its deadline was abandoned: the login invocation was stopped before it could
       // release the slot (Lambda kills a timed-out invocation, its catch never runs).
       if (abandonedSignIn(session, now)) return { sessionId: session.sessionId, reason: 'reclaimed' };
+      // The index's time is a bound up to a bucket later than the last status: past the idle timeout, the last
+      // status is too; within a bucket of it, the stored session says.
       if (now - session.lastStatusAt > options.idleTimeoutMs)
         return { sessionId: session.sessionId, reason: 'reclaimed' };
+      if (now - session.lastStatusAt > options.idleTimeoutMs - (options.activityBucketMs ?? 0)) {
+        const current = await read(session.sessionId);
+        if (current && now - current.lastStatusAt > options.idleTimeoutMs)
+          return { sessionId: session.sessionId, reason: 'reclaimed' };
+      }
       if (probes > 0) {
         probes -= 1;
         if (await knownGone(deps, session)) {
@@ -88,8 +115,11 @@ export async function reclaimSessions(deps: ReclaimDeps, options: ReclaimOptions
       if (!decision) return;
       // The index's copy holds only what choosing needs (gsi1 projects no connectivity cache): end the session
       // as stored, so its CWA session is signed out too — unless it moved to another connection meanwhile.
-      const current = await deps.sessions.get(session.sessionId);
+      const current = await read(session.sessionId);
       if (!current || current.connectionId !== session.connectionId) return;
+      // Reclaimed for silence only on the stored session's exact last status: a status may have come since the
+      // index was read.
+      if (idleOnly(session, decision, now) && now - current.lastStatusAt <= options.idleTimeoutMs) return;
       if (await deps.endSession(current, decision.reason)) reclaimed.push(decision);
     }),
   );

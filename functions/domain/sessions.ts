@@ -216,6 +216,8 @@ export interface SessionStore {
       readonly cursor: number;
       readonly signInMethod: string;
       readonly at: number;
+      /** The activity bucket (ms, keys.ts activityBucketMs) its gsi1 sort key is rounded up to. */
+      readonly activityBucketMs: number;
     },
   ): Promise<void>;
   get(sessionId: string): Promise<SessionRecord | undefined>;
@@ -225,15 +227,22 @@ export interface SessionStore {
    * $disconnect frees nothing) or has moved to another connection since it was read (a resume).
    */
   end(session: SessionHolder): Promise<boolean>;
-  /** A status message: one conditional UpdateItem. False when the session is not this connection's. */
-  recordStatus(sessionId: string, connectionId: string, at: number): Promise<boolean>;
+  /**
+   * A status message at `at` (epoch ms): one conditional UpdateItem of the exact lastStatusAt and of the gsi1
+   * sort key rounded up to its bucket of `bucketMs` (keys.ts activityBound), which within a bucket is unchanged
+   * and writes no index entry. False when the session is not this connection's.
+   */
+  recordStatus(sessionId: string, connectionId: string, at: number, bucketMs: number): Promise<boolean>;
   /**
    * Marks the session's device out of coverage (sorts it first for reclaim) — only while the session is still on
    * `connectionId`, the connection found gone: one resumed on a new connection meanwhile is live, not gone (the
    * `$disconnect`, the 410 or the probe that found the old connection gone may come after the resume).
    */
   markGone(sessionId: string, connectionId: string, at: number): Promise<void>;
-  /** Sessions, least recently active first (index query). */
+  /**
+   * Sessions, least recently active first (index query). Each `lastStatusAt` is the index's bound: at or after
+   * the real last status, by less than an activity bucket (adapters/session-items.ts indexedSessionOf).
+   */
   leastRecentlyActive(
     limit: number,
     exclusiveStartKey?: Record<string, unknown>,

@@ -5,6 +5,7 @@ import { sessionIdOf } from '../commons/device-frames';
 import { FrameError } from '../commons/errors';
 import { websocketHandler } from '../commons/middleware';
 import type { ParsedMessageEvent } from '../commons/middleware/ws-json-body-parser';
+import { MAX_ACTIVITY_BUCKET_MS } from '../domain/keys';
 import type { SessionStore } from '../domain/sessions';
 import { sessionStore } from '../wiring/stores';
 
@@ -13,7 +14,16 @@ export async function handleStatus(
   sessions: Pick<SessionStore, 'recordStatus'> = sessionStore(),
 ) {
   const sessionId = sessionIdOf(event.message);
-  if (!(await sessions.recordStatus(sessionId, event.requestContext.connectionId, Date.now()))) {
+  const at = Date.now();
+  const recorded = await sessions.recordStatus(
+    sessionId,
+    event.requestContext.connectionId,
+    at,
+    // The widest bucket, whatever the inactivity timeout: knowing the timeout would take a settings read
+    // (a second request in a cold environment), and any bucket keeps the index's bound true.
+    MAX_ACTIVITY_BUCKET_MS,
+  );
+  if (!recorded) {
     throw new FrameError(
       'NotSignedIn',
       'No session with that id is signed in on this connection; log in again.',

@@ -11,6 +11,7 @@ import {
   endSession,
   type LogoutReason,
 } from '../domain/end-session';
+import { MAX_ACTIVITY_BUCKET_MS } from '../domain/keys';
 import { type Reclaimed, reclaimLeftSessions, reclaimSessions } from '../domain/reclaim';
 import type { SessionRecord } from '../domain/sessions';
 import type { Settings } from '../domain/settings';
@@ -75,7 +76,11 @@ export async function reclaimHere(
       now: Date.now,
       warn: (message, detail) => logger.warn(message, detail),
     },
-    { idleTimeoutMs: settings.idleTimeoutMs },
+    {
+      idleTimeoutMs: settings.idleTimeoutMs,
+      // A status writes the widest bucket (handlers/status.ts), whatever the timeout.
+      activityBucketMs: MAX_ACTIVITY_BUCKET_MS,
+    },
   );
   for (const each of reclaimed) countEnded(each.reason, 'SessionsReclaimed');
   return reclaimed;

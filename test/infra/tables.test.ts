@@ -72,6 +72,25 @@ describe('service tables', () => {
     expect(serviceTable.globalIndexes.map((index) => index.indexName)).toEqual(['gsi1', 'gsi2']);
   });
 
+  it('gsi1 projects what the session list and reclaim read, but not statusAt (every heartbeat changes it), and keeps the projection deployed stacks have', () => {
+    // GIVEN the service table's gsi1 as synthesized
+    const gsi1 = (
+      tableOf(serviceTable.id).GlobalSecondaryIndexes as {
+        IndexName: string;
+        Projection: { ProjectionType: string; NonKeyAttributes?: string[] };
+      }[]
+    ).find((index) => index.IndexName === 'gsi1');
+    // THEN the entry carries the session fields its readers use, and the activity only in its sort key
+    expect(gsi1?.Projection.ProjectionType).toBe('INCLUDE');
+    expect(gsi1?.Projection.NonKeyAttributes).toEqual(
+      expect.arrayContaining(['sessionId', 'userId', 'deviceId', 'connectionId', 'state', 'goneAt', 'slot']),
+    );
+    expect(gsi1?.Projection.NonKeyAttributes).not.toContain('statusAt');
+    // CloudFormation cannot update an index's projection in place: lastStatusAt stays projected (it holds the bucket's end)
+    expect(gsi1?.Projection.NonKeyAttributes).toContain('lastStatusAt');
+    expect(gsi1?.Projection.NonKeyAttributes).not.toContain('sealedImSession');
+  });
+
   it('has no hard-coded physical table name and is retained when it leaves the stack', () => {
     template.allResources('AWS::DynamoDB::GlobalTable', {
       DeletionPolicy: 'Retain',

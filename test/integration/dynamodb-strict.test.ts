@@ -23,7 +23,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-configuration';
 import { DynamoDbConnectionStore } from '../../functions/adapters/dynamodb-connection-store';
 import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-store';
-import { handshakeNonceKey, pumpLeaseKey, sessionKey } from '../../functions/domain/keys';
+import { sessionItem } from '../../functions/adapters/session-items';
+import {
+  activityBound,
+  activitySortKey,
+  handshakeNonceKey,
+  MAX_ACTIVITY_BUCKET_MS,
+  pumpLeaseKey,
+  sessionKey,
+} from '../../functions/domain/keys';
 import { serviceTable, tables } from '../../functions/tables';
 import {
   dynamoDbLocalClientConfig,
@@ -315,7 +323,7 @@ describe('index projections (write units per index entry)', () => {
       expect(chargedTo('gsi1')).toEqual([]);
       expect(chargedTo('gsi2')).toEqual([]);
       charges.length = 0;
-      // A status message: gsi1's sort key moves (old entry deleted, new one put), each a small entry.
+      // gsi1's sort key moves (old entry deleted, new one put), each a small entry.
       await documents.send(
         new UpdateCommand({
           TableName: tableName,
@@ -333,6 +341,59 @@ describe('index projections (write units per index entry)', () => {
     } finally {
       stop();
     }
+  });
+});
+
+describe('status messages (functions/adapters/dynamodb-session-store.ts recordStatus)', () => {
+  it('write no gsi1 entry within an activity bucket, and move it once a bucket passes', async () => {
+    const sessions = new DynamoDbSessionStore(documents, tableName);
+    const sessionId = `heartbeat-${Date.now()}`;
+    const bucketMs = MAX_ACTIVITY_BUCKET_MS;
+    const at = Date.now();
+    const record = {
+      sessionId,
+      userId: 'CONTOSO\\alice',
+      deviceId: 'device-heartbeat',
+      connectionId: 'conn-heartbeat',
+      state: 'active' as const,
+      createdAt: at,
+      lastStatusAt: at,
+      slot: 0,
+    };
+    await documents.send(new PutCommand({ TableName: tableName, Item: sessionItem(record) }));
+    const bound = activityBound(at, sessionId, bucketMs);
+    /** The write units one status charges, by the base table and gsi1. */
+    const status = async (when: number) => {
+      const charges: { partition: string; units: number }[] = [];
+      const stop = strict.ledger((charge) => {
+        if (charge.capacity === 'write') charges.push(charge);
+      });
+      try {
+        expect(await sessions.recordStatus(sessionId, record.connectionId, when, bucketMs)).toBe(true);
+        await strict.flush();
+      } finally {
+        stop();
+      }
+      const units = (index: string) =>
+        charges.filter((c) => c.partition.includes(`/${index}\u0000`)).map((c) => c.units);
+      // The base item is charged up front and the unit it did not use given back (a negative charge).
+      return { gsi1: units('gsi1'), base: units('').reduce((sum, n) => sum + n, 0) };
+    };
+    // The first status after an exact key (a resume, a session from before buckets) moves it to its bucket.
+    expect(await status(at)).toEqual({ gsi1: [1, 1], base: 1 });
+    // Every later status in the bucket: the base item alone, one write unit.
+    expect(await status(at + 1)).toEqual({ gsi1: [], base: 1 });
+    expect(await status(bound - 1)).toEqual({ gsi1: [], base: 1 });
+    // The next bucket: the entry moves (its old key deleted, the new one put).
+    expect(await status(bound)).toEqual({ gsi1: [1, 1], base: 1 });
+    const stored = await documents.send(
+      new GetCommand({ TableName: tableName, Key: sessionKey(sessionId), ConsistentRead: true }),
+    );
+    // The exact time in statusAt (not projected); lastStatusAt (projected) and the sort key hold the bucket's end.
+    expect(stored.Item?.statusAt).toBe(bound);
+    expect(stored.Item?.lastStatusAt).toBe(activityBound(bound, sessionId, bucketMs));
+    expect((await sessions.get(sessionId))?.lastStatusAt).toBe(bound);
+    expect(stored.Item?.gsi1sk).toBe(activitySortKey(activityBound(bound, sessionId, bucketMs), sessionId));
   });
 });
 

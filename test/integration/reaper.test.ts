@@ -6,7 +6,12 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceClient } from '../../device/client';
 import { DynamoDbReaperStore, reaperStateKey } from '../../functions/adapters/dynamodb-reaper';
-import { activitySortKey, slotKey } from '../../functions/domain/keys';
+import {
+  activityBucketMs,
+  activitySortKey,
+  MAX_ACTIVITY_BUCKET_MS,
+  slotKey,
+} from '../../functions/domain/keys';
 import { handler } from '../../functions/handlers/reaper';
 import { runReaperHere } from '../../functions/wiring/reaper';
 import { lambdaContext } from '../support/events';
@@ -26,6 +31,12 @@ let reaperStore: DynamoDbReaperStore;
 const open: DeviceClient[] = [];
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * How long a session must stay silent, with an inactivity timeout of 1 s, for the reaper to end it: past the
+ * timeout, plus the activity bucket gsi1 rounds its last status up to (keys.ts activityBound), plus 100 ms.
+ */
+const PAST_TIMEOUT_MS = 1000 + activityBucketMs(1000) + 100;
 
 beforeAll(async () => {
   // No timers: each run here is the test's own (the event pump, posting to a cut connection, would mark it
@@ -82,7 +93,7 @@ describe('reaper', () => {
   it('closes a session silent past the inactivity timeout and tells its device why', async () => {
     await service.setSettings({ maxSessions: 10, inactivityTimeoutMs: 1000 });
     const silent = await signIn();
-    await wait(1100);
+    await wait(PAST_TIMEOUT_MS);
     const live = await signIn();
     const cwaSessions = service.stack.cwa.sessionCount();
 
@@ -107,19 +118,59 @@ describe('reaper', () => {
     await eventually(async () =>
       service.stack.gateway.connectionIds().includes(connectionId as string) ? undefined : true,
     );
-    await wait(300);
+    // The index has its last status rounded up to a bucket (5 minutes with the default inactivity timeout):
+    // the reaper's clock is set past that and the probe threshold, as if it ran then.
+    const lastStatusAt = (await service.stores.sessions.get(sessionId))?.lastStatusAt ?? 0;
+    const probeAt = Math.max(Date.now(), lastStatusAt + activityBucketMs(30 * 60_000) + 200 + 1);
 
-    const first = await runReaperHere(Date.now(), { probeAfterMs: 200 });
+    const first = await runReaperHere(probeAt, { probeAfterMs: 200 });
     expect(first).toMatchObject({ markedGone: 1, ended: { 'out-of-coverage': 0 } });
     expect(first.probed).toBeGreaterThanOrEqual(1);
     // Out of coverage, not yet closed: the device may come back and resume within the grace.
-    expect((await service.stores.sessions.get(sessionId))?.goneAt).toBeTypeOf('number');
+    expect((await service.stores.sessions.get(sessionId))?.goneAt).toBe(probeAt);
     expect(await service.stores.sessions.count()).toBe(1);
 
-    await wait(1100);
-    const second = await runReaperHere(Date.now(), { probeAfterMs: 200 });
+    const second = await runReaperHere(probeAt + 1100, { probeAfterMs: 200 });
     expect(second.ended['out-of-coverage']).toBe(1);
     expect(await service.stores.sessions.get(sessionId)).toBeUndefined();
+    expect(await service.stores.sessions.count()).toBe(0);
+  });
+
+  it('never examines a session that beats in time; ends it within its timeout plus a bucket once it stops', async () => {
+    // A status writes the 5-minute bucket, whatever the timeout (4 s here), probes after 1.5 s, a beat about
+    // every 0.4 s. Each run's clock is the beat's own time plus the probe threshold, however late the machine
+    // ran it: a session silent no longer than that is not a candidate, whatever its bucket.
+    const inactivityTimeoutMs = 4000;
+    const probeAfterMs = 1500;
+    await service.setSettings({ maxSessions: 10, inactivityTimeoutMs });
+    const { client, sessionId } = await signIn();
+    let last = (await service.stores.sessions.get(sessionId))?.lastStatusAt ?? 0;
+    for (let beat = 0; beat < 6; beat++) {
+      await wait(400);
+      client.sendRaw(JSON.stringify({ action: 'status', sessionId }));
+      const before = last;
+      last = await eventually(async () => {
+        const at = (await service.stores.sessions.get(sessionId))?.lastStatusAt ?? 0;
+        return at > before ? at : undefined;
+      });
+      const run = await runReaperHere(last + probeAfterMs, { probeAfterMs });
+      expect(run, `beat ${beat}`).toMatchObject({
+        examined: 0,
+        probed: 0,
+        markedGone: 0,
+        ended: { inactivity: 0, 'out-of-coverage': 0, 'sign-in-abandoned': 0 },
+      });
+    }
+    // Silent from `last`: not ended at its timeout (the index may show it later, never sooner)…
+    const atTimeout = await runReaperHere(last + inactivityTimeoutMs, { probeAfterMs });
+    expect(atTimeout.ended.inactivity).toBe(0);
+    expect(await service.stores.sessions.get(sessionId)).toBeDefined();
+    // …and ended once its timeout and one bucket have passed.
+    const after = await runReaperHere(last + inactivityTimeoutMs + MAX_ACTIVITY_BUCKET_MS + 1, {
+      probeAfterMs,
+    });
+    expect(after).toMatchObject({ ended: { inactivity: 1 } });
+    await expectLoggedOut(client, sessionId, 'inactivity');
     expect(await service.stores.sessions.count()).toBe(0);
   });
 
@@ -146,7 +197,7 @@ describe('reaper', () => {
   it('does bounded work, resumes from the stored continuation and clears it at the end', async () => {
     await service.setSettings({ maxSessions: 10, inactivityTimeoutMs: 1000 });
     const devices = [await signIn(), await signIn(), await signIn()];
-    await wait(1100);
+    await wait(PAST_TIMEOUT_MS);
     // A position outside the range (a lowered threshold, say) is not used: the sweep starts over.
     await reaperStore.saveContinuation({ gsi1sk: activitySortKey(Date.now() + 3_600_000, 'x') }, Date.now());
 
@@ -164,7 +215,7 @@ describe('reaper', () => {
   it('is harmless when two runs overlap: each session ends once and the count equals the sessions', async () => {
     await service.setSettings({ maxSessions: 10, inactivityTimeoutMs: 1000 });
     const silent = [await signIn(), await signIn(), await signIn()];
-    await wait(1100);
+    await wait(PAST_TIMEOUT_MS);
     const live = await signIn();
     const now = await clockKeeping(live, 1000);
 

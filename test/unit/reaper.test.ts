@@ -24,24 +24,14 @@ import {
 import type { SessionRecord } from '../../functions/domain/sessions';
 import { DEFAULT_SETTINGS, type Settings } from '../../functions/domain/settings';
 import { publishReaperMetrics } from '../../functions/handlers/reaper';
+import { sessionRecord } from '../support/session-records';
 
 const NOW = 1_700_000_000_000;
 const MINUTE = 60_000;
 const settings: Settings = { ...DEFAULT_SETTINGS, inactivityTimeoutMs: 30 * MINUTE };
 const policy = reaperPolicy(settings);
 
-function session(id: string, fields: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    sessionId: id,
-    userId: 'CONTOSO\\alice',
-    deviceId: `device-${id}`,
-    connectionId: `conn-${id}`,
-    state: 'active',
-    createdAt: NOW - 60 * MINUTE,
-    lastStatusAt: NOW,
-    ...fields,
-  };
-}
+const session = (id: string, fields: Partial<SessionRecord> = {}) => sessionRecord(id, NOW, fields);
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
