@@ -48,7 +48,8 @@ class PooledTlsAgent extends https.Agent {
   }
 }
 
-export function createCwaAgents(config: CwaConfig): CwaAgents {
+/** `now`: epoch ms, for the age of TLS sessions (tls-sessions.ts; a test's clock). */
+export function createCwaAgents(config: CwaConfig, now: () => number = Date.now): CwaAgents {
   // Explicit rejectUnauthorized: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment cannot switch it off.
   // The version floor and cipher list are the configured TLS policy (tls-policy.ts); neither touches
   // verification.
@@ -61,7 +62,7 @@ export function createCwaAgents(config: CwaConfig): CwaAgents {
     ...(config.caBundle ? { ca: config.caBundle } : {}),
     ...policy,
   });
-  const tlsSessions = new TlsSessions(context);
+  const tlsSessions = new TlsSessions(context, now);
   // Idle pooled sockets are closed after 30 s (sooner if the server's Keep-Alive hint says so), before a
   // server or a NAT in between drops them and a command sent on one fails with a reset. Every free socket is
   // kept (Node keeps 256 by default): a pump's long polls return their sockets between polls, and one closed

@@ -9,6 +9,15 @@ import tls from 'node:tls';
 /** Sessions kept, by server: resuming one skips the certificate exchange. */
 const MAX_CACHED_SESSIONS = 64;
 
+/**
+ * A session older than this is not offered (ms). Servers keep a ticket valid for a while only (Node's TLS
+ * server 300 s, IIS hours): a pump's pool keeps its sockets, so its newest session dates from the run's first
+ * connections, and the environment's next run comes a run later (it alternates with the successor's). Treated
+ * as missing, an old session lets one connection fetch a fresh one for the others to resume, where offering
+ * it would have made every connection a full handshake on a server that let it expire.
+ */
+export const MAX_SESSION_AGE_MS = 240_000;
+
 /** http.Agent's: `socket` is only read when `error` is null. */
 export type ConnectCallback = (error: Error | null, socket: Duplex) => void;
 
@@ -18,11 +27,15 @@ export type ConnectCallback = (error: Error | null, socket: Duplex) => void;
  * session is one this context verified, and `rejectUnauthorized` is always on.
  */
 export class TlsSessions {
-  private readonly sessions = new Map<string, Buffer>();
+  private readonly sessions = new Map<string, { readonly ticket: Buffer; readonly at: number }>();
   /** Per server without a session yet: settles once its first connection has one, or can give none. */
   private readonly firsts = new Map<string, Promise<void>>();
 
-  constructor(private readonly context: tls.SecureContext) {}
+  /** `now`: epoch ms (a test's clock). */
+  constructor(
+    private readonly context: tls.SecureContext,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /**
    * An http.Agent `createConnection`: returns the socket, or — while the server's first connection is still
@@ -30,7 +43,7 @@ export class TlsSessions {
    */
   connect(options: tls.ConnectionOptions, callback: ConnectCallback | undefined): Duplex | undefined {
     const key = serverKey(options);
-    const first = this.sessions.has(key) ? undefined : this.firsts.get(key);
+    const first = this.session(key) ? undefined : this.firsts.get(key);
     if (!first) return this.open(key, options);
     void first.then(() => {
       let socket: Duplex;
@@ -51,8 +64,14 @@ export class TlsSessions {
     this.sessions.clear();
   }
 
+  /** The server's latest session, unless it is too old to offer. */
+  private session(key: string): Buffer | undefined {
+    const latest = this.sessions.get(key);
+    return latest && this.now() - latest.at < MAX_SESSION_AGE_MS ? latest.ticket : undefined;
+  }
+
   private open(key: string, options: tls.ConnectionOptions): tls.TLSSocket {
-    const session = this.sessions.get(key);
+    const session = this.session(key);
     const socket = tls.connect({
       ...options,
       secureContext: this.context,
@@ -61,7 +80,7 @@ export class TlsSessions {
     });
     socket.on('session', (ticket: Buffer) => {
       this.sessions.delete(key);
-      this.sessions.set(key, ticket);
+      this.sessions.set(key, { ticket, at: this.now() });
       if (this.sessions.size > MAX_CACHED_SESSIONS)
         this.sessions.delete(this.sessions.keys().next().value as string);
     });

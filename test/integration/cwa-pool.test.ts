@@ -9,6 +9,7 @@ import { type CwaSimulator, startCwaSimulator } from '../../cwa-sim/simulator';
 import { createCwaConnector, resolveCwaConfig } from '../../functions/cwa';
 import { createCwaAgents } from '../../functions/cwa/agents';
 import { exchange } from '../../functions/cwa/http';
+import { MAX_SESSION_AGE_MS } from '../../functions/cwa/tls-sessions';
 import type { ImSession } from '../../functions/im-server/port';
 
 const SOCKETS = 12;
@@ -45,6 +46,13 @@ function returned(agents: Agents, count: number): Promise<TLSSocket[]> {
   });
 }
 
+/** Resolves once the pool has seen CWA close every socket it held free (their FIN read). */
+async function closedByCwa(agents: Agents): Promise<void> {
+  const agent = agents.forUrl(new URL(sim.url));
+  while (Object.values(agent.freeSockets).some((free) => (free?.length ?? 0) > 0))
+    await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 /** `count` requests at once, as a pump's polls start together; the sockets they travelled on. */
 async function burst(agents: Agents, count: number): Promise<TLSSocket[]> {
   const back = returned(agents, count);
@@ -60,6 +68,24 @@ describe('the CWA keep-alive pool', () => {
       expect(sockets.size).toBe(SOCKETS);
       const full = [...sockets].filter((socket) => !socket.isSessionReused());
       expect(full).toHaveLength(1);
+    } finally {
+      agents.destroy();
+    }
+  });
+
+  it('does not offer a session too old to resume: one connection fetches a fresh one for the others', async () => {
+    let now = Date.now();
+    const agents = createCwaAgents(resolveCwaConfig({ baseUrl: sim.url, caBundle: sim.caPem }), () => now);
+    try {
+      await burst(agents, SOCKETS);
+      // A run later: CWA closed the idle sockets, and may have let the session expire.
+      now += MAX_SESSION_AGE_MS;
+      sim.faults.down = 'reset';
+      sim.faults.down = false;
+      await sim.settled();
+      await closedByCwa(agents);
+      const sockets = new Set(await burst(agents, SOCKETS));
+      expect([...sockets].filter((socket) => !socket.isSessionReused())).toHaveLength(1);
     } finally {
       agents.destroy();
     }
