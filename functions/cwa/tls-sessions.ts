@@ -18,6 +18,12 @@ const MAX_CACHED_SESSIONS = 64;
  */
 export const MAX_SESSION_AGE_MS = 240_000;
 
+/**
+ * How long connections wait for the first one's session at most (ms); then each makes its own handshake. A slow
+ * first handshake (a loaded server) must not hold every new connection of a pump up to its request deadline.
+ */
+export const FIRST_SESSION_WAIT_MS = 1_000;
+
 /** http.Agent's: `socket` is only read when `error` is null. */
 export type ConnectCallback = (error: Error | null, socket: Duplex) => void;
 
@@ -91,11 +97,14 @@ export class TlsSessions {
   /**
    * Settles when the server's first connection has a session, or will give none: it closed; it spoke TLS 1.2
    * or older, whose session comes with the handshake; or its first exchange ended (`free`: the agent got it
-   * back) without one — a TLS 1.3 ticket comes right after the handshake, before any answer.
+   * back) without one — a TLS 1.3 ticket comes right after the handshake, before any answer; or
+   * FIRST_SESSION_WAIT_MS passed.
    */
   private firstSession(key: string, socket: tls.TLSSocket): Promise<void> {
     return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => done(), FIRST_SESSION_WAIT_MS);
       const done = () => {
+        clearTimeout(timer);
         socket.off('session', done);
         socket.off('secureConnect', connected);
         socket.off('free', done);

@@ -3,13 +3,15 @@
 // pool hands out the socket free the longest, so every socket stays in use and none idles out; and a pool
 // whose sockets CWA closed meanwhile (between two pump runs in one environment) serves the next polls.
 
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CwaSimulator, startCwaSimulator } from '../../cwa-sim/simulator';
 import { createCwaConnector, resolveCwaConfig } from '../../functions/cwa';
 import { createCwaAgents } from '../../functions/cwa/agents';
 import { exchange } from '../../functions/cwa/http';
-import { MAX_SESSION_AGE_MS } from '../../functions/cwa/tls-sessions';
+import { FIRST_SESSION_WAIT_MS, MAX_SESSION_AGE_MS } from '../../functions/cwa/tls-sessions';
+import { CwaUnreachableError } from '../../functions/im-server/errors';
 import type { ImSession } from '../../functions/im-server/port';
 
 const SOCKETS = 12;
@@ -70,6 +72,40 @@ describe('the CWA keep-alive pool', () => {
       expect(full).toHaveLength(1);
     } finally {
       agents.destroy();
+    }
+  });
+
+  it('holds the other connections at most FIRST_SESSION_WAIT_MS behind a first handshake that never ends', async () => {
+    // In front of the simulator: the first connection is accepted and never answered, the others pass through.
+    const held: Socket[] = [];
+    const proxy = createServer((client) => {
+      if (held.length === 0) {
+        held.push(client);
+        return;
+      }
+      const upstream = connect(sim.port, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    const base = `https://127.0.0.1:${port}/`;
+    const agents = createCwaAgents(resolveCwaConfig({ baseUrl: base, caBundle: sim.caPem }));
+    const target = new URL('cwa/AsyncDataChannel.ashx', base);
+    // A deadline well beyond the wait, so that the others have seconds to spare on a loaded machine.
+    const timeoutMs = FIRST_SESSION_WAIT_MS + 8_000;
+    const request = () => exchange({ method: 'GET', url: target, agent: agents.forUrl(target), timeoutMs });
+    try {
+      const first = request();
+      const others = Array.from({ length: 3 }, request);
+      await expect(Promise.all(others)).resolves.toHaveLength(3);
+      for (const socket of held) socket.destroy();
+      await expect(first).rejects.toBeInstanceOf(CwaUnreachableError);
+    } finally {
+      agents.destroy();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 
