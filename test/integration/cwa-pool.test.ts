@@ -66,10 +66,13 @@ describe('the CWA keep-alive pool', () => {
   it("opens a new environment's sockets with one full TLS handshake, the others resuming its session", async () => {
     const agents = createCwaAgents(resolveCwaConfig({ baseUrl: sim.url, caBundle: sim.caPem }));
     try {
+      const fullBefore = sim.stats.fullHandshakes;
       const sockets = new Set(await burst(agents, SOCKETS));
       expect(sockets.size).toBe(SOCKETS);
       const full = [...sockets].filter((socket) => !socket.isSessionReused());
       expect(full).toHaveLength(1);
+      // The server saw the same (the count benchmarks read).
+      expect(sim.stats.fullHandshakes - fullBefore).toBe(1);
     } finally {
       agents.destroy();
     }
