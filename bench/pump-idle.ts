@@ -87,7 +87,19 @@ const measured = (): AccountedCall | undefined =>
       (c.endedAt ?? 0) - c.wallMs >= signedInAt,
   );
 const deadline = Date.now() + 2 * shape.runMs + periodMs + 60_000;
-while (!measured() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+/** The simulator's connection counts over time (a count is robust to the machine's load, CPU is not). */
+const cwaCounts: { at: number; connections: number; fullHandshakes: number }[] = [];
+const countCwa = async () => {
+  await service.stack.cwa.settled();
+  const { connections, fullHandshakes } = service.stack.cwa.stats;
+  cwaCounts.push({ at: Date.now(), connections, fullHandshakes });
+};
+await countCwa();
+while (!measured() && Date.now() < deadline) {
+  await new Promise((r) => setTimeout(r, 500));
+  await countCwa();
+}
+await countCwa();
 const run = measured();
 const heldAfter = await held();
 // No pump polls while the bare loop runs: both would compete for this machine's two cores.
@@ -171,6 +183,15 @@ console.log(
   ]),
 );
 console.log(`  ${describeFigures('the run', figuresOf([run]))}`);
+// The run's CWA connections: counted from the last count before it began to the first after it ended.
+const runStart = (run.endedAt ?? 0) - run.wallMs;
+const before = cwaCounts.filter((c) => c.at <= runStart).at(-1);
+const after = cwaCounts.find((c) => c.at >= (run.endedAt ?? Number.POSITIVE_INFINITY));
+console.log(
+  before && after
+    ? `  CWA connections accepted during the run: ${after.connections - before.connections} (${after.fullHandshakes - before.fullHandshakes} full TLS handshakes)`
+    : '  CWA connections during the run: not counted (no count before its start or after its end)',
+);
 console.log(
   `  pump CPU: ${run.cpuMs.toFixed(0)} ms over ${polls.length} polls; load at the end ${loadavg()
     .map((n) => n.toFixed(2))

@@ -43,6 +43,8 @@ export interface ChannelContext {
 export interface SimStats {
   /** TCP connections accepted (an NTLM handshake must not open more than one). */
   connections: number;
+  /** TLS handshakes that did not resume a session (a full certificate exchange). */
+  fullHandshakes: number;
   requests: number;
   signIns: { iwa: number; forms: number };
   refusedSignIns: { iwa: number; forms: number };

@@ -19,6 +19,7 @@ async function stateOf(id: number): Promise<FromChild> {
     stats: structuredClone(
       simulator?.stats ?? {
         connections: 0,
+        fullHandshakes: 0,
         requests: 0,
         signIns: { iwa: 0, forms: 0 },
         refusedSignIns: { iwa: 0, forms: 0 },

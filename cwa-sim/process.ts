@@ -37,6 +37,7 @@ export async function startCwaSimulatorProcess(
   let nextId = 1;
   let stats: SimStats = {
     connections: 0,
+    fullHandshakes: 0,
     requests: 0,
     signIns: { iwa: 0, forms: 0 },
     refusedSignIns: { iwa: 0, forms: 0 },

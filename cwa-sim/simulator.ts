@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { isLegacyTls, LEGACY_CIPHERS, type TlsVersion } from '../functions/cwa/tls-policy';
 import { generateCertificates, type SimCertificates } from './certificates';
 import {
@@ -173,6 +174,7 @@ export async function startCwaSimulator(options: CwaSimulatorOptions = {}): Prom
   const faults = createFaults(onDownChange);
   const stats: SimStats = {
     connections: 0,
+    fullHandshakes: 0,
     requests: 0,
     signIns: { iwa: 0, forms: 0 },
     refusedSignIns: { iwa: 0, forms: 0 },
@@ -244,6 +246,9 @@ export async function startCwaSimulator(options: CwaSimulatorOptions = {}): Prom
       sockets.add(socket);
       stats.connections += 1;
       socket.on('close', () => sockets.delete(socket));
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.isSessionReused()) stats.fullHandshakes += 1;
     });
     listeners.push({ server, protocol: kind, port });
   };
