@@ -4,6 +4,7 @@
 // connection, and the reaper ends it after the grace period. API Gateway delivers $disconnect at most once
 // and sometimes never (the reaper covers that), so a repeat is harmless.
 
+import type { Context } from 'aws-lambda';
 import { websocketHandler } from '../commons/middleware';
 import { logger } from '../commons/powertools';
 import type { WebSocketEvent } from '../commons/websocket-event';
@@ -26,17 +27,28 @@ async function detachSessionOf(sessionId: string, connectionId: string): Promise
   await sessionStore().markGone(sessionId, connectionId, Date.now());
 }
 
-async function endSessionOf(sessionId: string, connectionId: string): Promise<boolean> {
-  const session = await sessionStore().get(sessionId);
-  // The session may have moved to another connection (a resumed device): then it is not this one's to end.
-  if (!session || session.connectionId !== connectionId) return false;
-  return endSessionHere(await settingsStore().get(), session, 'disconnected', { tellDevice: false });
+/**
+ * Ends the session this connection carried. The CWA sign-out gets the invocation's time left (`remainingMs`,
+ * ms) less a margin, as a logout's does: a slow CWA cannot run `$disconnect` into its Lambda timeout.
+ */
+function endSessionOf(remainingMs?: () => number): DisconnectDeps['endSessionOf'] {
+  return async (sessionId, connectionId) => {
+    const session = await sessionStore().get(sessionId);
+    // The session may have moved to another connection (a resumed device): then it is not this one's to end.
+    if (!session || session.connectionId !== connectionId) return false;
+    return endSessionHere(() => settingsStore().get(), session, 'disconnected', {
+      tellDevice: false,
+      ...(remainingMs ? { remainingMs } : {}),
+    });
+  };
 }
 
-export async function handleDisconnect(
-  event: WebSocketEvent,
-  deps: DisconnectDeps = { connections: connectionStore(), endSessionOf, detachSessionOf },
-) {
+/** The deployed deps; `remainingMs`: the invocation's time left (Lambda `getRemainingTimeInMillis`). */
+function defaultDeps(remainingMs?: () => number): DisconnectDeps {
+  return { connections: connectionStore(), endSessionOf: endSessionOf(remainingMs), detachSessionOf };
+}
+
+export async function handleDisconnect(event: WebSocketEvent, deps: DisconnectDeps = defaultDeps()) {
   const { connectionId, disconnectStatusCode, disconnectReason } = event.requestContext;
   const removed = await deps.connections.remove(connectionId);
   let ended = false;
@@ -49,4 +61,9 @@ export async function handleDisconnect(
   return { statusCode: 200 };
 }
 
-export const handler = websocketHandler((event) => handleDisconnect(event));
+export const handler = websocketHandler((event: WebSocketEvent, context: Context) =>
+  handleDisconnect(
+    event,
+    defaultDeps(() => context.getRemainingTimeInMillis()),
+  ),
+);

@@ -1,5 +1,5 @@
 // A logout while CWA is slow to sign out: the device hears `Logged Out` and nothing else, the slot is freed,
-// and the invocation returns by itself. Before, the handler waited for CWA's sign-out (its request timeout
+// and the invocation returns by itself (so does a normal close's $disconnect, which tells no one). Before, the handler waited for CWA's sign-out (its request timeout
 // as long as the route's) before it told the device, so Lambda stopped it first: the device got API
 // Gateway's `Internal server error` for a session that had in fact ended (pump-shards, on a loaded machine).
 
@@ -23,7 +23,10 @@ beforeAll(async () => {
     logLevel: 'WARN',
     log: serviceLog.stackLog,
     functionOutput: serviceLog.functionOutput,
-    runtimeOverrides: { logout: { timeoutSeconds: LOGOUT_TIMEOUT_S } },
+    runtimeOverrides: {
+      logout: { timeoutSeconds: LOGOUT_TIMEOUT_S },
+      disconnect: { timeoutSeconds: LOGOUT_TIMEOUT_S },
+    },
     schedules: { reaper: 0 },
   });
 });
@@ -85,4 +88,33 @@ it('tells the device Logged Out, frees the slot and answers by itself when CWA i
   );
   service.stack.cwa.faults.latencyMs = 0;
   await client.close();
+}, 120_000);
+
+it('ends the session of a device that closed normally and returns by itself when CWA is slower than $disconnect', async () => {
+  const client = await service.device(ALICE);
+  client.send('login', { password: 'Alice#2007' });
+  const accepted = statusOf(await nextStatus(client, 60_000));
+  expect(accepted.status).toBe('Accepted');
+  const sessionId = accepted.sessionId as string;
+  const connectionId = (await service.stores.sessions.get(sessionId))?.connectionId as string;
+
+  service.stack.cwa.faults.latencyMs = CWA_LATENCY_MS;
+  await client.close(1000);
+  const outcome = await eventually(
+    async () =>
+      serviceLog
+        .about([connectionId])
+        .find((line) => line.text.startsWith(`$disconnect ${connectionId} 1000`)),
+    60_000,
+  );
+  expect(outcome.text).toMatch(/→ ok/);
+  expect(await service.stores.sessions.count()).toBe(0);
+  await eventually(
+    async () =>
+      serviceLog
+        .warnings()
+        .find((line) => line.text.includes(sessionId) && line.text.includes('CWA sign-out failed')),
+    30_000,
+  );
+  service.stack.cwa.faults.latencyMs = 0;
 }, 120_000);
