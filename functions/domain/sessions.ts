@@ -228,9 +228,9 @@ export interface SessionStore {
    */
   end(session: SessionHolder): Promise<boolean>;
   /**
-   * A status message at `at` (epoch ms): one conditional UpdateItem of the exact lastStatusAt and of the gsi1
-   * sort key rounded up to its bucket of `bucketMs` (keys.ts activityBound), which within a bucket is unchanged
-   * and writes no index entry. False when the session is not this connection's.
+   * A status message at `at` (epoch ms): one conditional UpdateItem of the exact time (read back as the record's
+   * lastStatusAt) and of what gsi1 holds, rounded up to its bucket of `bucketMs` (keys.ts activityBound): within
+   * a bucket that is unchanged and writes no index entry. False when the session is not this connection's.
    */
   recordStatus(sessionId: string, connectionId: string, at: number, bucketMs: number): Promise<boolean>;
   /**
