@@ -417,7 +417,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
      * since. A rotated ticket is stored only over a lower one (a command may have stored a later ticket).
      */
     let generation = 0;
-    let ticketRetried = false;
+    /** CWA refused the session once: it was read again before anything ends it. */
+    let readAgain = false;
     /** What the worker was doing when a request failed: the warning names it (a CWA poll, a DynamoDB write, a post). */
     let step: PumpStep = 'opening the CWA session';
     // Past the run time a worker polls no more, even before the shard loop stops it (its waits end at once then).
@@ -489,7 +490,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             progress.cursor = last;
           }
         }
-        ticketRetried = false;
+        readAgain = false;
         /** The rotated ticket was refused for a later stored one: the worker keeps no trace of its own. */
         let superseded = false;
         if (rotated) {
@@ -542,17 +543,18 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
         if (batch.events.length === 0) await sleepUntilTick(worker, pollStartedAt + batch.pollWaitTimeMs);
       } catch (error) {
-        // A command may have rotated the ticket since we opened the cache: read it again, once.
-        if (
-          error instanceof CwaSessionNotFoundError &&
-          error.reason === 'ticket-rejected' &&
-          !ticketRetried
-        ) {
-          ticketRetried = true;
+        // CWA no longer takes the session: read it again, once, before ending it. A command may have rotated
+        // the ticket since we opened the cache (the stored one is then newer); or the service ended the session
+        // itself — a logout, `$disconnect`, the reaper — and signed it out of CWA afterwards, so the next
+        // refresh finds it gone and stops this worker, with no ending transaction of ours to cancel. Only a
+        // session still stored and still refused by CWA on its next poll was ended by CWA (a timeout, a
+        // restart): that one ends here, a refresh and a poll later.
+        if (error instanceof CwaSessionNotFoundError && !readAgain) {
+          readAgain = true;
           imSession = undefined;
           openedFrom = undefined;
           worker.stale = true;
-          // The next refresh brings the session as stored, with the rotated ticket.
+          // The next refresh brings the session as stored (a rotated ticket), or stops the worker (it is gone).
           await sleepUnlessStopped(worker, options.refreshMs + 100);
           continue;
         }

@@ -154,6 +154,33 @@ describe('event pump', () => {
   });
 });
 
+describe('event pump, a session CWA ended behind the service', () => {
+  it('reads the session again, then ends it and tells the device Logged Out (cwa-ended)', async () => {
+    const client = await service.connect(await service.activate('CONTOSO\\alice'));
+    client.send('login', { password: 'Alice#2007' });
+    const sessionId = statusOf(await nextStatus(client)).sessionId as string;
+    // CWA forgets the session (as its own timeout or a restart would): its polls now answer 18100.
+    const cache = createImSessionCache(createLocalSealer(service.stack.endpoints.masterKeyFile));
+    // The acceptance comes before the session turns active with its connectivity cache.
+    const stored = await eventually(async () => {
+      const session = await service.stores.sessions.get(sessionId);
+      return session?.state === 'active' ? session : undefined;
+    }, 30_000);
+    const imSession = await cache.open(stored);
+    const resolver = createImServerResolver();
+    await resolver(await service.stores.settings.get()).signOut(imSession as NonNullable<typeof imSession>);
+    resolver.close();
+    // The pump's next poll is refused, the next refresh still finds the session, the poll after it is refused
+    // again: it ends the session (a liveness bound: runs every 1.5 s, a loaded machine may delay them).
+    expect(statusOf(await nextStatus(client, 60_000))).toMatchObject({
+      status: 'Logged Out',
+      reason: 'cwa-ended',
+    });
+    expect(await service.stores.sessions.get(sessionId)).toBeUndefined();
+    await client.close();
+  });
+});
+
 describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => {
   function pumpDeps(
     deliver: (
