@@ -48,8 +48,8 @@ export const serviceTable: TableDefinition = {
   sortKey: { name: 'sk', type: 'S' },
   globalIndexes: [
     // Sessions by activity (reclaim, reaper, admin), devices, permissions, a device's connections: what those
-    // queries read, and nothing a frame, a checkpoint or presence rewrites (inSeq, outSeq, cursor,
-    // sealedImSession, lastPresenceAt), so those writes leave the index alone.
+    // queries read, and nothing a frame or a checkpoint rewrites (inSeq, outSeq, cursor, sealedImSession),
+    // so those writes leave the index alone.
     {
       indexName: 'gsi1',
       partitionKey: { name: 'gsi1pk', type: 'S' },

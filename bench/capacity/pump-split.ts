@@ -21,7 +21,7 @@ export type PumpPart =
   /**
    * A write on the session item (`SESSION#…`): the cursor stored when a worker ends and the poll that tells
    * CWA what it delivered failed or rotated the ticket (functions/domain/event-pump.ts `handOver`), a rotated
-   * ticket, a presence stamp. Counted per delivered event: what the recording measured per event.
+   * ticket. Counted per delivered event: what the recording measured per event.
    */
   | 'pumpSessionWrite'
   /** A KMS request: opening a session's sealed IM session (or sealing a rotated ticket). */

@@ -661,26 +661,6 @@ export class DynamoDbSessionStore implements SessionStore {
     }
   }
 
-  async recordPresence(sessionId: string, at: number): Promise<void> {
-    await this.updateIfExists(sessionId, 'SET lastPresenceAt = :value', at);
-  }
-
-  private async updateIfExists(sessionId: string, expression: string, value: unknown): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: sessionKey(sessionId),
-          UpdateExpression: expression,
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':value': value },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-  }
-
   async attach(input: {
     sessionId: string;
     deviceId: string;

@@ -86,7 +86,6 @@ export function sessionOf(item: Item): SessionRecord {
     ...optional(item, 'signInMethod', text),
     ...optional(item, 'shard', whole),
     ...optional(item, 'slot', whole),
-    ...optional(item, 'lastPresenceAt', whole),
     ...optional(item, 'signInDeadline', whole),
     ...optional(item, 'countsTowardsUser', flag),
   };

@@ -17,6 +17,7 @@ import {
 } from '../im-server';
 import type { LogoutReason } from './end-session';
 import { errorDetail } from './error-detail';
+import { sessionPhaseMs } from './keys';
 import type { LeaseStore, RotatedCache, SessionRecord, SessionStore, ShardLease } from './sessions';
 import type { Settings } from './settings';
 import { planMoves, type ShardBalanceDeps, type ShardMove } from './shard-balance';
@@ -51,10 +52,7 @@ export interface EventTooLargeNotice {
 }
 
 export interface PumpDeps {
-  readonly sessions: Pick<
-    SessionStore,
-    'sessionIdsInShard' | 'readSessions' | 'checkpoint' | 'recordPresence'
-  >;
+  readonly sessions: Pick<SessionStore, 'sessionIdsInShard' | 'readSessions' | 'checkpoint'>;
   readonly leases: LeaseStore;
   readonly settings: () => Promise<Settings>;
   readonly imServerFor: (settings: Settings) => Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
@@ -161,17 +159,20 @@ export const DEFAULT_PUMP_OPTIONS = {
 } as const;
 
 /**
- * How much earlier than `presenceEveryMs` a session publishes its presence (ms): its id's hash mapped onto
- * [0, presenceEveryMs / 8), the same for the session every time.
+ * The session's last presence moment at or before `at` (epoch ms): its moments are `k × presenceEveryMs +
+ * phase` (`sessionPhaseMs`: sessions signed in together publish spread over the period). Fixed by the id alone, so a run knows which moments its predecessor served without a stored stamp.
  */
-export function presenceSpreadMs(sessionId: string, presenceEveryMs: number): number {
-  let hash = 0x811c9dc5; // FNV-1a, 32 bits: spread, not secrecy
-  for (let i = 0; i < sessionId.length; i++) {
-    hash ^= sessionId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return ((hash >>> 0) / 2 ** 32) * (presenceEveryMs / 8);
+export function presenceMomentAtOrBefore(sessionId: string, at: number, presenceEveryMs: number): number {
+  const phase = sessionPhaseMs(sessionId, presenceEveryMs);
+  return Math.floor((at - phase) / presenceEveryMs) * presenceEveryMs + phase;
 }
+
+/**
+ * A worker publishes the presence moments from this long before its first poll: one its predecessor may have
+ * left at the hand-over (it stops polling at its run time; its successor's first polls follow within seconds).
+ * A moment published twice costs one more CWA request; one missed leaves two periods between keep-alives.
+ */
+export const PRESENCE_HAND_OVER_MS = 15_000;
 
 /** One batch's deliveries so far: post-to-device latencies (ms) and the cursor past the last whole event. */
 interface BatchProgress {
@@ -237,6 +238,8 @@ interface Worker {
   cwa?: { readonly imSession: ImSession; readonly generation: number; readonly acked: number };
   /** The next refresh must read the stored session (e.g. CWA rejected the ticket: a command rotated it). */
   stale: boolean;
+  /** The last presence moment this worker served or left to its predecessor (epoch ms); set at its first poll. */
+  presenceThrough?: number;
 }
 
 function newWorker(session: SessionRecord, now: number): Worker {
@@ -613,21 +616,27 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
   }
 
   /**
-   * While the device keeps sending status messages, keep the CWA session alive with presence: every
-   * `presenceEveryMs`, less the session's own share of an eighth of it, so that sessions signed in together
-   * (a login storm) do not all publish in the same second.
+   * While the device keeps sending status messages, keep the CWA session alive with presence: once at each of
+   * the session's presence moments (`presenceMomentAtOrBefore`), spread over the period by its id. Nothing is
+   * stored: a worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the
+   * earlier ones to its predecessor. A device silent past the inactivity timeout gets none, and CWA ends the
+   * session by its own timeout unless the device comes back.
    */
   async function keepAlive(server: Pick<ImServer, 'publishPresence'>, worker: Worker, imSession: ImSession) {
     const now = deps.now();
     const { session } = worker;
-    const lastPresence = session.lastPresenceAt ?? session.lastStatusAt;
-    const deviceAlive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
-    const due = options.presenceEveryMs - presenceSpreadMs(session.sessionId, options.presenceEveryMs);
-    if (deviceAlive && now - lastPresence >= due) {
+    const period = options.presenceEveryMs;
+    worker.presenceThrough ??= presenceMomentAtOrBefore(
+      session.sessionId,
+      now - PRESENCE_HAND_OVER_MS,
+      period,
+    );
+    const moment = presenceMomentAtOrBefore(session.sessionId, now, period);
+    if (moment <= worker.presenceThrough) return;
+    if (now - session.lastStatusAt < settings.inactivityTimeoutMs) {
       await server.publishPresence(imSession, { availability: 'online', manual: false });
-      await deps.sessions.recordPresence(session.sessionId, now);
-      worker.session = { ...session, lastPresenceAt: now };
     }
+    worker.presenceThrough = moment;
   }
 
   /**

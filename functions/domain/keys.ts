@@ -114,8 +114,16 @@ export function activityBucketMs(inactivityTimeoutMs: number): number {
 export function activityBound(at: number, sessionId: string, bucketMs: number): number {
   if (!Number.isInteger(bucketMs) || bucketMs < 1)
     throw new RangeError(`An activity bucket must be a whole number of ms ≥ 1, not ${bucketMs}`);
-  const phase = fnv1a(sessionId) % bucketMs;
+  const phase = sessionPhaseMs(sessionId, bucketMs);
   return (Math.floor((at + phase) / bucketMs) + 1) * bucketMs - phase;
+}
+
+/**
+ * A session's own moment in a period of `periodMs` (ms, `0 ≤ phase < periodMs`, the same every time): its id's
+ * FNV-1a hash modulo the period, so that sessions created together (a login storm) spread over the period.
+ */
+export function sessionPhaseMs(sessionId: string, periodMs: number): number {
+  return fnv1a(sessionId) % periodMs;
 }
 
 /** gsi2 partition of the sessions one event-pump shard serves. */

@@ -37,8 +37,6 @@ export interface SessionRecord {
    * before slot shards, which count in shard 0). Ending releases exactly this shard's slot.
    */
   readonly slot?: number;
-  /** When the pump last published presence to keep the CWA session alive. */
-  readonly lastPresenceAt?: number;
   /**
    * While `signing-in`: when the login invocation that admitted it is certainly over (epoch ms; Lambda stops
    * it at its timeout). Past it, a session still signing in was abandoned by a stopped invocation: reclaim
@@ -285,8 +283,6 @@ export interface SessionStore {
    * the session ended.
    */
   saveConnectivityCache(sessionId: string, rotated: RotatedCache): Promise<'saved' | 'superseded' | 'gone'>;
-  /** Records the presence keep-alive. */
-  recordPresence(sessionId: string, at: number): Promise<void>;
   /**
    * Resume: the session moves to the device's new connection and is back in coverage, in one transaction
    * with the connection's frame number, only while it is still on `from` (the connection it was read on, which

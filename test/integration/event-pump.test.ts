@@ -416,7 +416,6 @@ describe('pump leases and fencing (two pumps, one shard, real DynamoDB)', () => 
       const sessions = {
         sessionIdsInShard: store.sessionIdsInShard.bind(store),
         readSessions: store.readSessions.bind(store),
-        recordPresence: store.recordPresence.bind(store),
         checkpoint: async (...args: Parameters<typeof store.checkpoint>) => {
           writes += 1;
           return dies && doneAt !== undefined ? 'saved' : store.checkpoint(...args);

@@ -85,7 +85,6 @@ async function pumpUntil(
       sessions: {
         sessionIdsInShard: store.sessionIdsInShard.bind(store),
         readSessions: store.readSessions.bind(store),
-        recordPresence: store.recordPresence.bind(store),
         checkpoint: (...args: Parameters<typeof store.checkpoint>) => {
           run.checkpoints += 1;
           return store.checkpoint(...args);

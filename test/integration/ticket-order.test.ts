@@ -89,7 +89,6 @@ function startPump(
     sessions: {
       sessionIdsInShard: (shard) => store.sessionIdsInShard(shard),
       readSessions: (ids) => store.readSessions(ids),
-      recordPresence: (id, at) => store.recordPresence(id, at),
       checkpoint: (id, update) => checkpoint(update, () => store.checkpoint(id, update)),
     },
     leases: new DynamoDbLeaseStore(service.documents, service.tableName),

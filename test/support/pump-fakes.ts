@@ -4,7 +4,7 @@
 // test/integration/event-pump.test.ts.
 
 import type { runPump } from '../../functions/domain/event-pump';
-import type { ImSession } from '../../functions/im-server';
+import type { EventBatch, ImSession } from '../../functions/im-server';
 
 export type PumpDeps = Parameters<typeof runPump>[0];
 
@@ -64,7 +64,6 @@ export function fakePumpDeps(
     sessions: {
       ...shardOf(async () => [pumpSession]),
       checkpoint: async () => 'saved',
-      recordPresence: async () => {},
       ...sessions,
     },
     leases: {
@@ -75,4 +74,9 @@ export function fakePumpDeps(
       ...leases,
     },
   };
+}
+
+/** CWA's answer to a poll with nothing new: the same ticket, `pollWaitTimeMs` until the next poll. */
+export function emptyBatch(session: ImSession, pollWaitTimeMs: number): EventBatch {
+  return { events: [], ackId: 0, pollWaitTimeMs, sessionTimeoutMs: undefined, ticket: 't', session };
 }

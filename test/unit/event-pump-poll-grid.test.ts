@@ -4,40 +4,9 @@
 
 import { expect, it } from 'vitest';
 import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
-import type { EventBatch, ImSession } from '../../functions/im-server';
-import { type FakeSession, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
-
-/** A clock that jumps to the next timer once every promise has settled. */
-class SimulatedClock {
-  /** Off the 100 ms grid, as a pump's start is. */
-  now = 1_000_042;
-  private timers: { at: number; wake: () => void }[] = [];
-  /** When each timer asked for is due (epoch ms). */
-  readonly asked: number[] = [];
-  sleep = (ms: number) =>
-    new Promise<void>((wake) => {
-      const at = this.now + Math.max(0, ms);
-      this.asked.push(at);
-      this.timers.push({ at, wake });
-    });
-
-  /** Runs until `done` settles, firing timers in time order. */
-  async run(done: Promise<unknown>): Promise<void> {
-    let finished = false;
-    void done.finally(() => {
-      finished = true;
-    });
-    for (;;) {
-      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
-      if (finished) return;
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers.shift();
-      if (!next) throw new Error('the pump waits for nothing and has not returned');
-      this.now = Math.max(this.now, next.at);
-      next.wake();
-    }
-  }
-}
+import type { ImSession } from '../../functions/im-server';
+import { emptyBatch, type FakeSession, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
+import { SimulatedClock } from '../support/simulated-clock';
 
 it('polls idle sessions together on the grid, each at least pollWaitTime after its previous poll', async () => {
   const clock = new SimulatedClock();
@@ -62,14 +31,7 @@ it('polls idle sessions together on the grid, each at least pollWaitTime after i
       fetchEvents: async (session: ImSession) => {
         polls.set(session.sessionId, [...(polls.get(session.sessionId) ?? []), clock.now - started]);
         await clock.sleep(HOLD_MS);
-        return {
-          events: [],
-          ackId: 0,
-          pollWaitTimeMs: POLL_WAIT_MS,
-          sessionTimeoutMs: undefined,
-          ticket: 't',
-          session,
-        } satisfies EventBatch;
+        return emptyBatch(session, POLL_WAIT_MS);
       },
       publishPresence: async () => ({ ticket: 't' }) as never,
     }),

@@ -1,15 +1,9 @@
 // The pump's refresh reads the shard's ids every time but the stored sessions only where they may have changed
 // in a way that matters at once (new, not active, out of coverage, a ticket CWA rejected), and every session
 // every `rereadEveryMs`: re-reading a thousand unchanged sessions every 2 s was most of a pump's reads.
-// Also: sessions signed in together spread their presence keep-alives.
 
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_PUMP_OPTIONS,
-  type PumpOptions,
-  presenceSpreadMs,
-  runPump,
-} from '../../functions/domain/event-pump';
+import { DEFAULT_PUMP_OPTIONS, type PumpOptions, runPump } from '../../functions/domain/event-pump';
 import { CwaSessionNotFoundError, type ImSession } from '../../functions/im-server';
 import { type FakeSession, fakePumpDeps, type PumpDeps, pumpSession } from '../support/pump-fakes';
 
@@ -83,20 +77,5 @@ describe('event pump refresh', () => {
     const { deps, reads } = recordingPump([active, gone]);
     await run(deps, 600, { rereadEveryMs: 150 });
     expect(reads.filter((ids) => ids.includes('active')).length).toBeGreaterThanOrEqual(2);
-  });
-});
-
-describe('presence spread', () => {
-  it('publishes each session up to an eighth of the period early, the same for it every time, spread over it', () => {
-    const period = 240_000;
-    const spreads = Array.from({ length: 1000 }, (_, i) => presenceSpreadMs(`session-${i}`, period));
-    for (const spread of spreads) {
-      expect(spread).toBeGreaterThanOrEqual(0);
-      expect(spread).toBeLessThan(period / 8);
-    }
-    expect(presenceSpreadMs('session-7', period)).toBe(spreads[7]);
-    // A thousand sessions signed in together fall in every eighth of the 30 s window, not in one second.
-    const buckets = new Set(spreads.map((spread) => Math.floor(spread / (period / 64))));
-    expect(buckets.size).toBe(8);
   });
 });

@@ -1,0 +1,136 @@
+// The presence keep-alive (CWA: "should be made on a 5-minute timer"): while the device keeps sending status
+// messages, the pump publishes each session's presence once per presenceEveryMs, at a moment of its own in the
+// period (from its id), with no DynamoDB write; a silent device's session gets none (CWA then ends it by its own
+// timeout). On a simulated clock, so the times are exact.
+
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_PUMP_OPTIONS,
+  PRESENCE_HAND_OVER_MS,
+  presenceMomentAtOrBefore,
+  runPump,
+} from '../../functions/domain/event-pump';
+import { sessionPhaseMs } from '../../functions/domain/keys';
+import type { ImSession } from '../../functions/im-server';
+import { emptyBatch, type FakeSession, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
+import { SimulatedClock } from '../support/simulated-clock';
+
+const PERIOD_MS = DEFAULT_PUMP_OPTIONS.presenceEveryMs;
+const POLL_WAIT_MS = 3_000;
+const INACTIVITY_TIMEOUT_MS = 1_800_000;
+
+/** One pump run of `runMs` over `ids`, whose devices last sent a status `statusAgeMs` before each read. */
+async function presenceOver(
+  ids: readonly string[],
+  runMs: number,
+  statusAgeMs: number,
+  clock: SimulatedClock,
+) {
+  const published = new Map<string, number[]>(ids.map((id) => [id, []]));
+  const writes: string[] = [];
+  const sessions = (): FakeSession[] =>
+    ids.map((sessionId) => ({ ...pumpSession, sessionId, lastStatusAt: clock.now - statusAgeMs }));
+  const deps = fakePumpDeps({
+    now: () => clock.now,
+    sleep: clock.sleep,
+    settings: async () => ({ inactivityTimeoutMs: INACTIVITY_TIMEOUT_MS }) as never,
+    sessions: {
+      ...shardOf(async () => sessions()),
+      checkpoint: async (sessionId) => {
+        writes.push(sessionId);
+        return 'saved';
+      },
+    },
+    openImSession: async (session) =>
+      ({ sessionId: session.sessionId, cursor: 0, ticket: 't', pollWaitTimeMs: POLL_WAIT_MS }) as ImSession,
+    imServerFor: () => ({
+      fetchEvents: async (session: ImSession) => {
+        await clock.sleep(POLL_WAIT_MS);
+        return emptyBatch(session, POLL_WAIT_MS);
+      },
+      publishPresence: async (session: ImSession) => {
+        published.get(session.sessionId)?.push(clock.now);
+        return { ticket: 't' } as never;
+      },
+    }),
+  });
+  const started = clock.now;
+  const done = runPump(deps, {
+    ...DEFAULT_PUMP_OPTIONS,
+    shard: 0,
+    owner: 'presence-test',
+    runUntil: () => started + runMs,
+  });
+  await clock.run(done);
+  return { published, writes };
+}
+
+const ids = Array.from({ length: 8 }, (_, i) => `session-${i}`);
+
+describe('event pump, presence keep-alive', () => {
+  it('publishes every session once a period while its device sends a status every minute', async () => {
+    const clock = new SimulatedClock();
+    const runMs = 5 * PERIOD_MS;
+    const { published, writes } = await presenceOver(ids, runMs, 30_000, clock);
+    for (const [id, times] of published) {
+      // Five periods: at least four keep-alives, never more than one a period (plus the first, if its moment
+      // fell just before the run began), none further apart than a period and one poll.
+      expect(times.length, id).toBeGreaterThanOrEqual(4);
+      expect(times.length, id).toBeLessThanOrEqual(6);
+      for (let i = 1; i < times.length; i++) {
+        const gap = (times[i] as number) - (times[i - 1] as number);
+        // The first may serve a moment up to PRESENCE_HAND_OVER_MS before the run's first poll, late.
+        const late = i === 1 ? PRESENCE_HAND_OVER_MS : 0;
+        expect(gap, id).toBeGreaterThan(PERIOD_MS - late - 2 * POLL_WAIT_MS);
+        expect(gap, id).toBeLessThanOrEqual(PERIOD_MS + 2 * POLL_WAIT_MS);
+      }
+    }
+    // Each at its own moment: sessions do not all publish in the same second.
+    const seconds = new Set([...published.values()].map((times) => Math.floor((times[1] as number) / 1000)));
+    expect(seconds.size).toBeGreaterThan(4);
+    expect(writes).toEqual([]);
+  });
+
+  it('across a hand-over: the successor serves the moments from just before its first poll, none lost', async () => {
+    const clock = new SimulatedClock();
+    const first = await presenceOver(ids, 2.5 * PERIOD_MS, 30_000, clock);
+    const second = await presenceOver(ids, 2.5 * PERIOD_MS, 30_000, clock);
+    for (const id of ids) {
+      const times = [...(first.published.get(id) ?? []), ...(second.published.get(id) ?? [])];
+      // Five periods over two runs: no gap longer than a period and a poll, at most one repeat (a moment in the
+      // PRESENCE_HAND_OVER_MS before the successor's first poll, which the predecessor may have served).
+      expect(times.length, id).toBeGreaterThanOrEqual(4);
+      expect(times.length, id).toBeLessThanOrEqual(7);
+      for (let i = 1; i < times.length; i++) {
+        expect((times[i] as number) - (times[i - 1] as number), id).toBeLessThanOrEqual(
+          PERIOD_MS + 2 * POLL_WAIT_MS,
+        );
+      }
+    }
+  });
+
+  it('publishes nothing for a session whose device went silent', async () => {
+    const clock = new SimulatedClock();
+    const { published } = await presenceOver(ids, 2 * PERIOD_MS, INACTIVITY_TIMEOUT_MS + 1, clock);
+    for (const times of published.values()) expect(times).toEqual([]);
+  });
+});
+
+describe('presence moments', () => {
+  it('spreads sessions over the whole period, each at the same moment every period', () => {
+    const phases = Array.from({ length: 1000 }, (_, i) => sessionPhaseMs(`session-${i}`, PERIOD_MS));
+    for (const phase of phases) {
+      expect(phase).toBeGreaterThanOrEqual(0);
+      expect(phase).toBeLessThan(PERIOD_MS);
+    }
+    // A thousand sessions signed in together fall in every sixteenth of the period, not in one second.
+    expect(new Set(phases.map((phase) => Math.floor(phase / (PERIOD_MS / 16)))).size).toBe(16);
+    const at = 1_796_000_123_456;
+    const moment = presenceMomentAtOrBefore('session-7', at, PERIOD_MS);
+    expect(moment).toBeLessThanOrEqual(at);
+    expect(at - moment).toBeLessThan(PERIOD_MS);
+    expect(presenceMomentAtOrBefore('session-7', moment, PERIOD_MS)).toBe(moment);
+    expect(presenceMomentAtOrBefore('session-7', moment - 1, PERIOD_MS)).toBe(moment - PERIOD_MS);
+    expect(presenceMomentAtOrBefore('session-7', at + PERIOD_MS, PERIOD_MS)).toBe(moment + PERIOD_MS);
+  });
+});
