@@ -422,6 +422,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     let generation = 0;
     /** CWA refused the session once: it was read again before anything ends it. */
     let readAgain = false;
+    /** A keep-alive's answer rotated the ticket: stored with the next poll's outcome, as a poll's rotation is. */
+    let rotationUnstored = false;
     /** What the worker was doing when a request failed: the warning names it (a CWA poll, a DynamoDB write, a post). */
     let step: PumpStep = 'opening the CWA session';
     // Past the run time a worker polls no more, even before the shard loop stops it (its waits end at once then).
@@ -441,6 +443,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           imSession = await deps.openImSession(session);
           openedFrom = session.sealedImSession;
           generation = session.ticketGeneration ?? 0;
+          // A rotation this worker had not stored belongs to the cache it left.
+          rotationUnstored = false;
         }
         if (!imSession) {
           await sleepUnlessStopped(worker, options.refreshMs);
@@ -448,15 +452,24 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         }
         const server = deps.imServerFor(settings);
         step = 'publishing presence';
-        await keepAlive(server, worker, imSession);
+        const presenceTicket = await keepAlive(server, worker, imSession);
+        if (presenceTicket !== undefined && presenceTicket !== imSession.ticket) {
+          // CWA answers every request with the current ticket: the next poll must carry this one.
+          generation += 1;
+          imSession = withTicket(imSession, presenceTicket);
+          rotationUnstored = true;
+        }
         const from = session.cursor ?? imSession.cursor;
         const pollStartedAt = deps.now();
         step = 'polling CWA';
         const batch = await server.fetchEvents(imSession, from);
         worker.lastPollAt = deps.now();
         const fetchedAt = deps.now();
-        const rotated = batch.ticket !== imSession.ticket;
-        if (rotated) generation += 1;
+        if (batch.ticket !== imSession.ticket) {
+          generation += 1;
+          rotationUnstored = true;
+        }
+        const rotated = rotationUnstored;
         imSession = withTicket(
           { ...imSession, cursor: from, pollWaitTimeMs: batch.pollWaitTimeMs },
           batch.ticket,
@@ -506,6 +519,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             sealedImSession: sealed,
             ticketGeneration: generation,
           });
+          rotationUnstored = false;
           if (outcome === 'fenced') {
             fenced = true;
             stopAll();
@@ -620,9 +634,14 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    * the session's presence moments (`presenceMomentAtOrBefore`), spread over the period by its id. Nothing is
    * stored: a worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the
    * earlier ones to its predecessor. A device silent past the inactivity timeout gets none, and CWA ends the
-   * session by its own timeout unless the device comes back.
+   * session by its own timeout unless the device comes back. Returns the ticket CWA answered with, if it
+   * published (it may have rotated: the caller polls with it and stores it).
    */
-  async function keepAlive(server: Pick<ImServer, 'publishPresence'>, worker: Worker, imSession: ImSession) {
+  async function keepAlive(
+    server: Pick<ImServer, 'publishPresence'>,
+    worker: Worker,
+    imSession: ImSession,
+  ): Promise<string | undefined> {
     const now = deps.now();
     const { session } = worker;
     const period = options.presenceEveryMs;
@@ -632,11 +651,13 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       period,
     );
     const moment = presenceMomentAtOrBefore(session.sessionId, now, period);
-    if (moment <= worker.presenceThrough) return;
-    if (now - session.lastStatusAt < settings.inactivityTimeoutMs) {
-      await server.publishPresence(imSession, { availability: 'online', manual: false });
-    }
+    if (moment <= worker.presenceThrough) return undefined;
+    const alive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
+    const answer = alive
+      ? await server.publishPresence(imSession, { availability: 'online', manual: false })
+      : undefined;
     worker.presenceThrough = moment;
+    return answer?.ticket;
   }
 
   /**

@@ -116,6 +116,65 @@ describe('event pump, presence keep-alive', () => {
   });
 });
 
+describe('event pump, a keep-alive that rotates the ticket', () => {
+  it('polls with the ticket the keep-alive was answered with, and stores it as a rotation', async () => {
+    const clock = new SimulatedClock();
+    const polledWith: string[] = [];
+    const stored: { ticketGeneration?: number; sealedImSession?: string }[] = [];
+    const sealedTickets: string[] = [];
+    /** The stored session: a checkpoint's sealed cache is what the next open reads. */
+    let sealedImSession = 'sealed-t0';
+    const deps = fakePumpDeps({
+      now: () => clock.now,
+      sleep: clock.sleep,
+      sessions: {
+        ...shardOf(async () => [{ ...pumpSession, sealedImSession, lastStatusAt: clock.now - 30_000 }]),
+        checkpoint: async (_id, update) => {
+          stored.push({
+            ...(update.ticketGeneration === undefined ? {} : { ticketGeneration: update.ticketGeneration }),
+            ...(update.sealedImSession === undefined ? {} : { sealedImSession: update.sealedImSession }),
+          });
+          sealedImSession = update.sealedImSession ?? sealedImSession;
+          return 'saved';
+        },
+      },
+      openImSession: async (session) =>
+        ({
+          cursor: 0,
+          ticket: String(session.sealedImSession).replace('sealed-', ''),
+          pollWaitTimeMs: POLL_WAIT_MS,
+        }) as ImSession,
+      sealImSession: async (_id, imSession) => {
+        sealedTickets.push(imSession.ticket);
+        return `sealed-${imSession.ticket}`;
+      },
+      imServerFor: () => ({
+        fetchEvents: async (session: ImSession) => {
+          polledWith.push(session.ticket);
+          await clock.sleep(POLL_WAIT_MS);
+          return { ...emptyBatch(session, POLL_WAIT_MS), ticket: session.ticket };
+        },
+        // CWA rotates the ticket on the keep-alive's answer.
+        publishPresence: async () => ({ requestId: 'r', ticket: 't1' }),
+      }),
+    });
+    const started = clock.now;
+    const done = runPump(deps, {
+      ...DEFAULT_PUMP_OPTIONS,
+      shard: 0,
+      owner: 'presence-ticket',
+      runUntil: () => started + 2 * PERIOD_MS,
+    });
+    await clock.run(done);
+    const first = polledWith.indexOf('t1');
+    expect(first).toBeGreaterThan(-1);
+    // From the first keep-alive on, every poll carries the rotated ticket, never the one before.
+    expect(polledWith.slice(first).every((ticket) => ticket === 't1')).toBe(true);
+    expect(sealedTickets).toContain('t1');
+    expect(stored).toContainEqual({ ticketGeneration: 1, sealedImSession: 'sealed-t1' });
+  });
+});
+
 describe('presence moments', () => {
   it('spreads sessions over the whole period, each at the same moment every period', () => {
     const phases = Array.from({ length: 1000 }, (_, i) => sessionPhaseMs(`session-${i}`, PERIOD_MS));
