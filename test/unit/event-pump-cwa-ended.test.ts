@@ -9,11 +9,13 @@ import type { LogoutReason } from '../../functions/domain/end-session';
 import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
 import { CwaSessionNotFoundError, type ImSession } from '../../functions/im-server';
 import { fakePumpDeps, pumpSession } from '../support/pump-fakes';
+import { SimulatedClock } from '../support/simulated-clock';
 
 const ended = { ...pumpSession, sessionId: 'ended', connectionId: 'c1' };
 
 /** A pump over `ended`, whose every poll CWA answers 18100; `store.stored` says whether the store still has it. */
-function pumpOverEnded(store: { stored: boolean }) {
+async function pumpOverEnded(store: { stored: boolean }, goneBeforeRefusal = false) {
+  const clock = new SimulatedClock();
   const stored = () => store.stored;
   const polls: number[] = [];
   const endings: LogoutReason[] = [];
@@ -24,12 +26,16 @@ function pumpOverEnded(store: { stored: boolean }) {
     },
     imServerFor: () => ({
       fetchEvents: () => {
-        polls.push(Date.now());
+        polls.push(clock.now);
+        // The service's own ending deleted the session before it signed it out of CWA.
+        if (goneBeforeRefusal) store.stored = false;
         return Promise.reject(new CwaSessionNotFoundError('cwa.example', 'session-not-found'));
       },
       publishPresence: async () => ({ ticket: 't' }) as never,
     }),
     openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: 3000 }) as ImSession,
+    now: () => clock.now,
+    sleep: clock.sleep,
     endSession: async (_session, reason) => {
       endings.push(reason);
       // Ending deletes the session.
@@ -37,7 +43,7 @@ function pumpOverEnded(store: { stored: boolean }) {
       return true;
     },
   });
-  const started = Date.now();
+  const started = clock.now;
   const done = runPump(deps, {
     ...DEFAULT_PUMP_OPTIONS,
     shard: 0,
@@ -47,26 +53,20 @@ function pumpOverEnded(store: { stored: boolean }) {
     runUntil: () => started + 600,
     drainMs: 50,
   });
-  return { done, polls, endings };
+  await clock.run(done);
+  await done;
+  return { polls, endings };
 }
 
 describe('event pump, a session CWA no longer knows', () => {
   it('ended by the service (gone from the store by the next refresh): stops serving it, ends nothing', async () => {
-    const store = { stored: true };
-    const pump = pumpOverEnded(store);
-    // The service deleted the session before signing it out of CWA: by the time the poll fails, it is gone.
-    const firstPoll = (async () => {
-      while (pump.polls.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-      store.stored = false;
-    })();
-    await Promise.all([pump.done, firstPoll]);
+    const pump = await pumpOverEnded({ stored: true }, true);
     expect(pump.endings).toEqual([]);
     expect(pump.polls).toHaveLength(1);
   });
 
   it('ended by CWA (still stored, refused again after a re-read): ended once, cwa-ended', async () => {
-    const pump = pumpOverEnded({ stored: true });
-    await pump.done;
+    const pump = await pumpOverEnded({ stored: true });
     expect(pump.endings).toEqual(['cwa-ended']);
     expect(pump.polls).toHaveLength(2);
   });
