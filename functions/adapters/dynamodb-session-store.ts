@@ -46,7 +46,7 @@ import { namedWrites, rawNumber, rawString, type WriteAction } from './named-tra
 import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf } from './session-items';
-import { checkShards, probeOrder, releaseSlot, sharesInForce, slotStateOf, takeSlot } from './slot-items';
+import { admissionOrder, checkShards, releaseSlot, sharesInForce, slotStateOf, takeSlot } from './slot-items';
 import { SLOT_VIEW_MAX_AGE_MS, SlotView } from './slot-view';
 import {
   backOffMs,
@@ -94,6 +94,12 @@ export interface SessionStoreOptions {
   readonly warn?: (message: string) => void;
   /** How long a read of the slot shards serves as the recent view (ms). @default SLOT_VIEW_MAX_AGE_MS */
   readonly slotViewMaxAgeMs?: number;
+  /**
+   * Try the environment's home shard (its last committed admission) first (slot-items `admissionOrder`);
+   * false: every admission starts from the weighted random order, as before homes (to compare, in tests and
+   * benches). @default true
+   */
+  readonly homeShard?: boolean;
 }
 
 type AdmitAttempt = AdmitOutcome | 'shard-full' | 'shard-contended' | 'not-permitted';
@@ -117,6 +123,7 @@ export class DynamoDbSessionStore implements SessionStore {
   private unsharedReported = false;
   /** This execution environment's last read of the slot shards (a hint for admitOnRecent). */
   private readonly view: SlotView;
+  private readonly homeShard: boolean;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -128,6 +135,12 @@ export class DynamoDbSessionStore implements SessionStore {
     this.slotShards = checkShards(options.slotShards ?? DEFAULT_SLOT_SHARDS);
     this.warn = options.warn ?? ((message) => console.warn(message));
     this.view = new SlotView(options.slotViewMaxAgeMs ?? SLOT_VIEW_MAX_AGE_MS);
+    this.homeShard = options.homeShard ?? true;
+  }
+
+  /** The shards with room by `counts`, in the order to try them (home first: `admissionOrder`). */
+  private shardOrder(counts: readonly number[], shares: readonly number[]): number[] {
+    return admissionOrder(counts, shares, this.homeShard ? this.view.homes : []).slice(0, PROBES_PER_ROUND);
   }
 
   private slotKeys(): ItemKey[] {
@@ -190,7 +203,7 @@ export class DynamoDbSessionStore implements SessionStore {
       const counts = states.map((state) => state.active);
       // A few shards a round, then a fresh read: with a stale hint, trying every shard it shows with room
       // would spend a transaction on each one that filled since (up to ADMISSION_SHARDS of them).
-      for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
+      for (const shard of this.shardOrder(counts, shares)) {
         const outcome = await this.admitInto(shard, input, legacy ? { legacyShare: shares[shard] } : {});
         if (outcome === 'shard-contended') contended = true;
         // (`not-permitted` only answers an attempt that checks the permission, which these do not.)
@@ -237,7 +250,7 @@ export class DynamoDbSessionStore implements SessionStore {
     const { shares, legacy } = sharesInForce(input.slots, input.limits.total);
     if (legacy) return 'missed';
     const counts = input.slots.map((state) => state.active);
-    for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
+    for (const shard of this.shardOrder(counts, shares)) {
       const outcome = await this.admitInto(shard, input, {
         settingsVersion: input.settingsVersion,
         permitted: true,
@@ -348,7 +361,10 @@ export class DynamoDbSessionStore implements SessionStore {
       this.view.took(shard);
       return 'admitted';
     } catch (error) {
-      if (isContention(error)) return 'shard-contended';
+      if (isContention(error)) {
+        this.view.missed(shard);
+        return 'shard-contended';
+      }
       const reasons = writes.reasons(error);
       if (!reasons) throw error;
       const failed = (name: keyof typeof reasons) => reasons[name]?.code === 'ConditionalCheckFailed';
@@ -362,7 +378,10 @@ export class DynamoDbSessionStore implements SessionStore {
       if (failed('device')) return 'device-full';
       if (failed('user')) return 'user-full';
       if (failed('permission')) return 'not-permitted';
-      if (failed('slot')) return 'shard-full';
+      if (failed('slot')) {
+        this.view.missed(shard);
+        return 'shard-full';
+      }
       throw error;
     }
   }

@@ -182,6 +182,26 @@ export function probeOrder(
   return keyed.sort((a, b) => b.key - a.key).map(({ shard }) => shard);
 }
 
+/**
+ * `probeOrder` with the execution environment's home shards first (the shards of its last committed admissions,
+ * the latest first: SlotView `homes`), those the hint shows with room, in that order; the others follow in the
+ * weighted random order. Lambda runs one invocation per environment at a time, so environments that keep to the
+ * shards where they last won mostly touch different slot items, and each counts in its view most of what is
+ * taken there: a random first choice per login put concurrent logins of different environments on one item
+ * (all but one cancelled with TransactionConflict) or on a shard another environment had filled since the view
+ * was read (refused by its condition). No home with room: exactly `probeOrder`.
+ */
+export function admissionOrder(
+  counts: readonly number[],
+  shares: readonly number[],
+  homes: readonly number[],
+  random = Math.random,
+): number[] {
+  const order = probeOrder(counts, shares, random);
+  const first = homes.filter((home, i) => order.includes(home) && homes.indexOf(home) === i);
+  return [...first, ...order.filter((shard) => !first.includes(shard))];
+}
+
 /** A slot item as read (absent: count 0, no share). */
 export function slotStateOf(item: Record<string, unknown> | undefined): SlotState {
   const active = typeof item?.active === 'number' ? item.active : 0;
