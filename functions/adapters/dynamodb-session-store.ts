@@ -46,7 +46,15 @@ import { namedWrites, rawNumber, rawString, type WriteAction } from './named-tra
 import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf } from './session-items';
-import { admissionOrder, checkShards, releaseSlot, sharesInForce, slotStateOf, takeSlot } from './slot-items';
+import {
+  admissionOrder,
+  checkShards,
+  homesWithRoom,
+  releaseSlot,
+  sharesInForce,
+  slotStateOf,
+  takeSlot,
+} from './slot-items';
 import { SLOT_VIEW_MAX_AGE_MS, SlotView } from './slot-view';
 import {
   backOffMs,
@@ -138,9 +146,22 @@ export class DynamoDbSessionStore implements SessionStore {
     this.homeShard = options.homeShard ?? true;
   }
 
-  /** The shards with room by `counts`, in the order to try them (home first: `admissionOrder`). */
+  /** The shards with room by `counts`, in the order `admit` tries them (homes first: `admissionOrder`). */
   private shardOrder(counts: readonly number[], shares: readonly number[]): number[] {
     return admissionOrder(counts, shares, this.homeShard ? this.view.homes : []).slice(0, PROBES_PER_ROUND);
+  }
+
+  /**
+   * The shards a login on the recent view tries: only its homes with room by the view. Elsewhere the view
+   * knows nothing of what other environments took since its read (a shard it shows with room is often full or
+   * contended by then, and each such try costs a transaction before the read it then needs anyway); at its
+   * homes it has counted most of what was taken. Without homes (`homeShard: false`), the view's shards in
+   * `admit`'s order.
+   */
+  private recentOrder(counts: readonly number[], shares: readonly number[]): number[] {
+    return this.homeShard
+      ? homesWithRoom(counts, shares, this.view.homes).slice(0, PROBES_PER_ROUND)
+      : this.shardOrder(counts, shares);
   }
 
   private slotKeys(): ItemKey[] {
@@ -250,7 +271,7 @@ export class DynamoDbSessionStore implements SessionStore {
     const { shares, legacy } = sharesInForce(input.slots, input.limits.total);
     if (legacy) return 'missed';
     const counts = input.slots.map((state) => state.active);
-    for (const shard of this.shardOrder(counts, shares)) {
+    for (const shard of this.recentOrder(counts, shares)) {
       const outcome = await this.admitInto(shard, input, {
         settingsVersion: input.settingsVersion,
         permitted: true,

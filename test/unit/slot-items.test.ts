@@ -2,7 +2,13 @@
 // each has left, so logins crowd a nearly full shard less than an empty one.
 
 import { describe, expect, it } from 'vitest';
-import { admissionOrder, probeOrder, shareOf, sharesFor } from '../../functions/adapters/slot-items';
+import {
+  admissionOrder,
+  homesWithRoom,
+  probeOrder,
+  shareOf,
+  sharesFor,
+} from '../../functions/adapters/slot-items';
 
 describe('probeOrder', () => {
   it('lists each shard with room once and leaves out full shards and shards whose share is 0', () => {
@@ -25,6 +31,14 @@ describe('probeOrder', () => {
     for (let i = 0; i < draws; i++) if (probeOrder([1, 9], [10, 10], random)[0] === 0) first0++;
     expect(first0 / draws).toBeGreaterThan(0.85);
     expect(first0 / draws).toBeLessThan(0.95);
+  });
+});
+
+describe('homesWithRoom', () => {
+  it('keeps the homes the hint shows with room, each once, in their order', () => {
+    // Shard 1 full, 3 of share 0, 9 out of range; 2 listed twice.
+    expect(homesWithRoom([0, 4, 1, 0], [4, 4, 4, 0], [2, 1, 3, 9, 2, 0])).toEqual([2, 0]);
+    expect(homesWithRoom([0, 0], [1, 1], [])).toEqual([]);
   });
 });
 
