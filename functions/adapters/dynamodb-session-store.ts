@@ -103,9 +103,9 @@ export interface SessionStoreOptions {
   /** How long a read of the slot shards serves as the recent view (ms). @default SLOT_VIEW_MAX_AGE_MS */
   readonly slotViewMaxAgeMs?: number;
   /**
-   * Try the environment's home shard (its last committed admission) first (slot-items `admissionOrder`);
-   * false: every admission starts from the weighted random order, as before homes (to compare, in tests and
-   * benches). @default true
+   * Try the environment's home shards (of its last committed admissions) first (slot-items `admissionOrder`),
+   * and on the recent view only those; false: every admission starts from the weighted random order over every
+   * shard with room, as before homes (to compare, in tests and benches). @default true
    */
   readonly homeShard?: boolean;
 }
@@ -208,8 +208,9 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   /**
-   * Rounds over the shards with room (by the hint, then by strongly consistent reads), one transaction attempt
-   * per shard, at most PROBES_PER_ROUND a round: a shard found full or contended sends the login to the next. After each round the shards are
+   * Rounds over the shards with room (by the hint, then by strongly consistent reads; the environment's homes
+   * first: `shardOrder`), one transaction attempt per shard, at most PROBES_PER_ROUND a round: a shard found
+   * full or contended sends the login to the next. After each round the shards are
    * read again; `full` only when every shard is at its share. Contended rounds back off (full jitter) until the
    * budget, then `contended`. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems for the
    * reads: under a storm every refused login would hold every shard item and cancel admissions and endings.)
@@ -261,9 +262,9 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   /**
-   * The shards of the view with room, in `admit`'s weighted order, at most PROBES_PER_ROUND, one transaction
-   * each that also requires the permission and the view's settings version. Only contention moves on to the
-   * next shard: a shard full (or of other settings) means the view is wrong, so it is forgotten and the login
+   * The environment's home shards with room by the view (`recentOrder`; none: `missed` with nothing sent), at
+   * most PROBES_PER_ROUND, one transaction each that also requires the permission and the view's settings
+   * version. Only contention moves on to the next shard: a shard full (or of other settings) means the view is wrong, so it is forgotten and the login
    * reads afresh; a refusal by permission, ceiling or connection is `missed` too, for the full path to answer
    * in its own order (reclaiming first where it may). Never `full`: Server Busy comes only from `admit`.
    */
