@@ -210,9 +210,9 @@ export class DynamoDbSessionStore implements SessionStore {
   /**
    * Rounds over the shards with room (by the hint, then by strongly consistent reads; the environment's homes
    * first: `shardOrder`), one transaction attempt per shard, at most PROBES_PER_ROUND a round: a shard found
-   * full or contended sends the login to the next. After each round the shards are
-   * read again; `full` only when every shard is at its share. Contended rounds back off (full jitter) until the
-   * budget, then `contended`. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems for the
+   * full or contended sends the login to the next. After each round the shards are read again; `full` only
+   * when every shard is at its share. Contended rounds back off (full jitter) until the budget, then
+   * `contended`. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems for the
    * reads: under a storm every refused login would hold every shard item and cancel admissions and endings.)
    */
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
@@ -264,9 +264,10 @@ export class DynamoDbSessionStore implements SessionStore {
   /**
    * The environment's home shards with room by the view (`recentOrder`; none: `missed` with nothing sent), at
    * most PROBES_PER_ROUND, one transaction each that also requires the permission and the view's settings
-   * version. Only contention moves on to the next shard: a shard full (or of other settings) means the view is wrong, so it is forgotten and the login
-   * reads afresh; a refusal by permission, ceiling or connection is `missed` too, for the full path to answer
-   * in its own order (reclaiming first where it may). Never `full`: Server Busy comes only from `admit`.
+   * version. Only contention moves on to the next shard: a shard full (or of other settings) means the view is
+   * wrong, so it is forgotten and the login reads afresh; a refusal by permission, ceiling or connection is
+   * `missed` too, for the full path to answer in its own order (reclaiming first where it may). Never `full`:
+   * Server Busy comes only from `admit`.
    */
   async admitOnRecent(input: RecentAdmitInput): Promise<RecentAdmitOutcome> {
     const { shares, legacy } = sharesInForce(input.slots, input.limits.total);

@@ -26,8 +26,8 @@ export class SlotView {
   private readAt = 0;
   /**
    * The shards of this environment's last committed admissions, the latest first, at most HOME_SHARDS; a shard
-   * leaves once an admission there was contended or found it full. Tried first while the view shows room there
-   * (slot-items `admissionOrder`). Outlives the view's age and `forget`: it is where this environment won, not
+   * leaves once an admission there was contended or found it full. Tried first while the hint shows room there
+   * (slot-items `admissionOrder`; on the recent view only these). Outlives the view's age and `forget`: it is where this environment won, not
    * what it knows of the counts.
    */
   private homeShards: number[] = [];
