@@ -46,7 +46,15 @@ import { namedWrites, rawNumber, rawString, type WriteAction } from './named-tra
 import { permissionOf } from './permission-items';
 import { activityPage } from './session-activity';
 import { sessionItem, sessionOf } from './session-items';
-import { checkShards, probeOrder, releaseSlot, sharesInForce, slotStateOf, takeSlot } from './slot-items';
+import {
+  admissionOrder,
+  checkShards,
+  homesWithRoom,
+  releaseSlot,
+  sharesInForce,
+  slotStateOf,
+  takeSlot,
+} from './slot-items';
 import { SLOT_VIEW_MAX_AGE_MS, SlotView } from './slot-view';
 import {
   backOffMs,
@@ -94,6 +102,12 @@ export interface SessionStoreOptions {
   readonly warn?: (message: string) => void;
   /** How long a read of the slot shards serves as the recent view (ms). @default SLOT_VIEW_MAX_AGE_MS */
   readonly slotViewMaxAgeMs?: number;
+  /**
+   * Try the environment's home shards (of its last committed admissions) first (slot-items `admissionOrder`),
+   * and on the recent view only those; false: every admission starts from the weighted random order over every
+   * shard with room, as before homes (to compare, in tests and benches). @default true
+   */
+  readonly homeShard?: boolean;
 }
 
 type AdmitAttempt = AdmitOutcome | 'shard-full' | 'shard-contended' | 'not-permitted';
@@ -117,6 +131,7 @@ export class DynamoDbSessionStore implements SessionStore {
   private unsharedReported = false;
   /** This execution environment's last read of the slot shards (a hint for admitOnRecent). */
   private readonly view: SlotView;
+  private readonly homeShard: boolean;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -128,6 +143,25 @@ export class DynamoDbSessionStore implements SessionStore {
     this.slotShards = checkShards(options.slotShards ?? DEFAULT_SLOT_SHARDS);
     this.warn = options.warn ?? ((message) => console.warn(message));
     this.view = new SlotView(options.slotViewMaxAgeMs ?? SLOT_VIEW_MAX_AGE_MS);
+    this.homeShard = options.homeShard ?? true;
+  }
+
+  /** The shards with room by `counts`, in the order `admit` tries them (homes first: `admissionOrder`). */
+  private shardOrder(counts: readonly number[], shares: readonly number[]): number[] {
+    return admissionOrder(counts, shares, this.homeShard ? this.view.homes : []).slice(0, PROBES_PER_ROUND);
+  }
+
+  /**
+   * The shards a login on the recent view tries: only its homes with room by the view. Elsewhere the view
+   * knows nothing of what other environments took since its read (a shard it shows with room is often full or
+   * contended by then, and each such try costs a transaction before the read it then needs anyway); at its
+   * homes it has counted most of what was taken. Without homes (`homeShard: false`), the view's shards in
+   * `admit`'s order.
+   */
+  private recentOrder(counts: readonly number[], shares: readonly number[]): number[] {
+    return this.homeShard
+      ? homesWithRoom(counts, shares, this.view.homes).slice(0, PROBES_PER_ROUND)
+      : this.shardOrder(counts, shares);
   }
 
   private slotKeys(): ItemKey[] {
@@ -174,10 +208,11 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   /**
-   * Rounds over the shards with room (by the hint, then by strongly consistent reads), one transaction attempt
-   * per shard, at most PROBES_PER_ROUND a round: a shard found full or contended sends the login to the next. After each round the shards are
-   * read again; `full` only when every shard is at its share. Contended rounds back off (full jitter) until the
-   * budget, then `contended`. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems for the
+   * Rounds over the shards with room (by the hint, then by strongly consistent reads; the environment's homes
+   * first: `shardOrder`), one transaction attempt per shard, at most PROBES_PER_ROUND a round: a shard found
+   * full or contended sends the login to the next. After each round the shards are read again; `full` only
+   * when every shard is at its share. Contended rounds back off (full jitter) until the budget, then
+   * `contended`. Proof sketch in docs/data-model.md ("Admission"). (Not TransactGetItems for the
    * reads: under a storm every refused login would hold every shard item and cancel admissions and endings.)
    */
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
@@ -190,7 +225,7 @@ export class DynamoDbSessionStore implements SessionStore {
       const counts = states.map((state) => state.active);
       // A few shards a round, then a fresh read: with a stale hint, trying every shard it shows with room
       // would spend a transaction on each one that filled since (up to ADMISSION_SHARDS of them).
-      for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
+      for (const shard of this.shardOrder(counts, shares)) {
         const outcome = await this.admitInto(shard, input, legacy ? { legacyShare: shares[shard] } : {});
         if (outcome === 'shard-contended') contended = true;
         // (`not-permitted` only answers an attempt that checks the permission, which these do not.)
@@ -227,17 +262,18 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   /**
-   * The shards of the view with room, in `admit`'s weighted order, at most PROBES_PER_ROUND, one transaction
-   * each that also requires the permission and the view's settings version. Only contention moves on to the
-   * next shard: a shard full (or of other settings) means the view is wrong, so it is forgotten and the login
-   * reads afresh; a refusal by permission, ceiling or connection is `missed` too, for the full path to answer
-   * in its own order (reclaiming first where it may). Never `full`: Server Busy comes only from `admit`.
+   * The environment's home shards with room by the view (`recentOrder`; none: `missed` with nothing sent), at
+   * most PROBES_PER_ROUND, one transaction each that also requires the permission and the view's settings
+   * version. Only contention moves on to the next shard: a shard full (or of other settings) means the view is
+   * wrong, so it is forgotten and the login reads afresh; a refusal by permission, ceiling or connection is
+   * `missed` too, for the full path to answer in its own order (reclaiming first where it may). Never `full`:
+   * Server Busy comes only from `admit`.
    */
   async admitOnRecent(input: RecentAdmitInput): Promise<RecentAdmitOutcome> {
     const { shares, legacy } = sharesInForce(input.slots, input.limits.total);
     if (legacy) return 'missed';
     const counts = input.slots.map((state) => state.active);
-    for (const shard of probeOrder(counts, shares).slice(0, PROBES_PER_ROUND)) {
+    for (const shard of this.recentOrder(counts, shares)) {
       const outcome = await this.admitInto(shard, input, {
         settingsVersion: input.settingsVersion,
         permitted: true,
@@ -348,7 +384,10 @@ export class DynamoDbSessionStore implements SessionStore {
       this.view.took(shard);
       return 'admitted';
     } catch (error) {
-      if (isContention(error)) return 'shard-contended';
+      if (isContention(error)) {
+        this.view.missed(shard);
+        return 'shard-contended';
+      }
       const reasons = writes.reasons(error);
       if (!reasons) throw error;
       const failed = (name: keyof typeof reasons) => reasons[name]?.code === 'ConditionalCheckFailed';
@@ -362,7 +401,10 @@ export class DynamoDbSessionStore implements SessionStore {
       if (failed('device')) return 'device-full';
       if (failed('user')) return 'user-full';
       if (failed('permission')) return 'not-permitted';
-      if (failed('slot')) return 'shard-full';
+      if (failed('slot')) {
+        this.view.missed(shard);
+        return 'shard-full';
+      }
       throw error;
     }
   }

@@ -182,6 +182,39 @@ export function probeOrder(
   return keyed.sort((a, b) => b.key - a.key).map(({ shard }) => shard);
 }
 
+/**
+ * The execution environment's home shards (the shards of its last committed admissions, the latest first:
+ * SlotView `homes`) that the hint shows with room (never a share of 0 or a shard out of range), each once, in
+ * that order.
+ */
+export function homesWithRoom(
+  counts: readonly number[],
+  shares: readonly number[],
+  homes: readonly number[],
+): number[] {
+  return homes.filter(
+    (home, i) => homes.indexOf(home) === i && (shares[home] ?? 0) - (counts[home] ?? 0) > 0,
+  );
+}
+
+/**
+ * `homesWithRoom` first, then the other shards with room in `probeOrder`'s weighted random order. Lambda runs
+ * one invocation per environment at a time, so environments that keep to the shards where they last won mostly
+ * touch different slot items, and each has counted in its view most of what was taken there: a random first
+ * choice per login put concurrent logins of different environments on one item (all but one cancelled with
+ * TransactionConflict) or on a shard another environment had filled since the view was read (refused by its
+ * condition). No home with room: exactly `probeOrder`.
+ */
+export function admissionOrder(
+  counts: readonly number[],
+  shares: readonly number[],
+  homes: readonly number[],
+  random = Math.random,
+): number[] {
+  const first = homesWithRoom(counts, shares, homes);
+  return [...first, ...probeOrder(counts, shares, random).filter((shard) => !first.includes(shard))];
+}
+
 /** A slot item as read (absent: count 0, no share). */
 export function slotStateOf(item: Record<string, unknown> | undefined): SlotState {
   const active = typeof item?.active === 'number' ? item.active : 0;

@@ -13,9 +13,29 @@ import type { SlotState } from '../domain/sessions';
  */
 export const SLOT_VIEW_MAX_AGE_MS = 5_000;
 
+/**
+ * Home shards an environment remembers: as many as one admission round tries (the session store's
+ * PROBES_PER_ROUND). With small shares (a few slots a shard) an environment's logins fill a home after one or
+ * two admissions; the shards it won last time then still hold its place: between them, the environments that
+ * won each slot before mostly come back to it and not to one another's.
+ */
+export const HOME_SHARDS = 4;
+
 export class SlotView {
   private states: SlotState[] | undefined;
   private readAt = 0;
+  /**
+   * The shards of this environment's last committed admissions, the latest first, at most HOME_SHARDS; a shard
+   * leaves once an admission there was contended or found it full. Tried first while the hint shows room there
+   * (slot-items `admissionOrder`; on the recent view only these). Outlives the view's age and `forget`: it is where this environment won, not
+   * what it knows of the counts.
+   */
+  private homeShards: number[] = [];
+
+  /** The shards this environment admitted into last (the latest first) and has not since missed. */
+  get homes(): readonly number[] {
+    return this.homeShards;
+  }
 
   constructor(
     private readonly maxAgeMs = SLOT_VIEW_MAX_AGE_MS,
@@ -34,10 +54,22 @@ export class SlotView {
     this.readAt = this.now();
   }
 
-  /** This environment's own admission into `shard`: the view counts it (its age is unchanged). */
+  /**
+   * This environment's own admission into `shard`: the view counts it (its age is unchanged), and it is the
+   * first home.
+   */
   took(shard: number): void {
+    this.homeShards = [shard, ...this.homeShards.filter((home) => home !== shard)].slice(0, HOME_SHARDS);
     const state = this.states?.[shard];
     if (state && this.states) this.states[shard] = { ...state, active: state.active + 1 };
+  }
+
+  /**
+   * An admission into `shard` was cancelled for contention or found it full: if it was a home, it no longer is
+   * (another environment won it; where this one commits next becomes its first home).
+   */
+  missed(shard: number): void {
+    this.homeShards = this.homeShards.filter((home) => home !== shard);
   }
 
   /** The view proved wrong (a shard it showed with room was full, or the settings changed): read again. */

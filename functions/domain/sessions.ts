@@ -194,9 +194,10 @@ export interface SessionStore {
    */
   recentSlots(): readonly SlotState[] | undefined;
   /**
-   * Admission without a snapshot read: the `admit` transaction into a shard with room by the view, also
-   * requiring the user's permission and the view's settings version on the slot item. Contention sends it to
-   * the next shard of the view (a few at most); anything else is `missed`, with nothing taken.
+   * Admission without a snapshot read: the `admit` transaction into one of the environment's home shards (where
+   * its last admissions committed) with room by the view, also requiring the user's permission and the view's
+   * settings version on the slot item. Contention sends it to the next home (a few at most); no home with room,
+   * or anything else, is `missed`, with nothing taken.
    */
   admitOnRecent(input: RecentAdmitInput): Promise<RecentAdmitOutcome>;
   /**

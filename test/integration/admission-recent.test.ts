@@ -19,6 +19,7 @@ const limits = { total: LIMIT, perDevice: 2, perUser: 2 };
 
 let world: RaceWorld;
 let run = 0;
+let homes = 0;
 
 beforeAll(async () => {
   world = await startRaceWorld();
@@ -83,6 +84,13 @@ async function admitFully(store: DynamoDbSessionStore, session: SessionRecord, c
   });
 }
 
+/** An environment whose last admission (of a contender of its own) made a home of its shard. */
+async function homed(): Promise<DynamoDbSessionStore> {
+  const store = environment();
+  expect(await admitFully(store, await contender(`home${homes++}`))).toBe('admitted');
+  return store;
+}
+
 /** The view's admission, as the login tries it (undefined: the view cannot serve). */
 async function admitOnView(
   store: DynamoDbSessionStore,
@@ -130,14 +138,13 @@ describe('admission on the recent view', () => {
   });
 
   it('a stale view (every shard filled by another environment since) takes nothing and never answers full', async () => {
-    const stale = environment();
-    await stale.loginSnapshot('nobody', 'nothing');
+    const stale = await homed();
     const other = environment();
-    for (let i = 0; i < LIMIT; i++)
+    for (let i = 1; i < LIMIT; i++)
       expect(await admitFully(other, await contender(`fill${i}`))).toBe('admitted');
 
     const late = await contender('late');
-    // The view still shows every shard empty: its admission is tried, and refused by the shard's own count.
+    // The view still shows room at its home: its admission is tried, and refused by the shard's own count.
     expect(recentViewTerms(stale.recentSlots() ?? [])).toBeDefined();
     expect(await admitOnView(stale, late)).toBe('missed');
     expect(stale.recentSlots()).toBeUndefined();
@@ -156,10 +163,9 @@ describe('admission on the recent view', () => {
   });
 
   it('a stale view with one slot left somewhere admits exactly that one, from any environment', async () => {
-    const stale = [environment(), environment(), environment()];
-    for (const store of stale) await store.loginSnapshot('nobody', 'nothing');
+    const stale = await Promise.all([0, 1, 2].map(() => homed()));
     const other = environment();
-    for (let i = 0; i < LIMIT - 1; i++) {
+    for (let i = stale.length; i < LIMIT - 1; i++) {
       expect(await admitFully(other, await contender(`fill${i}`))).toBe('admitted');
     }
     const outcomes = await Promise.all(
@@ -171,20 +177,18 @@ describe('admission on the recent view', () => {
   });
 
   it('settings written since the view: nothing taken, even where the new share has room', async () => {
-    const store = environment();
-    await store.loginSnapshot('nobody', 'nothing');
+    const store = await homed();
     await setLimit(environment(), LIMIT * 4);
     const session = await contender('resettled');
     expect(await admitOnView(store, session)).toBe('missed');
     expect(await sessionStored(session.sessionId)).toBe(false);
-    expect(await store.count()).toBe(0);
+    expect(await store.count()).toBe(1);
     // The whole way then admits under the new settings.
     expect(await admitFully(store, session, true)).toBe('admitted');
   });
 
   it('a user without permission is refused by the transaction itself: nothing taken', async () => {
-    const store = environment();
-    await store.loginSnapshot('nobody', 'nothing');
+    const store = await homed();
     for (const [name, allowed] of [
       ['denied', false],
       ['unknown', undefined],
@@ -195,15 +199,20 @@ describe('admission on the recent view', () => {
           new DeleteCommand({ TableName: world.tableName, Key: permissionKey(session.userId) }),
         );
       }
-      expect(await admitOnView(store, session)).toBe('missed');
+      let outcome: RecentAdmitOutcome | undefined;
+      const sent = await counting(async () => {
+        outcome = await admitOnView(store, session);
+      });
+      // Tried at the home (the permission refused it there), not a miss without a try.
+      expect(sent).toEqual({ TransactWriteItems: 1 });
+      expect(outcome).toBe('missed');
       expect(await sessionStored(session.sessionId)).toBe(false);
     }
-    expect(await store.count()).toBe(0);
+    expect(await store.count()).toBe(1);
   });
 
   it('a login frame retried on the view takes one slot', async () => {
-    const store = environment();
-    await store.loginSnapshot('nobody', 'nothing');
+    const store = await homed();
     const session = await contender('twice');
     const outcomes = await Promise.all(
       ['a', 'b'].map((copy) =>
@@ -213,8 +222,33 @@ describe('admission on the recent view', () => {
     expect(outcomes.filter((outcome) => outcome === 'admitted')).toHaveLength(1);
     // The other copy: the frame spent (replayed), the connection taken, or (both in flight at once) a conflict
     // on the connection item after which the copy found the session there — never a second slot.
-    expect(await store.count()).toBe(1);
-    expect(await admitOnView(store, { ...session, sessionId: `${session.sessionId}-c` }, 7)).toBe('replayed');
-    expect(await store.count()).toBe(1);
+    expect(await store.count()).toBe(2);
+    // A third copy (its home now full by the view, so the login goes the whole way): the frame is spent.
+    expect(await login(store, { ...session, sessionId: `${session.sessionId}-c` })).toBe('replayed');
+    expect(await store.count()).toBe(2);
+  });
+
+  it("a view is tried only at the environment's home shards: without a home with room the login reads", async () => {
+    // Read, never admitted: no home. The view shows room everywhere, yet nothing is tried on it.
+    const store = environment();
+    await store.loginSnapshot('nobody', 'nothing');
+    const session = await contender('homeless');
+    let outcome: RecentAdmitOutcome | undefined;
+    const sent = await counting(async () => {
+      outcome = await admitOnView(store, session);
+    });
+    expect(outcome).toBe('missed');
+    expect(sent).toEqual({});
+    // The whole way admits, and its shard is the home the next login tries on the view.
+    expect(await admitFully(store, session)).toBe('admitted');
+    const stored = await world.documents.send(
+      new GetCommand({ TableName: world.tableName, Key: sessionKey(session.sessionId) }),
+    );
+    const next = await contender('at-home');
+    expect(await admitOnView(store, next)).toBe('admitted');
+    const nextStored = await world.documents.send(
+      new GetCommand({ TableName: world.tableName, Key: sessionKey(next.sessionId) }),
+    );
+    expect(nextStored.Item?.slot).toBe(stored.Item?.slot);
   });
 });

@@ -11,7 +11,7 @@ import { DynamoDbSessionStore } from '../../functions/adapters/dynamodb-session-
 import { ContentionError } from '../../functions/adapters/transactions';
 import { connectionKey, MAX_SLOT_SHARDS, permissionKey, slotKey } from '../../functions/domain/keys';
 import { recentViewTerms } from '../../functions/domain/login';
-import type { AdmitOutcome, SessionRecord } from '../../functions/domain/sessions';
+import type { AdmitInput, AdmitOutcome, SessionRecord } from '../../functions/domain/sessions';
 import { DEFAULT_SETTINGS } from '../../functions/domain/settings';
 import { serviceTable, tables } from '../../functions/tables';
 import {
@@ -87,7 +87,89 @@ export interface RaceResult {
   readonly strict: StrictStats;
 }
 
+/** Every race starts from empty slot shards (the sessions of earlier races stay, uncounted). */
+export async function resetSlotShards(world: RaceWorld): Promise<void> {
+  const shardKeys = Array.from({ length: MAX_SLOT_SHARDS }, (_, shard) => slotKey(shard));
+  for (let i = 0; i < shardKeys.length; i += 25) {
+    await world.documents.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [world.tableName]: shardKeys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })),
+        },
+      }),
+    );
+  }
+}
+
+/**
+ * `count` contenders `<prefix>-<i>`: each its connection item (`c-…`) and a permission item that lets its user
+ * (`user-…`) in, which the recent view's admission checks in its transaction; returns their sessions to admit
+ * (`s-…`, device `d-…`).
+ */
+export async function contenders(world: RaceWorld, prefix: string, count: number): Promise<SessionRecord[]> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  for (let i = 0; i < ids.length; i += 25) {
+    await world.documents.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [world.tableName]: ids.slice(i, i + 25).map((id) => ({
+            PutRequest: { Item: { ...connectionKey(`c-${id}`), kind: 'connection', inSeq: 0, outSeq: 0 } },
+          })),
+        },
+      }),
+    );
+    await world.documents.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [world.tableName]: ids.slice(i, i + 25).map((id) => ({
+            PutRequest: {
+              Item: { ...permissionKey(`user-${id}`), userId: `user-${id}`, allowed: true, updatedAt: 0 },
+            },
+          })),
+        },
+      }),
+    );
+  }
+  const now = Date.now();
+  return ids.map((id) => ({
+    sessionId: `s-${id}`,
+    userId: `user-${id}`,
+    deviceId: `d-${id}`,
+    connectionId: `c-${id}`,
+    state: 'signing-in',
+    createdAt: now,
+    lastStatusAt: now,
+  }));
+}
+
 let runs = 0;
+
+/**
+ * One login's admission as functions/domain/login.ts takes it: the environment's recent view first; when it
+ * has none or misses, the snapshot and `admit`. `onView`: admitted on the view, with no read.
+ */
+export async function admitAsLogin(
+  environment: DynamoDbSessionStore,
+  session: SessionRecord,
+  limits: AdmitInput['limits'],
+): Promise<{ readonly outcome: AdmitOutcome; readonly onView: boolean }> {
+  const view = environment.recentSlots();
+  const terms = view && recentViewTerms(view);
+  const recent =
+    view && terms
+      ? await environment.admitOnRecent({
+          session,
+          limits,
+          frameSeq: 1,
+          slots: view,
+          settingsVersion: terms.version,
+        })
+      : undefined;
+  if (recent !== undefined && recent !== 'missed') return { outcome: recent, onView: recent === 'admitted' };
+  const snapshot = await environment.loginSnapshot(session.userId, session.deviceId);
+  const outcome = await environment.admit({ session, limits, frameSeq: 1, slotHint: snapshot.slots ?? [] });
+  return { outcome, onView: false };
+}
 
 /**
  * `logins` contenders (each its own device and connection) race for `limit` slots over `shards` slot shards,
@@ -113,41 +195,8 @@ export async function raceAdmissions(
   );
   // The race's own checks read through a store of their own, so that no worker's view is refreshed by them.
   const checker = new DynamoDbSessionStore(world.documents, world.tableName, { slotShards: options.shards });
-  const ids = Array.from({ length: options.logins }, (_, i) => `r${run}-${i}`);
-  // Every race starts from empty slot shards (the sessions of earlier races stay, uncounted).
-  const shardKeys = Array.from({ length: MAX_SLOT_SHARDS }, (_, shard) => slotKey(shard));
-  for (let i = 0; i < shardKeys.length; i += 25) {
-    await world.documents.send(
-      new BatchWriteCommand({
-        RequestItems: {
-          [world.tableName]: shardKeys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })),
-        },
-      }),
-    );
-  }
-  for (let i = 0; i < ids.length; i += 25) {
-    await world.documents.send(
-      new BatchWriteCommand({
-        RequestItems: {
-          [world.tableName]: ids.slice(i, i + 25).map((id) => ({
-            PutRequest: { Item: { ...connectionKey(`c-${id}`), kind: 'connection', inSeq: 0, outSeq: 0 } },
-          })),
-        },
-      }),
-    );
-    // Every contender may log in: the recent view's admission checks the permission in its transaction.
-    await world.documents.send(
-      new BatchWriteCommand({
-        RequestItems: {
-          [world.tableName]: ids.slice(i, i + 25).map((id) => ({
-            PutRequest: {
-              Item: { ...permissionKey(`user-${id}`), userId: `user-${id}`, allowed: true, updatedAt: 0 },
-            },
-          })),
-        },
-      }),
-    );
-  }
+  await resetSlotShards(world);
+  const sessions = await contenders(world, `r${run}`, options.logins);
   // The shares of the limit on the slot items, as `config set` writes them.
   await new DynamoDbSettingsStore(world.documents, world.tableName, checker).put(
     { ...DEFAULT_SETTINGS, maxSessions: options.limit, connectionCapacity: Math.max(options.limit, 1_000) },
@@ -174,42 +223,17 @@ export async function raceAdmissions(
   };
   const started = performance.now();
   let next = 0;
-  const login = async (environment: DynamoDbSessionStore, id: string, i: number) => {
+  const login = async (environment: DynamoDbSessionStore, contender: SessionRecord, i: number) => {
     if (options.perSecond)
       await delay(Math.max(0, started + (i / options.perSecond) * 1000 - performance.now()));
     const now = Date.now();
-    const session: SessionRecord = {
-      sessionId: `s-${id}`,
-      userId: `user-${id}`,
-      deviceId: `d-${id}`,
-      connectionId: `c-${id}`,
-      state: 'signing-in',
-      createdAt: now,
-      lastStatusAt: now,
-    };
+    const session: SessionRecord = { ...contender, createdAt: now, lastStatusAt: now };
     let outcome: AdmitOutcome | 'error';
     const limits = { total: options.limit, perDevice: 2, perUser: 2 };
     try {
-      // As functions/domain/login.ts: the environment's recent view first; when it misses, the snapshot.
-      const view = environment.recentSlots();
-      const terms = view && recentViewTerms(view);
-      const recent =
-        view && terms
-          ? await environment.admitOnRecent({
-              session,
-              limits,
-              frameSeq: 1,
-              slots: view,
-              settingsVersion: terms.version,
-            })
-          : undefined;
-      if (recent === 'admitted') admittedOnView++;
-      if (recent !== undefined && recent !== 'missed') {
-        outcome = recent;
-      } else {
-        const snapshot = await environment.loginSnapshot(session.userId, session.deviceId);
-        outcome = await environment.admit({ session, limits, frameSeq: 1, slotHint: snapshot.slots ?? [] });
-      }
+      const admission = await admitAsLogin(environment, session, limits);
+      if (admission.onView) admittedOnView++;
+      outcome = admission.outcome;
     } catch (error) {
       // A login that failed outright (throttled past the SDK's retries, say): lost, and counted as such.
       outcome = 'error';
@@ -222,9 +246,9 @@ export async function raceAdmissions(
     }
   };
   const worker = async (store: DynamoDbSessionStore) => {
-    while (next < ids.length) {
+    while (next < sessions.length) {
       const i = next++;
-      await login(store, ids[i] as string, i);
+      await login(store, sessions[i] as SessionRecord, i);
     }
   };
   await Promise.all(stores.map(worker));

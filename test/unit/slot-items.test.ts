@@ -2,7 +2,13 @@
 // each has left, so logins crowd a nearly full shard less than an empty one.
 
 import { describe, expect, it } from 'vitest';
-import { probeOrder, shareOf, sharesFor } from '../../functions/adapters/slot-items';
+import {
+  admissionOrder,
+  homesWithRoom,
+  probeOrder,
+  shareOf,
+  sharesFor,
+} from '../../functions/adapters/slot-items';
 
 describe('probeOrder', () => {
   it('lists each shard with room once and leaves out full shards and shards whose share is 0', () => {
@@ -25,6 +31,52 @@ describe('probeOrder', () => {
     for (let i = 0; i < draws; i++) if (probeOrder([1, 9], [10, 10], random)[0] === 0) first0++;
     expect(first0 / draws).toBeGreaterThan(0.85);
     expect(first0 / draws).toBeLessThan(0.95);
+  });
+});
+
+describe('homesWithRoom', () => {
+  it('keeps the homes the hint shows with room, each once, in their order', () => {
+    // Shard 1 full, 3 of share 0, 9 out of range; 2 listed twice.
+    expect(homesWithRoom([0, 4, 1, 0], [4, 4, 4, 0], [2, 1, 3, 9, 2, 0])).toEqual([2, 0]);
+    expect(homesWithRoom([0, 0], [1, 1], [])).toEqual([]);
+  });
+});
+
+describe('admissionOrder', () => {
+  /** A seeded generator, so that both orders below draw the same numbers. */
+  const seeded = (seed: number) => () => {
+    seed = (seed * 48271) % 2147483647;
+    return seed / 2147483647;
+  };
+
+  it('tries the home shards with room first, the latest first, then the others in probeOrder', () => {
+    const counts = [0, 3, 1, 0, 4];
+    const shares = [4, 4, 4, 4, 4];
+    for (let seed = 1; seed < 50; seed++) {
+      // Shard 4 is a home but full by the hint: left out, as probeOrder leaves it out.
+      const order = admissionOrder(counts, shares, [2, 4, 0], seeded(seed));
+      expect(order.slice(0, 2)).toEqual([2, 0]);
+      expect(order.slice(2)).toEqual(
+        probeOrder(counts, shares, seeded(seed)).filter((shard) => shard !== 2 && shard !== 0),
+      );
+    }
+  });
+
+  it('is exactly probeOrder with no home, or only homes without room, of share 0 or out of range', () => {
+    const counts = [0, 4, 1, 0];
+    const shares = [4, 4, 4, 0];
+    for (const homes of [[], [1], [3], [7], [1, 3, 7]]) {
+      for (let seed = 1; seed < 20; seed++) {
+        expect(admissionOrder(counts, shares, homes, seeded(seed))).toEqual(
+          probeOrder(counts, shares, seeded(seed)),
+        );
+      }
+    }
+  });
+
+  it('never lists a shard twice nor a full one', () => {
+    const order = admissionOrder([2, 0, 1], [2, 2, 2], [1, 1, 0, 2], seeded(7));
+    expect(order).toEqual([1, 2]);
   });
 });
 
