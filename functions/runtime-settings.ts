@@ -40,8 +40,9 @@ export const accountConcurrency = 1_000;
 export const routeRuntime: RuntimeSettings = { timeoutSeconds: 10, memoryMb: 256 };
 
 /**
- * The event pump's memory, in MB. Its CPU (256/1,769 of a vCPU) binds its shard first
- * (functions/domain/pump-capacity.ts); more memory buys sessions per shard at the same GB-s per session.
+ * The event pump's memory, in MB. Its CPU (256/1,769 of a vCPU) binds its shard at a busy planned event rate, its
+ * file descriptors at the default one (functions/domain/pump-capacity.ts); more memory buys sessions per shard
+ * at the same GB-s per session while CPU binds.
  */
 export const PUMP_MEMORY_MB = 256;
 

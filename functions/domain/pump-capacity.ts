@@ -44,16 +44,19 @@ export interface PumpBudget {
 }
 
 /**
- * An idle session's CPU, ms per session-second. 0.10 — `flock /tmp/bench.lock npm run bench -- pump-idle`
- * (300 idle sessions on one shard, a whole run's thread CPU over its session-seconds) on this machine,
- * 2026-11-30: see PUMP_CPU_MEASUREMENTS in docs/deploy.md ("Event-pump shards").
+ * An idle session's CPU, ms per session-second: 0.091, measured by `flock /tmp/bench.lock npm run bench --
+ * pump-idle` on this machine (2026-11-30, load 8–13): 300 idle sessions on one shard, a whole 62 s run's thread
+ * CPU over its session-seconds (0.273 ms per poll, 0.333 polls per session-second). docs/deploy.md,
+ * "Event-pump shards".
  */
-export const DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND = 0.1;
+export const DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND = 0.091;
 
 /**
- * One delivered event's CPU, ms. 1.5 — `flock /tmp/bench.lock npm run bench -- events` (1,000 sessions, 360
- * events per session-hour) on this machine, 2026-11-30: the pump threads' CPU less the idle part, over the
- * events they delivered (docs/deploy.md, "Event-pump shards").
+ * One delivered event's CPU, ms: CPU_PER_EVENT, measured by `flock /tmp/bench.lock npm run bench -- events` on this
+ * machine (2026-11-30, PER_EVENT_RUNS): 1,000 sessions at 360 events per session-hour, the served pump runs'
+ * thread CPU per session-second less DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND, over their events per
+ * session-second (median of three; an upper bound, as those runs also sign in, invite and hand over).
+ * docs/deploy.md, "Event-pump shards".
  */
 export const DEFAULT_CPU_MS_PER_EVENT = 1.5;
 
