@@ -52,13 +52,13 @@ export interface PumpBudget {
 export const DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND = 0.091;
 
 /**
- * One delivered event's CPU, ms: 2.29, measured by `flock /tmp/bench.lock npm run bench -- events` on this
- * machine (2026-11-30, at 9c86a15, load 10–15): 1,000 sessions at 360 events per session-hour, the served pump
- * runs' thread CPU per session-second (0.238 ms) less DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND, over their events per
- * session-second (0.0642). An upper bound of an event's own work: those runs also sign in, invite and hand over.
- * docs/deploy.md, "Event-pump shards".
+ * One delivered event's CPU, ms: 2.37, the median of three runs of `flock /tmp/bench.lock npm run bench -- events`
+ * on this machine (2026-11-30, at 9c86a15 and 4e1c312, load 8–20; 2.29 / 2.37 / 3.53): 1,000 sessions at 360
+ * events per session-hour, the served pump runs' thread CPU per session-second less
+ * DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND, over their events per session-second. An upper bound of an event's own
+ * work: those runs also sign in, invite and hand over. docs/deploy.md, "Event-pump shards".
  */
-export const DEFAULT_CPU_MS_PER_EVENT = 2.29;
+export const DEFAULT_CPU_MS_PER_EVENT = 2.37;
 
 /** The event rate a deployment plans for when it does not say: ten events per session-hour. */
 export const DEFAULT_EVENTS_PER_SESSION_HOUR = 10;
