@@ -7,13 +7,14 @@
 // The CWA simulator, the devices and the bot run in their own processes, so the stack's event loop serves the
 // service.
 // Options: --sessions 1000 --seconds 60 --rate 1 (messages per session per 10 s) --poll-wait-ms 3000
-//   --shards 8 (ceiling) --min-shards 1 --sessions-per-shard N (default: derived from the pump's memory)
+//   --shards 8 (ceiling) --min-shards 1 --events-per-session-hour N (the rate the shard bound is planned at;
+//   default: the rate --rate drives, 360 × rate) --sessions-per-shard N (default: the bound at that rate)
 //   --device-processes 2 --cwa-process own|in-process
 
 import { parseArgs } from 'node:util';
 import { parseUserSpec } from '../cwa-sim/users';
-import { DEFAULT_CPU_MS_PER_SESSION_SECOND as pumpCpuModel } from '../functions/domain/pump-capacity';
-import { pumpSessionsPerShard } from '../functions/runtime-settings';
+import { cpuMsPerSessionSecond, eventRateProblem } from '../functions/domain/pump-capacity';
+import { pumpSessionsPerShardAt } from '../functions/runtime-settings';
 import { startServiceFixture } from '../test/support/service-fixture';
 import { benchUsers, signInFleets, simUsers, startBotProcess } from './device-fleet';
 import { coldStartReport, ms, summarize, table } from './measure';
@@ -27,7 +28,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1' },
     shards: { type: 'string', default: '8' },
     'min-shards': { type: 'string', default: '1' },
-    'sessions-per-shard': { type: 'string', default: String(pumpSessionsPerShard) },
+    'events-per-session-hour': { type: 'string' },
+    'sessions-per-shard': { type: 'string' },
     'memory-mb': { type: 'string', default: '256' },
     'poll-wait-ms': { type: 'string', default: '3000' },
     'device-processes': { type: 'string', default: '2' },
@@ -41,7 +43,17 @@ const seconds = Number(values.seconds);
 const perTenSeconds = Number(values.rate);
 const shards = Number(values.shards);
 const minShards = Number(values['min-shards']);
-const perShard = Number(values['sessions-per-shard']);
+// The rate the bot drives (rate messages per session per 10 s), unless told otherwise: the shard bound a
+// deployment planned at that rate would get (functions/domain/pump-capacity.ts).
+const plannedRate = Number(values['events-per-session-hour'] ?? perTenSeconds * 360);
+const rateProblem = eventRateProblem(
+  plannedRate,
+  '--events-per-session-hour',
+  values['events-per-session-hour'],
+);
+if (rateProblem) throw new Error(rateProblem);
+const perShard = Number(values['sessions-per-shard'] ?? pumpSessionsPerShardAt(plannedRate));
+const pumpCpuModel = cpuMsPerSessionSecond({ eventsPerSessionHour: plannedRate });
 const memoryGb = Number(values['memory-mb']) / 1024;
 const pollWaitMs = Number(values['poll-wait-ms']);
 const cwaProcess = values['cwa-process'] === 'in-process' ? 'in-process' : 'own';
@@ -58,7 +70,7 @@ const pumpRuns: Array<{
 }> = [];
 let pollFailures = 0;
 console.log(
-  `Starting the local stack with ${sessions} CWA users, pump shards ${minShards}…${shards} of ${perShard} sessions…`,
+  `Starting the local stack with ${sessions} CWA users, pump shards ${minShards}…${shards} of ${perShard} sessions (planned for ${plannedRate} events per session-hour)…`,
 );
 const service = await startServiceFixture({
   lambda: values['in-process'] === true ? 'in-process' : 'environments',
@@ -232,6 +244,10 @@ const sessionSeconds = Math.max(
 );
 const pumpCpuPerSessionSecond = served.reduce((sum, run) => sum + run.cpuMs, 0) / sessionSeconds;
 const pumpBusyPerSessionSecond = served.reduce((sum, run) => sum + run.busyMs, 0) / sessionSeconds;
+// The same runs' events per session-second, and their CPU per event beyond the model's idle part.
+const pumpEventsPerSessionSecond = served.reduce((sum, run) => sum + run.delivered, 0) / sessionSeconds;
+const idleModel = cpuMsPerSessionSecond({ eventsPerSessionHour: 0 });
+const pumpCpuPerEvent = (pumpCpuPerSessionSecond - idleModel) / pumpEventsPerSessionSecond;
 console.log(
   `\nEvents through the pump: ${sessions} sessions, shards ${minShards}…${shards} of ${perShard}, pollWaitTime ${pollWaitMs} ms, ${elapsedS.toFixed(0)} s`,
 );
@@ -254,9 +270,15 @@ console.log(
     [
       'pump CPU ms per session-second (its thread)',
       pumpCpuPerSessionSecond.toFixed(3),
-      `model: ${pumpCpuModel} (functions/domain/pump-capacity.ts)`,
+      `model: ${pumpCpuModel.toFixed(3)} at ${plannedRate} events per session-hour (functions/domain/pump-capacity.ts)`,
     ],
     ['pump busy ms per session-second (event loop)', pumpBusyPerSessionSecond.toFixed(3), ''],
+    ['pump events per session-second (the same runs)', pumpEventsPerSessionSecond.toFixed(4), ''],
+    [
+      'pump CPU ms per event (beyond the idle model)',
+      pumpCpuPerEvent.toFixed(2),
+      `idle model ${idleModel.toFixed(3)} ms per session-second`,
+    ],
   ]),
 );
 console.log(

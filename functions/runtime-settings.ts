@@ -2,7 +2,7 @@
 // environment every function gets. The CDK stack deploys them; the local stack runs its execution
 // environments with the same values, as both read the route and schedule tables.
 
-import { sessionsPerShard } from './domain/pump-capacity';
+import { DEFAULT_EVENTS_PER_SESSION_HOUR, sessionsPerShard } from './domain/pump-capacity';
 
 /**
  * Keep-alive sockets each AWS SDK client holds at most per execution environment (functions/commons/clients):
@@ -40,16 +40,27 @@ export const accountConcurrency = 1_000;
 export const routeRuntime: RuntimeSettings = { timeoutSeconds: 10, memoryMb: 256 };
 
 /**
- * The event pump's memory, in MB. Its CPU (256/1,769 of a vCPU) binds its shard first
- * (functions/domain/pump-capacity.ts); more memory buys sessions per shard at the same GB-s per session.
+ * The event pump's memory, in MB. Its CPU (256/1,769 of a vCPU) binds its shard at a busy planned event rate, its
+ * file descriptors at the default one (functions/domain/pump-capacity.ts); more memory buys sessions per shard
+ * at the same GB-s per session while CPU binds.
  */
 export const PUMP_MEMORY_MB = 256;
 
-/** Sessions one pump shard serves at `PUMP_MEMORY_MB` (the derivation: functions/domain/pump-capacity.ts). */
-export const pumpSessionsPerShard = sessionsPerShard({
-  memoryMb: PUMP_MEMORY_MB,
-  servicePoolSockets: SDK_POOL_SOCKETS,
-}).sessions;
+/**
+ * Sessions one pump shard serves at `PUMP_MEMORY_MB` when its sessions receive `eventsPerSessionHour` events
+ * an hour (the derivation: functions/domain/pump-capacity.ts). Throws RangeError on a rate
+ * `eventRateProblem` refuses.
+ */
+export function pumpSessionsPerShardAt(eventsPerSessionHour: number): number {
+  return sessionsPerShard({
+    memoryMb: PUMP_MEMORY_MB,
+    servicePoolSockets: SDK_POOL_SOCKETS,
+    eventsPerSessionHour,
+  }).sessions;
+}
+
+/** Sessions one pump shard serves at the default planned event rate (DEFAULT_EVENTS_PER_SESSION_HOUR). */
+export const pumpSessionsPerShard = pumpSessionsPerShardAt(DEFAULT_EVENTS_PER_SESSION_HOUR);
 
 /**
  * Concurrency reserved for a per-shard function (the pump), from the shard ceiling (every shard deployed may
@@ -118,7 +129,12 @@ export interface ServiceEnvironmentInputs {
   readonly pumpShards: number;
   /** Shards that run however few sessions there are. @default 1 */
   readonly pumpMinShards?: number;
-  /** Sessions per shard. @default - `pumpSessionsPerShard`, derived from the pump's memory */
+  /**
+   * Events per session-hour the deployment plans for: the pump's shard bound is derived at this rate
+   * (`pumpSessionsPerShardAt`). @default DEFAULT_EVENTS_PER_SESSION_HOUR (10)
+   */
+  readonly pumpEventsPerSessionHour?: number;
+  /** Sessions per shard, overriding the derived bound. @default - `pumpSessionsPerShardAt(pumpEventsPerSessionHour)` */
   readonly pumpSessionsPerShard?: number;
   /** The event pump's schedule period, in ms. */
   readonly pumpPeriodMs: number;
@@ -142,7 +158,10 @@ export function serviceEnvironment(inputs: ServiceEnvironmentInputs): Record<str
     ...inputs.secrets,
     PUMP_SHARDS: String(inputs.pumpShards),
     PUMP_MIN_SHARDS: String(Math.min(inputs.pumpMinShards ?? 1, inputs.pumpShards)),
-    PUMP_SESSIONS_PER_SHARD: String(inputs.pumpSessionsPerShard ?? pumpSessionsPerShard),
+    PUMP_SESSIONS_PER_SHARD: String(
+      inputs.pumpSessionsPerShard ??
+        pumpSessionsPerShardAt(inputs.pumpEventsPerSessionHour ?? DEFAULT_EVENTS_PER_SESSION_HOUR),
+    ),
     PUMP_RUN_MS: String(pumpRunMs(inputs.pumpPeriodMs)),
     PUMP_PERIOD_MS: String(inputs.pumpPeriodMs),
     ...inputs.extra,

@@ -52,6 +52,12 @@ export interface CollaborationStackProps extends StackProps {
    */
   readonly pumpShards?: number;
   /**
+   * Events per session-hour the deployment plans for: the event pump's shard bound (sessions per shard) is
+   * derived at this rate (functions/domain/pump-capacity.ts), so a busier deployment runs more shards.
+   * @default 10
+   */
+  readonly pumpEventsPerSessionHour?: number;
+  /**
    * E-mail address subscribed to the alarm topic.
    * @default - no subscription (subscribe to the AlarmTopic output later)
    */
@@ -152,7 +158,13 @@ export class CollaborationStack extends Stack {
       gateway: this.gateway,
       tables: this.tables,
       secretsKey: this.secretsKey,
-      pump: { shards: props.pumpShards ?? 2, periodMs: pumpPeriodMs(scheduledFunctions) },
+      pump: {
+        shards: props.pumpShards ?? 2,
+        periodMs: pumpPeriodMs(scheduledFunctions),
+        ...(props.pumpEventsPerSessionHour !== undefined
+          ? { eventsPerSessionHour: props.pumpEventsPerSessionHour }
+          : {}),
+      },
       functionDefaults,
     });
 
@@ -160,6 +172,9 @@ export class CollaborationStack extends Stack {
       functions: scheduledFunctions,
       permissions: this.scheduledPermissions,
       shards: props.pumpShards ?? 2,
+      ...(props.pumpEventsPerSessionHour !== undefined
+        ? { pumpEventsPerSessionHour: props.pumpEventsPerSessionHour }
+        : {}),
       tables: this.tables,
       gateway: this.gateway,
       secretsKey: this.secretsKey,

@@ -3,6 +3,7 @@
 
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
+import { DEFAULT_EVENTS_PER_SESSION_HOUR, eventRateProblem } from '../functions/domain/pump-capacity';
 import { stageThrottle } from '../functions/stage';
 import type { CollaborationStackProps } from './collaboration-stack';
 import { defaultActiveSessionsAlarmShare } from './observability-definition';
@@ -50,6 +51,11 @@ export interface DeploymentContext {
   readonly apiGatewayLogsRole: boolean;
   /** Event-pump shards (`-c pumpShards=n`): one pump invocation per shard per minute, ~500 sessions each. */
   readonly pumpShards: number;
+  /**
+   * Events per session-hour the deployment plans for (`-c pumpEventsPerSessionHour=n`, 0–3,600): the pump's
+   * shard bound is planned at this rate, so its CPU stays within budget on AWS (functions/domain/pump-capacity.ts).
+   */
+  readonly pumpEventsPerSessionHour: number;
   /** Alarm notifications to this address (`-c alarmEmail=ops@example.com`); undefined: subscribe later. */
   readonly alarmEmail: string | undefined;
   /** Share of the session limit above which ActiveSessions alarms (`-c activeSessionsAlarmShare=0.8`). */
@@ -68,6 +74,7 @@ export const defaultDeploymentContext: DeploymentContext = {
   vpc: undefined,
   apiGatewayLogsRole: true,
   pumpShards: 2,
+  pumpEventsPerSessionHour: DEFAULT_EVENTS_PER_SESSION_HOUR,
   alarmEmail: undefined,
   activeSessionsAlarmShare: defaultActiveSessionsAlarmShare,
   customDomain: undefined,
@@ -198,6 +205,7 @@ export function readDeploymentContext(node: Pick<Node, 'tryGetContext'>): Deploy
   const vpc = readVpc(node, problems);
   const pumpShards = positiveNumber(node.tryGetContext('pumpShards'), 'pumpShards', true, problems);
   if (pumpShards !== undefined && pumpShards > 256) problems.push('context pumpShards must be at most 256');
+  const pumpEventsPerSessionHour = readEventRate(node.tryGetContext('pumpEventsPerSessionHour'), problems);
   const rawEmail: unknown = node.tryGetContext('alarmEmail');
   if (
     rawEmail !== undefined &&
@@ -225,10 +233,23 @@ export function readDeploymentContext(node: Pick<Node, 'tryGetContext'>): Deploy
     vpc,
     apiGatewayLogsRole: apiGatewayLogsRole ?? defaultDeploymentContext.apiGatewayLogsRole,
     pumpShards: pumpShards ?? defaultDeploymentContext.pumpShards,
+    pumpEventsPerSessionHour: pumpEventsPerSessionHour ?? defaultDeploymentContext.pumpEventsPerSessionHour,
     alarmEmail: typeof rawEmail === 'string' ? rawEmail : undefined,
     activeSessionsAlarmShare: share ?? defaultDeploymentContext.activeSessionsAlarmShare,
     customDomain,
   };
+}
+
+/** The planned event rate: a number on the command line arrives as a string. */
+function readEventRate(value: unknown, problems: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  const problem = eventRateProblem(parsed, 'context pumpEventsPerSessionHour', value);
+  if (problem) {
+    problems.push(problem);
+    return undefined;
+  }
+  return parsed as number;
 }
 
 function readCustomDomain(
@@ -263,6 +284,7 @@ export function stackPropsFrom(context: DeploymentContext): CollaborationStackPr
     tracing: context.tracing,
     apiGatewayLogsRole: context.apiGatewayLogsRole,
     pumpShards: context.pumpShards,
+    pumpEventsPerSessionHour: context.pumpEventsPerSessionHour,
     ...(context.alarmEmail ? { alarmEmail: context.alarmEmail } : {}),
     activeSessionsAlarmShare: context.activeSessionsAlarmShare,
     ...(context.customDomain ? { customDomain: context.customDomain } : {}),

@@ -27,16 +27,78 @@ export interface PumpBudget {
   /** A session's keep-alive TLS socket with its buffers, its worker state and a batch in flight. @default 96 */
   readonly perSessionKb?: number;
   /**
-   * CPU a session costs, in ms per second: a CWA poll per pollWaitTime and, per event, its seal, reservation
-   * and `@connections` POST at the planned event rate. @default 0.25 — `npm run bench -- pump-idle` measured
-   * 0.19–0.22 ms per idle session-second at 300 sessions on a shard (0.6–0.7 ms a poll), and ten events per
-   * session-hour add ~0.035 ms (`bench capacity`: ~13 ms per event)
+   * CPU an idle session costs, in ms per second of its session: a CWA poll per pollWaitTime, its share of the
+   * shard's refreshes, lease renewals and timers. @default DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND
    */
-  readonly cpuMsPerSessionSecond?: number;
+  readonly idleCpuMsPerSessionSecond?: number;
+  /**
+   * CPU one delivered event costs, in ms: its reservation, seal, `@connections` POST, the poll that brought it
+   * and the one re-issued after it. @default DEFAULT_CPU_MS_PER_EVENT
+   */
+  readonly cpuMsPerEvent?: number;
+  /**
+   * Events the deployment plans a session to receive per hour (`-c pumpEventsPerSessionHour`): the CPU bound
+   * is planned at this rate. @default DEFAULT_EVENTS_PER_SESSION_HOUR
+   */
+  readonly eventsPerSessionHour?: number;
 }
 
-/** The CPU a session costs a pump, ms per second, when the budget does not say (see PumpBudget). */
-export const DEFAULT_CPU_MS_PER_SESSION_SECOND = 0.25;
+/**
+ * An idle session's CPU, ms per session-second: 0.091, measured by `flock /tmp/bench.lock npm run bench --
+ * pump-idle` on this machine (2026-11-30, load 8–13): 300 idle sessions on one shard, a whole 62 s run's thread
+ * CPU over its session-seconds (0.273 ms per poll, 0.333 polls per session-second). docs/deploy.md,
+ * "Event-pump shards".
+ */
+export const DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND = 0.091;
+
+/**
+ * One delivered event's CPU, ms: 2.37, the median of three runs of `flock /tmp/bench.lock npm run bench -- events`
+ * on this machine (2026-11-30, at 9c86a15 and 4e1c312, load 8–20; 2.29 / 2.37 / 3.53): 1,000 sessions at 360
+ * events per session-hour, the served pump runs' thread CPU per session-second less
+ * DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND, over their events per session-second. An upper bound of an event's own
+ * work: those runs also sign in, invite and hand over. docs/deploy.md, "Event-pump shards".
+ */
+export const DEFAULT_CPU_MS_PER_EVENT = 2.37;
+
+/** The event rate a deployment plans for when it does not say: ten events per session-hour. */
+export const DEFAULT_EVENTS_PER_SESSION_HOUR = 10;
+
+/** The most events per session-hour a deployment may plan for (one a second). */
+export const MAX_EVENTS_PER_SESSION_HOUR = 3_600;
+
+/**
+ * Why `value` is not a plannable event rate (events per session-hour: a finite number from 0 to
+ * MAX_EVENTS_PER_SESSION_HOUR), or undefined when it is. `name` names the setting in the message, and `shown` is
+ * the value as given (e.g. the text a number was parsed from).
+ */
+export function eventRateProblem(value: unknown, name: string, shown: unknown = value): string | undefined {
+  if (
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value >= 0 &&
+    value <= MAX_EVENTS_PER_SESSION_HOUR
+  )
+    return undefined;
+  return `${name} must be a number of events per session-hour from 0 to ${MAX_EVENTS_PER_SESSION_HOUR}, got ${String(shown)}`;
+}
+
+/**
+ * The CPU a session costs a pump at `budget`'s planned event rate, ms per session-second: the idle part plus
+ * events per session-second × CPU per event. Throws RangeError on an event rate eventRateProblem refuses.
+ */
+export function cpuMsPerSessionSecond(
+  budget: Pick<PumpBudget, 'idleCpuMsPerSessionSecond' | 'cpuMsPerEvent' | 'eventsPerSessionHour'>,
+): number {
+  // Only an absent rate takes the default: a null (from JSON) is refused like any other non-number.
+  const rate =
+    budget.eventsPerSessionHour === undefined ? DEFAULT_EVENTS_PER_SESSION_HOUR : budget.eventsPerSessionHour;
+  const problem = eventRateProblem(rate, 'eventsPerSessionHour');
+  if (problem) throw new RangeError(problem);
+  return (
+    (budget.idleCpuMsPerSessionSecond ?? DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND) +
+    (rate / 3600) * (budget.cpuMsPerEvent ?? DEFAULT_CPU_MS_PER_EVENT)
+  );
+}
 
 /** Memory at which Lambda gives a function one full vCPU. */
 export const MB_PER_VCPU = 1_769;
@@ -79,9 +141,7 @@ export function sessionsPerShard(budget: PumpBudget): ShardBound {
     ((budget.memoryMb * headroom - (budget.baselineMb ?? 96)) * 1024) / (budget.perSessionKb ?? 96),
   );
   const cpuMsPerSecond = (budget.memoryMb / MB_PER_VCPU) * 1000 * headroom;
-  const byCpu = Math.floor(
-    cpuMsPerSecond / (budget.cpuMsPerSessionSecond ?? DEFAULT_CPU_MS_PER_SESSION_SECOND),
-  );
+  const byCpu = Math.floor(cpuMsPerSecond / cpuMsPerSessionSecond(budget));
   const bounds = { descriptors: byDescriptors, memory: byMemory, cpu: byCpu } as const;
   const [limitedBy, sessions] = (Object.entries(bounds) as [ShardBound['limitedBy'], number][]).reduce(
     (least, entry) => (entry[1] < least[1] ? entry : least),

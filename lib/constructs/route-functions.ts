@@ -33,8 +33,15 @@ export interface RouteFunctionsProps {
    * @default - `routeRuntime.timeoutSeconds` (functions/runtime-settings.ts)
    */
   readonly timeout?: Duration;
-  /** Event-pump shards and period: part of every function's environment. */
-  readonly pump: { readonly shards: number; readonly periodMs: number };
+  /**
+   * Event-pump shards, period and planned events per session-hour (the shard bound follows it): part of every
+   * function's environment.
+   */
+  readonly pump: {
+    readonly shards: number;
+    readonly periodMs: number;
+    readonly eventsPerSessionHour?: number;
+  };
   /**
    * @default RetentionDays.ONE_MONTH
    */
@@ -62,6 +69,9 @@ export class RouteFunctions extends Construct {
       secrets: { KMS_KEY_ID: props.secretsKey.keyArn },
       pumpShards: props.pump.shards,
       pumpPeriodMs: props.pump.periodMs,
+      ...(props.pump.eventsPerSessionHour !== undefined
+        ? { pumpEventsPerSessionHour: props.pump.eventsPerSessionHour }
+        : {}),
     });
     for (const route of props.routes) {
       const { function: fn } = new ServiceFunction(this, idFor(route.name), {

@@ -24,6 +24,11 @@ export interface ScheduledFunctionsProps {
   readonly permissions: RoutePermissionMap;
   /** Event-pump shards: one schedule each. */
   readonly shards: number;
+  /**
+   * Events per session-hour the pump's shard bound is planned for.
+   * @default - DEFAULT_EVENTS_PER_SESSION_HOUR (functions/domain/pump-capacity.ts)
+   */
+  readonly pumpEventsPerSessionHour?: number;
   readonly tables: ServiceTables;
   readonly gateway: WebSocketGateway;
   readonly secretsKey: IKey;
@@ -75,6 +80,9 @@ export class ScheduledFunctions extends Construct {
           secrets: { KMS_KEY_ID: props.secretsKey.keyArn },
           pumpShards: props.shards,
           pumpPeriodMs: pumpPeriodMs(props.functions),
+          ...(props.pumpEventsPerSessionHour !== undefined
+            ? { pumpEventsPerSessionHour: props.pumpEventsPerSessionHour }
+            : {}),
         }),
       });
       grantPermissions(fn, permissions, props);

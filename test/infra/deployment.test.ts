@@ -7,6 +7,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { routes } from '../../functions/routes';
+import { pumpSessionsPerShard, pumpSessionsPerShardAt } from '../../functions/runtime-settings';
 import { scheduledFunctions } from '../../functions/schedules';
 import type { CollaborationStack } from '../../lib/collaboration-stack';
 import { perShardConcurrency } from '../../lib/constructs/scheduled-functions';
@@ -186,6 +187,21 @@ describe('scheduled functions: dead-letter queues and reserved concurrency', () 
       .filter(([, fn]) => fn.Properties.ReservedConcurrentExecutions !== undefined)
       .map(([id, fn]) => [id, fn.Properties.ReservedConcurrentExecutions]);
     expect(reserved).toEqual([[fnId('eventPump'), 2 * shards]]);
+  });
+});
+
+describe('the pump shard bound, planned at the event rate', () => {
+  const bounds = (template: Template) =>
+    new Set(allFunctions(template).map((fn) => fn.Properties.Environment.Variables.PUMP_SESSIONS_PER_SHARD));
+
+  it('gives every function the bound at ten events per session-hour by default', () => {
+    expect([...bounds(synthesizeWith({}).template)]).toEqual([String(pumpSessionsPerShard)]);
+  });
+
+  it('-c pumpEventsPerSessionHour=360: every function gets the lower bound of that rate', () => {
+    expect(pumpSessionsPerShardAt(360)).toBeLessThan(pumpSessionsPerShard);
+    const { template } = synthesizeWith({ pumpEventsPerSessionHour: '360' });
+    expect([...bounds(template)]).toEqual([String(pumpSessionsPerShardAt(360))]);
   });
 });
 

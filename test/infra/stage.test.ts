@@ -43,6 +43,7 @@ describe('deployment context', () => {
       vpc: undefined,
       apiGatewayLogsRole: true,
       pumpShards: 2,
+      pumpEventsPerSessionHour: 10,
       alarmEmail: undefined,
       activeSessionsAlarmShare: 0.8,
       customDomain: undefined,
@@ -70,6 +71,22 @@ describe('deployment context', () => {
     expect(() => readDeploymentContext(contextOf({ pumpShards: '0' }))).toThrow(/pumpShards/);
     expect(() => readDeploymentContext(contextOf({ pumpShards: '1000' }))).toThrow(/at most 256/);
     expect(() => readDeploymentContext(contextOf({ alarmEmail: 'not-an-address' }))).toThrow(/alarmEmail/);
+  });
+
+  it('reads the planned event rate, and refuses one that is not 0–3,600 events per session-hour', () => {
+    expect(readDeploymentContext(contextOf({ pumpEventsPerSessionHour: '360' }))).toMatchObject({
+      pumpEventsPerSessionHour: 360,
+    });
+    expect(readDeploymentContext(contextOf({ pumpEventsPerSessionHour: 0 }))).toMatchObject({
+      pumpEventsPerSessionHour: 0,
+    });
+    for (const bad of ['-1', 'ten', '', '3601', 'Infinity', true]) {
+      expect(() => readDeploymentContext(contextOf({ pumpEventsPerSessionHour: bad }))).toThrow(
+        new DeploymentContextError(
+          `Invalid deployment context: context pumpEventsPerSessionHour must be a number of events per session-hour from 0 to 3600, got ${String(bad)}`,
+        ),
+      );
+    }
   });
 
   it('reads CLI context, where numbers arrive as strings', () => {

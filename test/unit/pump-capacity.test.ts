@@ -4,6 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, pumpShardRange } from '../../functions/commons/config';
 import {
+  cpuMsPerSessionSecond,
+  DEFAULT_CPU_MS_PER_EVENT,
+  DEFAULT_EVENTS_PER_SESSION_HOUR,
+  DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND,
+  eventRateProblem,
   MB_PER_VCPU,
   pumpDescriptors,
   SHRINK_FILL,
@@ -15,6 +20,7 @@ import {
 import {
   PUMP_MEMORY_MB,
   pumpSessionsPerShard,
+  pumpSessionsPerShardAt,
   SDK_POOL_SOCKETS,
   SDK_SOCKETS,
   serviceEnvironment,
@@ -27,9 +33,47 @@ describe('sessions per shard', () => {
     expect(bound.byDescriptors).toBe(540);
     // Memory: (256 × 0.7 − 96 MB baseline) at 96 KB a session.
     expect(bound.byMemory).toBe(887);
-    // CPU: 256/1,769 of a vCPU × 0.7 = 101.3 ms per second, at 0.25 ms per session-second.
-    expect(bound.byCpu).toBe(Math.floor(((256 / MB_PER_VCPU) * 1000 * 0.7) / 0.25));
-    expect(bound).toMatchObject({ sessions: bound.byCpu, limitedBy: 'cpu' });
+    // CPU: 256/1,769 of a vCPU × 0.7 = 101.3 ms per second, at the idle cost plus ten events an hour.
+    const perSessionSecond = DEFAULT_IDLE_CPU_MS_PER_SESSION_SECOND + (10 / 3600) * DEFAULT_CPU_MS_PER_EVENT;
+    expect(bound.byCpu).toBe(Math.floor(((256 / MB_PER_VCPU) * 1000 * 0.7) / perSessionSecond));
+    expect(DEFAULT_EVENTS_PER_SESSION_HOUR).toBe(10);
+    expect(bound.sessions).toBe(Math.min(bound.byDescriptors, bound.byMemory, bound.byCpu));
+  });
+
+  it('plans the CPU at the event rate: idle per session-second plus events per session-second × CPU per event', () => {
+    const budget = { idleCpuMsPerSessionSecond: 0.1, cpuMsPerEvent: 2 };
+    expect(cpuMsPerSessionSecond({ ...budget, eventsPerSessionHour: 0 })).toBeCloseTo(0.1, 12);
+    expect(cpuMsPerSessionSecond({ ...budget, eventsPerSessionHour: 360 })).toBeCloseTo(0.1 + 0.1 * 2, 12);
+    // 101.3 ms per second at 0.3 ms per session-second: 337 sessions, CPU-bound.
+    const busy = sessionsPerShard({ memoryMb: 256, ...budget, eventsPerSessionHour: 360 });
+    expect(busy).toMatchObject({ byCpu: 337, sessions: 337, limitedBy: 'cpu' });
+    // Idle, the CPU allows 1,013: descriptors bind.
+    const idle = sessionsPerShard({ memoryMb: 256, ...budget, eventsPerSessionHour: 0 });
+    expect(idle).toMatchObject({ byCpu: 1013, limitedBy: 'descriptors' });
+  });
+
+  it('gives a busier deployment fewer sessions per shard, never more', () => {
+    let previous = Number.POSITIVE_INFINITY;
+    for (const rate of [0, 10, 60, 360, 3600]) {
+      const bound = pumpSessionsPerShardAt(rate);
+      expect(bound, `at ${rate} events per session-hour`).toBeLessThanOrEqual(previous);
+      previous = bound;
+    }
+    expect(pumpSessionsPerShardAt(3600)).toBeLessThan(pumpSessionsPerShardAt(10));
+  });
+
+  it('refuses an event rate that is not a number from 0 to 3,600 per session-hour, naming the setting', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, 3601, '10', null]) {
+      expect(eventRateProblem(bad, 'pumpEventsPerSessionHour')).toMatch(
+        /^pumpEventsPerSessionHour must be a number of events per session-hour from 0 to 3600, got /,
+      );
+      expect(() => sessionsPerShard({ memoryMb: 256, eventsPerSessionHour: bad as number })).toThrow(
+        RangeError,
+      );
+    }
+    expect(eventRateProblem(0, 'x')).toBeUndefined();
+    expect(eventRateProblem(3600, 'x')).toBeUndefined();
+    expect(eventRateProblem(Number('ten'), 'x', 'ten')).toMatch(/got ten$/);
   });
 
   it('is bound by descriptors once memory buys enough CPU, and never over 1,024 sockets', () => {
@@ -53,6 +97,7 @@ describe('sessions per shard', () => {
     expect(pumpSessionsPerShard).toBe(
       sessionsPerShard({ memoryMb: PUMP_MEMORY_MB, servicePoolSockets: SDK_POOL_SOCKETS }).sessions,
     );
+    expect(pumpSessionsPerShard).toBe(pumpSessionsPerShardAt(DEFAULT_EVENTS_PER_SESSION_HOUR));
     const env = serviceEnvironment({
       tables: {},
       connectionsEndpoint: 'https://example.com/prod',
@@ -66,6 +111,16 @@ describe('sessions per shard', () => {
       PUMP_MIN_SHARDS: '2',
       PUMP_SESSIONS_PER_SHARD: String(pumpSessionsPerShard),
     });
+    // A deployment planned at a higher event rate passes the lower bound it gets.
+    const busy = serviceEnvironment({
+      tables: {},
+      connectionsEndpoint: 'https://example.com/prod',
+      secrets: { KMS_KEY_ID: 'k' },
+      pumpShards: 8,
+      pumpEventsPerSessionHour: 360,
+      pumpPeriodMs: 60_000,
+    });
+    expect(busy.PUMP_SESSIONS_PER_SHARD).toBe(String(pumpSessionsPerShardAt(360)));
   });
 });
 
