@@ -148,6 +148,8 @@ function send(spec: HttpRequestSpec): Promise<HttpExchange> {
     );
     request.on('error', fail);
     request.on('response', (response) => {
+      // Read now: a keep-alive socket is back in its agent, and `response.socket` null, by the time of 'end'.
+      const { socket } = response;
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {
@@ -168,7 +170,7 @@ function send(spec: HttpRequestSpec): Promise<HttpExchange> {
           status: response.statusCode ?? 0,
           headers: response.headers,
           body: Buffer.concat(chunks).toString('utf8'),
-          socket: response.socket,
+          socket,
         });
       });
     });
