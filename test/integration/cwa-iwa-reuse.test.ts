@@ -14,14 +14,19 @@ const ALICE = { user: 'CONTOSO\\alice', password: 'Alice#2007' };
 const BOB = { user: 'CONTOSO\\bob', password: 'Bob#2007' };
 const CAROL = { user: 'CONTOSO\\carol', password: 'Carol#2007' };
 const connectors: CwaConnector[] = [];
+const logLines: string[] = [];
 let sim: CwaSimulator;
 /** A server that keeps each connection authenticated as the user it signed in last. */
 let keeping: CwaSimulator;
 
 beforeAll(async () => {
   [sim, keeping] = await Promise.all([
-    startCwaSimulator({ holdMs: 50 }),
-    startCwaSimulator({ holdMs: 50, iwaModes: { keepsConnectionAuthenticated: true } }),
+    startCwaSimulator({ holdMs: 50, log: (line) => logLines.push(line) }),
+    startCwaSimulator({
+      holdMs: 50,
+      iwaModes: { keepsConnectionAuthenticated: true },
+      log: (line) => logLines.push(line),
+    }),
   ]);
 });
 
@@ -49,11 +54,12 @@ function connectorFor(target: CwaSimulator, input: CwaConfigInput = {}): CwaConn
   return connector;
 }
 
-/** Whose ticket it is, as CWA sees it: the URI of the session it starts (the ticket's user's). */
+/** Whose ticket it is, as CWA sees it: the user the simulator starts a session for with it (its log). */
 async function ticketOwner(cwa: CwaConnector, signIn: Awaited<ReturnType<CwaConnector['signIn']>>) {
   const session = await cwa.startSession(signIn);
   await cwa.signOut(session);
-  return session.sipUri;
+  const started = logLines.find((line) => line.startsWith(`session ${session.sessionId} started for `));
+  return started?.split(' ').at(-1);
 }
 
 describe('IWA sign-ins sharing a connection', () => {
