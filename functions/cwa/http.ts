@@ -31,6 +31,8 @@ export interface HttpExchange {
   readonly body: string;
   /** The connection it travelled on: NTLM authenticates a connection, so the handshake checks it. */
   readonly socket: Socket;
+  /** It travelled on a kept-alive connection an earlier exchange used (false: a new connection). */
+  readonly reusedConnection: boolean;
 }
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -106,7 +108,8 @@ function accounted(spec: HttpRequestSpec): Promise<HttpExchange> {
   const bytes = spec.body === undefined ? 0 : Buffer.byteLength(spec.body);
   return send(spec).then(
     (answer) => {
-      recordRequest({ ...base, bytes, ms: performance.now() - began, ok: true });
+      const newConnection = !answer.reusedConnection;
+      recordRequest({ ...base, bytes, ms: performance.now() - began, ok: true, newConnection });
       return answer;
     },
     (error: unknown) => {
@@ -171,6 +174,7 @@ function send(spec: HttpRequestSpec): Promise<HttpExchange> {
           headers: response.headers,
           body: Buffer.concat(chunks).toString('utf8'),
           socket,
+          reusedConnection: request.reusedSocket,
         });
       });
     });
