@@ -147,6 +147,8 @@ export interface CallFigures {
   readonly dynamoDbRequests: number;
   readonly writeUnits: number;
   readonly readUnits: number;
+  /** CWA requests that opened a new connection (TCP, and TLS over HTTPS). */
+  readonly newCwaConnections: number;
   readonly cpuMs: number;
 }
 
@@ -156,12 +158,14 @@ export function figuresOf(calls: readonly AccountedCall[]): CallFigures {
   let dynamoDbRequests = 0;
   let writeUnits = 0;
   let readUnits = 0;
+  let newCwaConnections = 0;
   let cpuMs = 0;
   for (const call of calls) {
     cpuMs += call.cpuMs;
     for (const request of call.requests) {
       requests++;
       if (request.service === 'dynamodb') dynamoDbRequests++;
+      if (request.service === 'cwa' && request.newConnection) newCwaConnections++;
       const name = `${request.service}:${request.operation}`;
       byOperation[name] = (byOperation[name] ?? 0) + 1;
     }
@@ -178,15 +182,22 @@ export function figuresOf(calls: readonly AccountedCall[]): CallFigures {
     dynamoDbRequests: dynamoDbRequests / n,
     writeUnits: writeUnits / n,
     readUnits: readUnits / n,
+    newCwaConnections: newCwaConnections / n,
     cpuMs: cpuMs / n,
   };
 }
 
-/** One line: `login ×50: 4.00 requests (dynamodb:TransactWriteItems 1.00, …), 3.1 WCU, 1.0 RCU, 5.2 ms CPU`. */
+/**
+ * One line: `login ×50: 4.00 requests (dynamodb:TransactWriteItems 1.00, …), 3.1 WCU, 1.0 RCU; 0.00 new CWA
+ * connections; 5.2 ms CPU` (the CWA connections when the calls made CWA requests).
+ */
 export function describeFigures(label: string, f: CallFigures): string {
   const ops = Object.entries(f.byOperation)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([op, n]) => `${op} ${n.toFixed(2)}`)
     .join(', ');
-  return `${label} ×${f.calls}: ${f.requests.toFixed(2)} requests (${ops}); ${f.writeUnits.toFixed(1)} WCU, ${f.readUnits.toFixed(1)} RCU; ${f.cpuMs.toFixed(2)} ms CPU`;
+  const cwa = Object.keys(f.byOperation).some((op) => op.startsWith('cwa:'))
+    ? `; ${f.newCwaConnections.toFixed(2)} new CWA connections`
+    : '';
+  return `${label} ×${f.calls}: ${f.requests.toFixed(2)} requests (${ops}); ${f.writeUnits.toFixed(1)} WCU, ${f.readUnits.toFixed(1)} RCU${cwa}; ${f.cpuMs.toFixed(2)} ms CPU`;
 }

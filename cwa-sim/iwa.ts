@@ -33,6 +33,12 @@ export interface IwaModes {
   readonly offers?: readonly NtlmScheme[];
   /** Negotiate takes Kerberos only: an NTLMSSP token under Negotiate gets no challenge. @default false */
   readonly kerberosOnlyNegotiate?: boolean;
+  /**
+   * A server that keeps a connection authenticated and reads no new token on it: a NEGOTIATE on a connection
+   * that signed a user in is answered as that user (a client must not take that answer for another user).
+   * @default false
+   */
+  readonly keepsConnectionAuthenticated?: boolean;
   /** Sees each CHALLENGE sent and the AUTHENTICATE that answered it (tests check them against an oracle). */
   readonly trace?: (messages: { readonly challenge: Buffer; readonly authenticate: Buffer }) => void;
 }
@@ -50,9 +56,12 @@ interface PendingChallenge {
 export class IwaAuthenticator {
   // Keyed by the connection: a challenge is only good on the socket it was issued on.
   private readonly pending = new WeakMap<Socket, PendingChallenge>();
+  /** With keepsConnectionAuthenticated: the user each connection last signed in. */
+  private readonly signedIn = new WeakMap<Socket, SimUser>();
 
   readonly offers: readonly NtlmScheme[];
   private readonly kerberosOnlyNegotiate: boolean;
+  private readonly keepsConnectionAuthenticated: boolean;
   private readonly trace: IwaModes['trace'];
 
   constructor(
@@ -62,6 +71,7 @@ export class IwaAuthenticator {
   ) {
     this.offers = modes.offers ?? IWA_OFFERS;
     this.kerberosOnlyNegotiate = modes.kerberosOnlyNegotiate ?? false;
+    this.keepsConnectionAuthenticated = modes.keepsConnectionAuthenticated ?? false;
     this.trace = modes.trace;
   }
 
@@ -79,6 +89,8 @@ export class IwaAuthenticator {
     }
     try {
       const type = message.readUInt32LE(MESSAGE_TYPE_OFFSET);
+      const kept = this.signedIn.get(socket);
+      if (type === 1 && kept) return { kind: 'authenticated', user: kept };
       if (type === 1) return this.challenge(socket, scheme, message);
       if (type === 3) return this.authenticate(socket, message);
       return { kind: 'rejected', why: `unexpected NTLM message type ${type}` };
@@ -117,8 +129,8 @@ export class IwaAuthenticator {
       password: user.password,
       maxClockSkewMs: CLOCK_SKEW_MS,
     });
-    return valid
-      ? { kind: 'authenticated', user }
-      : { kind: 'rejected', why: `wrong password for ${account}` };
+    if (!valid) return { kind: 'rejected', why: `wrong password for ${account}` };
+    if (this.keepsConnectionAuthenticated) this.signedIn.set(socket, user);
+    return { kind: 'authenticated', user };
   }
 }

@@ -24,6 +24,8 @@ export interface RequestRecord {
   /** Wall time from send to answer, ms. */
   readonly ms: number;
   readonly ok: boolean;
+  /** CWA: the request opened a new connection (TCP, and TLS over HTTPS) instead of reusing a kept one. */
+  readonly newConnection?: boolean;
 }
 
 /** What one invocation did: its requests in order, the CPU its thread spent and its duration, ms. */

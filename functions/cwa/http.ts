@@ -31,6 +31,8 @@ export interface HttpExchange {
   readonly body: string;
   /** The connection it travelled on: NTLM authenticates a connection, so the handshake checks it. */
   readonly socket: Socket;
+  /** It travelled on a kept-alive connection an earlier exchange used (false: a new connection). */
+  readonly reusedConnection: boolean;
 }
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -106,7 +108,8 @@ function accounted(spec: HttpRequestSpec): Promise<HttpExchange> {
   const bytes = spec.body === undefined ? 0 : Buffer.byteLength(spec.body);
   return send(spec).then(
     (answer) => {
-      recordRequest({ ...base, bytes, ms: performance.now() - began, ok: true });
+      const newConnection = !answer.reusedConnection;
+      recordRequest({ ...base, bytes, ms: performance.now() - began, ok: true, newConnection });
       return answer;
     },
     (error: unknown) => {
@@ -148,6 +151,8 @@ function send(spec: HttpRequestSpec): Promise<HttpExchange> {
     );
     request.on('error', fail);
     request.on('response', (response) => {
+      // Read now: a keep-alive socket is back in its agent, and `response.socket` null, by the time of 'end'.
+      const { socket } = response;
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {
@@ -168,7 +173,8 @@ function send(spec: HttpRequestSpec): Promise<HttpExchange> {
           status: response.statusCode ?? 0,
           headers: response.headers,
           body: Buffer.concat(chunks).toString('utf8'),
-          socket: response.socket,
+          socket,
+          reusedConnection: request.reusedSocket,
         });
       });
     });

@@ -1,9 +1,11 @@
 // Integrated Windows Authentication sign-in (bb969491, RFC 4559, MS-NLMP): NEGOTIATE → 401 with a
 // CHALLENGE → AUTHENTICATE (NTLMv2) → 200 with a `CWA-Ticket`. NTLM authenticates the TCP connection,
-// so all legs run on one dedicated socket, and the connector checks they did. When the configured scheme
-// gets no challenge, the next offered scheme that carries NTLM is tried (Kerberos-only Negotiate).
+// so all legs run on one socket lent to this handshake alone, and the connector checks they did; after a
+// sign-in the connection is kept for the next handshake, which takes only a CHALLENGE on it. When the
+// configured scheme gets no challenge, the next offered scheme that carries NTLM is tried (Kerberos-only
+// Negotiate).
 
-import { CwaProtocolError } from '../im-server/errors';
+import { CwaProtocolError, CwaUnreachableError } from '../im-server/errors';
 import type { ImCredentials } from '../im-server/port';
 import { parseUserId, type UserAccount, UserIdError } from '../im-server/user-id';
 import type { CwaAgents } from './agents';
@@ -93,15 +95,30 @@ async function negotiate(
   }
 }
 
+/**
+ * One handshake, on the connection an earlier signed-in handshake of this connector kept (agents.ts) unless
+ * `fresh`. Such a connection may still be authenticated as the earlier user, so there it takes a CHALLENGE
+ * only: any other answer to NEGOTIATE (a 200 with a ticket from a server that kept the old authentication,
+ * a 401 without a challenge, an error) and the handshake starts again on a new connection. The connection
+ * is kept for the next handshake only when this one signed in on it.
+ */
 async function handshake(
   url: URL,
   credentials: ImCredentials,
   account: UserAccount,
   context: HandshakeContext,
+  fresh = false,
 ): Promise<LogonResult> {
   const { config } = context;
   const server = serverOf(url);
-  const agent = context.agents.handshake(url);
+  const lease = context.agents.handshake(url, { fresh });
+  const { agent } = lease;
+  let signedInHere = false;
+  const again = () => {
+    context.logger.debug('CWA IWA step', { server, outcome: 'kept connection not usable; a new one' });
+    lease.destroy();
+    return handshake(url, credentials, account, context, true);
+  };
   const body = buildLogonRequest({ uri: credentials.sipUri });
   const send = (authorization: string) =>
     exchange({
@@ -113,7 +130,17 @@ async function handshake(
       timeoutMs: config.requestTimeoutMs,
     });
   try {
-    const { response: first, challenge } = await negotiate(send, context, server);
+    let negotiated: Awaited<ReturnType<typeof negotiate>>;
+    try {
+      negotiated = await negotiate(send, context, server);
+    } catch (error) {
+      // A kept connection CWA closed meanwhile (not a deadline: that would double the wait).
+      if (lease.reused && error instanceof CwaUnreachableError && error.reason !== 'timeout')
+        return await again();
+      throw error;
+    }
+    const { response: first, challenge } = negotiated;
+    if (!challenge && lease.carriedSignIn(first.socket)) return await again();
     const early = signedIn('iwa', url, first, credentials);
     if (early) return { ok: true, signIn: early };
     if (first.status >= 500) {
@@ -150,7 +177,10 @@ async function handshake(
       return protocolFailure(server, 'the NTLM handshake did not stay on one connection');
     }
     const signIn = signedIn('iwa', url, second, credentials);
-    if (signIn) return { ok: true, signIn };
+    if (signIn) {
+      signedInHere = true;
+      return { ok: true, signIn };
+    }
     if (second.status === 401) {
       const said = refusalReason(second, credentials);
       return failed('iwa', 'rejected', `credentials rejected (HTTP 401${said ? `: ${said}` : ''})`);
@@ -162,7 +192,8 @@ async function handshake(
     }
     return unexpectedAnswer('iwa', url, second, 'IWA sign-in after the NTLM handshake');
   } finally {
-    agent.destroy();
+    if (signedInHere) lease.keep();
+    else lease.destroy();
   }
 }
 

@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateCertificates } from '../../cwa-sim/certificates';
 import { resetFaults } from '../../cwa-sim/faults';
@@ -15,6 +15,7 @@ import { type CwaConfigInput, createCwaConnector, resolveCwaConfig } from '../..
 import type { CwaConnector } from '../../functions/cwa/connector';
 import {
   createAuthenticateMessage,
+  createChallengeMessage,
   createNegotiateMessage,
   parseAuthorizationHeader,
   parseChallengeMessage,
@@ -95,6 +96,41 @@ describe('IWA', () => {
     },
   );
 
+  it('stops a handshake whose CHALLENGE came on a connection the server then closed', async () => {
+    // An IWA site that answers NEGOTIATE with a CHALLENGE and closes the connection.
+    let authenticates = 0;
+    const site = http.createServer((req, res) => {
+      req.resume();
+      const token = parseAuthorizationHeader(req.headers.authorization);
+      if (token?.message.readUInt32LE(8) === 1) {
+        const { message } = createChallengeMessage({ targetName: 'CONTOSO', computerName: 'CWASIM' });
+        res.writeHead(401, {
+          'WWW-Authenticate': `${token.scheme} ${message.toString('base64')}`,
+          Connection: 'close',
+        });
+      } else {
+        if (token) authenticates += 1;
+        res.writeHead(401, { 'WWW-Authenticate': ['Negotiate', 'NTLM'] });
+      }
+      res.end();
+    });
+    site.listen(0, '127.0.0.1');
+    await once(site, 'listening');
+    try {
+      const { port } = site.address() as AddressInfo;
+      const cwa = connectorFor(sim, {
+        baseUrl: `http://127.0.0.1:${port}/`,
+        caBundle: undefined,
+        methods: 'iwa',
+      });
+      const error = await cwa.signIn(ALICE).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(CwaProtocolError);
+      expect((error as Error).message).toContain('the NTLM handshake did not stay on one connection');
+      expect(authenticates).toBe(1);
+    } finally {
+      site.close();
+    }
+  });
   it('accepts the user@domain form', async () => {
     const signIn = await connectorFor(sim).signIn({ user: 'alice@contoso.com', password: ALICE.password });
     expect(signIn.method).toBe('iwa');

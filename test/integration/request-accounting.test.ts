@@ -1,7 +1,8 @@
 // Per-invocation request accounting on the real local parts: each Lambda execution environment accounts the
 // one invocation it runs, so a login's account holds exactly its own DynamoDB and CWA requests (with the units
 // the strict layer charged for them) and a status message's account its own write, even while other
-// environments run other invocations at the same time.
+// environments run other invocations at the same time. A login in a warm environment opens no new CWA
+// connection: its IWA handshake runs on the connection the environment's last sign-in kept.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountedCall, InvocationRecorder } from '../../bench/request-accounting';
@@ -64,5 +65,26 @@ describe('request accounting', () => {
     (clients[0] as (typeof clients)[number]).sendRaw(JSON.stringify({ action: 'status', sessionId }));
     const status = await eventually(async () => recorder.calls.find((c) => c.fn === 'status'));
     expect(status.requests.filter((r) => r.service === 'dynamodb')).toHaveLength(1);
+  });
+
+  it('signs a login in a warm environment in on the CWA connections it kept: no new one', async () => {
+    const logIn = async (user: string, password: string) => {
+      await service.stores.permissions.set(user, true, Date.now());
+      const client = await service.device(user);
+      recorder.reset();
+      client.send('login', { password });
+      expect(statusOf(await nextStatus(client)).status).toBe('Accepted');
+      return eventually(async () => recorder.calls.find((c) => c.fn === 'login'));
+    };
+    // One after the other: the second runs in a login environment that has signed someone in before.
+    await logIn('CONTOSO\\carol', 'Carol#2007');
+    const warm = await logIn('CONTOSO\\alice', 'Alice#2007');
+    const cwa = warm.requests.filter((r) => r.service === 'cwa');
+    expect(cwa.map((r) => r.operation)).toEqual([
+      'POST /iwa/logon.html',
+      'POST /iwa/logon.html',
+      'POST /cwa/MainCommandHandler.ashx',
+    ]);
+    expect(cwa.filter((r) => r.newConnection !== false)).toEqual([]);
   });
 });
