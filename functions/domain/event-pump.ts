@@ -240,6 +240,37 @@ interface Worker {
   stale: boolean;
   /** The last presence moment this worker served or left to its predecessor (epoch ms); set at its first poll. */
   presenceThrough?: number;
+  /**
+   * Polls left in which a `selfPresence` of KEEP_ALIVE_AVAILABILITY is the echo of this worker's keep-alive (not
+   * sent to the device: nothing changed for it); set by a keep-alive, gone after the echo or KEEP_ALIVE_ECHO_POLLS.
+   */
+  echoPolls?: number;
+}
+
+/** What the keep-alive publishes (CWA's machine state; a manual state the user set stays theirs). */
+const KEEP_ALIVE_AVAILABILITY = 'online';
+
+/** Polls after a keep-alive in which its echo is expected: CWA queues it on the publish, the next poll brings it. */
+const KEEP_ALIVE_ECHO_POLLS = 2;
+
+/**
+ * The echo of the worker's own keep-alive: CWA answers a presence publication with a `selfPresence` to every
+ * session of the user, one each 4 minutes here, which tells the device nothing (its presence did not change)
+ * and would cost it a wake-up, a reservation and an @connections POST. Only a whole, single-part event.
+ */
+function isKeepAliveEcho(
+  worker: Worker,
+  event: ImEvent,
+  next: ImEvent | undefined,
+  previousId: number,
+): boolean {
+  return (
+    worker.echoPolls !== undefined &&
+    event.type === 'selfPresence' &&
+    event.availability === KEEP_ALIVE_AVAILABILITY &&
+    event.eventId !== previousId &&
+    next?.eventId !== event.eventId
+  );
 }
 
 function newWorker(session: SessionRecord, now: number): Worker {
@@ -481,6 +512,14 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         let block: EventSender | undefined;
         for (const [index, event] of batch.events.entries()) {
           if (worker.stopped || stopping) break;
+          if (isKeepAliveEcho(worker, event, batch.events[index + 1], previousId)) {
+            // Passed, not sent: everything before it is out, so the cursor may pass it.
+            worker.echoPolls = undefined;
+            previousId = event.eventId;
+            last = event.eventId;
+            progress.cursor = last;
+            continue;
+          }
           parts = event.eventId === previousId ? parts + 1 : 0;
           previousId = event.eventId;
           if (!block || block.remaining === 0) {
@@ -507,6 +546,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           }
         }
         readAgain = false;
+        if (worker.echoPolls !== undefined)
+          worker.echoPolls = worker.echoPolls > 1 ? worker.echoPolls - 1 : undefined;
         /** The rotated ticket was refused for a later stored one: the worker keeps no trace of its own. */
         let superseded = false;
         if (rotated) {
@@ -654,8 +695,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     if (moment <= worker.presenceThrough) return undefined;
     const alive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
     const answer = alive
-      ? await server.publishPresence(imSession, { availability: 'online', manual: false })
+      ? await server.publishPresence(imSession, { availability: KEEP_ALIVE_AVAILABILITY, manual: false })
       : undefined;
+    if (answer) worker.echoPolls = KEEP_ALIVE_ECHO_POLLS;
     worker.presenceThrough = moment;
     return answer?.ticket;
   }

@@ -6,12 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_PUMP_OPTIONS,
+  type EventMessage,
   PRESENCE_HAND_OVER_MS,
   presenceMomentAtOrBefore,
   runPump,
 } from '../../functions/domain/event-pump';
 import { sessionPhaseMs } from '../../functions/domain/keys';
-import type { ImSession } from '../../functions/im-server';
+import type { ImEvent, ImSession } from '../../functions/im-server';
 import { emptyBatch, type FakeSession, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
 import { SimulatedClock } from '../support/simulated-clock';
 
@@ -172,6 +173,70 @@ describe('event pump, a keep-alive that rotates the ticket', () => {
     expect(polledWith.slice(first).every((ticket) => ticket === 't1')).toBe(true);
     expect(sealedTickets).toContain('t1');
     expect(stored).toContainEqual({ ticketGeneration: 1, sealedImSession: 'sealed-t1' });
+  });
+});
+
+describe('event pump, the echo of a keep-alive', () => {
+  it('passes the selfPresence CWA answers its own keep-alive with, and sends a real change', async () => {
+    const clock = new SimulatedClock();
+    /** What CWA holds for the session's next poll (its event ids count up). */
+    const queued: ImEvent[] = [];
+    let eventId = 0;
+    const selfPresence = (availability: 'online' | 'busy'): ImEvent => ({
+      eventId: ++eventId,
+      type: 'selfPresence',
+      availability,
+      availabilityCode: availability === 'online' ? 3500 : 6500,
+    });
+    const sent: string[] = [];
+    const reservations: number[] = [];
+    let cursorStored = 0;
+    const deps = fakePumpDeps({
+      now: () => clock.now,
+      sleep: clock.sleep,
+      sessions: shardOf(async () => [{ ...pumpSession, lastStatusAt: clock.now - 30_000 }]),
+      openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: POLL_WAIT_MS }) as ImSession,
+      imServerFor: () => ({
+        fetchEvents: async (session: ImSession, from?: number) => {
+          cursorStored = Math.max(cursorStored, from ?? 0);
+          await clock.sleep(POLL_WAIT_MS);
+          const events = queued.splice(0).filter((event) => event.eventId > (from ?? 0));
+          return { ...emptyBatch(session, POLL_WAIT_MS), events, ackId: events.at(-1)?.eventId ?? from ?? 0 };
+        },
+        publishPresence: async () => {
+          queued.push(selfPresence('online'));
+          // Half a period later the user sets busy elsewhere: a real change the device must hear.
+          void clock.sleep(PERIOD_MS / 2).then(() => queued.push(selfPresence('busy')));
+          return { requestId: 'r', ticket: 't' };
+        },
+      }),
+      reserve: async (_connection, _session, count) => {
+        reservations.push(count);
+        return {
+          remaining: count,
+          send: async (message) => {
+            const { event } = message as EventMessage;
+            sent.push(`${event.type} ${event.type === 'selfPresence' ? event.availability : ''}`);
+            return { delivered: true, seq: 1, bytes: 1 };
+          },
+        };
+      },
+    });
+    const started = clock.now;
+    const done = runPump(deps, {
+      ...DEFAULT_PUMP_OPTIONS,
+      shard: 0,
+      owner: 'presence-echo',
+      runUntil: () => started + 3 * PERIOD_MS,
+    });
+    await clock.run(done);
+    // Three periods: two or three keep-alives, each echoed; only the real changes went out, one write each.
+    expect(eventId).toBeGreaterThanOrEqual(4);
+    expect(sent.length).toBeGreaterThanOrEqual(1);
+    expect(sent.every((line) => line === 'selfPresence busy')).toBe(true);
+    expect(reservations).toHaveLength(sent.length);
+    // The echoes were passed, not left behind: the next poll asked from after them.
+    expect(cursorStored).toBeGreaterThanOrEqual(eventId - 1);
   });
 });
 
