@@ -674,7 +674,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    * While the device keeps sending status messages, keep the CWA session alive with presence: once at each of
    * the session's presence moments (`presenceMomentAtOrBefore`), spread over the period by its id. Nothing is
    * stored: a worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the
-   * earlier ones to its predecessor. A device silent past the inactivity timeout gets none, and CWA ends the
+   * earlier ones to its predecessor (or, within PRESENCE_HAND_OVER_MS of the sign-in, to the sign-in). A device silent past the inactivity timeout gets none, and CWA ends the
    * session by its own timeout unless the device comes back. Returns the ticket CWA answered with, if it
    * published (it may have rotated: the caller polls with it and stores it).
    */
@@ -686,9 +686,11 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     const now = deps.now();
     const { session } = worker;
     const period = options.presenceEveryMs;
+    // The sign-in published presence (initiateSession): the moments up to PRESENCE_HAND_OVER_MS after it are
+    // served by it, so a session just signed in gets no keep-alive in its first seconds.
     worker.presenceThrough ??= presenceMomentAtOrBefore(
       session.sessionId,
-      now - PRESENCE_HAND_OVER_MS,
+      Math.max(now, session.createdAt + 2 * PRESENCE_HAND_OVER_MS) - PRESENCE_HAND_OVER_MS,
       period,
     );
     const moment = presenceMomentAtOrBefore(session.sessionId, now, period);

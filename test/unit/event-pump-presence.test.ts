@@ -26,11 +26,12 @@ async function presenceOver(
   runMs: number,
   statusAgeMs: number,
   clock: SimulatedClock,
+  createdAt = 0,
 ) {
   const published = new Map<string, number[]>(ids.map((id) => [id, []]));
   const writes: string[] = [];
   const sessions = (): FakeSession[] =>
-    ids.map((sessionId) => ({ ...pumpSession, sessionId, lastStatusAt: clock.now - statusAgeMs }));
+    ids.map((sessionId) => ({ ...pumpSession, sessionId, createdAt, lastStatusAt: clock.now - statusAgeMs }));
   const deps = fakePumpDeps({
     now: () => clock.now,
     sleep: clock.sleep,
@@ -108,6 +109,14 @@ describe('event pump, presence keep-alive', () => {
         );
       }
     }
+  });
+
+  it('publishes nothing in a session’s first seconds: its sign-in published presence', async () => {
+    const clock = new SimulatedClock();
+    const many = Array.from({ length: 64 }, (_, i) => `new-session-${i}`);
+    // Of 64 sessions, some have a moment in the 15 s before the run or in its first 14 s (about 7 expected).
+    const { published } = await presenceOver(many, PRESENCE_HAND_OVER_MS - 1_000, 1_000, clock, clock.now);
+    for (const times of published.values()) expect(times).toEqual([]);
   });
 
   it('publishes nothing for a session whose device went silent', async () => {
