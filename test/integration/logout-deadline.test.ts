@@ -52,13 +52,30 @@ function describe(incoming: Incoming): string {
   }
 }
 
-it('tells the device Logged Out, frees the slot and answers by itself when CWA is slower than the invocation', async () => {
+/** Alice signed in: her device, session and the connection it is on. */
+async function aliceSignedIn() {
   const client = await service.device(ALICE);
   client.send('login', { password: 'Alice#2007' });
   const accepted = statusOf(await nextStatus(client, 60_000));
   expect(accepted.status).toBe('Accepted');
   const sessionId = accepted.sessionId as string;
   const connectionId = (await service.stores.sessions.get(sessionId))?.connectionId as string;
+  return { client, sessionId, connectionId };
+}
+
+/** The function warned that it gave the session's CWA sign-out up (CWA ends it by its own timeout). */
+async function signOutGivenUp(sessionId: string): Promise<void> {
+  await eventually(
+    async () =>
+      serviceLog
+        .warnings()
+        .find((line) => line.text.includes(sessionId) && line.text.includes('CWA sign-out failed')),
+    30_000,
+  );
+}
+
+it('tells the device Logged Out, frees the slot and answers by itself when CWA is slower than the invocation', async () => {
+  const { client, sessionId, connectionId } = await aliceSignedIn();
   const received: Incoming[] = [];
   client.onIncoming((incoming) => received.push(incoming));
 
@@ -79,24 +96,13 @@ it('tells the device Logged Out, frees the slot and answers by itself when CWA i
   expect(await service.stores.sessions.count()).toBe(0);
   // The sign-out was given up in time, and said so (the functions' output comes on its own channel); CWA
   // ends the session by its own timeout.
-  await eventually(
-    async () =>
-      serviceLog
-        .warnings()
-        .find((line) => line.text.includes(sessionId) && line.text.includes('CWA sign-out failed')),
-    30_000,
-  );
+  await signOutGivenUp(sessionId);
   service.stack.cwa.faults.latencyMs = 0;
   await client.close();
 }, 120_000);
 
 it('ends the session of a device that closed normally and returns by itself when CWA is slower than $disconnect', async () => {
-  const client = await service.device(ALICE);
-  client.send('login', { password: 'Alice#2007' });
-  const accepted = statusOf(await nextStatus(client, 60_000));
-  expect(accepted.status).toBe('Accepted');
-  const sessionId = accepted.sessionId as string;
-  const connectionId = (await service.stores.sessions.get(sessionId))?.connectionId as string;
+  const { client, sessionId, connectionId } = await aliceSignedIn();
 
   service.stack.cwa.faults.latencyMs = CWA_LATENCY_MS;
   await client.close(1000);
@@ -109,12 +115,6 @@ it('ends the session of a device that closed normally and returns by itself when
   );
   expect(outcome.text).toMatch(/→ ok/);
   expect(await service.stores.sessions.count()).toBe(0);
-  await eventually(
-    async () =>
-      serviceLog
-        .warnings()
-        .find((line) => line.text.includes(sessionId) && line.text.includes('CWA sign-out failed')),
-    30_000,
-  );
+  await signOutGivenUp(sessionId);
   service.stack.cwa.faults.latencyMs = 0;
 }, 120_000);
