@@ -8,14 +8,19 @@ import type { EventBatch, ImSession } from '../../functions/im-server';
 
 export type PumpDeps = Parameters<typeof runPump>[0];
 
-/** An active session with a cursor, as the store returns it. */
+/**
+ * An active session with a cursor, as the store returns it. Signed in as the test file loads, so the pump's CWA
+ * presence keep-alive (which leaves a session's first PRESENCE_HAND_OVER_MS to its sign-in, and then runs once
+ * every 4 minutes at a moment set by the session id and the wall clock) never interleaves by chance with a test
+ * that is not about it; test/unit/event-pump-presence.test.ts sets its own `createdAt` on a simulated clock.
+ */
 export const pumpSession = {
   sessionId: 's1',
   userId: 'u',
   deviceId: 'd',
   connectionId: 'c1',
   state: 'active' as const,
-  createdAt: 0,
+  createdAt: Date.now(),
   lastStatusAt: Date.now(),
   cursor: 0,
 };

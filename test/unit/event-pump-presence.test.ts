@@ -138,7 +138,9 @@ describe('event pump, a keep-alive that rotates the ticket', () => {
       now: () => clock.now,
       sleep: clock.sleep,
       sessions: {
-        ...shardOf(async () => [{ ...pumpSession, sealedImSession, lastStatusAt: clock.now - 30_000 }]),
+        ...shardOf(async () => [
+          { ...pumpSession, sealedImSession, createdAt: 0, lastStatusAt: clock.now - 30_000 },
+        ]),
         checkpoint: async (_id, update) => {
           stored.push({
             ...(update.ticketGeneration === undefined ? {} : { ticketGeneration: update.ticketGeneration }),
@@ -203,7 +205,7 @@ describe('event pump, the echo of a keep-alive', () => {
     const deps = fakePumpDeps({
       now: () => clock.now,
       sleep: clock.sleep,
-      sessions: shardOf(async () => [{ ...pumpSession, lastStatusAt: clock.now - 30_000 }]),
+      sessions: shardOf(async () => [{ ...pumpSession, createdAt: 0, lastStatusAt: clock.now - 30_000 }]),
       openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: POLL_WAIT_MS }) as ImSession,
       imServerFor: () => ({
         fetchEvents: async (session: ImSession, from?: number) => {
