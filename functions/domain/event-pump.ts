@@ -598,8 +598,11 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         imSession = { ...imSession, cursor: last };
         worker.cwa = superseded ? undefined : { imSession, generation, acked: from };
         count(progress);
-        // Requests start at most once per pollWaitTime, as CWA asks; the time CWA held this one counts.
-        if (batch.events.length === 0) await sleepUntilTick(worker, pollStartedAt + batch.pollWaitTimeMs);
+        // Requests start at most once per pollWaitTime, as CWA asks (bb969533: interval polling); the time CWA
+        // held this one counts. After events too: the next poll's AckId acknowledges them and brings everything
+        // CWA queued meanwhile, so an event waits no longer than on an idle session (pollWaitTime and a tick),
+        // and a delivered batch costs no poll of its own (a poll re-issued at once was a GET per batch).
+        await sleepUntilTick(worker, pollStartedAt + batch.pollWaitTimeMs);
       } catch (error) {
         // CWA no longer takes the session: read it again, once, before ending it. A command may have rotated
         // the ticket since we opened the cache (the stored one is then newer); or the service ended the session

@@ -61,3 +61,68 @@ it('polls idle sessions together on the grid, each at least pollWaitTime after i
   const ticks = new Set([...polls.values()].flatMap((times) => times.slice(1).map((t) => t + started)));
   for (const tick of ticks) expect(clock.asked.filter((at) => at === tick)).toHaveLength(1);
 });
+
+it('after delivering events, polls next on the grid pollWaitTime after the poll that brought them, acknowledging them', async () => {
+  const clock = new SimulatedClock();
+  const POLL_WAIT_MS = 300;
+  const HOLD_MS = 37;
+  /** Each poll's start (ms after the pump's) and the AckId it named. */
+  const polls: { at: number; ackId: number }[] = [];
+  const sent: unknown[] = [];
+  const started = clock.now;
+  const event = { type: 'message', eventId: 1, conversationId: 'c', from: 'x', text: 'hi' };
+  const deps = fakePumpDeps({
+    now: () => clock.now,
+    sleep: clock.sleep,
+    openImSession: async () => ({ cursor: 0, ticket: 't', pollWaitTimeMs: POLL_WAIT_MS }) as ImSession,
+    imServerFor: () => ({
+      fetchEvents: async (session: ImSession, afterAckId?: number) => {
+        polls.push({ at: clock.now - started, ackId: afterAckId ?? session.cursor });
+        // The second poll finds an event waiting and is answered at once; the others are held, empty.
+        const events = polls.length === 2 ? [event] : [];
+        if (events.length === 0) await clock.sleep(HOLD_MS);
+        return {
+          events,
+          ackId: events.length > 0 ? 1 : (afterAckId ?? 0),
+          pollWaitTimeMs: POLL_WAIT_MS,
+          sessionTimeoutMs: undefined,
+          ticket: 't',
+          session,
+        } as EventBatch;
+      },
+      publishPresence: async () => ({ ticket: 't' }) as never,
+    }),
+    reserve: async () => {
+      let remaining = 1;
+      return {
+        get remaining() {
+          return remaining;
+        },
+        send: async (message) => {
+          remaining -= 1;
+          sent.push(message);
+          return { delivered: true, seq: 1, bytes: 1 };
+        },
+      };
+    },
+  });
+  const done = runPump(deps, {
+    ...DEFAULT_PUMP_OPTIONS,
+    shard: 0,
+    owner: 'event-test',
+    runUntil: () => started + 1_990,
+  });
+  await clock.run(done);
+  expect((await done).delivered).toBe(1);
+  expect(sent).toEqual([{ type: 'event', eventId: 1, part: 0, event }]);
+  const [, brought, next] = polls;
+  // The poll after the event starts on the first tick pollWaitTime after the one that brought it, not at once,
+  // and its AckId tells CWA the event is delivered.
+  expect(brought).toBeDefined();
+  expect(next).toEqual({
+    at: Math.ceil((started + (brought?.at ?? 0) + POLL_WAIT_MS) / 100) * 100 - started,
+    ackId: 1,
+  });
+  for (let i = 1; i < polls.length; i++)
+    expect((polls[i]?.at ?? 0) - (polls[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(POLL_WAIT_MS);
+});
