@@ -598,10 +598,12 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         imSession = { ...imSession, cursor: last };
         worker.cwa = superseded ? undefined : { imSession, generation, acked: from };
         count(progress);
-        // Requests start at most once per pollWaitTime, as CWA asks (bb969533: interval polling); the time CWA
-        // held this one counts. After events too: the next poll's AckId acknowledges them and brings everything
-        // CWA queued meanwhile, so an event waits no longer than on an idle session (pollWaitTime and a tick),
-        // and a delivered batch costs no poll of its own (a poll re-issued at once was a GET per batch).
+        // Polls start at most once per pollWaitTime, after events too: CWA says a client "must wait" that long
+        // "before polling for events again" (bb969634; bb969533: "before the client can GET another batch"), and
+        // the time CWA held this one counts. The next poll's AckId acknowledges the batch and brings everything
+        // CWA queued meanwhile, so an event waits no longer than on an idle session (pollWaitTime and a tick).
+        // A poll re-issued at once was a CWA GET per batch: 16 % of the pump's CPU at 360 events per
+        // session-hour (docs/deploy.md, "Event-pump shards").
         await sleepUntilTick(worker, pollStartedAt + batch.pollWaitTimeMs);
       } catch (error) {
         // CWA no longer takes the session: read it again, once, before ending it. A command may have rotated
