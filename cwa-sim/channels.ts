@@ -332,7 +332,7 @@ export async function dataChannel(
     reply(200, takeFault(faults, 'malformedXml') ? truncated(xml) : xml, { 'CWA-Ticket': family.current });
   let session: SimSession;
   try {
-    session = world.session(queryParameter(url, 'Sid'), family);
+    session = world.session(queryParameter(url, 'Sid'), family, queryParameter(url, 'UA') === 'true');
   } catch (error) {
     if (error instanceof SimRequestError) {
       answer(errorResponse(error.code, error.message));

@@ -21,7 +21,8 @@ Usage: npm run cwa-sim -- [options]
   --user SPEC            add a user: 'DOMAIN\\name:password[:sip:name@host]' (repeatable)
   --poll-wait-ms N       pollWaitTime told to clients (default 3000)
   --hold-ms N            longest a data-channel GET waits for an event (default 1000)
-  --session-timeout-ms N idle sessions end after N ms (default 600000)
+  --session-timeout-ms N sessions with no user activity (a command, or a poll with UA=true) end after N ms
+                         (default 600000)
   --rotate-every N       rotate a ticket after N requests (default: by time only)
   --rotate-after-ms N    rotate a ticket when it is N ms old (default 600000)
   --no-iwa               no IWA site (/iwa/logon.html answers 404)

@@ -60,14 +60,20 @@ export class SimWorld {
     return session;
   }
 
-  /** The session for a request: it must exist, be live and belong to the ticket's user. */
-  session(sid: string | undefined, family: TicketFamily): SimSession {
+  /**
+   * The session for a request: it must exist, be live and belong to the ticket's user. `userActivity` says whether
+   * the request is the user's activity, which restarts the session's timeout: CWA's `sessionTimeout` is "how long
+   * until a session times out if no user activity is detected" (bb969533). Commands are; a data-channel poll is
+   * only with `UA=true` — a client's background polls (`UA=false`) keep nothing alive, so a client must keep its
+   * session alive with presence (bb969515: a `publishSelfPresence` "on a 5-minute timer").
+   */
+  session(sid: string | undefined, family: TicketFamily, userActivity = true): SimSession {
     this.expireIdleSessions();
     const session = sid === undefined ? undefined : this.sessions.get(Number(sid));
     if (!session || session.ended || session.user !== family.user) {
       throw new SimRequestError(18100, `no session ${sid ?? '(none)'} for this ticket`);
     }
-    session.lastActivity = this.now();
+    if (userActivity) session.lastActivity = this.now();
     return session;
   }
 

@@ -297,4 +297,37 @@ describe('end of a session', () => {
       await brief.close();
     }
   });
+
+  it('counts only user activity toward the timeout: background polls (UA=false) end, a keep-alive presence lives', async () => {
+    // CWA's sessionTimeout is "how long until a session times out if no user activity is detected" (bb969533). Two
+    // sessions polled alike every 200 ms with UA=false for 2.5 session timeouts; one also publishes machine-state
+    // presence every 200 ms, as the pump's keep-alive does. A 2 s timeout leaves a loaded machine ten gaps' room.
+    const TIMEOUT_MS = 2000;
+    const brief = await startCwaSimulator({ holdMs: 10, sessionTimeoutMs: TIMEOUT_MS });
+    const server = createCwaConnector(
+      resolveCwaConfig({ baseUrl: brief.url, caBundle: brief.caPem, maxRetries: 0 }),
+    );
+    try {
+      const background = await open('alice', server);
+      const kept = await open('bob', server);
+      const until = Date.now() + 2.5 * TIMEOUT_MS;
+      let ended: unknown;
+      while (Date.now() < until) {
+        kept.keep(await server.publishPresence(kept.session, { availability: 'online', manual: false }));
+        await kept.fetch();
+        if (ended === undefined)
+          ended = await background.fetch().then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(ended).toBeInstanceOf(CwaSessionNotFoundError);
+      // Still live after two and a half timeouts: the presence publications were its activity.
+      await expect(kept.fetch()).resolves.toBeDefined();
+    } finally {
+      server.close();
+      await brief.close();
+    }
+  });
 });
