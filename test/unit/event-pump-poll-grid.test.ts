@@ -4,7 +4,7 @@
 
 import { expect, it } from 'vitest';
 import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
-import type { ImSession } from '../../functions/im-server';
+import type { EventBatch, ImSession } from '../../functions/im-server';
 import { emptyBatch, type FakeSession, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
 import { SimulatedClock } from '../support/simulated-clock';
 
