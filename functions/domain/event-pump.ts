@@ -160,7 +160,8 @@ export const DEFAULT_PUMP_OPTIONS = {
 
 /**
  * The session's last presence moment at or before `at` (epoch ms): its moments are `k × presenceEveryMs +
- * phase` (`sessionPhaseMs`: sessions signed in together publish spread over the period). Fixed by the id alone, so a run knows which moments its predecessor served without a stored stamp.
+ * phase` (`sessionPhaseMs`: sessions signed in together publish spread over the period). Fixed by the id alone,
+ * so a run knows which moments its predecessor served without a stored stamp.
  */
 export function presenceMomentAtOrBefore(sessionId: string, at: number, presenceEveryMs: number): number {
   const phase = sessionPhaseMs(sessionId, presenceEveryMs);
@@ -173,6 +174,14 @@ export function presenceMomentAtOrBefore(sessionId: string, at: number, presence
  * A moment published twice costs one more CWA request; one missed leaves two periods between keep-alives.
  */
 export const PRESENCE_HAND_OVER_MS = 15_000;
+
+/**
+ * A keep-alive is also due, whatever the moment, once CWA's last answer says the session ends within this long
+ * (its `sessionTimeout`, the seconds left before a session with no user activity ends: bb969533, bb969556) or
+ * within half the longest it said — for a CWA configured with a timeout shorter than the 4-minute period. With
+ * CWA's usual timeout it never fires (each moment's keep-alive restores it first). ms.
+ */
+export const KEEP_ALIVE_TIMEOUT_MARGIN_MS = 60_000;
 
 /** One batch's deliveries so far: post-to-device latencies (ms) and the cursor past the last whole event. */
 interface BatchProgress {
@@ -193,8 +202,8 @@ type PumpStep =
  * How many events the stored cursor may trail what a worker delivered before its hand-over writes it rather than
  * telling CWA with a poll. CWA sends only what follows the AckId a poll names (bb969465), and the simulator
  * drops what a poll acknowledged, so there a cursor behind costs nothing; the bound caps what a successor could
- * be sent again were a CWA to keep acknowledged events and answer from further back (bb969465 does not say). At 10 events per session-hour it
- * costs one write per 65 events.
+ * be sent again were a CWA to keep acknowledged events and answer from further back (bb969465 does not say). At
+ * 10 events per session-hour it costs one write per 65 events.
  */
 export const MAX_UNSTORED_EVENTS = 64;
 
@@ -245,6 +254,11 @@ interface Worker {
    * sent to the device: nothing changed for it); set by a keep-alive, gone after the echo or KEEP_ALIVE_ECHO_POLLS.
    */
   echoPolls?: number;
+  /**
+   * CWA's `sessionTimeout` at the last poll that carried one (ms left, when it was read, epoch ms) and the longest
+   * this worker read: the keep-alive is due early when the session nears its end (KEEP_ALIVE_TIMEOUT_MARGIN_MS).
+   */
+  cwaTimeout?: { readonly leftMs: number; readonly at: number; readonly longestMs: number };
 }
 
 /** What the keep-alive publishes (CWA's machine state; a manual state the user set stays theirs). */
@@ -493,9 +507,15 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         const from = session.cursor ?? imSession.cursor;
         const pollStartedAt = deps.now();
         step = 'polling CWA';
-        const batch = await server.fetchEvents(imSession, from);
+        // Without a timeout of its own, the answer's sessionTimeoutMs is this answer's (the connector falls back to
+        // the session's when CWA leaves it out, and a stale figure must not read as fresh: cwaTimeout).
+        const batch = await server.fetchEvents({ ...imSession, sessionTimeoutMs: undefined }, from);
         worker.lastPollAt = deps.now();
         const fetchedAt = deps.now();
+        if (batch.sessionTimeoutMs !== undefined) {
+          const longestMs = Math.max(worker.cwaTimeout?.longestMs ?? 0, batch.sessionTimeoutMs);
+          worker.cwaTimeout = { leftMs: batch.sessionTimeoutMs, at: fetchedAt, longestMs };
+        }
         if (batch.ticket !== imSession.ticket) {
           generation += 1;
           rotationUnstored = true;
@@ -677,11 +697,13 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
 
   /**
    * While the device keeps sending status messages, keep the CWA session alive with presence: once at each of
-   * the session's presence moments (`presenceMomentAtOrBefore`), spread over the period by its id. Nothing is
-   * stored: a worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the
-   * earlier ones to its predecessor (or, within PRESENCE_HAND_OVER_MS of the sign-in, to the sign-in). A device silent past the inactivity timeout gets none, and CWA ends the
-   * session by its own timeout unless the device comes back. Returns the ticket CWA answered with, if it
-   * published (it may have rotated: the caller polls with it and stores it).
+   * the session's presence moments (`presenceMomentAtOrBefore`), spread over the period by its id, and sooner
+   * when CWA's last answer says the session is about to end (KEEP_ALIVE_TIMEOUT_MARGIN_MS). Nothing is stored: a
+   * worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the earlier ones to
+   * its predecessor (or, within PRESENCE_HAND_OVER_MS of the sign-in, to the sign-in). A device silent past the
+   * inactivity timeout gets none, and CWA ends the session by its own timeout unless the device comes back.
+   * Returns the ticket CWA answered with, if it published (it may have rotated: the caller polls with it and
+   * stores it).
    */
   async function keepAlive(
     server: Pick<ImServer, 'publishPresence'>,
@@ -699,13 +721,21 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       period,
     );
     const moment = presenceMomentAtOrBefore(session.sessionId, now, period);
-    if (moment <= worker.presenceThrough) return undefined;
+    const timeout = worker.cwaTimeout;
+    const expiring =
+      timeout !== undefined &&
+      timeout.leftMs - (now - timeout.at) <= Math.min(KEEP_ALIVE_TIMEOUT_MARGIN_MS, timeout.longestMs / 2);
+    if (moment <= worker.presenceThrough && !expiring) return undefined;
     const alive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
     const answer = alive
       ? await server.publishPresence(imSession, { availability: KEEP_ALIVE_AVAILABILITY, manual: false })
       : undefined;
-    if (answer) worker.echoPolls = KEEP_ALIVE_ECHO_POLLS;
-    worker.presenceThrough = moment;
+    if (answer) {
+      worker.echoPolls = KEEP_ALIVE_ECHO_POLLS;
+      // The next poll says how long the renewed session has; until then, no second keep-alive for the old figure.
+      if (timeout) worker.cwaTimeout = { ...timeout, leftMs: Number.POSITIVE_INFINITY };
+    }
+    worker.presenceThrough = Math.max(worker.presenceThrough, moment);
     return answer?.ticket;
   }
 

@@ -13,6 +13,7 @@ import {
 } from '../../functions/domain/event-pump';
 import { sessionPhaseMs } from '../../functions/domain/keys';
 import type { ImEvent, ImSession } from '../../functions/im-server';
+import { CwaSessionNotFoundError } from '../../functions/im-server/errors';
 import { emptyBatch, type FakeSession, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
 import { SimulatedClock } from '../support/simulated-clock';
 
@@ -20,16 +21,24 @@ const PERIOD_MS = DEFAULT_PUMP_OPTIONS.presenceEveryMs;
 const POLL_WAIT_MS = 3_000;
 const INACTIVITY_TIMEOUT_MS = 1_800_000;
 
-/** One pump run of `runMs` over `ids`, whose devices last sent a status `statusAgeMs` before each read. */
+/**
+ * One pump run of `runMs` over `ids`, whose devices last sent a status `statusAgeMs` before each read. With
+ * `cwaTimeoutMs`, CWA ends a session that long after its last presence publication (the run's start counts as
+ * one), refuses its polls after that (18100, recorded in `expired`), and tells each poll the time left, in whole
+ * seconds, as `sessionTimeout` does.
+ */
 async function presenceOver(
   ids: readonly string[],
   runMs: number,
   statusAgeMs: number,
   clock: SimulatedClock,
   createdAt = 0,
+  cwaTimeoutMs?: number,
 ) {
   const published = new Map<string, number[]>(ids.map((id) => [id, []]));
   const writes: string[] = [];
+  const lastActivity = new Map<string, number>(ids.map((id) => [id, clock.now]));
+  const expired = new Set<string>();
   const sessions = (): FakeSession[] =>
     ids.map((sessionId) => ({ ...pumpSession, sessionId, createdAt, lastStatusAt: clock.now - statusAgeMs }));
   const deps = fakePumpDeps({
@@ -48,10 +57,17 @@ async function presenceOver(
     imServerFor: () => ({
       fetchEvents: async (session: ImSession) => {
         await clock.sleep(POLL_WAIT_MS);
-        return emptyBatch(session, POLL_WAIT_MS);
+        if (cwaTimeoutMs === undefined) return emptyBatch(session, POLL_WAIT_MS);
+        const leftMs = (lastActivity.get(session.sessionId) ?? 0) + cwaTimeoutMs - clock.now;
+        if (leftMs <= 0) {
+          expired.add(session.sessionId);
+          throw new CwaSessionNotFoundError('https://cwa.test', 'session-not-found');
+        }
+        return { ...emptyBatch(session, POLL_WAIT_MS), sessionTimeoutMs: Math.floor(leftMs / 1000) * 1000 };
       },
       publishPresence: async (session: ImSession) => {
         published.get(session.sessionId)?.push(clock.now);
+        if (!expired.has(session.sessionId)) lastActivity.set(session.sessionId, clock.now);
         return { ticket: 't' } as never;
       },
     }),
@@ -64,7 +80,7 @@ async function presenceOver(
     runUntil: () => started + runMs,
   });
   await clock.run(done);
-  return { published, writes };
+  return { published, writes, expired };
 }
 
 const ids = Array.from({ length: 8 }, (_, i) => `session-${i}`);
@@ -123,6 +139,37 @@ describe('event pump, presence keep-alive', () => {
     const clock = new SimulatedClock();
     const { published } = await presenceOver(ids, 2 * PERIOD_MS, INACTIVITY_TIMEOUT_MS + 1, clock);
     for (const times of published.values()) expect(times).toEqual([]);
+  });
+});
+
+describe('event pump, keep-alive by CWA sessionTimeout', () => {
+  it('keeps sessions alive on a CWA whose timeout is shorter than the period, without a keep-alive per poll', async () => {
+    const clock = new SimulatedClock();
+    const TIMEOUT_MS = 90_000;
+    const runMs = 3 * PERIOD_MS;
+    const { published, expired } = await presenceOver(ids, runMs, 30_000, clock, 0, TIMEOUT_MS);
+    expect([...expired]).toEqual([]);
+    for (const [id, times] of published) {
+      // Due once half the timeout is left (45 s) or at a moment: about every 45 s, never one per 3 s poll.
+      expect(times.length, id).toBeGreaterThanOrEqual(runMs / TIMEOUT_MS);
+      expect(times.length, id).toBeLessThanOrEqual(runMs / (TIMEOUT_MS / 2 - 2 * POLL_WAIT_MS) + 3);
+    }
+  });
+
+  it('adds nothing on a CWA with its usual 10-minute timeout: every keep-alive is at a presence moment', async () => {
+    const clock = new SimulatedClock();
+    const { published, expired } = await presenceOver(ids, 3 * PERIOD_MS, 30_000, clock, 0, 600_000);
+    expect([...expired]).toEqual([]);
+    for (const [id, times] of published) {
+      expect(times.length, id).toBeGreaterThanOrEqual(2);
+      for (const [i, at] of times.entries()) {
+        // At its moment, within two polls after it (the poll that was waiting when it came); the first may serve
+        // a moment up to PRESENCE_HAND_OVER_MS before the run's first poll.
+        const moment = presenceMomentAtOrBefore(id, at, PERIOD_MS);
+        const late = i === 0 ? PRESENCE_HAND_OVER_MS : 0;
+        expect(at - moment, id).toBeLessThanOrEqual(late + 2 * POLL_WAIT_MS);
+      }
+    }
   });
 });
 
