@@ -195,16 +195,24 @@ describe('emitted = charted', () => {
     timeout: 300_000,
   }, async () => {
     await sessionMix();
-    // Metrics are flushed at the end of each invocation; the handshake refusal is the last one the mix caused.
-    await eventually(
-      async () =>
-        service.stack.metrics.series().some((series) => series.metricName === 'HandshakesRefused')
-          ? true
-          : undefined,
-      20_000,
-    );
-    const emitted = service.stack.metrics.series().filter((series) => series.namespace === defaultNamespace);
     const charted = chartedMetrics();
+    // Metrics are flushed at the end of each invocation, as EMF lines on each execution environment's own output
+    // stream, which reach the collector in no order across environments (as CloudWatch Logs streams do): the
+    // reaper's may come after the handshake refusal's, the last the mix caused. Wait for both, and for every
+    // shape a widget reads, up to a liveness bound; the checks below then say what is missing.
+    const shapesSoFar = () =>
+      new Set(
+        service.stack.metrics
+          .series()
+          .filter((series) => series.namespace === defaultNamespace)
+          .map(shapeOf),
+      );
+    await eventually(async () => {
+      const shapes = shapesSoFar();
+      const refused = [...shapes].some((shape) => shape.startsWith('HandshakesRefused('));
+      return refused && charted.every((metric) => shapes.has(shapeOf(metric))) ? true : undefined;
+    }, 20_000).catch(() => undefined);
+    const emitted = service.stack.metrics.series().filter((series) => series.namespace === defaultNamespace);
     const chartedKeys = new Set(charted.map(seriesKey));
 
     // 1. Emitted but read by no widget or alarm.
