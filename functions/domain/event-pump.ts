@@ -436,6 +436,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           ticketGeneration: cwa.generation + 1,
         };
       } catch (error) {
+        // CWA ended the session (a logout's sign-out, its own timeout): none of its events comes again, so there is
+        // nothing to tell and no cursor worth a write (a rejected ticket is another matter: a command rotated it,
+        // and the successor polls from the stored cursor with the new one).
+        if (error instanceof CwaSessionNotFoundError && error.reason === 'session-not-found') return;
         deps.observe?.warn?.('Event pump: telling CWA what was delivered failed; storing the cursor', {
           sessionId,
           ...errorDetail(error),

@@ -11,6 +11,7 @@ import {
   type PumpOptions,
   runPump,
 } from '../../functions/domain/event-pump';
+import { CwaSessionNotFoundError } from '../../functions/im-server/errors';
 import { type FakeSession, fakePumpDeps, pumpSession as session, shardOf } from '../support/pump-fakes';
 
 /**
@@ -211,6 +212,18 @@ describe('event pump hand-over: telling CWA what was delivered', () => {
     expect(acks).toEqual([0, 2]);
     expect(checkpoints).toEqual([expect.objectContaining({ to: 2 })]);
     expect(checkpoints[0]?.sealedImSession).toBeUndefined();
+  });
+
+  it('writes nothing when CWA answers that poll with 18100 (it ended the session), and stores on a rejected ticket', async () => {
+    const gone = await handOverAfterDelivery(() =>
+      Promise.reject(new CwaSessionNotFoundError('https://cwa.test', 'session-not-found')),
+    );
+    expect(gone.acks).toEqual([0, 2]);
+    expect(gone.checkpoints).toEqual([]);
+    const rotated = await handOverAfterDelivery(() =>
+      Promise.reject(new CwaSessionNotFoundError('https://cwa.test', 'ticket-rejected')),
+    );
+    expect(rotated.checkpoints).toEqual([expect.objectContaining({ to: 2 })]);
   });
 
   it('stores the cursor with the sealed session when its answer rotated the ticket', async () => {
