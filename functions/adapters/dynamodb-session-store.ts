@@ -67,7 +67,10 @@ import {
 
 type Item = Record<string, unknown>;
 
-/** How long ending a session keeps retrying a contended slot shard (ms): most of a route's 10 s timeout. */
+/**
+ * How long ending a session keeps retrying a contended slot shard (ms), at most: most of a route's 10 s timeout.
+ * A caller that knows its invocation's time left passes less (`end`'s `budgetMs`).
+ */
 const END_CONTENTION_BUDGET_MS = 8_000;
 
 /** Slot shards one admission round tries before it reads the counts again. */
@@ -448,7 +451,7 @@ export class DynamoDbSessionStore implements SessionStore {
     return Item ? sessionOf(Item) : undefined;
   }
 
-  async end(holder: SessionHolder): Promise<boolean> {
+  async end(holder: SessionHolder, options: { readonly budgetMs?: number } = {}): Promise<boolean> {
     const { sessionId, userId, deviceId, connectionId, countsTowardsUser } = holder;
     const ids = new Set([sessionId]);
     const release = (key: ItemKey): WriteAction => ({
@@ -497,7 +500,12 @@ export class DynamoDbSessionStore implements SessionStore {
         () => this.client.send(new TransactWriteCommand({ TransactItems: writes.TransactItems })),
         // Ending must not give up the way a login may (a login refused for contention takes no slot; an end
         // that gave up would hold its slot until the reaper).
-        { budgetMs: END_CONTENTION_BUDGET_MS },
+        {
+          budgetMs: Math.max(
+            0,
+            Math.min(END_CONTENTION_BUDGET_MS, options.budgetMs ?? END_CONTENTION_BUDGET_MS),
+          ),
+        },
       );
       // The connection no longer carries it: no event of this session is sent there after its Logged Out.
       await this.connections.release(connectionId, sessionId);

@@ -70,9 +70,10 @@ export interface EndSessionOptions {
   /** Send the device a `Logged Out` status. @default true */
   readonly tellDevice?: boolean;
   /**
-   * The invocation's time left, in ms (Lambda `context.getRemainingTimeInMillis`). The CWA sign-out gets this
-   * minus `SIGN_OUT_MARGIN_MS` and is abandoned after it (warned, as a failed sign-out), so the invocation
-   * returns by itself: one Lambda stops is answered `Internal server error` by API Gateway.
+   * The invocation's time left, in ms (Lambda `context.getRemainingTimeInMillis`). The ending transaction retries
+   * contention for at most this minus `ENDING_MARGIN_MS`; the CWA sign-out gets it minus `SIGN_OUT_MARGIN_MS` and
+   * is abandoned after it (warned, as a failed sign-out), so the invocation returns by itself: one Lambda stops
+   * is answered `Internal server error` by API Gateway.
    * @default - no bound but the CWA client's own request timeout
    */
   readonly remainingMs?: () => number;
@@ -80,6 +81,12 @@ export interface EndSessionOptions {
 
 /** Time kept back from the invocation's remaining time when CWA is asked to sign out: enough to return. */
 export const SIGN_OUT_MARGIN_MS = 1_000;
+
+/**
+ * Time kept back from the invocation's remaining time when the ending transaction retries contention: enough to
+ * tell the device and return (a contended ending that gives up throws ContentionError; the reaper frees the slot).
+ */
+export const ENDING_MARGIN_MS = 2_000;
 
 /** CWA did not answer the sign-out within what the invocation could spare. */
 class SignOutBudgetExceeded extends Error {
@@ -150,7 +157,9 @@ export async function endSession(
   options: EndSessionOptions = {},
 ): Promise<boolean> {
   let session = read;
-  for (let follows = 0; !(await deps.sessions.end(session)); follows += 1) {
+  const { remainingMs } = options;
+  const budget = () => (remainingMs ? { budgetMs: remainingMs() - ENDING_MARGIN_MS } : undefined);
+  for (let follows = 0; !(await deps.sessions.end(session, budget())); follows += 1) {
     if (!followsResume[reason] || follows >= MAX_FOLLOWS) return false;
     const stored = await deps.sessions.get(session.sessionId);
     if (!stored || stored.connectionId === session.connectionId) return false;

@@ -223,9 +223,11 @@ export interface SessionStore {
   /**
    * Ends the session and frees its slot in one transaction, only while it is still on `session.connectionId`.
    * True for the one call that did it; false when the session was already gone (a duplicated logout or
-   * $disconnect frees nothing) or has moved to another connection since it was read (a resume).
+   * $disconnect frees nothing) or has moved to another connection since it was read (a resume). A transaction
+   * cancelled by contention is retried for at most `options.budgetMs` (and at most the store's own bound), then
+   * throws ContentionError; one attempt is always made.
    */
-  end(session: SessionHolder): Promise<boolean>;
+  end(session: SessionHolder, options?: { readonly budgetMs?: number }): Promise<boolean>;
   /**
    * A status message at `at` (epoch ms): one conditional UpdateItem of the exact time (read back as the record's
    * lastStatusAt) and of what gsi1 holds, rounded up to its bucket of `bucketMs` (keys.ts activityBound): within

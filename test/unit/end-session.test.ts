@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import {
+  ENDING_MARGIN_MS,
   type EndSessionDeps,
   endSession,
   type LogoutReason,
@@ -63,6 +64,25 @@ describe('endSession', () => {
     expect(ended).toBe(true);
     expect(calls).toEqual(['tell Logged Out', 'sign-out']);
     expect(warnings).toEqual(['CWA sign-out failed; CWA will end the session by its own timeout']);
+  });
+
+  it("bounds the ending transaction's contention retries by the invocation's time left", async () => {
+    const { deps } = recordingDeps(async () => ({ requestId: '', ticket: 't' }));
+    const budgets: (number | undefined)[] = [];
+    const counted: EndSessionDeps = {
+      ...deps,
+      sessions: {
+        ...deps.sessions,
+        end: async (_session, options) => {
+          budgets.push(options?.budgetMs);
+          return true;
+        },
+      },
+    };
+    await endSession(counted, session, 'device', { remainingMs: () => 6_500 });
+    await endSession(counted, session, 'inactivity');
+    // With the time left: all but the margin for telling the device and returning. Without: the store's own bound.
+    expect(budgets).toEqual([6_500 - ENDING_MARGIN_MS, undefined]);
   });
 
   it('does not start a sign-out when no time is left for it', async () => {
