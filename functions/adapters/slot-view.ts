@@ -27,8 +27,8 @@ export class SlotView {
   /**
    * The shards of this environment's last committed admissions, the latest first, at most HOME_SHARDS; a shard
    * leaves once an admission there was contended or found it full. Tried first while the hint shows room there
-   * (slot-items `admissionOrder`; on the recent view only these). Outlives the view's age and `forget`: it is where this environment won, not
-   * what it knows of the counts.
+   * (slot-items `admissionOrder`; on the recent view only these). Outlives the view's age and `forget`: it is
+   * where this environment won, not what it knows of the counts.
    */
   private homeShards: number[] = [];
 

@@ -489,7 +489,11 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         if (openedFrom !== session.sealedImSession) imSession = undefined;
         if (!imSession) {
           step = 'opening the CWA session';
-          imSession = await deps.openImSession(session);
+          const opened = await deps.openImSession(session);
+          // Without a sessionTimeout of its own, each poll's answer carries only what CWA said in it (the
+          // connector falls back to the session's when CWA leaves it out, and a stale figure must not read as
+          // fresh: cwaTimeout). Every later imSession derives from this one.
+          imSession = opened && { ...opened, sessionTimeoutMs: undefined };
           openedFrom = session.sealedImSession;
           generation = session.ticketGeneration ?? 0;
           // A rotation this worker had not stored belongs to the cache it left.
@@ -511,9 +515,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         const from = session.cursor ?? imSession.cursor;
         const pollStartedAt = deps.now();
         step = 'polling CWA';
-        // Without a timeout of its own, the answer's sessionTimeoutMs is this answer's (the connector falls back to
-        // the session's when CWA leaves it out, and a stale figure must not read as fresh: cwaTimeout).
-        const batch = await server.fetchEvents({ ...imSession, sessionTimeoutMs: undefined }, from);
+        const batch = await server.fetchEvents(imSession, from);
         worker.lastPollAt = deps.now();
         const fetchedAt = deps.now();
         if (batch.sessionTimeoutMs !== undefined) {
