@@ -27,7 +27,7 @@ import type { IwaAuthenticator } from './iwa';
 import type { SimSession } from './session';
 import type { TicketFamily } from './tickets';
 import type { SimUser } from './users';
-import { type Message, SimRequestError, type SimWorld } from './world';
+import { type Message, SimRequestError, type SimWorld, type StateKind } from './world';
 
 export interface ChannelContext {
   readonly world: SimWorld;
@@ -179,12 +179,16 @@ function messageOf(parent: XmlElement): Message {
   };
 }
 
-function stateAvailability(request: XmlElement): number | undefined {
+/** The first `state` category's availability, and whether it is a machine state (`xsi:type`, read by local name; bb969515). */
+function publishedState(request: XmlElement): { availability: number; kind: StateKind } | undefined {
   for (const category of childElements(request, 'cwaCategory')) {
     if (category.attributes.name !== 'state') continue;
     const state = childElement(category, 'state');
-    const value = state && integerOf(childText(state, 'availability'));
-    if (value !== undefined) return value;
+    const availability = state && integerOf(childText(state, 'availability'));
+    if (state && availability !== undefined) {
+      const kind = state.attributes.type === 'machineState' ? 'machineState' : 'userState';
+      return { availability, kind };
+    }
   }
   return undefined;
 }
@@ -281,11 +285,11 @@ export function command(context: ChannelContext, req: IncomingMessage, body: str
       if (request.name === 'conference') {
         items.push(conference(context, session, request));
       } else if (request.name === 'publishSelfPresence') {
-        const availability = stateAvailability(request);
-        if (availability === undefined) {
+        const state = publishedState(request);
+        if (state === undefined) {
           items.push(invalid(rid, 'publishSelfPresence needs a state category with an availability'));
         } else {
-          world.publishPresence(session, availability);
+          world.publishPresence(session, state.availability, state.kind);
           items.push(element('requestAccepted', { rid }));
         }
       } else if (request.name === 'terminateSession') {

@@ -37,7 +37,10 @@ export class SimSession {
   private nextEid = 1;
   private nextConfId = 1;
   readonly conversations = new Map<number, Participant>();
+  /** The user's aggregate availability as last published through this session. */
   presence: number;
+  /** This endpoint's machine state, once it published one (SimWorld.publishPresence). */
+  machineState: number | undefined;
   presenceVersion = 1;
   lastActivity: number;
   ended = false;

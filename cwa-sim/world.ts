@@ -25,8 +25,13 @@ export interface Message {
   readonly content: string;
 }
 
+/** A `state` publication's instance: chosen by the user, or reported by the endpoint's machine (bb969515). */
+export type StateKind = 'userState' | 'machineState';
+
 export class SimWorld {
   readonly sessions = new Map<number, SimSession>();
+  /** Each signed-in user's user state (availability), the one their sessions last published or signed in with. */
+  private readonly userStates = new Map<SimUser, number>();
   private nextSid = randomInt(100, 1000);
   private nextConversation = 1;
 
@@ -49,7 +54,8 @@ export class SimWorld {
   startSession(family: TicketFamily, availability: number): SimSession {
     const session = new SimSession(this.nextSid++, family.user, family, availability, this.now());
     this.sessions.set(session.sid, session);
-    this.publishPresence(session, availability);
+    // initiateSession's `userStateAvailability` (bb969467) is the user state the client signs in with.
+    this.publishPresence(session, availability, 'userState');
     // As CWA does at initiateSession (bb969520): the contacts' current presence comes first.
     const reported = new Set<SimUser>([session.user]);
     for (const other of this.contacts === 'everyone' ? this.sessions.values() : []) {
@@ -93,19 +99,41 @@ export class SimWorld {
     for (const participant of session.conversations.values()) this.leave(participant);
     session.end();
     this.sessions.delete(session.sid);
-    if (!this.liveSessionsOf(session.user).length) this.broadcastPresence(session.user, OFFLINE, session);
+    if (!this.liveSessionsOf(session.user).length) {
+      this.userStates.delete(session.user);
+      this.broadcastPresence(session.user, OFFLINE, session);
+    }
   }
 
   liveSessionsOf(user: SimUser): SimSession[] {
     return [...this.sessions.values()].filter((session) => session.user === user && !session.ended);
   }
 
-  publishPresence(session: SimSession, availability: number): void {
-    session.presence = availability;
+  /**
+   * A `publishSelfPresence` of the `state` category (bb969515): a `userState` (the state the user chose, one per
+   * user) or a `machineState` (this endpoint's, e.g. a client's keep-alive). What the user's sessions and contacts
+   * see is the aggregate: the user state when there is one — a state the user chose outranks what a machine
+   * reports (OCS's aggregation script, dd941370) — else the most available machine state of the user's sessions.
+   * Every publication queues the aggregate to each of the user's sessions (`selfPresence`) and contacts.
+   */
+  publishPresence(session: SimSession, availability: number, kind: StateKind = 'userState'): void {
+    if (kind === 'userState') this.userStates.set(session.user, availability);
+    else session.machineState = availability;
+    const aggregate = this.aggregateAvailability(session.user) ?? availability;
+    session.presence = aggregate;
     session.presenceVersion += 1;
     for (const own of this.liveSessionsOf(session.user))
-      own.push(events.selfPresence(availability, session.presenceVersion));
-    this.broadcastPresence(session.user, availability, session);
+      own.push(events.selfPresence(aggregate, session.presenceVersion));
+    this.broadcastPresence(session.user, aggregate, session);
+  }
+
+  private aggregateAvailability(user: SimUser): number | undefined {
+    const chosen = this.userStates.get(user);
+    if (chosen !== undefined) return chosen;
+    const machines = this.liveSessionsOf(user).flatMap((own) =>
+      own.machineState === undefined ? [] : [own.machineState],
+    );
+    return machines.length ? Math.min(...machines) : undefined;
   }
 
   private broadcastPresence(user: SimUser, availability: number, source: SimSession): void {

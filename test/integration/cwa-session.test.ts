@@ -126,6 +126,19 @@ describe('IM between two users', () => {
     });
     expect(await alice.next('selfPresence', (event) => event.availability === 'doNotDisturb')).toBeDefined();
 
+    // A machine state (the pump's keep-alive publishes one) does not override the state Alice chose: her
+    // sessions and her contacts still see Do Not Disturb (OCS's aggregation, dd941370).
+    const aliceSaw = alice.events.length;
+    const bobSaw = bob.events.length;
+    alice.keep(await cwa.publishPresence(alice.session, { availability: 'online', manual: false }));
+    const echo = await alice.next('selfPresence', (event) => alice.events.indexOf(event) >= aliceSaw);
+    expect(echo.availability).toBe('doNotDisturb');
+    const seen = await bob.next(
+      'presence',
+      (event) => event.user === 'sip:alice@contoso.com' && bob.events.indexOf(event) >= bobSaw,
+    );
+    expect(seen.availability).toBe('doNotDisturb');
+
     bob.keep(await cwa.endIm(bob.session, { conversationId: invitation.conversationId }));
     await alice.next(
       'conversationState',
