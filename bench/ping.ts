@@ -202,7 +202,9 @@ console.log(
 );
 if (Object.keys(notPong).length > 0) console.log(`answers that were not a pong: ${JSON.stringify(notPong)}`);
 if (Object.keys(notEchoed).length > 0)
-  console.log(`echo answers that were not the frame sent (not counted): ${JSON.stringify(notEchoed)}`);
+  console.log(
+    `echo answers that were not the frame sent (not counted), by kind: ${JSON.stringify(notEchoed)}`,
+  );
 console.log(`\nPer invocation: ${describeFigures('ping', figuresOf(pings))}`);
 // Wall time inside the environment, and each request's share of it: where a ping's round trip waits.
 const waits = summarize(pings.map((c) => c.wallMs));

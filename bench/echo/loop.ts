@@ -82,7 +82,8 @@ export async function openSockets(url: string, count: number): Promise<{ sockets
 
 /**
  * One round trip per socket: send `frame`, wait for the next message. An answer other than the frame itself
- * (API Gateway's `Too Many Requests` frame, say) is tallied in `others` by its text and not counted.
+ * (API Gateway's `Too Many Requests` frame, say) is tallied in `others` by its kind (answerKind) and not
+ * counted.
  * A round trip rejects when no answer came within `timeoutMs`.
  */
 export function echoRoundTrips(
@@ -102,13 +103,34 @@ export function echoRoundTrips(
           clearTimeout(timer);
           const text = String(data);
           if (text === frame) return resolve(true);
-          others[text] = (others[text] ?? 0) + 1;
+          const kind = answerKind(text);
+          others[kind] = (others[kind] ?? 0) + 1;
           resolve(false);
         };
         socket.once('message', onMessage);
         socket.send(frame);
       }),
   );
+}
+
+/**
+ * What an unexpected answer was, to tally: the `message` of a frame from the gateway itself
+ * (`{"message":"Too Many Requests","connectionId":…,"requestId":…}`), else its first 60 characters.
+ */
+export function answerKind(text: string): string {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      'message' in parsed &&
+      typeof parsed.message === 'string'
+    )
+      return parsed.message;
+  } catch {
+    // not JSON: its text
+  }
+  return text.slice(0, 60);
 }
 
 /** Closes every socket and waits until each is closed (a socket not closed within 5 s is cut). */
