@@ -18,6 +18,8 @@ const benchmarks: Readonly<Record<string, string>> = {
     "the local gateway's 32 KB frame check on the inbound byte stream: MB/s, ns per frame and per read",
   login:
     'concurrent logins through the full local stack: latency, logins/s, ratio to DynamoDB Local alone, requests and CPU per login/status',
+  'gateway-peers':
+    'the local gateway vs serverless-offline (installed on demand), same echo handler: msgs/s, connects/s, ratios',
   ping: 'encrypted ping → pong in a closed loop: msgs/s and latency vs a trivial echo on the same gateway, requests and CPU per ping',
   'sdk-cost': "Node CPU per DynamoDB request: the handlers' SDK client vs a raw keep-alive POST",
   capacity:
@@ -34,8 +36,18 @@ const benchmarks: Readonly<Record<string, string>> = {
     "the ops console's added CPU and memory on the local stack during a login storm, page open or not",
 };
 
-/** Benchmarks that take minutes each (a 1,000-session stack, a recorded scenario, several fresh stacks). */
-const slow: ReadonlySet<string> = new Set(['events', 'capacity', 'storm', 'ops-console', 'pump-idle']);
+/**
+ * Benchmarks that take minutes each (a 1,000-session stack, a recorded scenario, several fresh stacks, a peer
+ * installed from the npm registry).
+ */
+const slow: ReadonlySet<string> = new Set([
+  'events',
+  'capacity',
+  'storm',
+  'ops-console',
+  'pump-idle',
+  'gateway-peers',
+]);
 
 function usage(): string {
   const rows = Object.entries(benchmarks).map(([name, what]) => `  ${name.padEnd(14)} ${what}`);

@@ -15,14 +15,19 @@
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import WebSocket from 'ws';
 import { parseUserSpec } from '../cwa-sim/users';
 import type { DeviceClient } from '../device/client';
-import type { WebSocketEvent } from '../functions/commons/websocket-event';
 import { connectionKey } from '../functions/domain/keys';
 import { stageThrottle } from '../functions/stage';
-import { functionRouteInvoker, startGateway } from '../local/gateway';
 import { nextStatus, startServiceFixture } from '../test/support/service-fixture';
+import {
+  closedLoop,
+  echoRoundTrips,
+  openSockets,
+  type Phase,
+  pingSizedFrame,
+  startEchoGateway,
+} from './echo/loop';
 import { ms, summarize, table } from './measure';
 import { describeFigures, figuresOf, recordInvocations } from './request-accounting';
 import { strictOptions, strictStackOptions, strictSummary } from './strict-dynamodb';
@@ -43,42 +48,6 @@ if (!Number.isInteger(devices) || devices < 1 || !(seconds > 0) || !(warmupSecon
     'Usage: npm run bench -- ping [--devices 50] [--seconds 10] [--warmup 15] [--lenient] [--capacity-scale K]',
   );
   process.exit(2);
-}
-
-interface Phase {
-  readonly label: string;
-  readonly roundTrips: number;
-  readonly perSecond: number;
-  readonly p50: number;
-  readonly p99: number;
-}
-
-/** Runs `loop` on every client until `seconds` are over; each call is one round trip. */
-async function closedLoop(
-  label: string,
-  loops: (() => Promise<void>)[],
-  phaseSeconds = seconds,
-): Promise<Phase> {
-  const latencies: number[] = [];
-  const endAt = performance.now() + phaseSeconds * 1000;
-  const began = performance.now();
-  await Promise.all(
-    loops.map(async (loop) => {
-      while (performance.now() < endAt) {
-        const sent = performance.now();
-        await loop();
-        latencies.push(performance.now() - sent);
-      }
-    }),
-  );
-  const s = summarize(latencies);
-  return {
-    label,
-    roundTrips: s.n,
-    perSecond: s.n / ((performance.now() - began) / 1000),
-    p50: s.p50,
-    p99: s.p99,
-  };
 }
 
 const users = Array.from({ length: devices }, (_, i) => ({
@@ -109,61 +78,30 @@ for (let i = 0; i < users.length; i += 5) {
     )),
   );
 }
-/** Answers other than a pong (an error instead of the pong, say), by kind. */
+/** Answers other than a pong (an error instead of the pong, say), by kind: not counted as round trips. */
 const notPong: Record<string, number> = {};
 const pingLoops = clients.map((client) => async () => {
   client.send('ping', { text: 'bench' });
   for (;;) {
     const incoming = await client.next(120_000);
-    if (incoming.kind === 'message' && incoming.message.type === 'pong') return;
+    if (incoming.kind === 'message' && incoming.message.type === 'pong') return true;
     const kind = incoming.kind === 'message' ? String(incoming.message.type) : incoming.kind;
     // An event (presence, say) is not this ping's answer: keep waiting for it.
     if (kind === 'event') continue;
     notPong[kind] = (notPong[kind] ?? 0) + 1;
-    return;
+    return false;
   }
 });
-// The size of one sealed ping frame, for the echo's clients.
-const pingFrame = JSON.stringify(clients[0]?.seal('ping', { text: 'bench' }) ?? {});
 
-// The trivial echo: same gateway code and stage throttle, a handler that posts the body straight back.
+// The trivial echo: same gateway code and stage throttle, a handler that posts the body straight back, driven
+// by as many WebSocket clients with frames of the ping's size.
+const echo = await startEchoGateway({ throttle: stageThrottle });
+const { sockets } = await openSockets(echo.gateway.url, devices);
+/** Answers to the echo's clients other than their own frame (`Too Many Requests`, say), by text. */
+const notEchoed: Record<string, number> = {};
+const echoLoops = echoRoundTrips(sockets, pingSizedFrame(), notEchoed);
+// DynamoDB requests of the bound phase, raw, on keep-alive sockets.
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-let managementEndpoint = '';
-const echo = (event: WebSocketEvent) =>
-  new Promise<{ statusCode: number }>((resolve, reject) => {
-    const id = encodeURIComponent(event.requestContext.connectionId);
-    const post = request(`${managementEndpoint}/@connections/${id}`, { method: 'POST', agent }, (answer) => {
-      answer.resume();
-      answer.on('end', () => resolve({ statusCode: 200 }));
-    });
-    post.on('error', reject);
-    post.end(event.body ?? '');
-  });
-const echoGateway = await startGateway({
-  port: 0,
-  routes: [{ routeKey: '$default', name: 'echo', entry: 'none', returnResponse: false }],
-  invoke: functionRouteInvoker({ $default: echo }),
-  throttle: stageThrottle,
-});
-managementEndpoint = echoGateway.managementEndpoint;
-const sockets = await Promise.all(
-  Array.from(
-    { length: devices },
-    () =>
-      new Promise<WebSocket>((resolve, reject) => {
-        const socket = new WebSocket(echoGateway.url);
-        socket.once('open', () => resolve(socket));
-        socket.once('error', reject);
-      }),
-  ),
-);
-const echoLoops = sockets.map(
-  (socket) => () =>
-    new Promise<void>((resolve) => {
-      socket.once('message', () => resolve());
-      socket.send(pingFrame);
-    }),
-);
 
 const lambda = service.stack.lambda;
 if (!lambda) throw new Error('bench ping needs the Lambda runtime');
@@ -231,9 +169,9 @@ function rawDynamoDbPost(operation: string, body: string): Promise<void> {
 const recorder = recordInvocations(service.stack);
 const coldStartsBefore = lambda.stats().ping?.coldStarts ?? 0;
 const phases: Phase[] = [];
-phases.push(await closedLoop('echo', echoLoops));
+phases.push(await closedLoop('echo', echoLoops, seconds));
 recorder.reset();
-const pingPhase = await closedLoop('ping', pingLoops);
+const pingPhase = await closedLoop('ping', pingLoops, seconds);
 phases.push(pingPhase);
 // An invocation's account reaches the runtime just after its pong reached the device.
 const pingCalls = () => recorder.calls.filter((c) => c.fn === 'ping');
@@ -242,8 +180,8 @@ while (pingCalls().length < pingPhase.roundTrips && Date.now() < accountsBy)
   await new Promise((r) => setTimeout(r, 20));
 const pings = pingCalls();
 recorder.stop();
-phases.push(await closedLoop('echo', echoLoops));
-const bound = await closedLoop('UpdateItem', boundLoops);
+phases.push(await closedLoop('echo', echoLoops, seconds));
+const bound = await closedLoop('UpdateItem', boundLoops, seconds);
 phases.push(bound);
 
 console.log(
@@ -263,6 +201,10 @@ console.log(
   `ping msgs/s ÷ its one write's bound (raw UpdateItem msgs/s through the strict layer) = ${((phases[1]?.perSecond ?? 0) / bound.perSecond).toFixed(2)}`,
 );
 if (Object.keys(notPong).length > 0) console.log(`answers that were not a pong: ${JSON.stringify(notPong)}`);
+if (Object.keys(notEchoed).length > 0)
+  console.log(
+    `echo answers that were not the frame sent (not counted), by kind: ${JSON.stringify(notEchoed)}`,
+  );
 console.log(`\nPer invocation: ${describeFigures('ping', figuresOf(pings))}`);
 // Wall time inside the environment, and each request's share of it: where a ping's round trip waits.
 const waits = summarize(pings.map((c) => c.wallMs));
@@ -278,7 +220,7 @@ console.log(
 console.log('  target: 1 DynamoDB request per ping');
 console.log(strictSummary(service.stack));
 for (const socket of sockets) socket.close();
-await echoGateway.close();
+await echo.close();
 agent.destroy();
 await Promise.all(clients.map((client) => client.close()));
 await service.stop();
