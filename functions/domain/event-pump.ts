@@ -259,7 +259,15 @@ interface Worker {
    * this worker read: the keep-alive is due early when the session nears its end (KEEP_ALIVE_TIMEOUT_MARGIN_MS).
    */
   cwaTimeout?: { readonly leftMs: number; readonly at: number; readonly longestMs: number };
+  /** A keep-alive failed: the next is not tried before this (epoch ms; KEEP_ALIVE_RETRY_MS). */
+  keepAliveAfter?: number;
 }
+
+/**
+ * After a keep-alive CWA refused or did not answer (ms): the worker polls on (events do not wait on presence) and
+ * tries the keep-alive again this much later, not at every poll. Two tries fit in a 60-second margin.
+ */
+export const KEEP_ALIVE_RETRY_MS = 30_000;
 
 /** What the keep-alive publishes (CWA's machine state; a manual state the user set stays theirs). */
 const KEEP_ALIVE_AVAILABILITY = 'online';
@@ -708,8 +716,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    * worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the earlier ones to
    * its predecessor (or, within PRESENCE_HAND_OVER_MS of the sign-in, to the sign-in). A device silent past the
    * inactivity timeout gets none, and CWA ends the session by its own timeout unless the device comes back.
-   * Returns the ticket CWA answered with, if it published (it may have rotated: the caller polls with it and
-   * stores it).
+   * A publication that fails (other than a session CWA no longer takes) is logged and tried again
+   * KEEP_ALIVE_RETRY_MS later; the poll goes ahead. Returns the ticket CWA answered with, if it published (it may
+   * have rotated: the caller polls with it and stores it).
    */
   async function keepAlive(
     server: Pick<ImServer, 'publishPresence'>,
@@ -732,10 +741,26 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       timeout !== undefined &&
       timeout.leftMs - (now - timeout.at) <= Math.min(KEEP_ALIVE_TIMEOUT_MARGIN_MS, timeout.longestMs / 2);
     if (moment <= worker.presenceThrough && !expiring) return undefined;
+    if (worker.keepAliveAfter !== undefined && now < worker.keepAliveAfter) return undefined;
     const alive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
-    const answer = alive
-      ? await server.publishPresence(imSession, { availability: KEEP_ALIVE_AVAILABILITY, manual: false })
-      : undefined;
+    let answer: Awaited<ReturnType<typeof server.publishPresence>> | undefined;
+    try {
+      answer = alive
+        ? await server.publishPresence(imSession, { availability: KEEP_ALIVE_AVAILABILITY, manual: false })
+        : undefined;
+    } catch (error) {
+      // A session CWA no longer takes is the poll's business (read again, then ended); any other failure (a
+      // throttled or broken command channel) must not keep the data channel from being polled.
+      if (error instanceof CwaSessionNotFoundError) throw error;
+      worker.keepAliveAfter = deps.now() + KEEP_ALIVE_RETRY_MS;
+      deps.observe?.warn?.('Event pump: the presence keep-alive failed; polling on, trying it again later', {
+        sessionId: session.sessionId,
+        retryInMs: KEEP_ALIVE_RETRY_MS,
+        ...errorDetail(error),
+      });
+      return undefined;
+    }
+    worker.keepAliveAfter = undefined;
     if (answer) {
       worker.echoPolls = KEEP_ALIVE_ECHO_POLLS;
       // The next poll says how long the renewed session has; until then, no second keep-alive for the old figure.

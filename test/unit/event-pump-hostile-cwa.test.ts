@@ -1,0 +1,88 @@
+// The event pump against a broken or hostile CWA, on a simulated clock: whatever CWA answers, each session's
+// requests stay bounded per second, its events keep flowing where CWA lets them, and the warnings name the
+// failure without a ticket. The connector's own bounds (size, time, XML) are in test/integration/cwa-*.test.ts.
+
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
+import type { ImServer, ImSession } from '../../functions/im-server';
+import { CwaThrottledError } from '../../functions/im-server/errors';
+import { emptyBatch, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
+import { SimulatedClock } from '../support/simulated-clock';
+
+const POLL_WAIT_MS = 3_000;
+const PERIOD_MS = DEFAULT_PUMP_OPTIONS.presenceEveryMs;
+const TICKET = 'secret-ticket-value';
+
+type Cwa = Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
+
+/** One pump run of `runMs` over one session (signed in long ago, its device sending statuses) against `cwa`. */
+async function runAgainst(cwa: (clock: SimulatedClock) => Cwa, runMs: number) {
+  const clock = new SimulatedClock();
+  const warnings: { message: string; detail: Record<string, unknown> }[] = [];
+  const deps = fakePumpDeps({
+    now: () => clock.now,
+    sleep: clock.sleep,
+    sessions: {
+      ...shardOf(async () => [{ ...pumpSession, createdAt: 0, lastStatusAt: clock.now - 30_000 }]),
+      checkpoint: async () => 'saved',
+    },
+    openImSession: async (session) =>
+      ({
+        sessionId: session.sessionId,
+        cursor: 0,
+        ticket: TICKET,
+        pollWaitTimeMs: POLL_WAIT_MS,
+      }) as ImSession,
+    imServerFor: () => cwa(clock),
+    observe: { warn: (message, detail) => warnings.push({ message, detail }) },
+  });
+  const started = clock.now;
+  const done = runPump(deps, {
+    ...DEFAULT_PUMP_OPTIONS,
+    shard: 0,
+    owner: 'hostile-cwa-test',
+    runUntil: () => started + runMs,
+  });
+  await clock.run(done);
+  return { warnings };
+}
+
+describe('event pump, a CWA whose command channel fails', () => {
+  it('polls on when the presence keep-alive fails, and tries it again at most every half minute', async () => {
+    const runMs = 3 * PERIOD_MS;
+    const polls: number[] = [];
+    const publishes: number[] = [];
+    const { warnings } = await runAgainst(
+      (clock) => ({
+        fetchEvents: async (session: ImSession) => {
+          polls.push(clock.now);
+          return { ...emptyBatch(session, POLL_WAIT_MS), ticket: TICKET };
+        },
+        publishPresence: async () => {
+          publishes.push(clock.now);
+          throw new CwaThrottledError('https://cwa.test');
+        },
+      }),
+      runMs,
+    );
+    // The keep-alive was due (a moment every period): it was tried, and failed.
+    expect(publishes.length).toBeGreaterThanOrEqual(1);
+    // Polls every pollWaitTime (and a grid tick) all run long, the failing keep-alive notwithstanding.
+    expect(polls.length).toBeGreaterThanOrEqual(Math.floor((0.9 * runMs) / POLL_WAIT_MS));
+    for (let i = 1; i < polls.length; i++) {
+      expect((polls[i] as number) - (polls[i - 1] as number)).toBeLessThanOrEqual(POLL_WAIT_MS + 1_000);
+    }
+    // Retried, but not at every poll: at most one attempt per 30 s.
+    expect(publishes.length).toBeLessThanOrEqual(runMs / 30_000 + 1);
+    for (let i = 1; i < publishes.length; i++) {
+      expect((publishes[i] as number) - (publishes[i - 1] as number)).toBeGreaterThanOrEqual(30_000);
+    }
+    // Each failure said so, without the ticket.
+    expect(warnings.length).toBe(publishes.length);
+    for (const { message, detail } of warnings) {
+      expect(message).toMatch(/keep-alive/);
+      expect(detail).toMatchObject({ sessionId: pumpSession.sessionId, error: 'CwaThrottledError' });
+      expect(JSON.stringify({ message, detail })).not.toContain(TICKET);
+    }
+  });
+});
