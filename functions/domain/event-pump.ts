@@ -121,8 +121,13 @@ export interface PumpOptions {
   readonly refreshMs: number;
   /** Publish presence this often while the device keeps sending status messages (CWA: every 5 minutes). */
   readonly presenceEveryMs: number;
-  /** Pause after a CWA failure other than a session's end. */
+  /**
+   * Pause after a failure other than a session's end (a CWA request, a write, a post); doubled at each failure in
+   * a row, up to `maxRetryAfterMs`, so that a CWA down or failing every poll is asked once per that at most.
+   */
   readonly retryAfterMs: number;
+  /** The longest pause after failures in a row (ms). @default 30 s */
+  readonly maxRetryAfterMs?: number;
   /**
    * After handing over, how long in-flight requests may still finish (ms). A poll CWA still holds, or a CWA
    * request waiting out its own timeout (10 s), is left behind: its worker delivers nothing more, and the
@@ -152,6 +157,7 @@ export const DEFAULT_PUMP_OPTIONS = {
   refreshMs: 2_000,
   presenceEveryMs: 4 * 60 * 1000,
   retryAfterMs: 1_000,
+  maxRetryAfterMs: 30_000,
   drainMs: 2_000,
   rebalanceEveryMs: 10_000,
   rereadEveryMs: 10_000,
@@ -483,6 +489,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     let rotationUnstored = false;
     /** What the worker was doing when a request failed: the warning names it (a CWA poll, a DynamoDB write, a post). */
     let step: PumpStep = 'opening the CWA session';
+    /** Failures in a row since the last batch served: each doubles the pause before the next try. */
+    let failures = 0;
     // Past the run time a worker polls no more, even before the shard loop stops it (its waits end at once then).
     while (!worker.stopped && !stopping && !pastDeadline()) {
       const session = worker.session;
@@ -632,6 +640,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         imSession = { ...imSession, cursor: last };
         worker.cwa = superseded ? undefined : { imSession, generation, acked: from };
         count(progress);
+        failures = 0;
         // Polls start at most once per pollWaitTime, after events too: CWA says a client "must wait" that long
         // "before polling for events again" (bb969634; bb969533: "before the client can GET another batch"), and
         // the time CWA held this one counts. The next poll's AckId acknowledges the batch and brings everything
@@ -665,13 +674,20 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         // allows a repeat, but a failed post must not send the whole batch again).
         if (progress.cursor !== undefined) worker.session = { ...worker.session, cursor: progress.cursor };
         count(progress);
+        failures += 1;
+        const retryInMs = Math.min(
+          options.retryAfterMs * 2 ** (failures - 1),
+          options.maxRetryAfterMs ?? DEFAULT_PUMP_OPTIONS.maxRetryAfterMs,
+        );
         deps.observe?.warn?.('Event pump: serving a session failed; retrying', {
           sessionId: worker.session.sessionId,
           step,
+          failures,
+          retryInMs,
           ...errorDetail(error),
         });
         imSession = undefined;
-        await sleepUnlessStopped(worker, options.retryAfterMs);
+        await sleepUnlessStopped(worker, retryInMs);
       }
     }
   }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
 import type { ImServer, ImSession } from '../../functions/im-server';
-import { CwaThrottledError } from '../../functions/im-server/errors';
+import { CwaProtocolError, CwaThrottledError } from '../../functions/im-server/errors';
 import { emptyBatch, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
 import { SimulatedClock } from '../support/simulated-clock';
 
@@ -84,5 +84,42 @@ describe('event pump, a CWA whose command channel fails', () => {
       expect(detail).toMatchObject({ sessionId: pumpSession.sessionId, error: 'CwaThrottledError' });
       expect(JSON.stringify({ message, detail })).not.toContain(TICKET);
     }
+  });
+});
+
+describe('event pump, a CWA that fails every poll for a while', () => {
+  it('backs off to one poll per half minute, warning once per try, and is back within that after CWA recovers', async () => {
+    const outageMs = 10 * 60_000;
+    const runMs = outageMs + 2 * 60_000;
+    const failed: number[] = [];
+    const answered: number[] = [];
+    let recoveredAt = 0;
+    const { warnings } = await runAgainst((clock) => {
+      recoveredAt ||= clock.now + outageMs;
+      return {
+        fetchEvents: async (session: ImSession) => {
+          if (clock.now < recoveredAt) {
+            failed.push(clock.now);
+            throw new CwaProtocolError('https://cwa.test', 'unexpected HTTP status 503', { status: 503 });
+          }
+          answered.push(clock.now);
+          return { ...emptyBatch(session, POLL_WAIT_MS), ticket: TICKET };
+        },
+        publishPresence: async () => ({ ticket: TICKET }) as never,
+      };
+    }, runMs);
+    // Ten minutes of failures: a few quick tries, then one per 30 s at most (a fixed 1 s pause was 600, each of
+    // them three HTTP requests through the connector's retries).
+    expect(failed.length).toBeGreaterThanOrEqual(outageMs / 30_000);
+    expect(failed.length).toBeLessThanOrEqual(outageMs / 30_000 + 8);
+    for (let i = 1; i < failed.length; i++) {
+      expect((failed[i] as number) - (failed[i - 1] as number)).toBeLessThanOrEqual(30_000 + 1_000);
+    }
+    const pollWarnings = warnings.filter(({ detail }) => detail.step === 'polling CWA');
+    expect(pollWarnings.length).toBe(failed.length);
+    for (const { detail } of pollWarnings) expect(JSON.stringify(detail)).not.toContain(TICKET);
+    // Back within a try's wait of CWA's recovery, then every pollWaitTime again.
+    expect((answered[0] as number) - recoveredAt).toBeLessThanOrEqual(30_000 + 1_000);
+    expect(answered.length).toBeGreaterThanOrEqual((runMs - outageMs - 31_000) / (POLL_WAIT_MS + 1_000));
   });
 });
