@@ -265,15 +265,17 @@ interface Worker {
    * this worker read: the keep-alive is due early when the session nears its end (KEEP_ALIVE_TIMEOUT_MARGIN_MS).
    */
   cwaTimeout?: { readonly leftMs: number; readonly at: number; readonly longestMs: number };
-  /** A keep-alive failed: the next is not tried before this (epoch ms; KEEP_ALIVE_RETRY_MS). */
+  /** No keep-alive is tried before this (epoch ms): KEEP_ALIVE_MIN_GAP_MS after the last one tried. */
   keepAliveAfter?: number;
 }
 
 /**
- * After a keep-alive CWA refused or did not answer (ms): the worker polls on (events do not wait on presence) and
- * tries the keep-alive again this much later, not at every poll. Two tries fit in a 60-second margin.
+ * A worker's keep-alives are at least this far apart (ms), whatever CWA says: a `sessionTimeout` of 0 or less on
+ * every answer made one per poll (a second CWA request per poll). After a keep-alive CWA refused or did not answer,
+ * the worker polls on (events do not wait on presence) and tries again this much later. Two tries fit in
+ * KEEP_ALIVE_TIMEOUT_MARGIN_MS, and a CWA timeout of a minute or more is still met.
  */
-export const KEEP_ALIVE_RETRY_MS = 30_000;
+export const KEEP_ALIVE_MIN_GAP_MS = 30_000;
 
 /** What the keep-alive publishes (CWA's machine state; a manual state the user set stays theirs). */
 const KEEP_ALIVE_AVAILABILITY = 'online';
@@ -732,8 +734,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    * worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the earlier ones to
    * its predecessor (or, within PRESENCE_HAND_OVER_MS of the sign-in, to the sign-in). A device silent past the
    * inactivity timeout gets none, and CWA ends the session by its own timeout unless the device comes back.
-   * A publication that fails (other than a session CWA no longer takes) is logged and tried again
-   * KEEP_ALIVE_RETRY_MS later; the poll goes ahead. Returns the ticket CWA answered with, if it published (it may
+   * Keep-alives are KEEP_ALIVE_MIN_GAP_MS apart at least; one that fails (other than for a session CWA no longer
+   * takes) is logged and tried again that much later, and the poll goes ahead. Returns the ticket CWA answered with, if it published (it may
    * have rotated: the caller polls with it and stores it).
    */
   async function keepAlive(
@@ -768,15 +770,15 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       // A session CWA no longer takes is the poll's business (read again, then ended); any other failure (a
       // throttled or broken command channel) must not keep the data channel from being polled.
       if (error instanceof CwaSessionNotFoundError) throw error;
-      worker.keepAliveAfter = deps.now() + KEEP_ALIVE_RETRY_MS;
+      worker.keepAliveAfter = deps.now() + KEEP_ALIVE_MIN_GAP_MS;
       deps.observe?.warn?.('Event pump: the presence keep-alive failed; polling on, trying it again later', {
         sessionId: session.sessionId,
-        retryInMs: KEEP_ALIVE_RETRY_MS,
+        retryInMs: KEEP_ALIVE_MIN_GAP_MS,
         ...errorDetail(error),
       });
       return undefined;
     }
-    worker.keepAliveAfter = undefined;
+    if (answer) worker.keepAliveAfter = now + KEEP_ALIVE_MIN_GAP_MS;
     if (answer) {
       worker.echoPolls = KEEP_ALIVE_ECHO_POLLS;
       // The next poll says how long the renewed session has; until then, no second keep-alive for the old figure.

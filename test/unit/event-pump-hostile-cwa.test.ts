@@ -123,3 +123,33 @@ describe('event pump, a CWA that fails every poll for a while', () => {
     expect(answered.length).toBeGreaterThanOrEqual((runMs - outageMs - 31_000) / (POLL_WAIT_MS + 1_000));
   });
 });
+
+describe('event pump, a CWA that says the session is ending on every answer', () => {
+  for (const sessionTimeoutMs of [0, -5_000]) {
+    it(`publishes presence at most every half minute, not at every poll (sessionTimeout ${sessionTimeoutMs / 1000} s)`, async () => {
+      const runMs = 3 * PERIOD_MS;
+      let polls = 0;
+      const publishes: number[] = [];
+      await runAgainst(
+        (clock) => ({
+          fetchEvents: async (session: ImSession) => {
+            polls += 1;
+            return { ...emptyBatch(session, POLL_WAIT_MS), ticket: TICKET, sessionTimeoutMs };
+          },
+          publishPresence: async () => {
+            publishes.push(clock.now);
+            return { ticket: TICKET } as never;
+          },
+        }),
+        runMs,
+      );
+      expect(polls).toBeGreaterThanOrEqual(Math.floor((0.9 * runMs) / POLL_WAIT_MS));
+      // CWA's word is still heeded (more than one per presence period), but not one keep-alive per poll.
+      expect(publishes.length).toBeGreaterThan(3);
+      expect(publishes.length).toBeLessThanOrEqual(runMs / 30_000 + 1);
+      for (let i = 1; i < publishes.length; i++) {
+        expect((publishes[i] as number) - (publishes[i - 1] as number)).toBeGreaterThanOrEqual(30_000);
+      }
+    });
+  }
+});
