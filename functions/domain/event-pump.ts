@@ -688,7 +688,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           retryInMs,
           ...errorDetail(error),
         });
-        imSession = undefined;
+        // A ticket CWA rotated that is not stored yet (the write or a post after the poll failed) is kept: CWA
+        // takes the ticket before its current one at most, so polling again with the stored one after two such
+        // failures in a row was refused, and the session ended. The next poll's outcome stores it.
+        if (!rotationUnstored) imSession = undefined;
         await sleepUnlessStopped(worker, retryInMs);
       }
     }

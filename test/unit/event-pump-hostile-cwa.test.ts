@@ -5,8 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
 import type { ImServer, ImSession } from '../../functions/im-server';
-import { CwaProtocolError, CwaThrottledError } from '../../functions/im-server/errors';
-import { emptyBatch, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
+import {
+  CwaProtocolError,
+  CwaSessionNotFoundError,
+  CwaThrottledError,
+} from '../../functions/im-server/errors';
+import { emptyBatch, type FakeSession, fakePumpDeps, pumpSession, shardOf } from '../support/pump-fakes';
 import { SimulatedClock } from '../support/simulated-clock';
 
 const POLL_WAIT_MS = 3_000;
@@ -15,8 +19,15 @@ const TICKET = 'secret-ticket-value';
 
 type Cwa = Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
 
-/** One pump run of `runMs` over one session (signed in long ago, its device sending statuses) against `cwa`. */
-async function runAgainst(cwa: (clock: SimulatedClock) => Cwa, runMs: number) {
+/**
+ * One pump run of `runMs` over one session (signed in long ago, its device sending statuses) against `cwa`, with
+ * `replace` over those parts.
+ */
+async function runAgainst(
+  cwa: (clock: SimulatedClock) => Cwa,
+  runMs: number,
+  replace: Parameters<typeof fakePumpDeps>[0] = {},
+) {
   const clock = new SimulatedClock();
   const warnings: { message: string; detail: Record<string, unknown> }[] = [];
   const deps = fakePumpDeps({
@@ -35,6 +46,7 @@ async function runAgainst(cwa: (clock: SimulatedClock) => Cwa, runMs: number) {
       }) as ImSession,
     imServerFor: () => cwa(clock),
     observe: { warn: (message, detail) => warnings.push({ message, detail }) },
+    ...replace,
   });
   const started = clock.now;
   const done = runPump(deps, {
@@ -152,4 +164,66 @@ describe('event pump, a CWA that says the session is ending on every answer', ()
       }
     });
   }
+});
+
+describe('event pump, a CWA that rotates the ticket on every answer', () => {
+  it('keeps polling with the newest ticket when storing it fails, and ends nothing', async () => {
+    // CWA takes its current ticket and the one before (requests in flight), as the simulator does; every answer
+    // rotates. The store fails the first two writes (throttled), then takes them.
+    const issued = ['T0'];
+    let stored = { sealedImSession: 'T0', ticketGeneration: 0 };
+    let failWrites = 2;
+    const ended: string[] = [];
+    const polledWith: string[] = [];
+    await runAgainst(
+      () => ({
+        fetchEvents: async (session: ImSession) => {
+          polledWith.push(session.ticket);
+          if (!issued.slice(-2).includes(session.ticket)) {
+            throw new CwaSessionNotFoundError('https://cwa.test', 'ticket-rejected');
+          }
+          issued.push(`T${issued.length}`);
+          return { ...emptyBatch(session, POLL_WAIT_MS), ticket: issued.at(-1) as string };
+        },
+        publishPresence: async () => {
+          throw new Error('no keep-alive expected');
+        },
+      }),
+      60_000,
+      {
+        sessions: {
+          // The device is silent (no keep-alive): only polls talk to CWA.
+          ...shardOf(async () => [{ ...pumpSession, lastStatusAt: 0, ...stored } as FakeSession]),
+          checkpoint: async (_id, update) => {
+            if (failWrites > 0) {
+              failWrites -= 1;
+              throw new Error('ProvisionedThroughputExceededException');
+            }
+            if (update.sealedImSession !== undefined && update.ticketGeneration !== undefined) {
+              stored = { sealedImSession: update.sealedImSession, ticketGeneration: update.ticketGeneration };
+            }
+            return 'saved';
+          },
+        },
+        // The sealed cache is the ticket itself here.
+        openImSession: async (session) =>
+          ({
+            sessionId: session.sessionId,
+            cursor: 0,
+            ticket: session.sealedImSession,
+            pollWaitTimeMs: POLL_WAIT_MS,
+          }) as ImSession,
+        sealImSession: async (_id, imSession) => imSession.ticket,
+        endSession: async (session) => {
+          ended.push(session.sessionId);
+          return true;
+        },
+      },
+    );
+    expect(ended).toEqual([]);
+    // Every poll carried a ticket CWA still took, and the store caught up with CWA.
+    expect(polledWith.length).toBeGreaterThan(10);
+    for (const ticket of polledWith) expect(issued.slice(0, -1)).toContain(ticket);
+    expect(issued.slice(-3)).toContain(stored.sealedImSession);
+  });
 });
