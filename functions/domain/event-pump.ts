@@ -202,7 +202,8 @@ type PumpStep =
   | 'polling CWA'
   | 'reserving sequence numbers'
   | 'posting to the device'
-  | 'storing the rotated ticket';
+  | 'storing the rotated ticket'
+  | 'ending the session CWA ended';
 
 /**
  * How many events the stored cursor may trail what a worker delivered before its hand-over writes it rather than
@@ -414,9 +415,20 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     for (const worker of workers.values()) worker.stop();
   };
 
+  /**
+   * Runs a session's worker to its end. Never rejects: nobody awaits `done` until the worker is stopped, and an
+   * unhandled rejection ends a Lambda invocation with every session of the shard. A worker that failed is stopped,
+   * so the next refresh starts a new one.
+   */
   async function serve(worker: Worker): Promise<void> {
     try {
       await pollAndDeliver(worker);
+    } catch (error) {
+      worker.stop();
+      deps.observe?.warn?.('Event pump: a session worker failed; the next refresh starts another', {
+        sessionId: worker.session.sessionId,
+        ...errorDetail(error),
+      });
     } finally {
       await handOver(worker);
     }
@@ -666,11 +678,20 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           await sleepUnlessStopped(worker, options.refreshMs + 100);
           continue;
         }
+        let failed = error;
         if (error instanceof CwaSessionNotFoundError) {
-          await deps.endSession(worker.session, 'cwa-ended');
-          worker.storedCursor = Number.POSITIVE_INFINITY;
-          worker.stop();
-          return;
+          try {
+            step = 'ending the session CWA ended';
+            await deps.endSession(worker.session, 'cwa-ended');
+            worker.storedCursor = Number.POSITIVE_INFINITY;
+            worker.stop();
+            return;
+          } catch (endError) {
+            // The store failed: the worker polls again after its pause (CWA refuses the session again, and the
+            // ending is tried again). Thrown from here, it was a rejection nobody handled, which ends a Lambda's
+            // invocation with every session of the shard, and the worker was dead for the rest of the run.
+            failed = endError;
+          }
         }
         // Events posted before the failure are delivered: the retry polls from after them (at-least-once
         // allows a repeat, but a failed post must not send the whole batch again).
@@ -686,7 +707,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           step,
           failures,
           retryInMs,
-          ...errorDetail(error),
+          ...errorDetail(failed),
         });
         // A ticket CWA rotated that is not stored yet (the write or a post after the poll failed) is kept: CWA
         // takes the ticket before its current one at most, so polling again with the stored one after two such

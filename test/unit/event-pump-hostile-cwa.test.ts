@@ -227,3 +227,36 @@ describe('event pump, a CWA that rotates the ticket on every answer', () => {
     expect(issued.slice(-3)).toContain(stored.sealedImSession);
   });
 });
+
+describe('event pump, a session CWA ended while the store fails', () => {
+  it('tries the ending again after its pause, with no rejection left unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    const endings: number[] = [];
+    try {
+      await runAgainst(
+        () => ({
+          fetchEvents: async () => {
+            throw new CwaSessionNotFoundError('https://cwa.test', 'session-not-found');
+          },
+          publishPresence: async () => ({ ticket: TICKET }) as never,
+        }),
+        30_000,
+        {
+          endSession: async () => {
+            endings.push(endings.length);
+            // The ending transaction fails once (throttled), then succeeds.
+            if (endings.length === 1) throw new Error('ProvisionedThroughputExceededException');
+            return true;
+          },
+        },
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+    expect(unhandled).toEqual([]);
+    expect(endings.length).toBeGreaterThanOrEqual(2);
+  });
+});
