@@ -266,6 +266,11 @@ interface Worker {
    * this worker read: the keep-alive is due early when the session nears its end (KEEP_ALIVE_TIMEOUT_MARGIN_MS).
    */
   cwaTimeout?: { readonly leftMs: number; readonly at: number; readonly longestMs: number };
+  /**
+   * A ticket CWA rotated that the worker could not store yet (the write, or a post after the poll, failed), at
+   * its generation: stored by the next poll's outcome, or by the hand-over if the worker ends first.
+   */
+  unstored?: { readonly imSession: ImSession; readonly generation: number };
   /** No keep-alive is tried before this (epoch ms): KEEP_ALIVE_MIN_GAP_MS after the last one tried. */
   keepAliveAfter?: number;
 }
@@ -447,7 +452,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    */
   async function handOver(worker: Worker): Promise<void> {
     const { cursor, sessionId } = worker.session;
-    if (fenced || cursor === undefined || (worker.storedCursor ?? -1) >= cursor) return;
+    if (fenced || cursor === undefined) return;
+    if (worker.unstored) return storeUnstored(worker, worker.unstored, cursor);
+    if ((worker.storedCursor ?? -1) >= cursor) return;
     const { cwa } = worker;
     const farBehind = cursor - (worker.storedCursor ?? Number.NEGATIVE_INFINITY) > MAX_UNSTORED_EVENTS;
     if (cwa && cwa.acked >= cursor && !farBehind) return;
@@ -485,6 +492,35 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       else if (outcome === 'saved') worker.storedCursor = cursor;
     } catch (error) {
       deps.observe?.warn?.('Event pump: storing the cursor failed', { sessionId, ...errorDetail(error) });
+    }
+  }
+
+  /**
+   * Stores, with the cursor, a rotated ticket the worker could not store while it served: with a CWA that rotates
+   * often, the stored one may be refused by the time the next owner polls with it (CWA takes its current ticket
+   * and the one before), and the session would end. Over a later stored generation, nothing is written.
+   */
+  async function storeUnstored(
+    worker: Worker,
+    unstored: NonNullable<Worker['unstored']>,
+    cursor: number,
+  ): Promise<void> {
+    const { sessionId } = worker.session;
+    try {
+      const sealedImSession = await deps.sealImSession(sessionId, { ...unstored.imSession, cursor });
+      const outcome = await deps.sessions.checkpoint(sessionId, {
+        to: cursor,
+        lease: held,
+        sealedImSession,
+        ticketGeneration: unstored.generation,
+      });
+      if (outcome === 'fenced') fenced = true;
+      else if (outcome === 'saved') worker.storedCursor = cursor;
+    } catch (error) {
+      deps.observe?.warn?.('Event pump: storing the rotated ticket at the hand-over failed', {
+        sessionId,
+        ...errorDetail(error),
+      });
     }
   }
 
@@ -528,6 +564,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           generation = session.ticketGeneration ?? 0;
           // A rotation this worker had not stored belongs to the cache it left.
           rotationUnstored = false;
+          worker.unstored = undefined;
         }
         if (!imSession) {
           await sleepUnlessStopped(worker, options.refreshMs);
@@ -617,6 +654,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             ticketGeneration: generation,
           });
           rotationUnstored = false;
+          worker.unstored = undefined;
           if (outcome === 'fenced') {
             fenced = true;
             stopAll();
@@ -672,6 +710,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         if (error instanceof CwaSessionNotFoundError && !readAgain) {
           readAgain = true;
           imSession = undefined;
+          // CWA refused it: a ticket it had rotated to is no use to the next owner either.
+          worker.unstored = undefined;
           openedFrom = undefined;
           worker.stale = true;
           // The next refresh brings the session as stored (a rotated ticket), or stops the worker (it is gone).
@@ -713,6 +753,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         // takes the ticket before its current one at most, so polling again with the stored one after two such
         // failures in a row was refused, and the session ended. The next poll's outcome stores it.
         if (!rotationUnstored) imSession = undefined;
+        else if (imSession) worker.unstored = { imSession, generation };
         await sleepUnlessStopped(worker, retryInMs);
       }
     }

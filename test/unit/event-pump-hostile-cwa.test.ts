@@ -26,7 +26,7 @@ type Cwa = Pick<ImServer, 'fetchEvents' | 'publishPresence'>;
 async function runAgainst(
   cwa: (clock: SimulatedClock) => Cwa,
   runMs: number,
-  replace: Parameters<typeof fakePumpDeps>[0] = {},
+  replace: (clock: SimulatedClock) => Parameters<typeof fakePumpDeps>[0] = () => ({}),
 ) {
   const clock = new SimulatedClock();
   const warnings: { message: string; detail: Record<string, unknown> }[] = [];
@@ -46,7 +46,7 @@ async function runAgainst(
       }) as ImSession,
     imServerFor: () => cwa(clock),
     observe: { warn: (message, detail) => warnings.push({ message, detail }) },
-    ...replace,
+    ...replace(clock),
   });
   const started = clock.now;
   const done = runPump(deps, {
@@ -166,17 +166,22 @@ describe('event pump, a CWA that says the session is ending on every answer', ()
   }
 });
 
-describe('event pump, a CWA that rotates the ticket on every answer', () => {
-  it('keeps polling with the newest ticket when storing it fails, and ends nothing', async () => {
-    // CWA takes its current ticket and the one before (requests in flight), as the simulator does; every answer
-    // rotates. The store fails the first two writes (throttled), then takes them.
-    const issued = ['T0'];
-    let stored = { sealedImSession: 'T0', ticketGeneration: 0 };
-    let failWrites = 2;
-    const ended: string[] = [];
-    const polledWith: string[] = [];
-    await runAgainst(
-      () => ({
+/**
+ * A pump run of `runMs` against a CWA that rotates the ticket on every answer and takes only its current ticket
+ * and the one before (requests in flight), as the simulator does, over a store whose writes fail while
+ * `writeFails(now)`. The device is silent (no keep-alive): only polls talk to CWA. The sealed cache is the ticket
+ * itself here.
+ */
+async function runRotating(runMs: number, writeFails: (now: number, started: number) => boolean) {
+  const issued = ['T0'];
+  const polledWith: string[] = [];
+  const ended: string[] = [];
+  let stored = { sealedImSession: 'T0', ticketGeneration: 0 };
+  let started: number | undefined;
+  await runAgainst(
+    (clock) => {
+      started ??= clock.now;
+      return {
         fetchEvents: async (session: ImSession) => {
           polledWith.push(session.ticket);
           if (!issued.slice(-2).includes(session.ticket)) {
@@ -188,43 +193,61 @@ describe('event pump, a CWA that rotates the ticket on every answer', () => {
         publishPresence: async () => {
           throw new Error('no keep-alive expected');
         },
-      }),
-      60_000,
-      {
-        sessions: {
-          // The device is silent (no keep-alive): only polls talk to CWA.
-          ...shardOf(async () => [{ ...pumpSession, lastStatusAt: 0, ...stored } as FakeSession]),
-          checkpoint: async (_id, update) => {
-            if (failWrites > 0) {
-              failWrites -= 1;
-              throw new Error('ProvisionedThroughputExceededException');
-            }
-            if (update.sealedImSession !== undefined && update.ticketGeneration !== undefined) {
-              stored = { sealedImSession: update.sealedImSession, ticketGeneration: update.ticketGeneration };
-            }
-            return 'saved';
-          },
-        },
-        // The sealed cache is the ticket itself here.
-        openImSession: async (session) =>
-          ({
-            sessionId: session.sessionId,
-            cursor: 0,
-            ticket: session.sealedImSession,
-            pollWaitTimeMs: POLL_WAIT_MS,
-          }) as ImSession,
-        sealImSession: async (_id, imSession) => imSession.ticket,
-        endSession: async (session) => {
-          ended.push(session.sessionId);
-          return true;
+      };
+    },
+    runMs,
+    (clock) => ({
+      sessions: {
+        ...shardOf(async () => [{ ...pumpSession, lastStatusAt: 0, ...stored } as FakeSession]),
+        checkpoint: async (_id, update) => {
+          if (writeFails(clock.now, started ?? clock.now))
+            throw new Error('ProvisionedThroughputExceededException');
+          if (update.sealedImSession !== undefined && update.ticketGeneration !== undefined) {
+            stored = { sealedImSession: update.sealedImSession, ticketGeneration: update.ticketGeneration };
+          }
+          return 'saved';
         },
       },
-    );
+      openImSession: async (session) =>
+        ({
+          sessionId: session.sessionId,
+          cursor: 0,
+          ticket: session.sealedImSession,
+          pollWaitTimeMs: POLL_WAIT_MS,
+        }) as ImSession,
+      sealImSession: async (_id, imSession) => imSession.ticket,
+      endSession: async (session) => {
+        ended.push(session.sessionId);
+        return true;
+      },
+    }),
+  );
+  return { issued, polledWith, ended, stored };
+}
+
+describe('event pump, a CWA that rotates the ticket on every answer', () => {
+  it('keeps polling with the newest ticket when storing it fails, and ends nothing', async () => {
+    // The store fails the first two writes (throttled), then takes them.
+    let failWrites = 2;
+    const { issued, polledWith, ended, stored } = await runRotating(60_000, () => failWrites-- > 0);
     expect(ended).toEqual([]);
     // Every poll carried a ticket CWA still took, and the store caught up with CWA.
     expect(polledWith.length).toBeGreaterThan(10);
     for (const ticket of polledWith) expect(issued.slice(0, -1)).toContain(ticket);
     expect(issued.slice(-3)).toContain(stored.sealedImSession);
+  });
+
+  it('stores at its hand-over a rotated ticket whose writes failed, so the next owner polls with one CWA takes', async () => {
+    const runMs = 60_000;
+    // The writes of the run's last 10 s fail (throttled); the hand-over's, after the run time, do not.
+    const { issued, ended, stored } = await runRotating(
+      runMs,
+      (now, started) => started + runMs - 10_000 <= now && now < started + runMs,
+    );
+    expect(ended).toEqual([]);
+    // CWA rotated several times in the last 10 s; what the next owner opens must still be taken.
+    expect(issued.length).toBeGreaterThan(5);
+    expect(issued.slice(-2)).toContain(stored.sealedImSession);
   });
 });
 
@@ -243,14 +266,14 @@ describe('event pump, a session CWA ended while the store fails', () => {
           publishPresence: async () => ({ ticket: TICKET }) as never,
         }),
         30_000,
-        {
+        () => ({
           endSession: async () => {
             endings.push(endings.length);
             // The ending transaction fails once (throttled), then succeeds.
             if (endings.length === 1) throw new Error('ProvisionedThroughputExceededException');
             return true;
           },
-        },
+        }),
       );
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
