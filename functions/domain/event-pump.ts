@@ -800,8 +800,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    * its predecessor (or, within PRESENCE_HAND_OVER_MS of the sign-in, to the sign-in). A device silent past the
    * inactivity timeout gets none, and CWA ends the session by its own timeout unless the device comes back.
    * Keep-alives are KEEP_ALIVE_MIN_GAP_MS apart at least; one that fails (other than for a session CWA no longer
-   * takes) is logged and tried again that much later, and the poll goes ahead. Returns the ticket CWA answered with, if it published (it may
-   * have rotated: the caller polls with it and stores it).
+   * takes) is logged and tried again that much later, and the poll goes ahead. Returns the ticket CWA answered
+   * with, if it published (it may have rotated: the caller polls with it and stores it).
    */
   async function keepAlive(
     server: Pick<ImServer, 'publishPresence'>,
@@ -843,8 +843,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       });
       return undefined;
     }
-    if (answer) worker.keepAliveAfter = now + KEEP_ALIVE_MIN_GAP_MS;
     if (answer) {
+      worker.keepAliveAfter = now + KEEP_ALIVE_MIN_GAP_MS;
       worker.echoPolls = KEEP_ALIVE_ECHO_POLLS;
       // The next poll says how long the renewed session has; until then, no second keep-alive for the old figure.
       if (timeout) worker.cwaTimeout = { ...timeout, leftMs: Number.POSITIVE_INFINITY };
