@@ -73,6 +73,8 @@ beforeAll(async () => {
         return;
     }
   });
+  // Idle connections stay open across tests, so a command never meets one the server just closed (a reset).
+  server.keepAliveTimeout = 60_000;
   server.on('connection', (socket: Socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
