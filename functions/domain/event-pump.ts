@@ -214,6 +214,13 @@ type PumpStep =
  */
 export const MAX_UNSTORED_EVENTS = 64;
 
+/**
+ * Longest conversation id an `eventTooLarge` notice carries (characters). CWA's are short numbers; a longer one
+ * (from a CWA that sends what it likes) is left out, since a notice too large for a frame itself could never be
+ * sent, and the session's stream stalled on it for good.
+ */
+export const MAX_NOTICE_CONVERSATION_ID = 256;
+
 /** Moves written at once while rebalancing. */
 const MOVES_AT_ONCE = 16;
 
@@ -785,7 +792,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         eventId: event.eventId,
         part,
         kind: event.type,
-        ...(typeof conversationId === 'string' ? { conversationId } : {}),
+        ...(typeof conversationId === 'string' && conversationId.length <= MAX_NOTICE_CONVERSATION_ID
+          ? { conversationId }
+          : {}),
         bytes: error.bytes,
         limit: error.limit,
       });

@@ -3,8 +3,9 @@
 // failure without a ticket. The connector's own bounds (size, time, XML) are in test/integration/cwa-*.test.ts.
 
 import { describe, expect, it } from 'vitest';
+import { MessageTooLargeError } from '../../functions/dispatcher/connection-poster';
 import { DEFAULT_PUMP_OPTIONS, runPump } from '../../functions/domain/event-pump';
-import type { ImServer, ImSession } from '../../functions/im-server';
+import type { ImEvent, ImServer, ImSession } from '../../functions/im-server';
 import {
   CwaProtocolError,
   CwaSessionNotFoundError,
@@ -281,5 +282,57 @@ describe('event pump, a session CWA ended while the store fails', () => {
     }
     expect(unhandled).toEqual([]);
     expect(endings.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('event pump, a CWA event too large whose conversation id is too large as well', () => {
+  it('sends the notice without the id, and the events after it', async () => {
+    const FRAME_LIMIT = 128 * 1024;
+    const huge = 'c'.repeat(200_000);
+    const sent: Record<string, unknown>[] = [];
+    let polls = 0;
+    await runAgainst(
+      () => ({
+        fetchEvents: async (session: ImSession, from = 0) => {
+          polls += 1;
+          const message = (eventId: number, conversationId: string): ImEvent => ({
+            eventId,
+            type: 'message',
+            conversationId,
+            from: 'sip:bob@contoso.com',
+            text: 'x',
+            format: undefined,
+          });
+          const events = from < 1 ? [message(1, huge)] : from < 2 ? [message(2, 'c1')] : [];
+          return { ...emptyBatch(session, POLL_WAIT_MS), ticket: TICKET, events };
+        },
+        publishPresence: async () => ({ ticket: TICKET }) as never,
+      }),
+      60_000,
+      () => ({
+        reserve: async (_connection, _session, count) => {
+          let remaining = count;
+          return {
+            get remaining() {
+              return remaining;
+            },
+            send: async (message) => {
+              const bytes = Buffer.byteLength(JSON.stringify(message));
+              if (bytes > FRAME_LIMIT) throw new MessageTooLargeError(bytes, FRAME_LIMIT);
+              remaining -= 1;
+              sent.push(message);
+              return { delivered: true, seq: sent.length, bytes };
+            },
+          };
+        },
+      }),
+    );
+    expect(polls).toBeGreaterThan(2);
+    expect(sent.map((message) => [message.type, message.eventId])).toEqual([
+      ['eventTooLarge', 1],
+      ['event', 2],
+    ]);
+    expect(sent[0]).toMatchObject({ kind: 'message' });
+    expect(JSON.stringify(sent[0]).length).toBeLessThan(1_000);
   });
 });
