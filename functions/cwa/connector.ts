@@ -222,6 +222,13 @@ export function createCwaConnector(config: CwaConfig, deps: CwaConnectorDeps = {
       for (const item of [...answer.items].sort((a, b) => a.eid - b.eid)) {
         if (item.eid <= afterAckId || seen.has(item.eid)) continue;
         seen.add(item.eid);
+        if (item.unreadable !== undefined) {
+          logger.warn('CWA sent an event the connector cannot read; passed on as "other"', {
+            server: url.origin,
+            eventId: item.eid,
+            reason: item.unreadable,
+          });
+        }
         events.push(...item.events);
         ackId = Math.max(ackId, item.eid);
       }

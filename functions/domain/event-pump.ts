@@ -121,8 +121,13 @@ export interface PumpOptions {
   readonly refreshMs: number;
   /** Publish presence this often while the device keeps sending status messages (CWA: every 5 minutes). */
   readonly presenceEveryMs: number;
-  /** Pause after a CWA failure other than a session's end. */
+  /**
+   * Pause after a failure other than a session's end (a CWA request, a write, a post); doubled at each failure in
+   * a row, up to `maxRetryAfterMs`, so that a CWA down or failing every poll is asked once per that at most.
+   */
   readonly retryAfterMs: number;
+  /** The longest pause after failures in a row (ms). @default 30 s */
+  readonly maxRetryAfterMs?: number;
   /**
    * After handing over, how long in-flight requests may still finish (ms). A poll CWA still holds, or a CWA
    * request waiting out its own timeout (10 s), is left behind: its worker delivers nothing more, and the
@@ -152,6 +157,7 @@ export const DEFAULT_PUMP_OPTIONS = {
   refreshMs: 2_000,
   presenceEveryMs: 4 * 60 * 1000,
   retryAfterMs: 1_000,
+  maxRetryAfterMs: 30_000,
   drainMs: 2_000,
   rebalanceEveryMs: 10_000,
   rereadEveryMs: 10_000,
@@ -196,7 +202,8 @@ type PumpStep =
   | 'polling CWA'
   | 'reserving sequence numbers'
   | 'posting to the device'
-  | 'storing the rotated ticket';
+  | 'storing the rotated ticket'
+  | 'ending the session CWA ended';
 
 /**
  * How many events the stored cursor may trail what a worker delivered before its hand-over writes it rather than
@@ -206,6 +213,13 @@ type PumpStep =
  * 10 events per session-hour it costs one write per 65 events.
  */
 export const MAX_UNSTORED_EVENTS = 64;
+
+/**
+ * Longest conversation id an `eventTooLarge` notice carries (characters). CWA's are short numbers; a longer one
+ * (from a CWA that sends what it likes) is left out, since a notice too large for a frame itself could never be
+ * sent, and the session's stream stalled on it for good.
+ */
+export const MAX_NOTICE_CONVERSATION_ID = 256;
 
 /** Moves written at once while rebalancing. */
 const MOVES_AT_ONCE = 16;
@@ -259,7 +273,22 @@ interface Worker {
    * this worker read: the keep-alive is due early when the session nears its end (KEEP_ALIVE_TIMEOUT_MARGIN_MS).
    */
   cwaTimeout?: { readonly leftMs: number; readonly at: number; readonly longestMs: number };
+  /**
+   * A ticket CWA rotated that the worker could not store yet (the write, or a post after the poll, failed), at
+   * its generation: stored by the next poll's outcome, or by the hand-over if the worker ends first.
+   */
+  unstored?: { readonly imSession: ImSession; readonly generation: number };
+  /** No keep-alive is tried before this (epoch ms): KEEP_ALIVE_MIN_GAP_MS after the last one tried. */
+  keepAliveAfter?: number;
 }
+
+/**
+ * A worker's keep-alives are at least this far apart (ms), whatever CWA says: a `sessionTimeout` of 0 or less on
+ * every answer made one per poll (a second CWA request per poll). After a keep-alive CWA refused or did not answer,
+ * the worker polls on (events do not wait on presence) and tries again this much later. Two tries fit in
+ * KEEP_ALIVE_TIMEOUT_MARGIN_MS, and a CWA timeout of a minute or more is still met.
+ */
+export const KEEP_ALIVE_MIN_GAP_MS = 30_000;
 
 /** What the keep-alive publishes (CWA's machine state; a manual state the user set stays theirs). */
 const KEEP_ALIVE_AVAILABILITY = 'online';
@@ -398,9 +427,20 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     for (const worker of workers.values()) worker.stop();
   };
 
+  /**
+   * Runs a session's worker to its end. Never rejects: nobody awaits `done` until the worker is stopped, and an
+   * unhandled rejection ends a Lambda invocation with every session of the shard. A worker that failed is stopped,
+   * so the next refresh starts a new one.
+   */
   async function serve(worker: Worker): Promise<void> {
     try {
       await pollAndDeliver(worker);
+    } catch (error) {
+      worker.stop();
+      deps.observe?.warn?.('Event pump: a session worker failed; the next refresh starts another', {
+        sessionId: worker.session.sessionId,
+        ...errorDetail(error),
+      });
     } finally {
       await handOver(worker);
     }
@@ -419,7 +459,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    */
   async function handOver(worker: Worker): Promise<void> {
     const { cursor, sessionId } = worker.session;
-    if (fenced || cursor === undefined || (worker.storedCursor ?? -1) >= cursor) return;
+    if (fenced || cursor === undefined) return;
+    if (worker.unstored) return storeUnstored(worker, worker.unstored, cursor);
+    if ((worker.storedCursor ?? -1) >= cursor) return;
     const { cwa } = worker;
     const farBehind = cursor - (worker.storedCursor ?? Number.NEGATIVE_INFINITY) > MAX_UNSTORED_EVENTS;
     if (cwa && cwa.acked >= cursor && !farBehind) return;
@@ -460,6 +502,35 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     }
   }
 
+  /**
+   * Stores, with the cursor, a rotated ticket the worker could not store while it served: with a CWA that rotates
+   * often, the stored one may be refused by the time the next owner polls with it (CWA takes its current ticket
+   * and the one before), and the session would end. Over a later stored generation, nothing is written.
+   */
+  async function storeUnstored(
+    worker: Worker,
+    unstored: NonNullable<Worker['unstored']>,
+    cursor: number,
+  ): Promise<void> {
+    const { sessionId } = worker.session;
+    try {
+      const sealedImSession = await deps.sealImSession(sessionId, { ...unstored.imSession, cursor });
+      const outcome = await deps.sessions.checkpoint(sessionId, {
+        to: cursor,
+        lease: held,
+        sealedImSession,
+        ticketGeneration: unstored.generation,
+      });
+      if (outcome === 'fenced') fenced = true;
+      else if (outcome === 'saved') worker.storedCursor = cursor;
+    } catch (error) {
+      deps.observe?.warn?.('Event pump: storing the rotated ticket at the hand-over failed', {
+        sessionId,
+        ...errorDetail(error),
+      });
+    }
+  }
+
   async function pollAndDeliver(worker: Worker): Promise<void> {
     let imSession: ImSession | undefined;
     /** The sealed cache `imSession` was opened from: a command that rotated the ticket stores a new one. */
@@ -475,6 +546,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     let rotationUnstored = false;
     /** What the worker was doing when a request failed: the warning names it (a CWA poll, a DynamoDB write, a post). */
     let step: PumpStep = 'opening the CWA session';
+    /** Failures in a row since the last batch served: each doubles the pause before the next try. */
+    let failures = 0;
     // Past the run time a worker polls no more, even before the shard loop stops it (its waits end at once then).
     while (!worker.stopped && !stopping && !pastDeadline()) {
       const session = worker.session;
@@ -498,6 +571,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           generation = session.ticketGeneration ?? 0;
           // A rotation this worker had not stored belongs to the cache it left.
           rotationUnstored = false;
+          worker.unstored = undefined;
         }
         if (!imSession) {
           await sleepUnlessStopped(worker, options.refreshMs);
@@ -587,6 +661,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
             ticketGeneration: generation,
           });
           rotationUnstored = false;
+          worker.unstored = undefined;
           if (outcome === 'fenced') {
             fenced = true;
             stopAll();
@@ -624,6 +699,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         imSession = { ...imSession, cursor: last };
         worker.cwa = superseded ? undefined : { imSession, generation, acked: from };
         count(progress);
+        failures = 0;
         // Polls start at most once per pollWaitTime, after events too: CWA says a client "must wait" that long
         // "before polling for events again" (bb969634; bb969533: "before the client can GET another batch"), and
         // the time CWA held this one counts. The next poll's AckId acknowledges the batch and brings everything
@@ -641,29 +717,51 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         if (error instanceof CwaSessionNotFoundError && !readAgain) {
           readAgain = true;
           imSession = undefined;
+          // CWA refused it: a ticket it had rotated to is no use to the next owner either.
+          worker.unstored = undefined;
           openedFrom = undefined;
           worker.stale = true;
           // The next refresh brings the session as stored (a rotated ticket), or stops the worker (it is gone).
           await sleepUnlessStopped(worker, options.refreshMs + 100);
           continue;
         }
+        let failed = error;
         if (error instanceof CwaSessionNotFoundError) {
-          await deps.endSession(worker.session, 'cwa-ended');
-          worker.storedCursor = Number.POSITIVE_INFINITY;
-          worker.stop();
-          return;
+          try {
+            step = 'ending the session CWA ended';
+            await deps.endSession(worker.session, 'cwa-ended');
+            worker.storedCursor = Number.POSITIVE_INFINITY;
+            worker.stop();
+            return;
+          } catch (endError) {
+            // The store failed: the worker polls again after its pause (CWA refuses the session again, and the
+            // ending is tried again). Thrown from here, it was a rejection nobody handled, which ends a Lambda's
+            // invocation with every session of the shard, and the worker was dead for the rest of the run.
+            failed = endError;
+          }
         }
         // Events posted before the failure are delivered: the retry polls from after them (at-least-once
         // allows a repeat, but a failed post must not send the whole batch again).
         if (progress.cursor !== undefined) worker.session = { ...worker.session, cursor: progress.cursor };
         count(progress);
+        failures += 1;
+        const retryInMs = Math.min(
+          options.retryAfterMs * 2 ** (failures - 1),
+          options.maxRetryAfterMs ?? DEFAULT_PUMP_OPTIONS.maxRetryAfterMs,
+        );
         deps.observe?.warn?.('Event pump: serving a session failed; retrying', {
           sessionId: worker.session.sessionId,
           step,
-          ...errorDetail(error),
+          failures,
+          retryInMs,
+          ...errorDetail(failed),
         });
-        imSession = undefined;
-        await sleepUnlessStopped(worker, options.retryAfterMs);
+        // A ticket CWA rotated that is not stored yet (the write or a post after the poll failed) is kept: CWA
+        // takes the ticket before its current one at most, so polling again with the stored one after two such
+        // failures in a row was refused, and the session ended. The next poll's outcome stores it.
+        if (!rotationUnstored) imSession = undefined;
+        else if (imSession) worker.unstored = { imSession, generation };
+        await sleepUnlessStopped(worker, retryInMs);
       }
     }
   }
@@ -694,7 +792,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         eventId: event.eventId,
         part,
         kind: event.type,
-        ...(typeof conversationId === 'string' ? { conversationId } : {}),
+        ...(typeof conversationId === 'string' && conversationId.length <= MAX_NOTICE_CONVERSATION_ID
+          ? { conversationId }
+          : {}),
         bytes: error.bytes,
         limit: error.limit,
       });
@@ -708,8 +808,9 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    * worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the earlier ones to
    * its predecessor (or, within PRESENCE_HAND_OVER_MS of the sign-in, to the sign-in). A device silent past the
    * inactivity timeout gets none, and CWA ends the session by its own timeout unless the device comes back.
-   * Returns the ticket CWA answered with, if it published (it may have rotated: the caller polls with it and
-   * stores it).
+   * Keep-alives are KEEP_ALIVE_MIN_GAP_MS apart at least; one that fails (other than for a session CWA no longer
+   * takes) is logged and tried again that much later, and the poll goes ahead. Returns the ticket CWA answered
+   * with, if it published (it may have rotated: the caller polls with it and stores it).
    */
   async function keepAlive(
     server: Pick<ImServer, 'publishPresence'>,
@@ -732,11 +833,27 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       timeout !== undefined &&
       timeout.leftMs - (now - timeout.at) <= Math.min(KEEP_ALIVE_TIMEOUT_MARGIN_MS, timeout.longestMs / 2);
     if (moment <= worker.presenceThrough && !expiring) return undefined;
+    if (worker.keepAliveAfter !== undefined && now < worker.keepAliveAfter) return undefined;
     const alive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
-    const answer = alive
-      ? await server.publishPresence(imSession, { availability: KEEP_ALIVE_AVAILABILITY, manual: false })
-      : undefined;
+    let answer: Awaited<ReturnType<typeof server.publishPresence>> | undefined;
+    try {
+      answer = alive
+        ? await server.publishPresence(imSession, { availability: KEEP_ALIVE_AVAILABILITY, manual: false })
+        : undefined;
+    } catch (error) {
+      // A session CWA no longer takes is the poll's business (read again, then ended); any other failure (a
+      // throttled or broken command channel) must not keep the data channel from being polled.
+      if (error instanceof CwaSessionNotFoundError) throw error;
+      worker.keepAliveAfter = deps.now() + KEEP_ALIVE_MIN_GAP_MS;
+      deps.observe?.warn?.('Event pump: the presence keep-alive failed; polling on, trying it again later', {
+        sessionId: session.sessionId,
+        retryInMs: KEEP_ALIVE_MIN_GAP_MS,
+        ...errorDetail(error),
+      });
+      return undefined;
+    }
     if (answer) {
+      worker.keepAliveAfter = now + KEEP_ALIVE_MIN_GAP_MS;
       worker.echoPolls = KEEP_ALIVE_ECHO_POLLS;
       // The next poll says how long the renewed session has; until then, no second keep-alive for the old figure.
       if (timeout) worker.cwaTimeout = { ...timeout, leftMs: Number.POSITIVE_INFINITY };

@@ -387,6 +387,25 @@ describe('data-channel events', () => {
     expect(failed.items).toEqual([]);
   });
 
+  it('passes an event it cannot read on as "other", with the reason, so the events after it still come', () => {
+    // Refusing the whole answer stalled the session for good: CWA sends it again after the same AckId.
+    const answer = events(
+      `<conference eid="5" confId="1"><imSessionState>connected</imSessionState></conference>
+       <conference eid="6" confId="1"><messageReceived><message><content>?</content></message></messageReceived></conference>
+       <conference eid="7"><imSessionState>disconnected</imSessionState></conference>
+       <conference eid="8" confId="1"><messageReceived sender="sip:bob@contoso.com"><message><content>hi</content></message></messageReceived></conference>`,
+    );
+    expect(
+      answer.items.map((item) => [item.eid, item.events.map((event) => event.type), item.unreadable]),
+    ).toEqual([
+      [5, ['conversationState'], undefined],
+      [6, ['other'], '<messageReceived> has no sender'],
+      [7, ['other'], '<conference> event has no confId'],
+      [8, ['message'], undefined],
+    ]);
+    expect(answer.items[1]?.events).toEqual([{ eventId: 6, type: 'other', element: 'conference' }]);
+  });
+
   it('refuses events without an eid, truncated XML and foreign documents', () => {
     expect(() =>
       events('<conference confId="1"><imSessionState>connected</imSessionState></conference>'),

@@ -110,6 +110,12 @@ export interface EventItem {
   /** The top-level element's eid: duplicates are recognised by it. */
   readonly eid: number;
   readonly events: readonly ImEvent[];
+  /**
+   * Why the item could not be read (a known element without what it must carry): it comes as one `other` event
+   * instead, so that the cursor passes it. CWA sends every event after the AckId again, so refusing the whole
+   * answer for it stalled the session's stream for good.
+   */
+  readonly unreadable?: string;
 }
 
 export interface EventsResponse {
@@ -261,7 +267,16 @@ export function parseEventsResponse(xml: string): EventsResponse {
     // The eid becomes the stored cursor: it must be a whole number the checkpoint can compare exactly.
     if (eid === undefined || eid < 0)
       throw new XmlFormatError(`event <${item.name}> has no eid between 0 and 2^53−1`);
-    items.push({ eid, events: eventsOf(eid, item) });
+    try {
+      items.push({ eid, events: eventsOf(eid, item) });
+    } catch (error) {
+      if (!(error instanceof XmlFormatError)) throw error;
+      items.push({
+        eid,
+        events: [{ eventId: eid, type: 'other', element: item.name }],
+        unreadable: error.message,
+      });
+    }
   }
   return {
     sid: events?.attributes.sid,
