@@ -278,15 +278,21 @@ interface Worker {
    * its generation: stored by the next poll's outcome, or by the hand-over if the worker ends first.
    */
   unstored?: { readonly imSession: ImSession; readonly generation: number };
-  /** No keep-alive is tried before this (epoch ms): KEEP_ALIVE_MIN_GAP_MS after the last one tried. */
+  /**
+   * No keep-alive is tried before this (epoch ms): KEEP_ALIVE_MIN_GAP_MS after one that failed, or after one the
+   * next poll showed CWA did not renew the session for.
+   */
   keepAliveAfter?: number;
+  /** When the last keep-alive was published (epoch ms), until the next poll says whether CWA renewed the session. */
+  keepAliveAt?: number;
 }
 
 /**
- * A worker's keep-alives are at least this far apart (ms), whatever CWA says: a `sessionTimeout` of 0 or less on
- * every answer made one per poll (a second CWA request per poll). After a keep-alive CWA refused or did not answer,
- * the worker polls on (events do not wait on presence) and tries again this much later. Two tries fit in
- * KEEP_ALIVE_TIMEOUT_MARGIN_MS, and a CWA timeout of a minute or more is still met.
+ * How long a worker waits before the next keep-alive (ms) after one that did not help: CWA refused it or did not
+ * answer (the worker polls on: events do not wait on presence), or the next poll's `sessionTimeout` still says the
+ * session is ending (a CWA answering 0 or less on every poll drew one keep-alive per poll, a second CWA request
+ * each). A keep-alive that renewed the session sets no wait, so a CWA with a timeout of a few seconds is still
+ * met. Two tries fit in KEEP_ALIVE_TIMEOUT_MARGIN_MS.
  */
 export const KEEP_ALIVE_MIN_GAP_MS = 30_000;
 
@@ -595,6 +601,12 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
         if (batch.sessionTimeoutMs !== undefined) {
           const longestMs = Math.max(worker.cwaTimeout?.longestMs ?? 0, batch.sessionTimeoutMs);
           worker.cwaTimeout = { leftMs: batch.sessionTimeoutMs, at: fetchedAt, longestMs };
+          if (worker.keepAliveAt !== undefined) {
+            // The first figure after a keep-alive says whether CWA renewed the session.
+            const ending = batch.sessionTimeoutMs <= Math.min(KEEP_ALIVE_TIMEOUT_MARGIN_MS, longestMs / 2);
+            if (ending) worker.keepAliveAfter = worker.keepAliveAt + KEEP_ALIVE_MIN_GAP_MS;
+            worker.keepAliveAt = undefined;
+          }
         }
         if (batch.ticket !== imSession.ticket) {
           generation += 1;
@@ -808,9 +820,10 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
    * worker serves the moments from PRESENCE_HAND_OVER_MS before its first poll on, and leaves the earlier ones to
    * its predecessor (or, within PRESENCE_HAND_OVER_MS of the sign-in, to the sign-in). A device silent past the
    * inactivity timeout gets none, and CWA ends the session by its own timeout unless the device comes back.
-   * Keep-alives are KEEP_ALIVE_MIN_GAP_MS apart at least; one that fails (other than for a session CWA no longer
-   * takes) is logged and tried again that much later, and the poll goes ahead. Returns the ticket CWA answered
-   * with, if it published (it may have rotated: the caller polls with it and stores it).
+   * After one the next poll shows did not renew the session, the next waits KEEP_ALIVE_MIN_GAP_MS; one that fails
+   * (other than for a session CWA no longer takes) is logged and tried again that much later, and the poll goes
+   * ahead. Returns the ticket CWA answered with, if it published (it may have rotated: the caller polls with it
+   * and stores it).
    */
   async function keepAlive(
     server: Pick<ImServer, 'publishPresence'>,
@@ -853,7 +866,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
       return undefined;
     }
     if (answer) {
-      worker.keepAliveAfter = now + KEEP_ALIVE_MIN_GAP_MS;
+      worker.keepAliveAt = now;
       worker.echoPolls = KEEP_ALIVE_ECHO_POLLS;
       // The next poll says how long the renewed session has; until then, no second keep-alive for the old figure.
       if (timeout) worker.cwaTimeout = { ...timeout, leftMs: Number.POSITIVE_INFINITY };
