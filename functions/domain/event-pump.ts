@@ -189,6 +189,11 @@ export const PRESENCE_HAND_OVER_MS = 15_000;
  */
 export const KEEP_ALIVE_TIMEOUT_MARGIN_MS = 60_000;
 
+/** Whether CWA's `leftMs` (ms) says the session is ending: within the margin, or half the longest figure read. */
+function endingSoon(leftMs: number, longestMs: number): boolean {
+  return leftMs <= Math.min(KEEP_ALIVE_TIMEOUT_MARGIN_MS, longestMs / 2);
+}
+
 /** One batch's deliveries so far: post-to-device latencies (ms) and the cursor past the last whole event. */
 interface BatchProgress {
   latencies: number[];
@@ -603,8 +608,8 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
           worker.cwaTimeout = { leftMs: batch.sessionTimeoutMs, at: fetchedAt, longestMs };
           if (worker.keepAliveAt !== undefined) {
             // The first figure after a keep-alive says whether CWA renewed the session.
-            const ending = batch.sessionTimeoutMs <= Math.min(KEEP_ALIVE_TIMEOUT_MARGIN_MS, longestMs / 2);
-            if (ending) worker.keepAliveAfter = worker.keepAliveAt + KEEP_ALIVE_MIN_GAP_MS;
+            if (endingSoon(batch.sessionTimeoutMs, longestMs))
+              worker.keepAliveAfter = worker.keepAliveAt + KEEP_ALIVE_MIN_GAP_MS;
             worker.keepAliveAt = undefined;
           }
         }
@@ -843,8 +848,7 @@ export async function runPump(deps: PumpDeps, options: PumpOptions): Promise<Pum
     const moment = presenceMomentAtOrBefore(session.sessionId, now, period);
     const timeout = worker.cwaTimeout;
     const expiring =
-      timeout !== undefined &&
-      timeout.leftMs - (now - timeout.at) <= Math.min(KEEP_ALIVE_TIMEOUT_MARGIN_MS, timeout.longestMs / 2);
+      timeout !== undefined && endingSoon(timeout.leftMs - (now - timeout.at), timeout.longestMs);
     if (moment <= worker.presenceThrough && !expiring) return undefined;
     if (worker.keepAliveAfter !== undefined && now < worker.keepAliveAfter) return undefined;
     const alive = now - session.lastStatusAt < settings.inactivityTimeoutMs;
