@@ -37,7 +37,7 @@ export class SimSession {
   private nextEid = 1;
   private nextConfId = 1;
   readonly conversations = new Map<number, Participant>();
-  /** The user's aggregate availability as last published through this session. */
+  /** The user's aggregate availability as last published (through any of the user's sessions). */
   presence: number;
   /** This endpoint's machine state, once it published one (SimWorld.publishPresence). */
   machineState: number | undefined;

@@ -120,10 +120,12 @@ export class SimWorld {
     if (kind === 'userState') this.userStates.set(session.user, availability);
     else session.machineState = availability;
     const aggregate = this.aggregateAvailability(session.user) ?? availability;
-    session.presence = aggregate;
     session.presenceVersion += 1;
-    for (const own of this.liveSessionsOf(session.user))
+    for (const own of this.liveSessionsOf(session.user)) {
+      // Every session of the user holds the aggregate: a contact signing in later is told it from any of them.
+      own.presence = aggregate;
       own.push(events.selfPresence(aggregate, session.presenceVersion));
+    }
     this.broadcastPresence(session.user, aggregate, session);
   }
 

@@ -178,6 +178,17 @@ describe('IM between two users', () => {
     await cwa.signOut(alice.session);
     await cwa.signOut(bob.session);
   });
+
+  it('tells a contact who signs in later the presence Alice chose on her other session', async () => {
+    const first = await open('alice');
+    const second = await open('alice');
+    second.keep(await cwa.publishPresence(second.session, { availability: 'busy' }));
+    await first.next('selfPresence', (event) => event.availability === 'busy');
+    const carol = await open('carol');
+    const alice = await carol.next('presence', (event) => event.user === 'sip:alice@contoso.com');
+    expect(alice.availability).toBe('busy');
+    for (const inbox of [first, second, carol]) await cwa.signOut(inbox.session);
+  });
 });
 
 describe('tickets', () => {
